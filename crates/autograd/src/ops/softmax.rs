@@ -1,0 +1,36 @@
+//! softmax and log_softmax along a dimension, with their gradients in closed form.
+
+use ferrograd_tensor::{Float, Result};
+
+use crate::Var;
+
+impl<T: Float> Var<T> {
+    /// `exp(x - max) / Σ exp(x - max)` along `dim`.
+    ///
+    /// Gradient: `y ⊙ (g - Σ_dim(g ⊙ y))` with `y` the output.
+    pub fn softmax(&self, dim: isize) -> Result<Var<T>> {
+        let out = self.value().softmax(dim)?;
+        Ok(Var::from_op(
+            "SoftmaxBackward0",
+            out,
+            vec![self.clone()],
+            move |g, y, _| {
+                let dot = g.try_mul(y)?.sum_dim(dim, true)?;
+                Ok(vec![Some(y.try_mul(&g.try_sub(&dot)?)?)])
+            },
+        ))
+    }
+
+    /// `(x - max) - log Σ exp(x - max)` along `dim`, as PyTorch computes it.
+    ///
+    /// Gradient: `g - exp(y) ⊙ Σ_dim g` with `y` the output (PyTorch's `_log_softmax_backward_data`).
+    pub fn log_softmax(&self, dim: isize) -> Result<Var<T>> {
+        let out = self.value().log_softmax(dim)?;
+        Ok(Var::from_op(
+            "LogSoftmaxBackward0",
+            out,
+            vec![self.clone()],
+            move |g, y, _| Ok(vec![Some(g.try_sub(&y.exp().try_mul(&g.sum_dim(dim, true)?)?)?)]),
+        ))
+    }
+}

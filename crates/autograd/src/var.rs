@@ -1,0 +1,262 @@
+//! [`Var`]: a tensor that remembers how it was computed.
+
+use std::cell::{Cell, Ref, RefCell, RefMut};
+use std::fmt;
+use std::rc::Rc;
+
+use ferrograd_tensor::{Error, Float, Result, Shape, Tensor};
+
+use crate::grad_mode::is_grad_enabled;
+
+/// The gradient rule of an op: given the gradient flowing into its output, the output itself
+/// and its inputs, the gradient for each input (`None` where the input gets none).
+///
+/// Rules are written with `Var` operations, so that they can themselves be differentiated
+/// (`create_graph`). A rule must not capture `Var`s: it receives everything it needs.
+pub type BackwardFn<T> = dyn Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<Vec<Option<Var<T>>>>;
+
+/// A closure run on the gradient flowing through a `Var` during backward; returning `Some`
+/// replaces that gradient, as a hook registered with `tensor.register_hook` in PyTorch.
+pub type Hook<T> = Box<dyn Fn(&Tensor<T>) -> Option<Tensor<T>>>;
+
+pub(crate) struct GradFn<T: Float> {
+    pub(crate) name: &'static str,
+    pub(crate) inputs: Vec<Var<T>>,
+    pub(crate) backward: Box<BackwardFn<T>>,
+}
+
+pub(crate) struct Node<T: Float> {
+    pub(crate) value: RefCell<Tensor<T>>,
+    pub(crate) grad: RefCell<Option<Tensor<T>>>,
+    pub(crate) grad_fn: Option<GradFn<T>>,
+    pub(crate) requires_grad: Cell<bool>,
+    pub(crate) retains_grad: Cell<bool>,
+    pub(crate) hooks: RefCell<Vec<Hook<T>>>,
+}
+
+/// A node of the computation graph: a leaf (a tensor you made, perhaps a parameter with
+/// `requires_grad`) or the result of an op, which remembers the op and its inputs.
+///
+/// Cloning a `Var` is cheap and gives another handle to the same node. Arithmetic operators
+/// work on `Var`s and on a `Var` and a scalar; named methods (`matmul`, `sum_dim`, ...) return
+/// [`Result`] because their arguments can be wrong.
+pub struct Var<T: Float = f32>(pub(crate) Rc<Node<T>>);
+
+impl<T: Float> Clone for Var<T> {
+    fn clone(&self) -> Self {
+        Var(Rc::clone(&self.0))
+    }
+}
+
+impl<T: Float> Var<T> {
+    fn leaf(value: Tensor<T>, requires_grad: bool) -> Self {
+        Var(Rc::new(Node {
+            value: RefCell::new(value),
+            grad: RefCell::new(None),
+            grad_fn: None,
+            requires_grad: Cell::new(requires_grad),
+            retains_grad: Cell::new(false),
+            hooks: RefCell::new(Vec::new()),
+        }))
+    }
+
+    /// A leaf that does not require a gradient: data, targets, constants.
+    pub fn new(value: Tensor<T>) -> Self {
+        Self::leaf(value, false)
+    }
+
+    /// A leaf that requires a gradient: a parameter, as `torch.tensor(..., requires_grad=True)`.
+    pub fn parameter(value: Tensor<T>) -> Self {
+        Self::leaf(value, true)
+    }
+
+    /// The result of an op: `value` computed from `inputs`, differentiated by `backward`.
+    ///
+    /// This is how every op of ferrograd is built, and how you add your own (as a
+    /// `torch.autograd.Function`). When recording is off or no input requires a gradient,
+    /// the result is a plain leaf and `backward` is dropped.
+    pub fn from_op(
+        name: &'static str,
+        value: Tensor<T>,
+        inputs: Vec<Var<T>>,
+        backward: impl Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<Vec<Option<Var<T>>>> + 'static,
+    ) -> Self {
+        if !is_grad_enabled() || !inputs.iter().any(Var::requires_grad) {
+            return Self::new(value);
+        }
+        let node = Node {
+            value: RefCell::new(value),
+            grad: RefCell::new(None),
+            grad_fn: Some(GradFn {
+                name,
+                inputs,
+                backward: Box::new(backward),
+            }),
+            requires_grad: Cell::new(true),
+            retains_grad: Cell::new(false),
+            hooks: RefCell::new(Vec::new()),
+        };
+        Var(Rc::new(node))
+    }
+
+    /// The value, borrowed.
+    pub fn value(&self) -> Ref<'_, Tensor<T>> {
+        self.0.value.borrow()
+    }
+
+    /// The value, mutably borrowed: how an optimizer updates a parameter in place.
+    /// Changing a value that a recorded op has used makes that op's gradient wrong, as in
+    /// PyTorch; do it outside the forward/backward of a step.
+    pub fn value_mut(&self) -> RefMut<'_, Tensor<T>> {
+        self.0.value.borrow_mut()
+    }
+
+    /// A copy of the value.
+    pub fn to_tensor(&self) -> Tensor<T> {
+        self.value().clone()
+    }
+
+    /// The accumulated gradient of a leaf (or of a `Var` that called [`retain_grad`](Var::retain_grad)).
+    pub fn grad(&self) -> Option<Tensor<T>> {
+        self.0.grad.borrow().clone()
+    }
+
+    /// Clears the gradient, as `tensor.grad = None` (PyTorch's default `zero_grad(set_to_none=True)`).
+    pub fn zero_grad(&self) {
+        *self.0.grad.borrow_mut() = None;
+    }
+
+    /// Sets the stored gradient; its shape must be the value's shape.
+    pub fn set_grad(&self, grad: Option<Tensor<T>>) -> Result<()> {
+        if let Some(g) = &grad {
+            self.check_same_shape("set_grad", g)?;
+        }
+        *self.0.grad.borrow_mut() = grad;
+        Ok(())
+    }
+
+    /// Whether a gradient flows to this `Var`.
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad.get()
+    }
+
+    /// Turns gradient tracking of a leaf on or off, as `tensor.requires_grad_()`.
+    pub fn requires_grad_(&self, requires_grad: bool) -> Result<()> {
+        if !self.is_leaf() && !requires_grad {
+            return Err(Error::invalid("requires_grad_", "you can only change requires_grad flags of leaf variables; use detach() to get a Var that does not require grad"));
+        }
+        self.0.requires_grad.set(requires_grad);
+        Ok(())
+    }
+
+    /// Whether this `Var` was made by you rather than computed by a recorded op.
+    pub fn is_leaf(&self) -> bool {
+        self.0.grad_fn.is_none()
+    }
+
+    /// The name of the op that computed this `Var` (`None` for a leaf).
+    pub fn op_name(&self) -> Option<&'static str> {
+        self.0.grad_fn.as_ref().map(|f| f.name)
+    }
+
+    /// The inputs of the op that computed this `Var` (empty for a leaf).
+    pub fn inputs(&self) -> &[Var<T>] {
+        self.0.grad_fn.as_ref().map_or(&[], |f| &f.inputs)
+    }
+
+    /// Keeps this intermediate's gradient in [`grad`](Var::grad) after backward, as `retain_grad()`.
+    pub fn retain_grad(&self) {
+        if !self.is_leaf() {
+            self.0.retains_grad.set(true);
+        }
+    }
+
+    /// Runs `hook` on the gradient flowing through this `Var` during every later backward;
+    /// returning `Some(new)` replaces the gradient passed on (its shape must not change).
+    pub fn register_hook(&self, hook: impl Fn(&Tensor<T>) -> Option<Tensor<T>> + 'static) {
+        self.0.hooks.borrow_mut().push(Box::new(hook));
+    }
+
+    /// A new leaf with the same value that is cut off from the graph, as `detach()`.
+    pub fn detach(&self) -> Self {
+        Self::new(self.to_tensor())
+    }
+
+    /// The size of each dimension.
+    pub fn shape(&self) -> Vec<usize> {
+        self.value().shape().to_vec()
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.value().ndim()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.value().numel()
+    }
+
+    /// The single value of a one-element `Var`, as `loss.item()`.
+    pub fn item(&self) -> Result<T> {
+        self.value().item()
+    }
+
+    /// A stable identity for this node while it is alive (used to key gradients and graph pictures).
+    pub fn id(&self) -> usize {
+        Rc::as_ptr(&self.0) as *const () as usize
+    }
+
+    pub(crate) fn check_same_shape(&self, op: &'static str, t: &Tensor<T>) -> Result<()> {
+        if t.shape() != self.value().shape() {
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: Shape(self.shape()),
+                rhs: Shape(t.shape().to_vec()),
+                reason: "the gradient must have the shape of the value".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<T: Float> From<Tensor<T>> for Var<T> {
+    fn from(t: Tensor<T>) -> Self {
+        Var::new(t)
+    }
+}
+
+impl<T: Float> fmt::Display for Var<T> {
+    /// Prints like PyTorch: `tensor([...], grad_fn=<MulBackward>)` or `requires_grad=True`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.value().to_string();
+        let body = &s[..s.len() - 1];
+        match (self.op_name(), self.requires_grad()) {
+            (Some(name), _) => write!(f, "{body}, grad_fn=<{name}>)"),
+            (None, true) => write!(f, "{body}, requires_grad=True)"),
+            (None, false) => f.write_str(&s),
+        }
+    }
+}
+
+impl<T: Float> fmt::Debug for Var<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl<T: Float> Drop for Node<T> {
+    /// Frees a long chain of nodes with a loop instead of recursion, so that dropping the
+    /// result of a million chained ops does not overflow the stack.
+    fn drop(&mut self) {
+        let Some(f) = self.grad_fn.as_mut() else { return };
+        let mut stack = std::mem::take(&mut f.inputs);
+        while let Some(v) = stack.pop() {
+            if let Ok(mut node) = Rc::try_unwrap(v.0) {
+                if let Some(f) = node.grad_fn.as_mut() {
+                    stack.append(&mut f.inputs);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Elementwise ops: unary maps, broadcasting binary ops and ops with a scalar.
+
+use ndarray::Zip;
+
+use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
+
+impl<T: Float> Tensor<T> {
+    /// Applies `f` to every element.
+    pub fn map(&self, f: impl Fn(T) -> T) -> Self {
+        Tensor {
+            data: self.data.mapv(f),
+        }
+    }
+
+    /// Combines two tensors elementwise after NumPy broadcasting; `op` names the operation in errors.
+    pub fn zip_map(&self, other: &Self, op: &'static str, f: impl Fn(T, T) -> T) -> Result<Self> {
+        if self.shape() == other.shape() {
+            return Ok(Tensor {
+                data: Zip::from(&self.data).and(&other.data).map_collect(|&a, &b| f(a, b)),
+            });
+        }
+        let shape = broadcast_shape(op, self.shape(), other.shape())?;
+        let a = self.data.broadcast(shape.clone()).expect("shape checked");
+        let b = other.data.broadcast(shape).expect("shape checked");
+        Ok(Tensor {
+            data: Zip::from(&a).and(&b).map_collect(|&a, &b| f(a, b)),
+        })
+    }
+
+    /// `self + other`, broadcasting.
+    pub fn add(&self, other: &Self) -> Result<Self> {
+        self.zip_map(other, "add", |a, b| a + b)
+    }
+
+    /// `self - other`, broadcasting.
+    pub fn sub(&self, other: &Self) -> Result<Self> {
+        self.zip_map(other, "sub", |a, b| a - b)
+    }
+
+    /// `self * other`, broadcasting.
+    pub fn mul(&self, other: &Self) -> Result<Self> {
+        self.zip_map(other, "mul", |a, b| a * b)
+    }
+
+    /// `self / other`, broadcasting.
+    pub fn div(&self, other: &Self) -> Result<Self> {
+        self.zip_map(other, "div", |a, b| a / b)
+    }
+
+    /// The elementwise maximum, broadcasting; NaN propagates as in `torch.maximum`.
+    pub fn maximum(&self, other: &Self) -> Result<Self> {
+        self.zip_map(other, "maximum", |a, b| {
+            if a.is_nan() || b.is_nan() {
+                T::nan()
+            } else {
+                a.max(b)
+            }
+        })
+    }
+
+    /// `self += other` in place; `other` must broadcast to `self`'s shape.
+    pub fn add_assign(&mut self, other: &Self) -> Result<()> {
+        let b = other
+            .data
+            .broadcast(self.data.raw_dim())
+            .ok_or_else(|| Error::Broadcast {
+                op: "add_",
+                lhs: Shape(self.shape().to_vec()),
+                rhs: Shape(other.shape().to_vec()),
+            })?;
+        Zip::from(&mut self.data).and(&b).for_each(|a, &b| *a += b);
+        Ok(())
+    }
+
+    /// `self + s`.
+    pub fn add_scalar(&self, s: T) -> Self {
+        self.map(|x| x + s)
+    }
+
+    /// `self * s`.
+    pub fn mul_scalar(&self, s: T) -> Self {
+        self.map(|x| x * s)
+    }
+
+    /// `-self`.
+    pub fn neg(&self) -> Self {
+        self.map(|x| -x)
+    }
+
+    /// `e^self`.
+    pub fn exp(&self) -> Self {
+        self.map(T::exp)
+    }
+
+    /// The natural logarithm.
+    pub fn log(&self) -> Self {
+        self.map(T::ln)
+    }
+
+    /// `self^p`.
+    pub fn powf(&self, p: T) -> Self {
+        self.map(|x| x.powf(p))
+    }
+
+    /// The square root.
+    pub fn sqrt(&self) -> Self {
+        self.map(T::sqrt)
+    }
+
+    /// The absolute value.
+    pub fn abs(&self) -> Self {
+        self.map(T::abs)
+    }
+
+    /// `-1`, `0` or `1` by sign (0 for ±0, NaN for NaN), as `torch.sign`.
+    pub fn sign(&self) -> Self {
+        self.map(|x| {
+            if x > T::zero() {
+                T::one()
+            } else if x < T::zero() {
+                -T::one()
+            } else {
+                x * T::zero()
+            }
+        })
+    }
+
+    /// `max(self, 0)`; NaN stays NaN as in `torch.relu`.
+    pub fn relu(&self) -> Self {
+        self.map(|x| if x > T::zero() || x.is_nan() { x } else { T::zero() })
+    }
+
+    /// The hyperbolic tangent.
+    pub fn tanh(&self) -> Self {
+        self.map(T::tanh)
+    }
+
+    /// `1 / (1 + e^-self)`, computed without overflow for large negative inputs.
+    pub fn sigmoid(&self) -> Self {
+        self.map(|x| {
+            if x >= T::zero() {
+                T::one() / (T::one() + (-x).exp())
+            } else {
+                let e = x.exp();
+                e / (T::one() + e)
+            }
+        })
+    }
+
+    /// Limits every element to `[min, max]` (either bound optional), as `torch.clamp`; NaN stays NaN.
+    pub fn clamp(&self, min: Option<T>, max: Option<T>) -> Self {
+        self.map(|x| {
+            let x = match min {
+                Some(m) if x < m => m,
+                _ => x,
+            };
+            match max {
+                Some(m) if x > m => m,
+                _ => x,
+            }
+        })
+    }
+}

@@ -1,0 +1,199 @@
+//! Integer index tensors (class targets, gather indices) and the ops that use them.
+
+use ndarray::{ArrayD, Axis, Dimension, IxDyn};
+
+use crate::tensor::checked_numel;
+use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
+
+/// An n-dimensional tensor of `i64`, PyTorch's `torch.long`: class targets and indices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexTensor {
+    pub(crate) data: ArrayD<i64>,
+}
+
+impl IndexTensor {
+    /// An index tensor from a flat row-major `Vec` and a shape.
+    pub fn from_vec(data: Vec<i64>, shape: &[usize]) -> Result<Self> {
+        let numel = checked_numel("IndexTensor::from_vec", shape)?;
+        if numel != data.len() {
+            return Err(Error::DataLength {
+                op: "IndexTensor::from_vec",
+                len: data.len(),
+                shape: shape.into(),
+                numel,
+            });
+        }
+        Ok(Self {
+            data: ArrayD::from_shape_vec(IxDyn(shape), data).expect("length checked"),
+        })
+    }
+
+    /// A 1-D index tensor.
+    pub fn from_slice(data: &[i64]) -> Self {
+        Self {
+            data: ArrayD::from_shape_vec(IxDyn(&[data.len()]), data.to_vec()).expect("1-D"),
+        }
+    }
+
+    /// A 0-dimensional index tensor.
+    pub fn scalar(value: i64) -> Self {
+        Self {
+            data: ArrayD::from_elem(IxDyn(&[]), value),
+        }
+    }
+
+    /// Takes an `ndarray` array without copying.
+    pub fn from_array<D: ndarray::Dimension>(a: ndarray::Array<i64, D>) -> Self {
+        Self { data: a.into_dyn() }
+    }
+
+    /// The underlying array.
+    pub fn array(&self) -> &ArrayD<i64> {
+        &self.data
+    }
+
+    /// The size of each dimension.
+    pub fn shape(&self) -> &[usize] {
+        self.data.shape()
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.data.ndim()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The indices in row-major order.
+    pub fn to_vec(&self) -> Vec<i64> {
+        self.data.iter().copied().collect()
+    }
+
+    /// The same indices in a new shape.
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
+        Self::from_vec(self.to_vec(), shape)
+    }
+}
+
+fn check_index(op: &'static str, i: i64, dim: usize, size: usize) -> Result<usize> {
+    if i < 0 || i as u64 >= size as u64 {
+        return Err(Error::IndexOutOfBounds {
+            op,
+            index: i,
+            dim,
+            size,
+        });
+    }
+    Ok(i as usize)
+}
+
+impl<T: Float> Tensor<T> {
+    /// `out[i][j] = self[index[i][j]][j]` for `dim = 0` (and likewise for other dims), as
+    /// `torch.gather`: `index` has the same number of dimensions as `self` and is no larger
+    /// outside `dim`.
+    pub fn gather(&self, dim: isize, index: &IndexTensor) -> Result<Self> {
+        let d = normalize_dim("gather", dim, self.ndim().max(1))?;
+        check_scatter_shapes("gather", self.shape(), index.shape(), d)?;
+        let size = self.shape().get(d).copied().unwrap_or(1);
+        let mut out = ArrayD::zeros(index.data.raw_dim());
+        let mut pos = vec![0usize; self.ndim()];
+        for (ix, &i) in index.data.indexed_iter() {
+            pos.copy_from_slice(ix.slice());
+            if self.ndim() > 0 {
+                pos[d] = check_index("gather", i, d, size)?;
+            }
+            out[ix] = self.data[IxDyn(&pos)];
+        }
+        Ok(Tensor { data: out })
+    }
+
+    /// Adds `src` into a tensor of zeros of `shape` at the positions `index` names along `dim`:
+    /// the adjoint of [`gather`](Tensor::gather), as `zeros.scatter_add(dim, index, src)`.
+    pub fn scatter_add(shape: &[usize], dim: isize, index: &IndexTensor, src: &Self) -> Result<Self> {
+        let d = normalize_dim("scatter_add", dim, shape.len().max(1))?;
+        if index.shape() != src.shape() {
+            return Err(Error::ShapeMismatch {
+                op: "scatter_add",
+                lhs: Shape(index.shape().to_vec()),
+                rhs: Shape(src.shape().to_vec()),
+                reason: "index and src must have the same shape".into(),
+            });
+        }
+        check_scatter_shapes("scatter_add", shape, index.shape(), d)?;
+        let size = shape.get(d).copied().unwrap_or(1);
+        let mut out = ArrayD::zeros(IxDyn(shape));
+        let mut pos = vec![0usize; shape.len()];
+        for (ix, &i) in index.data.indexed_iter() {
+            pos.copy_from_slice(ix.slice());
+            if !shape.is_empty() {
+                pos[d] = check_index("scatter_add", i, d, size)?;
+            }
+            out[IxDyn(&pos)] += src.data[ix];
+        }
+        Ok(Tensor { data: out })
+    }
+
+    /// The slices at `index` (1-D) along `dim`, as `torch.index_select`.
+    pub fn index_select(&self, dim: isize, index: &IndexTensor) -> Result<Self> {
+        let d = normalize_dim("index_select", dim, self.ndim())?;
+        if index.ndim() != 1 {
+            return Err(Error::invalid(
+                "index_select",
+                format!("index should be 1-D, got shape {}", Shape(index.shape().to_vec())),
+            ));
+        }
+        let size = self.shape()[d];
+        let idx = index
+            .data
+            .iter()
+            .map(|&i| check_index("index_select", i, d, size))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tensor {
+            data: self.data.select(Axis(d), &idx),
+        })
+    }
+
+    /// Adds the slices of `src` along `dim` into a tensor of zeros of `shape` at `index`:
+    /// the adjoint of [`index_select`](Tensor::index_select), as `zeros.index_add(dim, index, src)`.
+    pub fn index_add(shape: &[usize], dim: isize, index: &IndexTensor, src: &Self) -> Result<Self> {
+        let d = normalize_dim("index_add", dim, shape.len())?;
+        let mut expect = shape.to_vec();
+        expect[d] = index.numel();
+        if index.ndim() != 1 || src.shape() != expect.as_slice() {
+            return Err(Error::ShapeMismatch {
+                op: "index_add",
+                lhs: Shape(expect),
+                rhs: Shape(src.shape().to_vec()),
+                reason: "src must have the destination's shape with index.len() slices along dim".into(),
+            });
+        }
+        let mut out = ArrayD::zeros(IxDyn(shape));
+        for (k, &i) in index.data.iter().enumerate() {
+            let i = check_index("index_add", i, d, shape[d])?;
+            let mut dst = out.index_axis_mut(Axis(d), i);
+            dst += &src.data.index_axis(Axis(d), k);
+        }
+        Ok(Tensor { data: out })
+    }
+}
+
+fn check_scatter_shapes(op: &'static str, shape: &[usize], index: &[usize], d: usize) -> Result<()> {
+    let fits = index.len() == shape.len()
+        && index
+            .iter()
+            .zip(shape)
+            .enumerate()
+            .all(|(i, (&x, &s))| i == d || x <= s);
+    if !fits {
+        return Err(Error::ShapeMismatch {
+            op,
+            lhs: Shape(shape.to_vec()),
+            rhs: Shape(index.to_vec()),
+            reason: format!("index must have as many dimensions as the input and be no larger outside dimension {d}"),
+        });
+    }
+    Ok(())
+}

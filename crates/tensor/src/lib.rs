@@ -1,0 +1,44 @@
+//! # ferrograd-tensor
+//!
+//! n-dimensional tensors of `f32` (the default) or `f64` over [`ndarray::ArrayD`], with the
+//! operations of a small deep-learning framework named as in PyTorch: elementwise maths with
+//! NumPy broadcasting, reductions, `matmul`, reshaping, `gather` / `index_select`, and
+//! numerically stable `softmax` / `log_softmax`. A `Tensor` is plain data; the
+//! `ferrograd-autograd` crate records operations on it for differentiation.
+//!
+//! Every op that can fail on the shapes or values it is given returns [`Result`] with an
+//! [`Error`] naming the op and the values at fault. `Display` prints like PyTorch's `repr`.
+//!
+//! ```
+//! use ferrograd_tensor::{IndexTensor, Tensor};
+//!
+//! let logits = Tensor::from_vec(vec![1.0f32, 4.0, 1.0, 1.0, 5.0, 1.0, 2.0, 1.0], &[2, 4])?;
+//! let p = logits.softmax(-1)?;
+//! assert_eq!(p.argmax(1, false)?, IndexTensor::from_slice(&[1, 0]));
+//! assert_eq!(p.to_string(), "tensor([[0.0433, 0.8700, 0.0433, 0.0433],\n        [0.9205, 0.0169, 0.0458, 0.0169]])");
+//!
+//! let bias = Tensor::from_vec(vec![10.0f32, 20.0, 30.0, 40.0], &[4])?;
+//! assert_eq!(logits.add(&bias)?.shape(), &[2, 4]); // broadcasts as NumPy does
+//! assert!(logits.matmul(&bias.reshape(&[2, 2])?).is_err()); // (2x4) @ (2x2): an Error, not a panic
+//! # Ok::<(), ferrograd_tensor::Error>(())
+//! ```
+
+mod display;
+mod element;
+mod elementwise;
+mod error;
+mod index;
+mod linalg;
+mod reduce;
+mod shape;
+mod shape_ops;
+mod softmax;
+mod tensor;
+
+pub use element::{DType, Float};
+pub use error::{Error, Result, Shape};
+pub use index::IndexTensor;
+pub use shape::{broadcast_reduction_axes, broadcast_shape, normalize_dim};
+pub use tensor::{checked_numel, Tensor};
+
+pub use ndarray;

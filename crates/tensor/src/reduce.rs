@@ -1,0 +1,151 @@
+//! Reductions: over one dimension (keeping it or not) and over every element.
+
+use ndarray::{ArrayD, Axis, IxDyn};
+
+use crate::shape::broadcast_reduction_axes;
+use crate::{normalize_dim, Error, Float, IndexTensor, Result, Shape, Tensor};
+
+impl<T: Float> Tensor<T> {
+    fn reduce_dim(
+        &self,
+        op: &'static str,
+        dim: isize,
+        keepdim: bool,
+        f: impl Fn(ndarray::ArrayView1<T>) -> T,
+    ) -> Result<Self> {
+        let d = normalize_dim(op, dim, self.ndim().max(1))?;
+        if self.ndim() == 0 {
+            return Ok(self.clone());
+        }
+        let out = self.data.map_axis(Axis(d), f);
+        Ok(Tensor {
+            data: if keepdim { out.insert_axis(Axis(d)) } else { out },
+        })
+    }
+
+    /// The sum of every element, as a 0-d tensor.
+    pub fn sum(&self) -> Self {
+        Tensor::scalar(self.data.sum())
+    }
+
+    /// The sum along `dim`; `keepdim` keeps it with size 1.
+    pub fn sum_dim(&self, dim: isize, keepdim: bool) -> Result<Self> {
+        self.reduce_dim("sum", dim, keepdim, |lane| lane.sum())
+    }
+
+    /// The mean of every element (NaN for an empty tensor, as PyTorch).
+    pub fn mean(&self) -> Self {
+        Tensor::scalar(self.data.sum() / T::of(self.numel() as f64))
+    }
+
+    /// The mean along `dim`.
+    pub fn mean_dim(&self, dim: isize, keepdim: bool) -> Result<Self> {
+        self.reduce_dim("mean", dim, keepdim, |lane| lane.sum() / T::of(lane.len() as f64))
+    }
+
+    /// The largest element (NaN if any is NaN), as `torch.max(t)`.
+    pub fn max(&self) -> Result<Self> {
+        if self.numel() == 0 {
+            return Err(Error::invalid("max", "max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."));
+        }
+        Ok(Tensor::scalar(
+            self.data.iter().copied().fold(T::neg_infinity(), nan_max),
+        ))
+    }
+
+    /// The largest element along `dim` (NaN propagates), as `torch.amax(t, dim)`.
+    pub fn max_dim(&self, dim: isize, keepdim: bool) -> Result<Self> {
+        self.check_nonempty_dim("max", dim)?;
+        self.reduce_dim("max", dim, keepdim, |lane| {
+            lane.iter().copied().fold(T::neg_infinity(), nan_max)
+        })
+    }
+
+    /// The index of the largest element along `dim` (the first one on ties; a NaN counts as largest).
+    pub fn argmax(&self, dim: isize, keepdim: bool) -> Result<IndexTensor> {
+        self.check_nonempty_dim("argmax", dim)?;
+        let d = normalize_dim("argmax", dim, self.ndim().max(1))?;
+        if self.ndim() == 0 {
+            return Ok(IndexTensor::scalar(0));
+        }
+        let out = self.data.map_axis(Axis(d), |lane| {
+            let mut best = 0;
+            for (i, &x) in lane.iter().enumerate() {
+                let b = lane[best];
+                if !b.is_nan() && (x > b || x.is_nan()) {
+                    best = i;
+                }
+            }
+            best as i64
+        });
+        Ok(IndexTensor::from_array(if keepdim {
+            out.insert_axis(Axis(d))
+        } else {
+            out
+        }))
+    }
+
+    /// `log(sum(exp(x)))` along `dim`, computed as `max + log(sum(exp(x - max)))` so large
+    /// inputs do not overflow; a row of all `-inf` gives `-inf` as in `torch.logsumexp`.
+    pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Self> {
+        self.reduce_dim("logsumexp", dim, keepdim, |lane| {
+            let m = lane.iter().copied().fold(T::neg_infinity(), nan_max);
+            let m0 = if m.is_infinite() { T::zero() } else { m };
+            m0 + lane.iter().map(|&x| (x - m0).exp()).sum::<T>().ln()
+        })
+    }
+
+    /// Sums a gradient of a broadcast shape back down to `shape`: the reduction every
+    /// broadcasting op's backward needs.
+    pub fn sum_to_shape(&self, shape: &[usize]) -> Result<Self> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let ok = shape.len() <= self.ndim()
+            && shape
+                .iter()
+                .rev()
+                .zip(self.shape().iter().rev())
+                .all(|(&s, &g)| s == g || s == 1);
+        if !ok {
+            return Err(Error::ShapeMismatch {
+                op: "sum_to_shape",
+                lhs: Shape(self.shape().to_vec()),
+                rhs: Shape(shape.to_vec()),
+                reason: "the target shape does not broadcast to the source shape".into(),
+            });
+        }
+        let mut data: ArrayD<T> = self.data.clone();
+        for &ax in broadcast_reduction_axes(self.shape(), shape).iter().rev() {
+            data = data.sum_axis(Axis(ax));
+        }
+        Ok(Tensor {
+            data: data.into_shape_with_order(IxDyn(shape)).expect("same element count"),
+        })
+    }
+
+    fn check_nonempty_dim(&self, op: &'static str, dim: isize) -> Result<()> {
+        let d = normalize_dim(op, dim, self.ndim().max(1))?;
+        if self.ndim() > 0 && self.shape()[d] == 0 {
+            return Err(Error::invalid(
+                op,
+                format!(
+                    "Expected reduction dim {dim} to have non-zero size (input shape {})",
+                    Shape(self.shape().to_vec())
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `max` that propagates NaN, as PyTorch's reductions do.
+pub(crate) fn nan_max<T: Float>(a: T, b: T) -> T {
+    if a.is_nan() || b.is_nan() {
+        T::nan()
+    } else if b > a {
+        b
+    } else {
+        a
+    }
+}

@@ -1,0 +1,182 @@
+//! Ops that move or regroup elements: reshape, transpose, permute, squeeze, broadcast, narrow, concat.
+
+use ndarray::{ArrayD, Axis, IxDyn, Slice};
+
+use crate::tensor::checked_numel;
+use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
+
+impl<T: Float> Tensor<T> {
+    /// The same elements in a new shape with the same element count (row-major order).
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
+        let numel = checked_numel("reshape", shape)?;
+        if numel != self.numel() {
+            return Err(Error::InvalidShape {
+                op: "reshape",
+                to: Shape(shape.to_vec()),
+                numel: self.numel(),
+            });
+        }
+        let data = self.data.as_standard_layout().into_owned();
+        Ok(Tensor {
+            data: data.into_shape_with_order(IxDyn(shape)).expect("element count checked"),
+        })
+    }
+
+    /// Swaps two dimensions.
+    pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Self> {
+        let a = normalize_dim("transpose", dim0, self.ndim())?;
+        let b = normalize_dim("transpose", dim1, self.ndim())?;
+        let mut perm: Vec<usize> = (0..self.ndim()).collect();
+        perm.swap(a, b);
+        self.permute(&perm)
+    }
+
+    /// The transpose of a 2-D tensor (`t.T`); 0-D and 1-D tensors are returned as they are.
+    pub fn t(&self) -> Result<Self> {
+        match self.ndim() {
+            0 | 1 => Ok(self.clone()),
+            2 => self.transpose(0, 1),
+            n => Err(Error::invalid(
+                "t",
+                format!("t() expects a tensor with <= 2 dimensions, but self is {n}D"),
+            )),
+        }
+    }
+
+    /// Reorders the dimensions: output dim `i` is input dim `dims[i]`.
+    pub fn permute(&self, dims: &[usize]) -> Result<Self> {
+        let mut seen = vec![false; self.ndim()];
+        let valid = dims.len() == self.ndim()
+            && dims
+                .iter()
+                .all(|&d| d < seen.len() && !std::mem::replace(&mut seen[d], true));
+        if !valid {
+            return Err(Error::invalid(
+                "permute",
+                format!(
+                    "dims {dims:?} are not a permutation of the {} dimensions of shape {}",
+                    self.ndim(),
+                    Shape(self.shape().to_vec())
+                ),
+            ));
+        }
+        let view = self.data.view().permuted_axes(IxDyn(dims));
+        Ok(Tensor {
+            data: view.as_standard_layout().into_owned(),
+        })
+    }
+
+    /// Removes `dim` if its size is 1 (otherwise returns the tensor unchanged, as PyTorch).
+    pub fn squeeze(&self, dim: isize) -> Result<Self> {
+        if self.ndim() == 0 {
+            normalize_dim("squeeze", dim, 1)?;
+            return Ok(self.clone());
+        }
+        let d = normalize_dim("squeeze", dim, self.ndim())?;
+        if self.shape()[d] != 1 {
+            return Ok(self.clone());
+        }
+        Ok(Tensor {
+            data: self.data.clone().index_axis_move(Axis(d), 0),
+        })
+    }
+
+    /// Inserts a dimension of size 1 at `dim` (in `[-ndim-1, ndim]`).
+    pub fn unsqueeze(&self, dim: isize) -> Result<Self> {
+        let d = normalize_dim("unsqueeze", dim, self.ndim() + 1)?;
+        Ok(Tensor {
+            data: self.data.clone().insert_axis(Axis(d)),
+        })
+    }
+
+    /// Flattens dimensions `start..=end` into one.
+    pub fn flatten(&self, start: isize, end: isize) -> Result<Self> {
+        if self.ndim() == 0 {
+            return self.reshape(&[1]);
+        }
+        let s = normalize_dim("flatten", start, self.ndim())?;
+        let e = normalize_dim("flatten", end, self.ndim())?;
+        if s > e {
+            return Err(Error::invalid(
+                "flatten",
+                format!("start_dim {start} cannot come after end_dim {end}"),
+            ));
+        }
+        let sh = self.shape();
+        let mut shape = sh[..s].to_vec();
+        shape.push(sh[s..=e].iter().product());
+        shape.extend_from_slice(&sh[e + 1..]);
+        self.reshape(&shape)
+    }
+
+    /// Repeats the tensor along broadcast dimensions to `shape` (NumPy rules).
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Self> {
+        let view = self.data.broadcast(IxDyn(shape)).ok_or_else(|| Error::Broadcast {
+            op: "broadcast_to",
+            lhs: Shape(self.shape().to_vec()),
+            rhs: Shape(shape.to_vec()),
+        })?;
+        Ok(Tensor { data: view.to_owned() })
+    }
+
+    /// `length` consecutive elements along `dim` starting at `start`, as `torch.narrow`.
+    pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Result<Self> {
+        let d = normalize_dim("narrow", dim, self.ndim())?;
+        let size = self.shape()[d];
+        if start.checked_add(length).is_none_or(|end| end > size) {
+            return Err(Error::invalid(
+                "narrow",
+                format!("start ({start}) + length ({length}) exceeds dimension size ({size}) of dim {dim}"),
+            ));
+        }
+        Ok(Tensor {
+            data: self
+                .data
+                .slice_axis(Axis(d), Slice::from(start..start + length))
+                .to_owned(),
+        })
+    }
+
+    /// Joins tensors along an existing dimension, as `torch.cat`.
+    pub fn concat(tensors: &[&Self], dim: isize) -> Result<Self> {
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::invalid("concat", "expected a non-empty list of tensors"))?;
+        let d = normalize_dim("concat", dim, first.ndim())?;
+        for t in tensors {
+            let fits = t.ndim() == first.ndim() && (0..t.ndim()).all(|i| i == d || t.shape()[i] == first.shape()[i]);
+            if !fits {
+                return Err(Error::ShapeMismatch {
+                    op: "concat",
+                    lhs: Shape(first.shape().to_vec()),
+                    rhs: Shape(t.shape().to_vec()),
+                    reason: format!("sizes must match except in dimension {dim}"),
+                });
+            }
+        }
+        let views: Vec<_> = tensors.iter().map(|t| t.data.view()).collect();
+        let data: ArrayD<T> = ndarray::concatenate(Axis(d), &views).expect("shapes checked");
+        Ok(Tensor { data })
+    }
+
+    /// Joins tensors of one shape along a new dimension, as `torch.stack`.
+    pub fn stack(tensors: &[&Self], dim: isize) -> Result<Self> {
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::invalid("stack", "expected a non-empty list of tensors"))?;
+        if let Some(t) = tensors.iter().find(|t| t.shape() != first.shape()) {
+            return Err(Error::ShapeMismatch {
+                op: "stack",
+                lhs: Shape(first.shape().to_vec()),
+                rhs: Shape(t.shape().to_vec()),
+                reason: "stack expects each tensor to be equal size".into(),
+            });
+        }
+        let d = normalize_dim("stack", dim, first.ndim() + 1)?;
+        let parts = tensors
+            .iter()
+            .map(|t| t.unsqueeze(d as isize))
+            .collect::<Result<Vec<_>>>()?;
+        Self::concat(&parts.iter().collect::<Vec<_>>(), d as isize)
+    }
+}

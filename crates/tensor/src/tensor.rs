@@ -1,0 +1,252 @@
+//! The [`Tensor`] type: creation, conversion and inspection.
+
+use ndarray::{ArrayD, Dimension, IxDyn};
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Normal, Uniform};
+
+use crate::{DType, Error, Float, Result, Shape};
+
+/// An n-dimensional array of `f32` (the default) or `f64`, stored as an `ndarray::ArrayD`.
+///
+/// Values are plain data: a `Tensor` records no history. Wrap it in an autograd `Var`
+/// to differentiate through it.
+#[derive(Clone, PartialEq)]
+pub struct Tensor<T: Float = f32> {
+    pub(crate) data: ArrayD<T>,
+}
+
+impl<T: Float> Tensor<T> {
+    /// A tensor from a flat row-major `Vec` and a shape.
+    ///
+    /// ```
+    /// use ferrograd_tensor::Tensor;
+    /// let t = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2])?;
+    /// assert_eq!(t.shape(), &[2, 2]);
+    /// # Ok::<(), ferrograd_tensor::Error>(())
+    /// ```
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
+        let numel = checked_numel("from_vec", shape)?;
+        if numel != data.len() {
+            return Err(Error::DataLength {
+                op: "from_vec",
+                len: data.len(),
+                shape: shape.into(),
+                numel,
+            });
+        }
+        Ok(Self {
+            data: ArrayD::from_shape_vec(IxDyn(shape), data).expect("length checked"),
+        })
+    }
+
+    /// A 0-dimensional tensor holding one value.
+    pub fn scalar(value: T) -> Self {
+        Self {
+            data: ArrayD::from_elem(IxDyn(&[]), value),
+        }
+    }
+
+    /// Takes an `ndarray` array of any dimensionality without copying.
+    pub fn from_array<D: Dimension>(array: ndarray::Array<T, D>) -> Self {
+        Self { data: array.into_dyn() }
+    }
+
+    /// Gives the underlying `ndarray` array back without copying.
+    pub fn into_array(self) -> ArrayD<T> {
+        self.data
+    }
+
+    /// A view of the underlying array.
+    pub fn array(&self) -> &ArrayD<T> {
+        &self.data
+    }
+
+    /// A mutable view of the underlying array (the shape cannot change through it).
+    pub fn array_mut(&mut self) -> &mut ArrayD<T> {
+        &mut self.data
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Self {
+            data: ArrayD::from_elem(IxDyn(shape), value),
+        }
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::zero())
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::one())
+    }
+
+    /// A tensor of zeros with this tensor's shape.
+    pub fn zeros_like(&self) -> Self {
+        Self::zeros(self.shape())
+    }
+
+    /// `[0, 1, ..., end-1]`, as `torch.arange(end)`.
+    pub fn arange(end: usize) -> Self {
+        Self::from_array(ndarray::Array1::from_iter((0..end).map(|i| T::of(i as f64))))
+    }
+
+    /// `start, start+step, ...` up to but excluding `end`, as `torch.arange(start, end, step)`.
+    pub fn arange_step(start: f64, end: f64, step: f64) -> Result<Self> {
+        if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
+            return Err(Error::invalid(
+                "arange",
+                format!("start {start}, end {end} and step {step} must be finite and step nonzero"),
+            ));
+        }
+        if (end - start) * step.signum() < 0.0 {
+            return Err(Error::invalid(
+                "arange",
+                format!(
+                    "upper bound and larger bound inconsistent with step sign (start {start}, end {end}, step {step})"
+                ),
+            ));
+        }
+        let n = ((end - start) / step).ceil() as usize;
+        Ok(Self::from_array(ndarray::Array1::from_iter(
+            (0..n).map(|i| T::of(start + i as f64 * step)),
+        )))
+    }
+
+    /// Values drawn uniformly from `[low, high)` with the given generator.
+    pub fn uniform<R: Rng + ?Sized>(shape: &[usize], low: f64, high: f64, rng: &mut R) -> Result<Self> {
+        let dist =
+            Uniform::new(low, high).map_err(|e| Error::invalid("uniform", format!("low {low}, high {high}: {e}")))?;
+        Ok(Self::from_fn_rng(shape, rng, |r| dist.sample(r)))
+    }
+
+    /// Values drawn from a normal distribution with the given generator.
+    pub fn normal<R: Rng + ?Sized>(shape: &[usize], mean: f64, std: f64, rng: &mut R) -> Result<Self> {
+        let dist =
+            Normal::new(mean, std).map_err(|e| Error::invalid("normal", format!("mean {mean}, std {std}: {e}")))?;
+        Ok(Self::from_fn_rng(shape, rng, |r| dist.sample(r)))
+    }
+
+    /// Uniform values in `[0, 1)` from a seed, as `torch.rand` after `torch.manual_seed`
+    /// (the same seed gives the same values in ferrograd, not the same as PyTorch's).
+    pub fn rand(shape: &[usize], seed: u64) -> Self {
+        Self::uniform(shape, 0.0, 1.0, &mut rand::rngs::StdRng::seed_from_u64(seed)).expect("valid range")
+    }
+
+    /// Standard normal values from a seed, as `torch.randn`.
+    pub fn randn(shape: &[usize], seed: u64) -> Self {
+        Self::normal(shape, 0.0, 1.0, &mut rand::rngs::StdRng::seed_from_u64(seed)).expect("valid std")
+    }
+
+    fn from_fn_rng<R: Rng + ?Sized>(shape: &[usize], rng: &mut R, mut f: impl FnMut(&mut R) -> f64) -> Self {
+        let n: usize = shape.iter().product();
+        let v = (0..n).map(|_| T::of(f(rng))).collect();
+        Self {
+            data: ArrayD::from_shape_vec(IxDyn(shape), v).expect("length matches shape"),
+        }
+    }
+
+    /// The size of each dimension.
+    pub fn shape(&self) -> &[usize] {
+        self.data.shape()
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.data.ndim()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        T::DTYPE
+    }
+
+    /// The single value of a one-element tensor, as `tensor.item()`.
+    pub fn item(&self) -> Result<T> {
+        if self.numel() != 1 {
+            return Err(Error::invalid(
+                "item",
+                format!(
+                    "a Tensor with {} elements (shape {}) cannot be converted to a scalar",
+                    self.numel(),
+                    Shape(self.shape().to_vec())
+                ),
+            ));
+        }
+        Ok(*self.data.iter().next().expect("one element"))
+    }
+
+    /// The elements in row-major order.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.data.iter().copied().collect()
+    }
+
+    /// The element at a multi-index.
+    pub fn get(&self, index: &[usize]) -> Result<T> {
+        if index.len() != self.ndim() {
+            return Err(Error::invalid(
+                "get",
+                format!(
+                    "index {index:?} has {} entries for a tensor of shape {}",
+                    index.len(),
+                    Shape(self.shape().to_vec())
+                ),
+            ));
+        }
+        for (d, (&i, &n)) in index.iter().zip(self.shape()).enumerate() {
+            if i >= n {
+                return Err(Error::IndexOutOfBounds {
+                    op: "get",
+                    index: i as i64,
+                    dim: d,
+                    size: n,
+                });
+            }
+        }
+        Ok(self.data[IxDyn(index)])
+    }
+
+    /// Converts every element to another float type.
+    pub fn cast<U: Float>(&self) -> Tensor<U> {
+        Tensor {
+            data: self.data.mapv(|x| U::of(x.f64())),
+        }
+    }
+
+    /// Whether every element is finite.
+    pub fn all_finite(&self) -> bool {
+        self.data.iter().all(|x| x.is_finite())
+    }
+}
+
+impl<T: Float, D: Dimension> From<ndarray::Array<T, D>> for Tensor<T> {
+    fn from(a: ndarray::Array<T, D>) -> Self {
+        Self::from_array(a)
+    }
+}
+
+impl<T: Float> From<Tensor<T>> for ArrayD<T> {
+    fn from(t: Tensor<T>) -> Self {
+        t.data
+    }
+}
+
+/// The element count of a shape, or an error if it overflows `usize`.
+pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            Error::invalid(
+                op,
+                format!("shape {} has more elements than fit in memory", Shape(shape.to_vec())),
+            )
+        })
+}

@@ -1,0 +1,1 @@
+pub use ferrograd_tensor as tensor;
