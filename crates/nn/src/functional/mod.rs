@@ -1,0 +1,25 @@
+//! Stateless functions, as `torch.nn.functional`.
+
+mod checks;
+mod class_loss;
+mod cross_entropy;
+
+pub use cross_entropy::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
+
+use ferrograd_autograd::Var;
+use ferrograd_tensor::{Float, Result};
+
+/// `max(x, 0)`.
+pub fn relu<T: Float>(x: &Var<T>) -> Var<T> {
+    x.relu()
+}
+
+/// softmax along `dim`.
+pub fn softmax<T: Float>(x: &Var<T>, dim: isize) -> Result<Var<T>> {
+    x.softmax(dim)
+}
+
+/// log_softmax along `dim`.
+pub fn log_softmax<T: Float>(x: &Var<T>, dim: isize) -> Result<Var<T>> {
+    x.log_softmax(dim)
+}

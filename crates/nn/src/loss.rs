@@ -1,0 +1,99 @@
+//! Loss modules: builders around the functions of [`functional`](crate::functional).
+
+use ferrograd_autograd::Var;
+use ferrograd_tensor::{Float, IndexTensor, Result, Tensor};
+
+use crate::functional::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
+use crate::Reduction;
+
+/// `nn.CrossEntropyLoss`: options set once, then [`forward`](CrossEntropyLoss::forward) per batch.
+///
+/// ```
+/// use ferrograd_nn::{CrossEntropyLoss, Reduction};
+/// let loss_fn = CrossEntropyLoss::<f32>::new().reduction(Reduction::Sum).label_smoothing(0.1).ignore_index(0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CrossEntropyLoss<T: Float = f32> {
+    options: CrossEntropyOptions<T>,
+}
+
+impl<T: Float> CrossEntropyLoss<T> {
+    /// PyTorch's defaults: no weight, `ignore_index = -100`, mean, no smoothing.
+    pub fn new() -> Self {
+        Self {
+            options: CrossEntropyOptions::default(),
+        }
+    }
+
+    /// A weight per class.
+    pub fn weight(mut self, weight: Tensor<T>) -> Self {
+        self.options.weight = Some(weight);
+        self
+    }
+
+    /// The target value to leave out.
+    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+        self.options.ignore_index = ignore_index;
+        self
+    }
+
+    /// How to reduce the per-position losses.
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.options.reduction = reduction;
+        self
+    }
+
+    /// Label smoothing ε.
+    pub fn label_smoothing(mut self, eps: f64) -> Self {
+        self.options.label_smoothing = eps;
+        self
+    }
+
+    /// The options in effect.
+    pub fn options(&self) -> &CrossEntropyOptions<T> {
+        &self.options
+    }
+
+    /// The loss of `input` logits against class indices or class probabilities.
+    pub fn forward<'a>(&self, input: &Var<T>, target: impl Into<Target<'a, T>>) -> Result<Var<T>> {
+        cross_entropy(input, target, &self.options)
+    }
+}
+
+/// `nn.NLLLoss`: the negative log-likelihood of class indices given log-probabilities.
+#[derive(Debug, Clone, Default)]
+pub struct NLLLoss<T: Float = f32> {
+    options: NllLossOptions<T>,
+}
+
+impl<T: Float> NLLLoss<T> {
+    /// PyTorch's defaults: no weight, `ignore_index = -100`, mean.
+    pub fn new() -> Self {
+        Self {
+            options: NllLossOptions::default(),
+        }
+    }
+
+    /// A weight per class.
+    pub fn weight(mut self, weight: Tensor<T>) -> Self {
+        self.options.weight = Some(weight);
+        self
+    }
+
+    /// The target value to leave out.
+    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+        self.options.ignore_index = ignore_index;
+        self
+    }
+
+    /// How to reduce the per-position losses.
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.options.reduction = reduction;
+        self
+    }
+
+    /// The loss of log-probabilities `input` against class indices.
+    pub fn forward(&self, input: &Var<T>, target: &IndexTensor) -> Result<Var<T>> {
+        nll_loss(input, target, &self.options)
+    }
+}

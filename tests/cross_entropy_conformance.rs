@@ -1,0 +1,128 @@
+//! Every case of `tests/fixtures/cross_entropy_cases.json` (written by real PyTorch with
+//! `tests/fixtures/generate_cross_entropy.py`) through the conformance runner's code path.
+
+use ferrograd::conformance::{parse_cases, run_case, CaseResult, Number, TensorData};
+use serde_json::Value;
+
+const FIXTURE: &str = include_str!("fixtures/cross_entropy_cases.json");
+
+struct Tolerance {
+    rtol: f64,
+    atol: f64,
+}
+
+/// Loss and gradient tolerances: rtol 1e-5 / atol 1e-6 in f32; rtol 1e-10 in f64. PyTorch's
+/// own f32 gradients are off by up to ~2e-7 where `p·A - a` cancels (reference §6.4).
+fn tolerance(dtype: &str) -> Tolerance {
+    match dtype {
+        "float64" => Tolerance {
+            rtol: 1e-10,
+            atol: 1e-12,
+        },
+        _ => Tolerance { rtol: 1e-5, atol: 1e-6 },
+    }
+}
+
+fn number(v: &Value) -> f64 {
+    serde_json::from_value::<Number>(v.clone())
+        .expect("fixture number")
+        .value()
+}
+
+/// The largest deviation beyond tolerance, or an explanation of a structural mismatch.
+fn compare(what: &str, dtype: &str, got: &TensorData, want: &Value) -> Result<f64, String> {
+    let shape: Vec<usize> = serde_json::from_value(want["shape"].clone()).unwrap();
+    if got.shape != shape {
+        return Err(format!("{what}: shape {:?}, PyTorch {:?}", got.shape, shape));
+    }
+    let tol = tolerance(dtype);
+    let mut worst = 0.0f64;
+    for (i, (g, w)) in got.data.iter().zip(want["data"].as_array().unwrap()).enumerate() {
+        let (g, w) = (g.value(), number(w));
+        if w.is_nan() || g.is_nan() {
+            if w.is_nan() != g.is_nan() {
+                return Err(format!("{what}[{i}]: {g}, PyTorch {w}"));
+            }
+            continue;
+        }
+        if w.is_infinite() || g.is_infinite() {
+            if g != w {
+                return Err(format!("{what}[{i}]: {g}, PyTorch {w}"));
+            }
+            continue;
+        }
+        let dev = (g - w).abs();
+        if dev > tol.atol + tol.rtol * w.abs() {
+            return Err(format!("{what}[{i}]: {g:e}, PyTorch {w:e} (|diff| {dev:e})"));
+        }
+        worst = worst.max(dev);
+    }
+    Ok(worst)
+}
+
+#[test]
+fn every_pytorch_case_matches() {
+    let file = parse_cases(FIXTURE).expect("fixture parses");
+    let raw: Value = serde_json::from_str(FIXTURE).unwrap();
+    let expected = raw["cases"].as_array().unwrap();
+    assert!(file.cases.len() >= 300, "only {} cases", file.cases.len());
+    let mut failures = Vec::new();
+    let (mut worst32, mut worst64) = (0.0f64, 0.0f64);
+    for (case, raw_case) in file.cases.iter().zip(expected) {
+        let want = &raw_case["expected"];
+        let outcome = run_case(case);
+        let verdict = match (&outcome, want.get("error")) {
+            (CaseResult::Error { error, .. }, Some(msg)) => {
+                let msg = msg.as_str().unwrap();
+                if error.contains(msg) {
+                    Ok(0.0)
+                } else {
+                    Err(format!("error {error:?}, PyTorch {msg:?}"))
+                }
+            }
+            (CaseResult::Error { error, .. }, None) => Err(format!("error {error:?}, PyTorch succeeded")),
+            (CaseResult::Value { .. }, Some(msg)) => Err(format!("succeeded, PyTorch raised {msg}")),
+            (
+                CaseResult::Value {
+                    loss,
+                    grad,
+                    target_grad,
+                    ..
+                },
+                None,
+            ) => (|| {
+                let mut w = compare("loss", &case.dtype, loss, &want["loss"])?;
+                w = w.max(compare("grad", &case.dtype, grad, &want["grad"])?);
+                match (target_grad, &want["target_grad"]) {
+                    (Some(tg), v) if !v.is_null() => w = w.max(compare("target_grad", &case.dtype, tg, v)?),
+                    (None, Value::Null) => {}
+                    (got, v) => {
+                        return Err(format!(
+                            "target_grad presence differs: {} vs {}",
+                            got.is_some(),
+                            !v.is_null()
+                        ))
+                    }
+                }
+                Ok(w)
+            })(),
+        };
+        match verdict {
+            Ok(w) if case.dtype == "float64" => worst64 = worst64.max(w),
+            Ok(w) => worst32 = worst32.max(w),
+            Err(e) => failures.push(format!("{}: {e}", case.name)),
+        }
+    }
+    println!(
+        "{} cases, {} matched; largest deviation f32 {worst32:e}, f64 {worst64:e}",
+        file.cases.len(),
+        file.cases.len() - failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from PyTorch:\n{}",
+        failures.len(),
+        file.cases.len(),
+        failures.join("\n")
+    );
+}
