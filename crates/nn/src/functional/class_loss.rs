@@ -98,7 +98,7 @@ impl<T: Float> ClassLoss<T> {
                 m.max(v)
             }
         });
-        let log_sum = T::of(lp.iter().map(|&v| (v - max).exp().f64()).sum::<f64>().ln());
+        let log_sum = T::of(lp.iter().map(|&v| (v - max).f64().exp()).sum::<f64>().ln());
         for v in lp.iter_mut() {
             *v = (*v - max) - log_sum;
         }
