@@ -15,6 +15,7 @@ const PRECISION: usize = 4;
 const LINE_WIDTH: usize = 80;
 const THRESHOLD: usize = 1000;
 const EDGE_ITEMS: usize = 3;
+const PREFIX: &str = "tensor(";
 
 struct Formatter {
     int_mode: bool,
@@ -128,8 +129,11 @@ fn render<T: Float>(a: &ArrayViewD<T>, indent: usize, summarize: bool, f: &Forma
     }
 }
 
-impl<T: Float> fmt::Display for Tensor<T> {
-    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl<T: Float> Tensor<T> {
+    /// PyTorch's `repr` with extra suffixes after the ones PyTorch adds itself (`size=`,
+    /// `dtype=`), such as `grad_fn=<MulBackward0>`. As in PyTorch, a suffix that would take the
+    /// last line past 80 columns goes on a new line, indented under the opening bracket.
+    pub fn repr_with(&self, suffixes: &[&str]) -> String {
         let summarize = self.numel() > THRESHOLD;
         let mut vals = Vec::new();
         summarized(&self.data.view(), summarize, &mut vals);
@@ -144,7 +148,7 @@ impl<T: Float> fmt::Display for Tensor<T> {
         } else if self.numel() == 0 {
             "[]".to_string()
         } else {
-            render(&self.data.view(), "tensor(".len(), summarize, &f)
+            render(&self.data.view(), PREFIX.len(), summarize, &f)
         };
         let mut extras = Vec::new();
         if self.numel() == 0 && self.shape() != [0] {
@@ -158,17 +162,65 @@ impl<T: Float> fmt::Display for Tensor<T> {
         if T::DTYPE == DType::F64 {
             extras.push("dtype=torch.float64".to_string());
         }
-        let tail = if extras.is_empty() {
-            String::new()
-        } else {
-            format!(", {}", extras.join(", "))
+        extras.extend(suffixes.iter().map(|s| s.to_string()));
+        // torch/_tensor_str.py `_add_suffixes`, including its count of the last line's length.
+        let mut out = format!("{PREFIX}{body}");
+        let mut last_line_len = match out.rfind('\n') {
+            Some(p) => out.len() - p + 1,
+            None => out.len() + 2,
         };
-        write!(out, "tensor({body}{tail})")
+        for suffix in extras {
+            if last_line_len + suffix.len() + 2 > LINE_WIDTH {
+                out.push_str(&format!(",\n{}{suffix}", " ".repeat(PREFIX.len())));
+                last_line_len = PREFIX.len() + suffix.len();
+            } else {
+                out.push_str(&format!(", {suffix}"));
+                last_line_len += suffix.len() + 2;
+            }
+        }
+        out.push(')');
+        out
+    }
+}
+
+impl<T: Float> fmt::Display for Tensor<T> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.write_str(&self.repr_with(&[]))
     }
 }
 
 impl<T: Float> fmt::Debug for Tensor<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sci_matches_python_format_e() {
+        // Python: '{:.4e}'.format(v) for each v
+        assert_eq!(sci(1e-5), "1.0000e-05");
+        assert_eq!(sci(-2.5), "-2.5000e+00");
+        assert_eq!(sci(0.0), "0.0000e+00");
+        assert_eq!(sci(-0.0), "-0.0000e+00");
+        assert_eq!(sci(123456.0), "1.2346e+05");
+        assert_eq!(sci(1e100), "1.0000e+100");
+        assert_eq!(sci(2.5e-300), "2.5000e-300");
+    }
+
+    #[test]
+    fn formatter_modes() {
+        let f = Formatter::new(&[1.0f64, -20.0, f64::NAN, 0.0]);
+        assert!(f.int_mode && !f.sci_mode);
+        assert_eq!(f.width, 4); // "-20."
+        assert_eq!(f.format(1.0), "  1.");
+        assert_eq!(f.format(f64::NAN), " nan");
+        let f = Formatter::new(&[0.5f64, 2000.0]);
+        assert!(!f.int_mode && f.sci_mode);
+        let f = Formatter::new(&[f64::INFINITY, 0.0]);
+        assert!(f.int_mode && !f.sci_mode && f.width == 1);
     }
 }

@@ -102,8 +102,9 @@ impl<T: Float> Tensor<T> {
         let mut pos = vec![0usize; self.ndim()];
         for (ix, &i) in index.data.indexed_iter() {
             pos.copy_from_slice(ix.slice());
+            let i = check_index("gather", i, d, size)?; // a 0-d input has size 1: only 0 is valid
             if self.ndim() > 0 {
-                pos[d] = check_index("gather", i, d, size)?;
+                pos[d] = i;
             }
             out[ix] = self.data[IxDyn(&pos)];
         }
@@ -128,8 +129,9 @@ impl<T: Float> Tensor<T> {
         let mut pos = vec![0usize; shape.len()];
         for (ix, &i) in index.data.indexed_iter() {
             pos.copy_from_slice(ix.slice());
+            let i = check_index("scatter_add", i, d, size)?; // a 0-d output has size 1: only 0 is valid
             if !shape.is_empty() {
-                pos[d] = check_index("scatter_add", i, d, size)?;
+                pos[d] = i;
             }
             out[IxDyn(&pos)] += src.data[ix];
         }

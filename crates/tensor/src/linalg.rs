@@ -23,11 +23,12 @@ impl<T: Float> Tensor<T> {
         let a = if a1 { self.unsqueeze(0)? } else { self.clone() };
         let b = if b1 { other.unsqueeze(1)? } else { other.clone() };
         let mut out = a.matmul_nd(&b)?;
-        if b1 {
-            out = out.squeeze(-1)?;
-        }
+        // The row first: for 1-D @ 1-D the result [1, 1] becomes [1] and then [].
         if a1 {
             out = out.squeeze(-2)?;
+        }
+        if b1 {
+            out = out.squeeze(-1)?;
         }
         Ok(out)
     }
@@ -52,7 +53,17 @@ impl<T: Float> Tensor<T> {
                 data: a.dot(&b).into_dyn(),
             });
         }
-        let batch = broadcast_shape("matmul", &sa[..sa.len() - 2], &sb[..sb.len() - 2])?;
+        let (ba, bb) = (&sa[..sa.len() - 2], &sb[..sb.len() - 2]);
+        let batch = broadcast_shape("matmul", ba, bb).map_err(|_| Error::ShapeMismatch {
+            op: "matmul",
+            lhs: Shape(sa.to_vec()),
+            rhs: Shape(sb.to_vec()),
+            reason: format!(
+                "batch dimensions {} and {} cannot be broadcast together",
+                Shape(ba.to_vec()),
+                Shape(bb.to_vec())
+            ),
+        })?;
         let nb: usize = batch.iter().product();
         let a = broadcast_batch(&self.data, &batch, m, k);
         let b = broadcast_batch(&other.data, &batch, k, n);

@@ -12,6 +12,8 @@ impl<T: Float> Tensor<T> {
         let mut out = self.clone();
         let d = normalize_dim("log_softmax", dim, self.ndim().max(1))?;
         if self.ndim() == 0 {
+            // `x - x`, not 0: NaN and ±inf give NaN, as PyTorch.
+            #[allow(clippy::eq_op)]
             return Ok(out.map(|x| x - x));
         }
         for mut lane in out.data.lanes_mut(Axis(d)) {
@@ -27,6 +29,8 @@ impl<T: Float> Tensor<T> {
         let mut out = self.clone();
         let d = normalize_dim("softmax", dim, self.ndim().max(1))?;
         if self.ndim() == 0 {
+            // `exp(x - x)`, not 1: NaN and ±inf give NaN, as PyTorch.
+            #[allow(clippy::eq_op)]
             return Ok(out.map(|x| (x - x).exp()));
         }
         for mut lane in out.data.lanes_mut(Axis(d)) {

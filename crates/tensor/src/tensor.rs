@@ -105,7 +105,7 @@ impl<T: Float> Tensor<T> {
             return Err(Error::invalid(
                 "arange",
                 format!(
-                    "upper bound and larger bound inconsistent with step sign (start {start}, end {end}, step {step})"
+                    "upper bound and lower bound inconsistent with step sign (start {start}, end {end}, step {step})"
                 ),
             ));
         }
@@ -117,6 +117,7 @@ impl<T: Float> Tensor<T> {
 
     /// Values drawn uniformly from `[low, high)` with the given generator.
     pub fn uniform<R: Rng + ?Sized>(shape: &[usize], low: f64, high: f64, rng: &mut R) -> Result<Self> {
+        checked_numel("uniform", shape)?;
         let dist =
             Uniform::new(low, high).map_err(|e| Error::invalid("uniform", format!("low {low}, high {high}: {e}")))?;
         Ok(Self::from_fn_rng(shape, rng, |r| dist.sample(r)))
@@ -124,6 +125,14 @@ impl<T: Float> Tensor<T> {
 
     /// Values drawn from a normal distribution with the given generator.
     pub fn normal<R: Rng + ?Sized>(shape: &[usize], mean: f64, std: f64, rng: &mut R) -> Result<Self> {
+        checked_numel("normal", shape)?;
+        if std < 0.0 {
+            // rand_distr accepts a negative std (and mirrors it); PyTorch does not.
+            return Err(Error::invalid(
+                "normal",
+                format!("normal expects std >= 0.0, but found std {std}"),
+            ));
+        }
         let dist =
             Normal::new(mean, std).map_err(|e| Error::invalid("normal", format!("mean {mean}, std {std}: {e}")))?;
         Ok(Self::from_fn_rng(shape, rng, |r| dist.sample(r)))

@@ -1,0 +1,238 @@
+//! Reductions (with NaN and empty tensors), argmax, logsumexp and the stability of softmax.
+
+use ferrograd_tensor::{Error, IndexTensor, Tensor};
+
+const NAN: f64 = f64::NAN;
+const INF: f64 = f64::INFINITY;
+
+fn t(data: &[f64], shape: &[usize]) -> Tensor<f64> {
+    Tensor::from_vec(data.to_vec(), shape).unwrap()
+}
+
+/// Elementwise equality where NaN equals NaN.
+fn assert_same(actual: &Tensor<f64>, expected: &[f64], shape: &[usize]) {
+    assert_eq!(actual.shape(), shape, "{actual}");
+    let ok = actual
+        .to_vec()
+        .iter()
+        .zip(expected)
+        .all(|(a, e)| (a.is_nan() && e.is_nan()) || (a - e).abs() <= 1e-12 * e.abs().max(1.0) || a == e);
+    assert!(ok, "got {actual}, expected {expected:?}");
+}
+
+#[test]
+fn sums_and_means() {
+    let x = t(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    assert_same(&x.sum(), &[21.0], &[]);
+    assert_same(&x.mean(), &[3.5], &[]);
+    assert_same(&x.sum_dim(0, false).unwrap(), &[5.0, 7.0, 9.0], &[3]);
+    assert_same(&x.sum_dim(1, true).unwrap(), &[6.0, 15.0], &[2, 1]);
+    assert_same(&x.sum_dim(-1, false).unwrap(), &[6.0, 15.0], &[2]);
+    assert_same(&x.mean_dim(-2, true).unwrap(), &[2.5, 3.5, 4.5], &[1, 3]);
+    assert_same(&x.mean_dim(1, false).unwrap(), &[2.0, 5.0], &[2]);
+    assert_same(&Tensor::scalar(4.0).sum_dim(0, false).unwrap(), &[4.0], &[]);
+    assert_same(&Tensor::scalar(4.0).mean_dim(-1, true).unwrap(), &[4.0], &[]);
+}
+
+#[test]
+fn reduction_dimension_errors() {
+    let x = t(&[1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    let err = x.sum_dim(2, false).unwrap_err();
+    assert_eq!(
+        err,
+        Error::DimOutOfRange {
+            op: "sum",
+            dim: 2,
+            ndim: 2
+        }
+    );
+    // torch: torch.zeros(2, 2).sum(2) -> "Dimension out of range (expected to be in range of [-2, 1], but got 2)"
+    assert_eq!(
+        err.to_string(),
+        "sum: dimension out of range (expected to be in range of [-2, 1], but got 2)"
+    );
+    assert!(x.mean_dim(-3, false).is_err());
+    assert!(x.max_dim(5, false).is_err());
+    assert!(x.argmax(-3, false).is_err());
+    assert!(x.logsumexp(2, false).is_err());
+    // torch: torch.tensor(1.).sum(1) -> "Dimension out of range (expected to be in range of [-1, 0], but got 1)"
+    let err = Tensor::scalar(1.0).sum_dim(1, false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "sum: dimension out of range (expected to be in range of [-1, 0], but got 1)"
+    );
+}
+
+#[test]
+fn nan_propagates() {
+    let x = t(&[1.0, NAN, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    assert!(x.sum().item().unwrap().is_nan());
+    assert!(x.mean().item().unwrap().is_nan());
+    assert!(x.max().unwrap().item().unwrap().is_nan());
+    assert_same(&x.sum_dim(1, false).unwrap(), &[NAN, 15.0], &[2]);
+    assert_same(&x.sum_dim(0, false).unwrap(), &[5.0, NAN, 9.0], &[3]);
+    assert_same(&x.max_dim(1, false).unwrap(), &[NAN, 6.0], &[2]);
+    // A NaN after the maximum, and before it, still wins.
+    let y = t(&[5.0, NAN, NAN, 1.0], &[2, 2]);
+    assert_same(&y.max_dim(1, false).unwrap(), &[NAN, NAN], &[2]);
+    assert_same(&x.logsumexp(1, false).unwrap().map(|v| v * 0.0), &[NAN, 0.0], &[2]);
+    let s = x.softmax(1).unwrap().to_vec();
+    assert!(s[..3].iter().all(|v| v.is_nan()) && s[3..].iter().all(|v| v.is_finite()));
+    let m = Tensor::from_vec(vec![1.0f32, f32::NAN], &[2]).unwrap();
+    assert!(m.relu().to_vec()[1].is_nan());
+    assert!(m.clamp(Some(0.0), Some(0.5)).to_vec()[1].is_nan());
+}
+
+#[test]
+fn empty_tensors() {
+    let e = Tensor::<f64>::zeros(&[0, 3]);
+    // torch: torch.zeros(0, 3).sum(0) == tensor([0., 0., 0.]), .mean(0) == tensor([nan, nan, nan])
+    assert_same(&e.sum(), &[0.0], &[]);
+    assert!(e.mean().item().unwrap().is_nan());
+    assert_same(&e.sum_dim(0, false).unwrap(), &[0.0; 3], &[3]);
+    assert_same(&e.sum_dim(1, true).unwrap(), &[], &[0, 1]);
+    assert_same(&e.mean_dim(0, true).unwrap(), &[NAN; 3], &[1, 3]);
+    // torch: torch.zeros(0, 3).logsumexp(0) == tensor([-inf, -inf, -inf])
+    assert_same(&e.logsumexp(0, false).unwrap(), &[-INF; 3], &[3]);
+    assert_same(&e.max_dim(1, false).unwrap(), &[], &[0]);
+    assert_eq!(e.argmax(1, false).unwrap().shape(), &[0]);
+
+    let err = e.max().unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { op: "max", .. }), "{err:?}");
+    let err = e.max_dim(0, false).unwrap_err();
+    assert!(err.to_string().contains("non-zero size"), "{err}");
+    assert!(e.argmax(0, false).is_err());
+    assert_eq!(e.softmax(1).unwrap().shape(), &[0, 3]);
+    assert_eq!(e.log_softmax(0).unwrap().shape(), &[0, 3]);
+}
+
+#[test]
+fn max_and_argmax() {
+    let x = t(&[1.0, 7.0, 7.0, -2.0, 0.0, -1.0], &[2, 3]);
+    assert_same(&x.max().unwrap(), &[7.0], &[]);
+    assert_same(&x.max_dim(0, true).unwrap(), &[1.0, 7.0, 7.0], &[1, 3]);
+    // Ties go to the first index, as torch.argmax.
+    assert_eq!(x.argmax(1, false).unwrap(), IndexTensor::from_slice(&[1, 1]));
+    assert_eq!(
+        x.argmax(0, true).unwrap(),
+        IndexTensor::from_vec(vec![0, 0, 0], &[1, 3]).unwrap()
+    );
+    assert_eq!(
+        t(&[2.0, 2.0, 2.0], &[3]).argmax(0, false).unwrap(),
+        IndexTensor::scalar(0)
+    );
+    // The first NaN counts as the largest: torch.argmax(torch.tensor([1., 3., 3., nan, nan])) == 3
+    assert_eq!(
+        t(&[1.0, 3.0, 3.0, NAN, NAN], &[5]).argmax(0, false).unwrap(),
+        IndexTensor::scalar(3)
+    );
+    assert_eq!(t(&[NAN, 9.0], &[2]).argmax(-1, false).unwrap(), IndexTensor::scalar(0));
+    assert_eq!(t(&[-INF, -INF], &[2]).argmax(0, false).unwrap(), IndexTensor::scalar(0));
+    assert_eq!(Tensor::scalar(1.0).argmax(0, false).unwrap(), IndexTensor::scalar(0));
+}
+
+#[test]
+fn logsumexp_is_stable() {
+    // torch: torch.logsumexp(torch.tensor([[-inf, -inf], [1e4, 1e4]]), 1) == tensor([-inf, 10000.6934])
+    let x = t(&[-INF, -INF, 1e4, 1e4], &[2, 2]);
+    let l = x.logsumexp(1, false).unwrap().to_vec();
+    assert_eq!(l[0], -INF);
+    assert!((l[1] - (1e4 + 2f64.ln())).abs() < 1e-9, "{}", l[1]);
+    let y = t(&[0.0, -INF, 1.0, 2.0, -1e4, -1e4], &[3, 2]);
+    let l = y.logsumexp(-1, true).unwrap();
+    assert_eq!(l.shape(), &[3, 1]);
+    let l = l.to_vec();
+    assert_eq!(l[0], 0.0);
+    assert!((l[1] - (1f64.exp() + 2f64.exp()).ln()).abs() < 1e-12);
+    assert!((l[2] - (-1e4 + 2f64.ln())).abs() < 1e-9);
+    assert_eq!(t(&[INF, 1.0], &[2]).logsumexp(0, false).unwrap().item().unwrap(), INF);
+    let big = Tensor::from_vec(vec![1e4f32, 1e4], &[2]).unwrap();
+    assert!((big.logsumexp(0, false).unwrap().item().unwrap() - 10000.693).abs() < 1e-2);
+}
+
+#[test]
+fn softmax_is_stable() {
+    // torch: torch.tensor([[1e4, 0., -inf]]).softmax(1) == tensor([[1., 0., 0.]])
+    // torch: torch.tensor([[1e4, 0., -inf]]).log_softmax(1) == tensor([[0., -10000., -inf]])
+    let x = Tensor::from_vec(vec![1e4f32, 0.0, f32::NEG_INFINITY], &[1, 3]).unwrap();
+    assert_eq!(x.softmax(1).unwrap().to_vec(), vec![1.0, 0.0, 0.0]);
+    assert_eq!(x.log_softmax(1).unwrap().to_vec(), vec![0.0, -1e4, f32::NEG_INFINITY]);
+
+    // Shifting by 1e4 changes nothing (f32 holds 1e4 + k exactly).
+    let small = Tensor::from_vec(vec![0.0f32, 1.0, 2.0, 3.0], &[4]).unwrap();
+    let shifted = small.add_scalar(1e4);
+    let (p, q) = (small.softmax(0).unwrap().to_vec(), shifted.softmax(0).unwrap().to_vec());
+    assert!(p.iter().zip(&q).all(|(a, b)| (a - b).abs() < 1e-7), "{p:?} vs {q:?}");
+    let (p, q) = (small.log_softmax(0).unwrap(), shifted.log_softmax(0).unwrap());
+    assert!(p.to_vec().iter().zip(q.to_vec()).all(|(a, b)| (a - b).abs() < 1e-6));
+    assert!(shifted.neg().softmax(0).unwrap().all_finite());
+
+    // torch: torch.tensor([[-inf, -inf]]).softmax(1) == tensor([[nan, nan]])
+    let all_neg_inf = t(&[-INF, -INF], &[1, 2]);
+    assert!(all_neg_inf.softmax(1).unwrap().to_vec().iter().all(|v| v.is_nan()));
+    assert!(all_neg_inf.log_softmax(1).unwrap().to_vec().iter().all(|v| v.is_nan()));
+}
+
+#[test]
+fn softmax_along_any_dim() {
+    let x = t(&[1.0, 2.0, 3.0, 4.0, 0.5, -1.0], &[2, 3]);
+    for dim in [0isize, 1, -1, -2] {
+        let p = x.softmax(dim).unwrap();
+        let sums = p.sum_dim(dim, false).unwrap().to_vec();
+        assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-12), "dim {dim}: {sums:?}");
+        let lp = x.log_softmax(dim).unwrap();
+        let diff = lp.exp().sub(&p).unwrap().abs().max().unwrap().item().unwrap();
+        assert!(diff < 1e-12, "dim {dim}");
+    }
+    let p = x.softmax(0).unwrap().to_vec();
+    let e = 1.0 / (1.0 + 3f64.exp()); // softmax([1, 4])[0]
+    assert!((p[0] - e).abs() < 1e-15);
+    assert!(x.softmax(2).is_err() && x.log_softmax(-3).is_err());
+    assert_eq!(Tensor::scalar(3.0).softmax(0).unwrap().item().unwrap(), 1.0);
+    assert_eq!(Tensor::scalar(3.0).log_softmax(-1).unwrap().item().unwrap(), 0.0);
+}
+
+#[test]
+fn sum_to_shape_reverses_broadcasting() {
+    let g = Tensor::<f64>::arange(24).reshape(&[2, 3, 4]).unwrap();
+    assert_same(&g.sum_to_shape(&[4]).unwrap(), &[60.0, 66.0, 72.0, 78.0], &[4]);
+    assert_same(&g.sum_to_shape(&[3, 1]).unwrap(), &[60.0, 92.0, 124.0], &[3, 1]);
+    assert_same(&g.sum_to_shape(&[2, 1, 1]).unwrap(), &[66.0, 210.0], &[2, 1, 1]);
+    assert_same(&g.sum_to_shape(&[]).unwrap(), &[276.0], &[]);
+    assert_same(&g.sum_to_shape(&[1]).unwrap(), &[276.0], &[1]);
+    let err = g.sum_to_shape(&[3]).unwrap_err();
+    assert!(
+        matches!(err, Error::ShapeMismatch { op: "sum_to_shape", .. }),
+        "{err:?}"
+    );
+    assert!(g.sum_to_shape(&[1, 2, 3, 4]).is_err());
+}
+
+#[test]
+fn elementwise_maths() {
+    let x = t(&[-2.0, -0.5, 0.0, 0.5, 3.0], &[5]);
+    assert_eq!(x.relu().to_vec(), vec![0.0, 0.0, 0.0, 0.5, 3.0]);
+    assert_eq!(x.abs().to_vec(), vec![2.0, 0.5, 0.0, 0.5, 3.0]);
+    assert_eq!(x.sign().to_vec(), vec![-1.0, -1.0, 0.0, 1.0, 1.0]);
+    assert_eq!(x.clamp(Some(-1.0), None).to_vec(), vec![-1.0, -0.5, 0.0, 0.5, 3.0]);
+    assert_eq!(x.clamp(None, Some(1.0)).to_vec(), vec![-2.0, -0.5, 0.0, 0.5, 1.0]);
+    assert_eq!(x.clamp(Some(-1.0), Some(1.0)).to_vec(), vec![-1.0, -0.5, 0.0, 0.5, 1.0]);
+    let s = t(&[-800.0, 0.0, 800.0], &[3]).sigmoid().to_vec();
+    assert_eq!(s, vec![0.0, 0.5, 1.0]);
+    assert!(t(&[-745.0], &[1]).sigmoid().all_finite());
+    assert_eq!(t(&[4.0], &[1]).powf(0.5).to_vec(), vec![2.0]);
+    assert_eq!(t(&[4.0], &[1]).sqrt().to_vec(), vec![2.0]);
+    assert_eq!(t(&[0.0], &[1]).log().to_vec(), vec![-INF]);
+    // torch: print(torch.nn.functional.logsigmoid(torch.tensor([-100.0, -1.0, 0.0, 1.0, 40.0], dtype=torch.float64)).tolist())
+    let expected = [
+        -100.0,
+        -1.3132616875182228,
+        -0.6931471805599453,
+        -0.31326168751822286,
+        -4.248354255291589e-18,
+    ];
+    let ls = t(&[-100.0, -1.0, 0.0, 1.0, 40.0], &[5]).log_sigmoid().to_vec();
+    for (a, e) in ls.iter().zip(expected) {
+        assert!((a - e).abs() <= 1e-15 * e.abs(), "{ls:?}");
+    }
+}

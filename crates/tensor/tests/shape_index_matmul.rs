@@ -1,0 +1,270 @@
+//! Reshaping ops, indexing ops and matmul: values, and errors (never panics) on bad arguments.
+
+use ferrograd_tensor::{Error, IndexTensor, Shape, Tensor};
+
+fn iota(shape: &[usize]) -> Tensor<f64> {
+    Tensor::arange(shape.iter().product()).reshape(shape).unwrap()
+}
+
+fn idx(data: &[i64], shape: &[usize]) -> IndexTensor {
+    IndexTensor::from_vec(data.to_vec(), shape).unwrap()
+}
+
+#[test]
+fn reshape_flatten_squeeze() {
+    let x = iota(&[2, 3]);
+    assert_eq!(x.reshape(&[3, 2]).unwrap().get(&[2, 0]).unwrap(), 4.0);
+    let err = x.reshape(&[4, 2]).unwrap_err();
+    assert_eq!(err.to_string(), "reshape: shape [4, 2] is invalid for input of size 6");
+    assert_eq!(iota(&[2, 3, 4]).flatten(1, -1).unwrap().shape(), &[2, 12]);
+    assert_eq!(iota(&[2, 3, 4]).flatten(0, 1).unwrap().shape(), &[6, 4]);
+    assert_eq!(Tensor::scalar(1.0f64).flatten(0, 0).unwrap().shape(), &[1]);
+    assert!(iota(&[2, 3, 4]).flatten(2, 1).is_err());
+    assert!(iota(&[2, 3]).flatten(0, 2).is_err());
+    let y = iota(&[2, 1, 3]);
+    assert_eq!(y.squeeze(1).unwrap().shape(), &[2, 3]);
+    assert_eq!(y.squeeze(0).unwrap().shape(), &[2, 1, 3]); // not size 1: unchanged
+    assert_eq!(y.unsqueeze(-1).unwrap().shape(), &[2, 1, 3, 1]);
+    assert_eq!(y.unsqueeze(3).unwrap().shape(), &[2, 1, 3, 1]);
+    assert!(y.unsqueeze(4).is_err() && y.squeeze(3).is_err());
+}
+
+#[test]
+fn transpose_and_permute() {
+    let x = iota(&[2, 3, 4]);
+    let p = x.permute(&[2, 0, 1]).unwrap();
+    assert_eq!(p.shape(), &[4, 2, 3]);
+    assert_eq!(p.get(&[3, 1, 2]).unwrap(), x.get(&[1, 2, 3]).unwrap());
+    let tr = x.transpose(0, -1).unwrap();
+    assert_eq!(tr.shape(), &[4, 3, 2]);
+    assert_eq!(tr.get(&[1, 2, 0]).unwrap(), x.get(&[0, 2, 1]).unwrap());
+    assert_eq!(iota(&[2, 3]).t().unwrap().to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    assert_eq!(iota(&[3]).t().unwrap().shape(), &[3]);
+    // Contiguous after permuting: reshape reads in logical order.
+    assert_eq!(
+        iota(&[2, 2]).t().unwrap().reshape(&[4]).unwrap().to_vec(),
+        vec![0.0, 2.0, 1.0, 3.0]
+    );
+
+    for dims in [&[0usize, 1][..], &[0, 0, 1], &[0, 1, 3], &[0, 1, 2, 3]] {
+        let err = x.permute(dims).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArgument { op: "permute", .. }),
+            "{dims:?}: {err:?}"
+        );
+    }
+    assert_eq!(
+        x.transpose(0, 3).unwrap_err(),
+        Error::DimOutOfRange {
+            op: "transpose",
+            dim: 3,
+            ndim: 3
+        }
+    );
+    let err = x.t().unwrap_err();
+    assert!(err.to_string().contains("self is 3D"), "{err}");
+}
+
+#[test]
+fn narrow_concat_stack() {
+    let x = iota(&[3, 4]);
+    let n = x.narrow(1, 1, 2).unwrap();
+    assert_eq!(
+        (n.shape(), n.to_vec()),
+        (&[3usize, 2][..], vec![1.0, 2.0, 5.0, 6.0, 9.0, 10.0])
+    );
+    assert_eq!(x.narrow(-2, 2, 1).unwrap().to_vec(), vec![8.0, 9.0, 10.0, 11.0]);
+    assert_eq!(x.narrow(0, 3, 0).unwrap().shape(), &[0, 4]);
+    let err = x.narrow(1, 3, 2).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "narrow: start (3) + length (2) exceeds dimension size (4) of dim 1"
+    );
+    assert!(x.narrow(0, usize::MAX, 2).is_err());
+    assert!(x.narrow(2, 0, 1).is_err());
+
+    let a = iota(&[2, 2]);
+    let b = iota(&[2, 3]);
+    let c = Tensor::concat(&[&a, &b], 1).unwrap();
+    assert_eq!(c.shape(), &[2, 5]);
+    assert_eq!(c.to_vec(), vec![0.0, 1.0, 0.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 5.0]);
+    assert_eq!(Tensor::concat(&[&a, &a], -2).unwrap().shape(), &[4, 2]);
+    let err = Tensor::concat(&[&a, &b], 0).unwrap_err();
+    assert!(matches!(
+        &err,
+        Error::ShapeMismatch { op: "concat", lhs, rhs, .. } if lhs == &Shape(vec![2, 2]) && rhs == &Shape(vec![2, 3])
+    ));
+    assert!(Tensor::concat(&[&a, &iota(&[4])], 0).is_err());
+    assert!(Tensor::<f64>::concat(&[], 0).is_err());
+    assert!(Tensor::concat(&[&a], 2).is_err());
+
+    let s = Tensor::stack(&[&a, &a.mul_scalar(10.0)], -1).unwrap();
+    assert_eq!(s.shape(), &[2, 2, 2]);
+    assert_eq!(s.to_vec(), vec![0.0, 0.0, 1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
+    assert_eq!(Tensor::stack(&[&a, &a, &a], 0).unwrap().shape(), &[3, 2, 2]);
+    let err = Tensor::stack(&[&a, &b], 0).unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { op: "stack", .. }), "{err:?}");
+    assert!(Tensor::stack(&[&a], 3).is_err());
+    assert!(Tensor::<f64>::stack(&[], 0).is_err());
+}
+
+#[test]
+fn gather_and_scatter_add() {
+    let x = iota(&[2, 3]);
+    let g = x.gather(1, &idx(&[2, 0, 1, 1], &[2, 2])).unwrap();
+    assert_eq!(g.to_vec(), vec![2.0, 0.0, 4.0, 4.0]);
+    let g0 = x.gather(0, &idx(&[1, 0, 1], &[1, 3])).unwrap();
+    assert_eq!(g0.to_vec(), vec![3.0, 1.0, 5.0]);
+
+    let src = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    let s = Tensor::scatter_add(&[2, 3], 1, &idx(&[2, 2, 0, 1], &[2, 2]), &src).unwrap();
+    assert_eq!(s.to_vec(), vec![0.0, 0.0, 3.0, 3.0, 4.0, 0.0]);
+
+    for bad in [3, -1, i64::MAX, i64::MIN] {
+        let err = x.gather(1, &idx(&[0, bad], &[1, 2])).unwrap_err();
+        assert_eq!(
+            err,
+            Error::IndexOutOfBounds {
+                op: "gather",
+                index: bad,
+                dim: 1,
+                size: 3
+            }
+        );
+        let err = Tensor::scatter_add(&[2, 3], 1, &idx(&[bad, 0], &[1, 2]), &iota(&[1, 2])).unwrap_err();
+        assert!(
+            matches!(err, Error::IndexOutOfBounds { op: "scatter_add", .. }),
+            "{err:?}"
+        );
+    }
+    // torch: "index 3 is out of bounds for dimension 1 with size 3"
+    let err = x.gather(1, &idx(&[3], &[1, 1])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "gather: index 3 is out of bounds for dimension 1 with size 3"
+    );
+
+    // torch: torch.tensor(5.).gather(0, torch.tensor(3)) -> "index 3 is out of bounds for dimension 0 with size 1"
+    let err = Tensor::scalar(5.0f64).gather(0, &IndexTensor::scalar(3)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "gather: index 3 is out of bounds for dimension 0 with size 1"
+    );
+    assert_eq!(
+        Tensor::scalar(5.0f64)
+            .gather(0, &IndexTensor::scalar(0))
+            .unwrap()
+            .to_vec(),
+        vec![5.0]
+    );
+    // torch: torch.zeros(()).scatter_add(0, torch.tensor(2), torch.tensor(1.)) -> "index 2 is out of bounds ..."
+    assert!(Tensor::scatter_add(&[], 0, &IndexTensor::scalar(2), &Tensor::scalar(1.0f64)).is_err());
+    assert_eq!(
+        Tensor::scatter_add(&[], 0, &IndexTensor::scalar(0), &Tensor::scalar(1.5f64))
+            .unwrap()
+            .to_vec(),
+        vec![1.5]
+    );
+    assert!(x.gather(1, &idx(&[0, 1], &[2])).is_err()); // wrong number of dims
+    assert!(x.gather(1, &idx(&[0; 3], &[3, 1])).is_err()); // larger outside dim
+    assert!(x.gather(2, &idx(&[0; 2], &[1, 2])).is_err());
+    let err = Tensor::scatter_add(&[2, 3], 1, &idx(&[0, 1], &[1, 2]), &iota(&[2, 1])).unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { op: "scatter_add", .. }), "{err:?}");
+}
+
+#[test]
+fn index_select_and_index_add() {
+    let x = iota(&[3, 2]);
+    let s = x.index_select(0, &IndexTensor::from_slice(&[2, 0, 2])).unwrap();
+    assert_eq!(s.to_vec(), vec![4.0, 5.0, 0.0, 1.0, 4.0, 5.0]);
+    assert_eq!(
+        x.index_select(-1, &IndexTensor::from_slice(&[1])).unwrap().to_vec(),
+        vec![1.0, 3.0, 5.0]
+    );
+    let a = Tensor::index_add(&[3, 2], 0, &IndexTensor::from_slice(&[2, 0, 2]), &s).unwrap();
+    assert_eq!(a.to_vec(), vec![0.0, 1.0, 0.0, 0.0, 8.0, 10.0]);
+
+    for bad in [3, -1] {
+        let err = x.index_select(0, &IndexTensor::from_slice(&[0, bad])).unwrap_err();
+        assert_eq!(
+            err,
+            Error::IndexOutOfBounds {
+                op: "index_select",
+                index: bad,
+                dim: 0,
+                size: 3
+            }
+        );
+        let err = Tensor::index_add(&[3, 2], 0, &IndexTensor::from_slice(&[bad]), &iota(&[1, 2])).unwrap_err();
+        assert!(
+            matches!(err, Error::IndexOutOfBounds { op: "index_add", .. }),
+            "{err:?}"
+        );
+    }
+    assert!(x.index_select(0, &idx(&[0, 1], &[1, 2])).is_err());
+    assert!(x.index_select(2, &IndexTensor::from_slice(&[0])).is_err());
+    let err = Tensor::index_add(&[3, 2], 0, &IndexTensor::from_slice(&[0, 1]), &iota(&[1, 2])).unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { op: "index_add", .. }), "{err:?}");
+    assert!(Tensor::index_add(&[3, 2], 2, &IndexTensor::from_slice(&[0]), &iota(&[3, 1])).is_err());
+}
+
+#[test]
+fn matmul_values() {
+    let a = iota(&[2, 3]);
+    let b = iota(&[3, 2]);
+    let c = a.matmul(&b).unwrap();
+    assert_eq!(
+        (c.shape(), c.to_vec()),
+        (&[2usize, 2][..], vec![10.0, 13.0, 28.0, 40.0])
+    );
+    let v = Tensor::from_vec(vec![1.0, -1.0, 2.0], &[3]).unwrap();
+    let av = a.matmul(&v).unwrap();
+    assert_eq!((av.shape(), av.to_vec()), (&[2usize][..], vec![3.0, 9.0]));
+    let vb = v.matmul(&b).unwrap();
+    assert_eq!((vb.shape(), vb.to_vec()), (&[2usize][..], vec![6.0, 8.0]));
+    // torch: torch.ones(3) @ torch.ones(3) == tensor(3.), a 0-d result
+    let vv = v.matmul(&v).unwrap();
+    assert_eq!((vv.shape(), vv.to_vec()), (&[][..], vec![6.0]));
+
+    // Batched, with broadcast batch dimensions: [2,1,3,4] @ [5,4,2] -> [2,5,3,2].
+    let x = iota(&[2, 1, 3, 4]);
+    let y = iota(&[5, 4, 2]).map(|v| v - 20.0);
+    let z = x.matmul(&y).unwrap();
+    assert_eq!(z.shape(), &[2, 5, 3, 2]);
+    let x1 = x.narrow(0, 1, 1).unwrap().reshape(&[3, 4]).unwrap();
+    let y3 = y.narrow(0, 3, 1).unwrap().reshape(&[4, 2]).unwrap();
+    let expected = x1.matmul(&y3).unwrap();
+    assert_eq!(
+        z.narrow(0, 1, 1)
+            .unwrap()
+            .narrow(1, 3, 1)
+            .unwrap()
+            .reshape(&[3, 2])
+            .unwrap(),
+        expected
+    );
+    assert_eq!(iota(&[2, 3, 4]).matmul(&iota(&[4])).unwrap().shape(), &[2, 3]);
+    assert_eq!(iota(&[4]).matmul(&iota(&[2, 4, 3])).unwrap().shape(), &[2, 3]);
+    assert_eq!(iota(&[3, 4]).matmul(&iota(&[2, 4, 5])).unwrap().shape(), &[2, 3, 5]);
+}
+
+#[test]
+fn matmul_shape_errors() {
+    // torch: torch.ones(2, 4) @ torch.ones(2, 2) -> "mat1 and mat2 shapes cannot be multiplied (2x4 and 2x2)"
+    let err = iota(&[2, 4]).matmul(&iota(&[2, 2])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "matmul: shape mismatch: [2, 4] vs [2, 2]: mat1 and mat2 shapes cannot be multiplied (2x4 and 2x2)"
+    );
+    // torch: torch.ones(3) @ torch.ones(4, 5) -> "... cannot be multiplied (1x3 and 4x5)"
+    let err = iota(&[3]).matmul(&iota(&[4, 5])).unwrap_err();
+    assert!(err.to_string().ends_with("(1x3 and 4x5)"), "{err}");
+    assert!(iota(&[3]).matmul(&iota(&[4])).is_err());
+    assert!(iota(&[2, 3]).matmul(&iota(&[4])).is_err());
+    let err = iota(&[2, 3, 4]).matmul(&iota(&[3, 4, 5])).unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { op: "matmul", .. }), "{err:?}");
+    assert!(err.to_string().contains("[2, 3, 4] vs [3, 4, 5]"), "{err}");
+    assert!(err.to_string().contains("batch dimensions [2] and [3]"), "{err}");
+    let err = Tensor::scalar(1.0).matmul(&iota(&[2])).unwrap_err();
+    assert!(err.to_string().contains("at least 1D, but they are 0D and 1D"), "{err}");
+}
