@@ -26,7 +26,14 @@ fn a_valid_case_runs() {
 
 #[test]
 fn malformed_json_is_an_error_with_its_position() {
-    for text in ["", "{", "[]", r#"{"cases": 3}"#, r#"{"cases": [{"name": 1}]}"#, "\u{0}\u{1}garbage"] {
+    for text in [
+        "",
+        "{",
+        "[]",
+        r#"{"cases": 3}"#,
+        r#"{"cases": [{"name": 1}]}"#,
+        "\u{0}\u{1}garbage",
+    ] {
         let e = parse_cases(text).unwrap_err().to_string();
         assert!(e.starts_with("conformance: invalid case file"), "{e}");
     }

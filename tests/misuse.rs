@@ -10,7 +10,10 @@ fn message<T: std::fmt::Debug>(r: Result<T>) -> String {
 fn mismatched_shapes_name_the_op_and_shapes() {
     let a = Var::new(Tensor::<f32>::zeros(&[3]));
     let b = Var::new(Tensor::<f32>::zeros(&[4]));
-    assert_eq!(message(a.try_add(&b)), "add: shapes [3] and [4] cannot be broadcast together");
+    assert_eq!(
+        message(a.try_add(&b)),
+        "add: shapes [3] and [4] cannot be broadcast together"
+    );
     let m = Var::new(Tensor::<f32>::zeros(&[2, 3]));
     let msg = message(m.matmul(&m));
     assert!(msg.starts_with("matmul:") && msg.contains("(2x3 and 2x3)"), "{msg}");
@@ -28,20 +31,32 @@ fn operators_panic_with_the_same_message() {
 fn a_target_out_of_range_names_it() {
     let x = Var::new(Tensor::<f32>::zeros(&[3, 4]));
     let t = IndexTensor::from_slice(&[1, 4, 0]);
-    assert_eq!(message(cross_entropy(&x, &t, &Default::default())), "cross_entropy: Target 4 is out of bounds.");
+    assert_eq!(
+        message(cross_entropy(&x, &t, &Default::default())),
+        "cross_entropy: Target 4 is out of bounds."
+    );
     let short = IndexTensor::from_slice(&[1, 2]);
     assert_eq!(
         message(cross_entropy(&x, &short, &Default::default())),
         "cross_entropy: Expected input batch_size (3) to match target batch_size (2)."
     );
-    let opts = CrossEntropyOptions { weight: Some(Tensor::ones(&[3])), ..Default::default() };
+    let opts = CrossEntropyOptions {
+        weight: Some(Tensor::ones(&[3])),
+        ..Default::default()
+    };
     assert!(message(cross_entropy(&x, &t, &opts)).contains("weight tensor should be defined either for all 4 classes"));
-    assert_eq!(message("avg".parse::<Reduction>()), "reduction: avg is not a valid value for reduction");
+    assert_eq!(
+        message("avg".parse::<Reduction>()),
+        "reduction: avg is not a valid value for reduction"
+    );
 }
 
 #[test]
 fn backward_of_a_non_scalar_says_what_to_do() {
     let x = Var::parameter(Tensor::<f32>::ones(&[2, 2]));
     let msg = message((&x * 2.0).backward());
-    assert!(msg.contains("only for scalar outputs") && msg.contains("[2, 2]"), "{msg}");
+    assert!(
+        msg.contains("only for scalar outputs") && msg.contains("[2, 2]"),
+        "{msg}"
+    );
 }

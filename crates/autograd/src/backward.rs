@@ -53,13 +53,22 @@ pub(crate) fn run_backward<T: Float>(
         out.check_same_shape("backward", &g)?;
         accumulate(&mut grads, out, Var::new(g))?;
     }
-    let wanted: HashMap<usize, usize> = match &sink {
-        Sink::Return(inputs) => inputs.iter().enumerate().map(|(i, v)| (v.id(), i)).collect(),
-        Sink::Accumulate => HashMap::new(),
+    // Where each wanted node goes in the results: an input listed twice is returned twice.
+    let mut wanted: HashMap<usize, Vec<usize>> = HashMap::new();
+    let n_results = match &sink {
+        Sink::Return(inputs) => {
+            for (i, v) in inputs.iter().enumerate() {
+                wanted.entry(v.id()).or_default().push(i);
+            }
+            inputs.len()
+        }
+        Sink::Accumulate => 0,
     };
-    let mut results = vec![None; wanted.len()];
+    let mut results = vec![None; n_results];
 
-    for var in topological_order(outputs).iter().rev() {
+    let order = topological_order(outputs);
+    crate::anomaly::check_forward_in_graph(&order)?;
+    for var in order.iter().rev() {
         let Some(mut g) = grads.remove(&var.id()) else { continue };
         for hook in var.0.hooks.borrow().iter() {
             let replaced = hook(&g.value());
@@ -77,7 +86,7 @@ pub(crate) fn run_backward<T: Float>(
                 }
             }
             Sink::Return(_) => {
-                if let Some(&i) = wanted.get(&var.id()) {
+                for &i in wanted.get(&var.id()).into_iter().flatten() {
                     results[i] = Some(g.clone());
                 }
             }
@@ -177,4 +186,24 @@ pub fn grad<T: Float>(
         return Err(Error::invalid("grad", format!("input {i} does not require grad")));
     }
     run_backward(outputs, grad_outputs, create_graph, Sink::Return(inputs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topological_order_puts_inputs_first_once_each() {
+        let x = Var::parameter(Tensor::<f64>::ones(&[2]));
+        let c = Var::new(Tensor::<f64>::ones(&[2]));
+        let a = x.exp();
+        let b = a.try_mul(&c).unwrap().try_add(&a).unwrap();
+        let order = topological_order(std::slice::from_ref(&b));
+        let pos = |v: &Var<f64>| order.iter().position(|o| o.id() == v.id());
+        assert_eq!(order.len(), 4); // x, a, a·c, b: the constant c is left out
+        assert!(pos(&c).is_none());
+        assert_eq!(pos(&x), Some(0));
+        assert!(pos(&a).unwrap() < pos(&b.inputs()[0]).unwrap());
+        assert_eq!(pos(&b), Some(3));
+    }
 }

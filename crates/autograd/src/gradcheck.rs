@@ -92,7 +92,7 @@ pub fn gradcheck(
         let mut seed = vec![0.0; n_out];
         seed[o] = 1.0;
         let grads = grad(
-            &[out.clone()],
+            std::slice::from_ref(&out),
             &vars,
             Some(vec![Tensor::from_vec(seed, &out_shape)?]),
             false,

@@ -13,6 +13,10 @@
 //! forward in `src/ops/`, is written with `Var` ops itself, which is what makes second
 //! derivatives work without a second set of rules.
 //!
+//! To look inside: [`to_dot`] draws the graph behind some `Var`s (ops, shapes, gradients) as
+//! Graphviz DOT, and [`detect_anomaly`] makes backward name the first op whose forward or
+//! gradient produced NaN or infinity.
+//!
 //! ```
 //! use ferrograd_autograd::Var;
 //! use ferrograd_tensor::Tensor;
@@ -31,13 +35,15 @@
 
 mod anomaly;
 mod backward;
+mod dot;
 mod grad_mode;
 mod gradcheck;
 mod ops;
 mod var;
 
-pub use anomaly::{detect_anomaly, is_anomaly_enabled, AnomalyGuard};
+pub use anomaly::{detect_anomaly, is_anomaly_enabled, take_forward_anomaly, AnomalyGuard, ForwardAnomaly};
 pub use backward::grad;
+pub use dot::to_dot;
 pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, GradModeGuard};
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
 pub use var::{BackwardFn, Hook, Var};

@@ -32,6 +32,7 @@ pub(crate) struct Node<T: Float> {
     pub(crate) requires_grad: Cell<bool>,
     pub(crate) retains_grad: Cell<bool>,
     pub(crate) hooks: RefCell<Vec<Hook<T>>>,
+    pub(crate) name: RefCell<Option<String>>,
 }
 
 /// A node of the computation graph: a leaf (a tensor you made, perhaps a parameter with
@@ -57,6 +58,7 @@ impl<T: Float> Var<T> {
             requires_grad: Cell::new(requires_grad),
             retains_grad: Cell::new(false),
             hooks: RefCell::new(Vec::new()),
+            name: RefCell::new(None),
         }))
     }
 
@@ -95,8 +97,13 @@ impl<T: Float> Var<T> {
             requires_grad: Cell::new(true),
             retains_grad: Cell::new(false),
             hooks: RefCell::new(Vec::new()),
+            name: RefCell::new(None),
         };
-        Var(Rc::new(node))
+        let var = Var(Rc::new(node));
+        if crate::anomaly::is_anomaly_enabled() {
+            crate::anomaly::check_forward(&var);
+        }
+        var
     }
 
     /// The value, borrowed.
@@ -202,6 +209,16 @@ impl<T: Float> Var<T> {
         self.value().item()
     }
 
+    /// Gives this `Var` a name, shown by [`to_dot`](crate::to_dot) (parameters of a model, say).
+    pub fn set_name(&self, name: &str) {
+        *self.0.name.borrow_mut() = Some(name.to_string());
+    }
+
+    /// The name given with [`set_name`](Var::set_name), if any.
+    pub fn name(&self) -> Option<String> {
+        self.0.name.borrow().clone()
+    }
+
     /// A stable identity for this node while it is alive (used to key gradients and graph pictures).
     pub fn id(&self) -> usize {
         Rc::as_ptr(&self.0) as *const () as usize
@@ -229,13 +246,12 @@ impl<T: Float> From<Tensor<T>> for Var<T> {
 impl<T: Float> fmt::Display for Var<T> {
     /// Prints like PyTorch: `tensor([...], grad_fn=<MulBackward>)` or `requires_grad=True`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.value().to_string();
-        let body = &s[..s.len() - 1];
-        match (self.op_name(), self.requires_grad()) {
-            (Some(name), _) => write!(f, "{body}, grad_fn=<{name}>)"),
-            (None, true) => write!(f, "{body}, requires_grad=True)"),
-            (None, false) => f.write_str(&s),
-        }
+        let suffix = match (self.op_name(), self.requires_grad()) {
+            (Some(name), _) => format!("grad_fn=<{name}>"),
+            (None, true) => "requires_grad=True".to_string(),
+            (None, false) => return write!(f, "{}", self.value()),
+        };
+        f.write_str(&self.value().repr_with(&[&suffix]))
     }
 }
 

@@ -3,7 +3,9 @@
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, IndexTensor, Result, Tensor};
 
-use crate::functional::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
+use crate::functional::{
+    binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss, CrossEntropyOptions, NllLossOptions, Target,
+};
 use crate::Reduction;
 
 /// `nn.CrossEntropyLoss`: options set once, then [`forward`](CrossEntropyLoss::forward) per batch.
@@ -95,5 +97,87 @@ impl<T: Float> NLLLoss<T> {
     /// The loss of log-probabilities `input` against class indices.
     pub fn forward(&self, input: &Var<T>, target: &IndexTensor) -> Result<Var<T>> {
         nll_loss(input, target, &self.options)
+    }
+}
+
+/// `nn.MSELoss`: the squared error, reduced (see [`mse_loss`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MSELoss {
+    reduction: Reduction,
+}
+
+impl MSELoss {
+    /// PyTorch's default: the mean.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How to reduce the per-element losses.
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// The loss of `input` against `target` (shapes that broadcast together).
+    pub fn forward<T: Float>(&self, input: &Var<T>, target: &Var<T>) -> Result<Var<T>> {
+        mse_loss(input, target, self.reduction)
+    }
+}
+
+/// `nn.BCEWithLogitsLoss`: sigmoid and binary cross-entropy in one stable step (see
+/// [`binary_cross_entropy_with_logits`]).
+///
+/// ```
+/// use ferrograd_nn::{BCEWithLogitsLoss, Reduction};
+/// use ferrograd_tensor::Tensor;
+/// let pos_weight = Tensor::from_vec(vec![3.0f32, 1.0], &[2])?;
+/// let loss_fn = BCEWithLogitsLoss::new().pos_weight(pos_weight).reduction(Reduction::Sum);
+/// # Ok::<(), ferrograd_tensor::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct BCEWithLogitsLoss<T: Float = f32> {
+    weight: Option<Tensor<T>>,
+    pos_weight: Option<Tensor<T>>,
+    reduction: Reduction,
+}
+
+impl<T: Float> BCEWithLogitsLoss<T> {
+    /// PyTorch's defaults: no weights, mean.
+    pub fn new() -> Self {
+        Self {
+            weight: None,
+            pos_weight: None,
+            reduction: Reduction::Mean,
+        }
+    }
+
+    /// A rescaling weight per element, broadcast to the input's shape.
+    pub fn weight(mut self, weight: Tensor<T>) -> Self {
+        self.weight = Some(weight);
+        self
+    }
+
+    /// A weight of the positive term, broadcast to the input's shape (one per class along the
+    /// last dimension).
+    pub fn pos_weight(mut self, pos_weight: Tensor<T>) -> Self {
+        self.pos_weight = Some(pos_weight);
+        self
+    }
+
+    /// How to reduce the per-element losses.
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// The loss of logits `input` against probabilities `target` of the same shape.
+    pub fn forward(&self, input: &Var<T>, target: &Var<T>) -> Result<Var<T>> {
+        binary_cross_entropy_with_logits(
+            input,
+            target,
+            self.weight.as_ref(),
+            self.pos_weight.as_ref(),
+            self.reduction,
+        )
     }
 }

@@ -1,8 +1,10 @@
-//! The [`Module`] trait and the basic layers.
+//! The [`Module`] trait, [`Linear`] and [`Sequential`].
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, Result, Tensor};
 use rand::SeedableRng;
+
+use crate::StateDict;
 
 /// A layer or a model: a function of a `Var` with named parameters, as `nn.Module`.
 pub trait Module<T: Float = f32> {
@@ -35,6 +37,23 @@ pub trait Module<T: Float = f32> {
     /// Evaluation mode, as `model.eval()`.
     fn eval(&mut self) {
         self.set_training(false);
+    }
+
+    /// A copy of every parameter under its PyTorch name, in order, as `model.state_dict()`.
+    fn state_dict(&self) -> StateDict<T> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(name, p)| (name, p.to_tensor()))
+            .collect()
+    }
+
+    /// Copies `state_dict` into the parameters, as `model.load_state_dict(sd)` (strict).
+    ///
+    /// Everything is checked before anything is copied: every parameter has an entry of its
+    /// shape and there is no other entry. Otherwise the error lists every missing key,
+    /// unexpected key and size mismatch, in PyTorch's words, and the model is unchanged.
+    fn load_state_dict(&self, state_dict: &StateDict<T>) -> Result<()> {
+        state_dict.copy_into(&self.named_parameters())
     }
 }
 
@@ -108,16 +127,6 @@ impl<T: Float> Module<T> for Linear<T> {
         let mut p = vec![("weight".to_string(), self.weight.clone())];
         p.extend(self.bias.iter().map(|b| ("bias".to_string(), b.clone())));
         p
-    }
-}
-
-/// `max(x, 0)`, as `nn.ReLU`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ReLU;
-
-impl<T: Float> Module<T> for ReLU {
-    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
-        Ok(x.relu())
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::str::FromStr;
 
-use ferrograd_tensor::Error;
+use ferrograd_autograd::Var;
+use ferrograd_tensor::{Error, Float};
 
 /// `'none'`, `'mean'` (the default) or `'sum'`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,6 +35,16 @@ impl FromStr for Reduction {
 }
 
 impl Reduction {
+    /// Reduces elementwise losses: as they are, their sum, or their mean (NaN when empty, as
+    /// PyTorch's `apply_loss_reduction`).
+    pub(crate) fn apply<T: Float>(self, loss: Var<T>) -> Var<T> {
+        match self {
+            Reduction::None => loss,
+            Reduction::Sum => loss.sum(),
+            Reduction::Mean => loss.mean(),
+        }
+    }
+
     /// PyTorch's name for it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -205,3 +205,28 @@ impl<T: Float> Neg for Var<T> {
         Var::neg(&self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ferrograd_tensor::Tensor;
+
+    use super::*;
+
+    #[test]
+    fn unbroadcast_sums_back_to_the_operand_shape() {
+        let g = Var::new(Tensor::<f64>::ones(&[2, 3, 4]));
+        for (shape, value) in [
+            (&[4][..], 6.0),
+            (&[3, 1], 8.0),
+            (&[], 24.0),
+            (&[1, 1, 4], 6.0),
+            (&[2, 3, 4], 1.0),
+        ] {
+            let operand = Var::new(Tensor::<f64>::zeros(shape));
+            let u = unbroadcast(&g, &operand).unwrap();
+            assert_eq!(u.shape(), shape);
+            assert!(u.to_tensor().to_vec().iter().all(|&v| v == value));
+        }
+        assert!(unbroadcast(&g, &Var::new(Tensor::<f64>::zeros(&[3]))).is_err());
+    }
+}

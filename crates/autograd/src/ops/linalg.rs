@@ -32,11 +32,12 @@ impl<T: Float> Var<T> {
             other.clone()
         };
         let mut out = a.matmul_2d_or_batched(&b)?;
-        if other.ndim() == 1 {
-            out = out.squeeze(-1)?;
-        }
+        // The row first: for 1-D @ 1-D the result [1, 1] becomes [1] and then [].
         if self.ndim() == 1 {
             out = out.squeeze(-2)?;
+        }
+        if other.ndim() == 1 {
+            out = out.squeeze(-1)?;
         }
         Ok(out)
     }

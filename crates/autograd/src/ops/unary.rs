@@ -90,12 +90,21 @@ impl<T: Float> Var<T> {
         })
     }
 
-    /// Limits to `[min, max]`; the gradient passes where `min <= x <= max`, as `torch.clamp`.
+    /// `log σ(x)`, stable for large `|x|`; derivative `σ(-x)`.
+    pub fn log_sigmoid(&self) -> Var<T> {
+        let out = self.value().log_sigmoid();
+        Var::from_op("LogSigmoidBackward0", out, vec![self.clone()], |g, _, x| {
+            Ok(vec![Some(g.try_mul(&x[0].neg().sigmoid())?)])
+        })
+    }
+
+    /// Limits to `[min, max]`; the gradient passes where `min < x < max` (0 at a bound), as
+    /// `torch.clamp` with number bounds in the reference PyTorch (2.15).
     pub fn clamp(&self, min: Option<T>, max: Option<T>) -> Var<T> {
         let out = self.value().clamp(min, max);
         Var::from_op("ClampBackward1", out, vec![self.clone()], move |g, _, x| {
             let inside = mask(&x[0].value(), |v| {
-                min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m)
+                min.is_none_or(|m| v > m) && max.is_none_or(|m| v < m)
             });
             Ok(vec![Some(g.try_mul(&inside)?)])
         })

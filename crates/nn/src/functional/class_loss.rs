@@ -272,7 +272,11 @@ impl<T: Float> ClassLoss<T> {
                 lp.iter_mut().for_each(|v| *v = (*v - max) - log_sum);
             }
             for k in 0..c {
-                let g = if self.softmax { gk(k) - lp[k].exp().f64() * sum_g } else { gk(k) };
+                let g = if self.softmax {
+                    gk(k) - lp[k].exp().f64() * sum_g
+                } else {
+                    gk(k)
+                };
                 gx[self.offset(pos, k)] = T::of(g);
                 if wants_target {
                     gt[self.offset(pos, k)] = T::of(-s * f * self.w(k) * lp[k].f64());

@@ -1,10 +1,14 @@
 //! Stateless functions, as `torch.nn.functional`.
 
+mod bce_with_logits;
 mod checks;
 mod class_loss;
 mod cross_entropy;
+mod mse;
 
+pub use bce_with_logits::binary_cross_entropy_with_logits;
 pub use cross_entropy::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
+pub use mse::mse_loss;
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, Result};

@@ -1,7 +1,9 @@
 //! Optimizers with torch.optim's update rules and defaults.
 
+mod adam;
 mod sgd;
 
+pub use adam::{Adam, AdamW};
 pub use sgd::SGD;
 
 use ferrograd_tensor::{Float, Result};

@@ -71,7 +71,7 @@ impl<T: Float> SGD<T> {
     fn check(&self) -> Result<()> {
         let bad = |name: &str, v: f64| Error::invalid("SGD", format!("Invalid {name} value: {v}"));
         if self.lr.is_nan() || self.lr < 0.0 {
-            return Err(bad("learning rate", self.lr));
+            return Err(Error::invalid("SGD", format!("Invalid learning rate: {}", self.lr)));
         }
         if self.momentum.is_nan() || self.momentum < 0.0 {
             return Err(bad("momentum", self.momentum));
@@ -92,10 +92,11 @@ impl<T: Float> SGD<T> {
 impl<T: Float> Optimizer<T> for SGD<T> {
     fn step(&mut self) -> Result<()> {
         self.check()?;
-        let (lr, mom, damp, wd) = (
+        // Scalars as torch computes them: in f64, then converted to the parameter's type.
+        let (lr, mom, keep, wd) = (
             T::of(self.lr),
             T::of(self.momentum),
-            T::of(self.dampening),
+            T::of(1.0 - self.dampening),
             T::of(self.weight_decay),
         );
         for (p, buf) in self.params.iter().zip(self.buffers.iter_mut()) {
@@ -107,7 +108,7 @@ impl<T: Float> Optimizer<T> for SGD<T> {
             if self.momentum != 0.0 {
                 let b = match buf.take() {
                     None => g.clone(),
-                    Some(b) => b.zip_map(&g, "SGD", |b, g| b * mom + (T::one() - damp) * g)?,
+                    Some(b) => b.zip_map(&g, "SGD", |b, g| b * mom + keep * g)?,
                 };
                 g = if self.nesterov {
                     g.zip_map(&b, "SGD", |g, b| g + mom * b)?

@@ -1,0 +1,96 @@
+//! [`Dropout`]: random zeroing in training, the identity in evaluation.
+
+use std::cell::RefCell;
+
+use ferrograd_autograd::Var;
+use ferrograd_tensor::{Error, Float, Result, Tensor};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::Module;
+
+/// `nn.Dropout`: in training mode (the default) each element is zeroed with probability `p`
+/// and the others are scaled by `1/(1-p)`, so the expected value is unchanged; in evaluation
+/// mode it is the identity.
+///
+/// The masks come from a generator seeded at construction: the same seed gives the same
+/// sequence of masks, one per `forward`. The output is `x · mask` with a constant mask, so the
+/// gradient is the mask too.
+///
+/// ```
+/// use ferrograd_autograd::Var;
+/// use ferrograd_nn::{Dropout, Module};
+/// use ferrograd_tensor::Tensor;
+///
+/// let mut dropout = Dropout::new(0.5, 42)?;
+/// let x = Var::new(Tensor::<f32>::ones(&[1000]));
+/// let y = dropout.forward(&x)?.to_tensor().to_vec();
+/// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
+/// dropout.eval();
+/// assert_eq!(dropout.forward(&x)?.to_tensor(), x.to_tensor());
+/// # Ok::<(), ferrograd_tensor::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Dropout {
+    p: f64,
+    training: bool,
+    rng: RefCell<StdRng>,
+}
+
+impl Dropout {
+    /// Drops with probability `p` in `[0, 1]`, masks drawn from `seed`; starts in training mode.
+    pub fn new(p: f64, seed: u64) -> Result<Self> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::invalid(
+                "Dropout",
+                format!("dropout probability has to be between 0 and 1, but got {p}"),
+            ));
+        }
+        Ok(Self {
+            p,
+            training: true,
+            rng: RefCell::new(StdRng::seed_from_u64(seed)),
+        })
+    }
+
+    /// The probability of zeroing an element.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+
+    /// Whether the layer is in training mode.
+    pub fn is_training(&self) -> bool {
+        self.training
+    }
+
+    /// Training mode, as `dropout.train()` (the same as [`Module::train`], without having to
+    /// name the element type).
+    pub fn train(&mut self) {
+        self.training = true;
+    }
+
+    /// Evaluation mode, as `dropout.eval()`.
+    pub fn eval(&mut self) {
+        self.training = false;
+    }
+}
+
+impl<T: Float> Module<T> for Dropout {
+    fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
+        if !self.training || self.p == 0.0 {
+            return Ok(x.clone());
+        }
+        // As ATen's `_dropout_impl`: a Bernoulli(1-p) mask divided by 1-p, times the input.
+        let keep = 1.0 - self.p;
+        let scale = T::one() / T::of(keep);
+        let mut rng = self.rng.borrow_mut();
+        let mask = (0..x.numel())
+            .map(|_| if rng.random_bool(keep) { scale } else { T::zero() })
+            .collect();
+        x.try_mul(&Var::new(Tensor::from_vec(mask, &x.shape())?))
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+}

@@ -1,0 +1,253 @@
+//! Adam and AdamW, as torch.optim's single-tensor (`foreach=False`) implementation.
+
+use std::ops::{Deref, DerefMut};
+
+use ferrograd_autograd::Var;
+use ferrograd_tensor::{Error, Float, Result, Tensor};
+
+use super::Optimizer;
+
+/// `torch.optim.Adam`, step for step, in torch's order of operations (scalars in `f64`, then
+/// converted to the parameter's type, as torch does):
+///
+/// ```text
+/// t = t + 1
+/// p = p·(1 - lr·wd)                 if decoupled_weight_decay (AdamW)
+/// g = g + wd·p                      otherwise, if wd ≠ 0 (L2 penalty)
+/// m = lerp(m, g, 1 - β1)            = m + (1 - β1)·(g - m)
+/// v = v·β2 + (1 - β2)·g·g
+/// v̂ = max(v̂, v) if amsgrad, else v
+/// denom = √v̂ / √(1 - β2^t) + eps
+/// p = p + (-lr / (1 - β1^t))·m / denom
+/// ```
+///
+/// Hyperparameters are checked at every [`step`](Optimizer::step) with PyTorch's messages
+/// (`Invalid learning rate: -1`).
+pub struct Adam<T: Float = f32> {
+    params: Vec<Var<T>>,
+    state: Vec<Option<Moments<T>>>,
+    name: &'static str,
+    /// Learning rate (torch's default 1e-3).
+    pub lr: f64,
+    /// Decay rates of the first and second moment (default `(0.9, 0.999)`).
+    pub betas: (f64, f64),
+    /// Added to the denominator (default 1e-8).
+    pub eps: f64,
+    /// Weight decay (default 0): an L2 penalty, or decoupled as AdamW's.
+    pub weight_decay: f64,
+    /// Normalise by the largest second moment so far (default false).
+    pub amsgrad: bool,
+    /// Decay the weights directly instead of adding `wd·p` to the gradient (AdamW).
+    pub decoupled_weight_decay: bool,
+}
+
+/// The running state of one parameter, created at its first step.
+struct Moments<T: Float> {
+    step: u64,
+    exp_avg: Tensor<T>,
+    exp_avg_sq: Tensor<T>,
+    max_exp_avg_sq: Option<Tensor<T>>,
+}
+
+impl<T: Float> Adam<T> {
+    /// Adam with learning rate `lr` and torch's other defaults.
+    pub fn new(params: Vec<Var<T>>, lr: f64) -> Self {
+        let state = params.iter().map(|_| None).collect();
+        Self {
+            params,
+            state,
+            name: "Adam",
+            lr,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+            decoupled_weight_decay: false,
+        }
+    }
+
+    /// With these moment decay rates.
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
+        self.betas = (beta1, beta2);
+        self
+    }
+
+    /// With this `eps`.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    /// With weight decay.
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// With or without AMSGrad.
+    pub fn amsgrad(mut self, amsgrad: bool) -> Self {
+        self.amsgrad = amsgrad;
+        self
+    }
+
+    /// With decoupled weight decay (AdamW's) or the L2 penalty (Adam's).
+    pub fn decoupled_weight_decay(mut self, decoupled: bool) -> Self {
+        self.decoupled_weight_decay = decoupled;
+        self
+    }
+
+    /// torch's checks, in its order; NaN is refused too.
+    fn check(&self) -> Result<()> {
+        let bad = |message: String| Err(Error::invalid(self.name, message));
+        let non_negative = |v: f64| v >= 0.0; // false for NaN
+        let (b1, b2) = self.betas;
+        if !non_negative(self.lr) {
+            return bad(format!("Invalid learning rate: {}", self.lr));
+        }
+        if !non_negative(self.eps) {
+            return bad(format!("Invalid epsilon value: {}", self.eps));
+        }
+        if !(0.0..1.0).contains(&b1) {
+            return bad(format!("Invalid beta parameter at index 0: {b1}"));
+        }
+        if !(0.0..1.0).contains(&b2) {
+            return bad(format!("Invalid beta parameter at index 1: {b2}"));
+        }
+        if !non_negative(self.weight_decay) {
+            return bad(format!("Invalid weight_decay value: {}", self.weight_decay));
+        }
+        Ok(())
+    }
+}
+
+/// `torch.lerp` for floats: `start + w·(end - start)`, from the other end when `|w| ≥ 0.5`.
+fn lerp<T: Float>(start: T, end: T, weight: T) -> T {
+    if weight.abs() < T::of(0.5) {
+        start + weight * (end - start)
+    } else {
+        end - (end - start) * (T::one() - weight)
+    }
+}
+
+impl<T: Float> Optimizer<T> for Adam<T> {
+    fn step(&mut self) -> Result<()> {
+        self.check()?;
+        let op = self.name;
+        let (beta1, beta2) = self.betas;
+        let (w1, b2, w2, eps) = (T::of(1.0 - beta1), T::of(beta2), T::of(1.0 - beta2), T::of(self.eps));
+        for (p, state) in self.params.iter().zip(self.state.iter_mut()) {
+            let Some(mut g) = p.grad() else { continue };
+            let mut value = p.value_mut();
+            let s = state.get_or_insert_with(|| Moments {
+                step: 0,
+                exp_avg: value.zeros_like(),
+                exp_avg_sq: value.zeros_like(),
+                max_exp_avg_sq: None,
+            });
+            s.step += 1;
+            if self.weight_decay != 0.0 {
+                if self.decoupled_weight_decay {
+                    let decay = T::of(1.0 - self.lr * self.weight_decay);
+                    *value = value.map(|p| p * decay);
+                } else {
+                    let wd = T::of(self.weight_decay);
+                    g = g.zip_map(&value, op, |g, p| g + wd * p)?;
+                }
+            }
+            s.exp_avg = s.exp_avg.zip_map(&g, op, |m, g| lerp(m, g, w1))?;
+            s.exp_avg_sq = s.exp_avg_sq.zip_map(&g, op, |v, g| v * b2 + w2 * g * g)?;
+
+            let t = s.step as f64;
+            let step_size = self.lr / (1.0 - beta1.powf(t));
+            let bias_correction2_sqrt = T::of((1.0 - beta2.powf(t)).powf(0.5));
+            let second = if self.amsgrad {
+                let max = s.max_exp_avg_sq.get_or_insert_with(|| value.zeros_like());
+                *max = max.maximum(&s.exp_avg_sq)?;
+                &*max
+            } else {
+                &s.exp_avg_sq
+            };
+            let denom = second.map(|v| v.sqrt() / bias_correction2_sqrt + eps);
+            let neg_step = T::of(-step_size);
+            let update = s.exp_avg.zip_map(&denom, op, |m, d| neg_step * m / d)?;
+            *value = value.add(&update)?;
+        }
+        Ok(())
+    }
+
+    fn zero_grad(&mut self) {
+        self.params.iter().for_each(Var::zero_grad);
+    }
+}
+
+/// `torch.optim.AdamW`: [`Adam`] with decoupled weight decay, default 0.01.
+///
+/// It dereferences to the [`Adam`] it is, so its hyperparameters are read and set as Adam's
+/// (`opt.lr = 1e-4`).
+///
+/// ```
+/// use ferrograd_autograd::Var;
+/// use ferrograd_nn::{AdamW, Optimizer};
+/// use ferrograd_tensor::Tensor;
+///
+/// let w = Var::parameter(Tensor::from_vec(vec![1.0f64, -2.0], &[2])?);
+/// let mut opt = AdamW::new(vec![w.clone()], 0.1).betas(0.9, 0.99);
+/// w.set_grad(Some(Tensor::from_vec(vec![0.5, 0.5], &[2])?))?;
+/// opt.step()?;
+/// // p·(1 - 0.1·0.01), then the Adam step of size lr against sign(g) on the first step
+/// assert!((w.to_tensor().to_vec()[0] - (0.999 - 0.1)).abs() < 1e-6);
+/// # Ok::<(), ferrograd_tensor::Error>(())
+/// ```
+pub struct AdamW<T: Float = f32>(Adam<T>);
+
+impl<T: Float> AdamW<T> {
+    /// AdamW with learning rate `lr` and torch's other defaults (weight decay 0.01).
+    pub fn new(params: Vec<Var<T>>, lr: f64) -> Self {
+        let mut adam = Adam::new(params, lr).weight_decay(0.01).decoupled_weight_decay(true);
+        adam.name = "AdamW";
+        Self(adam)
+    }
+
+    /// With these moment decay rates.
+    pub fn betas(self, beta1: f64, beta2: f64) -> Self {
+        Self(self.0.betas(beta1, beta2))
+    }
+
+    /// With this `eps`.
+    pub fn eps(self, eps: f64) -> Self {
+        Self(self.0.eps(eps))
+    }
+
+    /// With this decoupled weight decay.
+    pub fn weight_decay(self, weight_decay: f64) -> Self {
+        Self(self.0.weight_decay(weight_decay))
+    }
+
+    /// With or without AMSGrad.
+    pub fn amsgrad(self, amsgrad: bool) -> Self {
+        Self(self.0.amsgrad(amsgrad))
+    }
+}
+
+impl<T: Float> Deref for AdamW<T> {
+    type Target = Adam<T>;
+    fn deref(&self) -> &Adam<T> {
+        &self.0
+    }
+}
+
+impl<T: Float> DerefMut for AdamW<T> {
+    fn deref_mut(&mut self) -> &mut Adam<T> {
+        &mut self.0
+    }
+}
+
+impl<T: Float> Optimizer<T> for AdamW<T> {
+    fn step(&mut self) -> Result<()> {
+        self.0.step()
+    }
+
+    fn zero_grad(&mut self) {
+        self.0.zero_grad();
+    }
+}
