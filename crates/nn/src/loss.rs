@@ -8,6 +8,29 @@ use crate::functional::{
 };
 use crate::Reduction;
 
+/// The builder methods both class-index losses share: `weight`, `ignore_index`, `reduction`.
+macro_rules! class_index_options {
+    () => {
+        /// A weight per class.
+        pub fn weight(mut self, weight: Tensor<T>) -> Self {
+            self.options.weight = Some(weight);
+            self
+        }
+
+        /// The target value to leave out.
+        pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+            self.options.ignore_index = ignore_index;
+            self
+        }
+
+        /// How to reduce the per-position losses.
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.options.reduction = reduction;
+            self
+        }
+    };
+}
+
 /// `nn.CrossEntropyLoss`: options set once, then [`forward`](CrossEntropyLoss::forward) per batch.
 ///
 /// ```
@@ -27,23 +50,7 @@ impl<T: Float> CrossEntropyLoss<T> {
         }
     }
 
-    /// A weight per class.
-    pub fn weight(mut self, weight: Tensor<T>) -> Self {
-        self.options.weight = Some(weight);
-        self
-    }
-
-    /// The target value to leave out.
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.options.ignore_index = ignore_index;
-        self
-    }
-
-    /// How to reduce the per-position losses.
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.options.reduction = reduction;
-        self
-    }
+    class_index_options!();
 
     /// Label smoothing ε.
     pub fn label_smoothing(mut self, eps: f64) -> Self {
@@ -76,23 +83,7 @@ impl<T: Float> NLLLoss<T> {
         }
     }
 
-    /// A weight per class.
-    pub fn weight(mut self, weight: Tensor<T>) -> Self {
-        self.options.weight = Some(weight);
-        self
-    }
-
-    /// The target value to leave out.
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.options.ignore_index = ignore_index;
-        self
-    }
-
-    /// How to reduce the per-position losses.
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.options.reduction = reduction;
-        self
-    }
+    class_index_options!();
 
     /// The loss of log-probabilities `input` against class indices.
     pub fn forward(&self, input: &Var<T>, target: &IndexTensor) -> Result<Var<T>> {
