@@ -1,10 +1,9 @@
-//! The data of `train_classifier`: a seeded 3-class spiral, a CSV reader with errors that
-//! name the line, a seeded train/test split, and standardization fitted on the training rows.
+//! The data of `train_classifier`: a seeded 3-class spiral, CSV files (read by the library's
+//! [`ferrograd::nn::csv`], whose errors name the line), a seeded train/test split, and
+//! standardization fitted on the training rows.
 //!
-//! Plain Rust over `Vec<f32>`, with no ferrograd types, so that tests can include this file
-//! with `#[path]` and check it on its own.
-
-use std::fmt;
+//! Plain Rust over `Vec<f32>`, so that tests can include this file with `#[path]` and check it
+//! on its own.
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -100,155 +99,20 @@ fn standard_normal(rng: &mut impl Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
-/// What is wrong with a CSV file; [`fmt::Display`] gives a message for the user, with the
-/// 1-based line number where there is one.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CsvError {
-    /// No data rows at all.
-    Empty,
-    /// A row with a different number of columns than the first.
-    Columns { line: usize, expected: usize, found: usize },
-    /// A feature that is not a finite number.
-    Number { line: usize, column: usize, value: String },
-    /// A label that is not an integer.
-    Label { line: usize, value: String },
-    /// Fewer than two columns: no feature, or no label.
-    TooFewColumns { line: usize, found: usize },
-    /// Fewer than two distinct labels.
-    OneClass { label: String },
-    /// Too few rows to split into a training and a test set.
-    TooFewRows { rows: usize },
-}
+/// What is wrong with a CSV file: the library's [`CsvError`](ferrograd::nn::csv::CsvError),
+/// whose `Display` gives a message for the user with the 1-based line number where there is one.
+pub use ferrograd::nn::csv::CsvError;
 
-impl fmt::Display for CsvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CsvError::Empty => write!(f, "no data rows"),
-            CsvError::Columns { line, expected, found } => {
-                write!(f, "line {line}: expected {expected} columns, found {found}")
-            }
-            CsvError::Number { line, column, value } => {
-                write!(f, "line {line}, column {column}: {value:?} is not a finite number")
-            }
-            CsvError::Label { line, value } => {
-                write!(
-                    f,
-                    "line {line}: label {value:?} is not an integer (the last column holds the class)"
-                )
-            }
-            CsvError::TooFewColumns { line, found } => write!(
-                f,
-                "line {line}: {found} column(s); expected at least one feature column and a label column"
-            ),
-            CsvError::OneClass { label } => {
-                write!(f, "every row has label {label}: a classifier needs at least 2 classes")
-            }
-            CsvError::TooFewRows { rows } => {
-                write!(
-                    f,
-                    "{rows} data row(s): at least 2 are needed for a training and a test set"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for CsvError {}
-
-/// Parses CSV text: numeric feature columns, then an integer label in the last column. The
-/// first line is a header if any of its fields is not a number. Blank lines are skipped.
-/// Classes are the distinct labels in increasing order.
+/// Parses CSV text with [`ferrograd::nn::csv::parse_csv`]: numeric feature columns, then an
+/// integer label in the last column; the first line is a header if any of its fields is not a
+/// number; blank lines are skipped; classes are the distinct labels in increasing order.
 pub fn parse_csv(text: &str) -> Result<Dataset, CsvError> {
-    let mut header: Option<Vec<String>> = None;
-    let mut width = None;
-    let mut features = Vec::new();
-    let mut raw_labels = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() < 2 {
-            return Err(CsvError::TooFewColumns {
-                line: line_no,
-                found: fields.len(),
-            });
-        }
-        let is_first = width.is_none();
-        if is_first && fields.iter().any(|f| f.parse::<f64>().is_err()) {
-            header = Some(fields.iter().map(|s| s.to_string()).collect());
-            width = Some(fields.len());
-            continue;
-        }
-        let expected = *width.get_or_insert(fields.len());
-        if fields.len() != expected {
-            return Err(CsvError::Columns {
-                line: line_no,
-                expected,
-                found: fields.len(),
-            });
-        }
-        let (label, values) = fields.split_last().expect("at least two fields");
-        for (c, v) in values.iter().enumerate() {
-            match v.parse::<f32>() {
-                Ok(x) if x.is_finite() => features.push(x),
-                _ => {
-                    return Err(CsvError::Number {
-                        line: line_no,
-                        column: c + 1,
-                        value: v.to_string(),
-                    })
-                }
-            }
-        }
-        let Some(label) = parse_integer(label) else {
-            return Err(CsvError::Label {
-                line: line_no,
-                value: label.to_string(),
-            });
-        };
-        raw_labels.push(label);
-    }
-    let Some(width) = width else {
-        return Err(CsvError::Empty);
-    };
-    if raw_labels.is_empty() {
-        return Err(CsvError::Empty);
-    }
-    let mut classes = raw_labels.clone();
-    classes.sort_unstable();
-    classes.dedup();
-    if classes.len() < 2 {
-        return Err(CsvError::OneClass {
-            label: classes[0].to_string(),
-        });
-    }
-    if raw_labels.len() < 2 {
-        return Err(CsvError::TooFewRows { rows: raw_labels.len() });
-    }
-    let labels = raw_labels
-        .iter()
-        .map(|l| classes.binary_search(l).expect("a known class") as i64)
-        .collect();
-    let feature_names = match header {
-        Some(h) => h[..width - 1].to_vec(),
-        None => (1..width).map(|c| format!("feature {c}")).collect(),
-    };
+    let table = ferrograd::nn::csv::parse_csv::<f32>(text)?;
     Ok(Dataset {
-        features,
-        labels,
-        feature_names,
-        class_names: classes.iter().map(i64::to_string).collect(),
-    })
-}
-
-/// `3`, or `3.0` as written by tools that save every column as a float.
-fn parse_integer(s: &str) -> Option<i64> {
-    s.parse::<i64>().ok().or_else(|| {
-        let x = s.parse::<f64>().ok()?;
-        (x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15).then_some(x as i64)
+        features: table.features.to_vec(),
+        labels: table.labels.to_vec(),
+        feature_names: table.feature_names,
+        class_names: table.class_names,
     })
 }
 

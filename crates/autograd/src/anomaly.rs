@@ -136,7 +136,7 @@ pub(crate) fn check_forward<T: Float>(var: &Var<T>) {
 
 /// In anomaly mode, fails if the recorded forward anomaly is one of the nodes of `graph`
 /// (the nodes a backward is about to walk); the record is taken when reported.
-pub(crate) fn check_forward_in_graph<T: Float>(graph: &[Var<T>]) -> Result<()> {
+pub(crate) fn check_forward_in_graph<T: Float>(graph: &[&Var<T>]) -> Result<()> {
     if !is_anomaly_enabled() {
         return Ok(());
     }

@@ -1,34 +1,78 @@
 //! Reverse-mode differentiation: an iterative topological walk from the outputs to the leaves.
+//!
+//! No map keyed by node: a walk numbers the nodes it visits in topological order and writes
+//! (walk, place) into each node's `mark`, so "visited?" is one comparison and the pending
+//! gradients live in a `Vec` indexed by place. A backward started from inside another (a hook
+//! that runs one) puts the marks it overwrote back when it ends.
 
-use std::collections::{HashMap, HashSet};
+use std::cell::Cell;
 
 use ferrograd_tensor::{Error, Float, Result, Shape, Tensor};
 
 use crate::grad_mode::{enable_grad, no_grad};
 use crate::Var;
 
-/// Every node that `outputs` depend on through nodes that require a gradient, inputs before
-/// the ops that use them. A loop with an explicit stack, so a chain of a million ops is fine.
-pub(crate) fn topological_order<T: Float>(outputs: &[Var<T>]) -> Vec<Var<T>> {
-    let mut order = Vec::new();
-    let mut visited = HashSet::new();
-    let mut stack: Vec<(Var<T>, bool)> = outputs.iter().rev().map(|v| (v.clone(), false)).collect();
-    while let Some((var, inputs_done)) = stack.pop() {
-        if inputs_done {
-            order.push(var);
-            continue;
-        }
-        if !var.requires_grad() || !visited.insert(var.id()) {
-            continue;
-        }
-        stack.push((var.clone(), true));
-        for input in var.inputs().iter().rev() {
-            if input.requires_grad() && !visited.contains(&input.id()) {
-                stack.push((input.clone(), false));
+thread_local! {
+    /// The number of the last walk on this thread; walks are numbered from 1, marks start at 0.
+    static WALKS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The nodes a backward visits, in topological order, marked with their place.
+pub(crate) struct Walk<'a, T: Float> {
+    id: u64,
+    /// Every node the outputs depend on through nodes that require a gradient, inputs before
+    /// the ops that use them.
+    pub(crate) order: Vec<&'a Var<T>>,
+    /// The mark each node of `order` had before this walk.
+    previous: Vec<(u64, u32)>,
+}
+
+impl<'a, T: Float> Walk<'a, T> {
+    /// Orders the graph behind `outputs` with an explicit stack (a chain of a million ops is a
+    /// long loop, not a deep recursion), marking each node with its place.
+    pub(crate) fn new(outputs: &'a [Var<T>]) -> Self {
+        let id = WALKS.with(|w| {
+            w.set(w.get() + 1);
+            w.get()
+        });
+        let (mut order, mut previous) = (Vec::new(), Vec::new());
+        // (node, its inputs are ordered already, its mark before this walk)
+        let mut stack: Vec<(&'a Var<T>, bool, (u64, u32))> = outputs.iter().rev().map(|v| (v, false, (0, 0))).collect();
+        while let Some((var, inputs_done, before)) = stack.pop() {
+            let mark = &var.0.mark;
+            if inputs_done {
+                mark.set((id, order.len() as u32));
+                order.push(var);
+                previous.push(before);
+                continue;
+            }
+            if !var.requires_grad() || mark.get().0 == id {
+                continue;
+            }
+            let before = mark.replace((id, u32::MAX));
+            stack.push((var, true, before));
+            for input in var.inputs().iter().rev() {
+                if input.requires_grad() && input.0.mark.get().0 != id {
+                    stack.push((input, false, (0, 0)));
+                }
             }
         }
+        Walk { id, order, previous }
     }
-    order
+
+    /// The place of `var` in the order, if this walk visited it.
+    pub(crate) fn place(&self, var: &Var<T>) -> Option<usize> {
+        let (id, place) = var.0.mark.get();
+        (id == self.id && place != u32::MAX).then_some(place as usize)
+    }
+}
+
+impl<T: Float> Drop for Walk<'_, T> {
+    fn drop(&mut self) {
+        for (var, &before) in self.order.iter().zip(&self.previous) {
+            var.0.mark.set(before);
+        }
+    }
 }
 
 /// Where the gradients reaching the graph's ends go.
@@ -48,28 +92,33 @@ pub(crate) fn run_backward<T: Float>(
     sink: Sink<'_, T>,
 ) -> Result<Vec<Option<Var<T>>>> {
     let _mode = if create_graph { enable_grad() } else { no_grad() };
-    let mut grads: HashMap<usize, Var<T>> = HashMap::new();
+    let walk = Walk::new(outputs);
+    // The gradient waiting at each place; taken (and so freed) when its node is reached.
+    let mut grads: Vec<Option<Var<T>>> = vec![None; walk.order.len()];
     for (out, g) in outputs.iter().zip(grad_outputs) {
         out.check_same_shape("backward", &g)?;
-        accumulate(&mut grads, out, Var::new(g))?;
-    }
-    // Where each wanted node goes in the results: an input listed twice is returned twice.
-    let mut wanted: HashMap<usize, Vec<usize>> = HashMap::new();
-    let n_results = match &sink {
-        Sink::Return(inputs) => {
-            for (i, v) in inputs.iter().enumerate() {
-                wanted.entry(v.id()).or_default().push(i);
-            }
-            inputs.len()
+        if let Some(place) = walk.place(out) {
+            accumulate(&mut grads[place], Var::new(g), create_graph)?;
         }
-        Sink::Accumulate => 0,
+    }
+    // (place, index in the results) of each wanted node, the last place last: an input listed
+    // twice is returned twice.
+    let (mut wanted, mut results) = match &sink {
+        Sink::Return(inputs) => {
+            let mut wanted: Vec<(usize, usize)> = inputs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| walk.place(v).map(|p| (p, i)))
+                .collect();
+            wanted.sort_unstable();
+            (wanted, vec![None; inputs.len()])
+        }
+        Sink::Accumulate => (Vec::new(), Vec::new()),
     };
-    let mut results = vec![None; n_results];
 
-    let order = topological_order(outputs);
-    crate::anomaly::check_forward_in_graph(&order)?;
-    for var in order.iter().rev() {
-        let Some(mut g) = grads.remove(&var.id()) else { continue };
+    crate::anomaly::check_forward_in_graph(&walk.order)?;
+    for (place, &var) in walk.order.iter().enumerate().rev() {
+        let Some(mut g) = grads[place].take() else { continue };
         for hook in var.0.hooks.borrow().iter() {
             let replaced = hook(&g.value());
             if let Some(new) = replaced {
@@ -82,41 +131,72 @@ pub(crate) fn run_backward<T: Float>(
                 let mut slot = var.0.grad.borrow_mut();
                 match slot.as_mut() {
                     Some(acc) => acc.add_assign(&g.value())?,
-                    None => *slot = Some(g.to_tensor()),
+                    // A leaf's gradient is used for nothing else: moved, not copied.
+                    None if var.is_leaf() => {
+                        *slot = Some(Box::new(g.into_tensor()));
+                        continue;
+                    }
+                    None => *slot = Some(Box::new(g.to_tensor())),
                 }
             }
             Sink::Return(_) => {
-                for &i in wanted.get(&var.id()).into_iter().flatten() {
+                while let Some(&(p, i)) = wanted.last() {
+                    if p != place {
+                        break;
+                    }
                     results[i] = Some(g.clone());
+                    wanted.pop();
                 }
             }
             _ => {}
         }
         let Some(f) = var.0.grad_fn.as_ref() else { continue };
         let input_grads = (f.backward)(&g, var, &f.inputs)?;
+        drop(g);
         for (i, (input, ig)) in f.inputs.iter().zip(input_grads).enumerate() {
-            if let (true, Some(ig)) = (input.requires_grad(), ig) {
-                crate::anomaly::check_backward(f.name, i, &ig)?;
-                if ig.value().shape() != input.value().shape() {
-                    return Err(Error::ShapeMismatch {
-                        op: f.name,
-                        lhs: Shape(input.shape()),
-                        rhs: Shape(ig.shape()),
-                        reason: "the backward rule returned a gradient of the wrong shape".into(),
-                    });
-                }
-                accumulate(&mut grads, input, ig)?;
+            let (true, Some(ig)) = (input.requires_grad(), ig) else {
+                continue;
+            };
+            crate::anomaly::check_backward(f.name, i, &ig)?;
+            if !same_shape(ig.value().shape(), input.value().shape()) {
+                return Err(Error::ShapeMismatch {
+                    op: f.name,
+                    lhs: Shape(input.shape()),
+                    rhs: Shape(ig.shape()),
+                    reason: "the backward rule returned a gradient of the wrong shape".into(),
+                });
+            }
+            if let Some(p) = walk.place(input) {
+                accumulate(&mut grads[p], ig, create_graph)?;
             }
         }
     }
     Ok(results)
 }
 
-fn accumulate<T: Float>(grads: &mut HashMap<usize, Var<T>>, var: &Var<T>, g: Var<T>) -> Result<()> {
-    match grads.remove(&var.id()) {
-        Some(acc) => grads.insert(var.id(), acc.try_add(&g)?),
-        None => grads.insert(var.id(), g),
+/// `a == b`, without a call to `memcmp` for the few sizes of a shape.
+fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Adds `g` into the gradient waiting in `slot`. Without `create_graph`, when one of the two
+/// is a plain value that nothing else holds, the other is added into it in place.
+fn accumulate<T: Float>(slot: &mut Option<Var<T>>, mut g: Var<T>, create_graph: bool) -> Result<()> {
+    let Some(acc) = slot.as_mut() else {
+        *slot = Some(g);
+        return Ok(());
     };
+    if !create_graph {
+        if let Some(value) = acc.unique_value_mut() {
+            return value.add_assign(&g.value());
+        }
+        if let Some(value) = g.unique_value_mut() {
+            value.add_assign(&acc.value())?;
+            *slot = Some(g);
+            return Ok(());
+        }
+    }
+    *slot = Some(acc.try_add(&g)?);
     Ok(())
 }
 
@@ -198,7 +278,9 @@ mod tests {
         let c = Var::new(Tensor::<f64>::ones(&[2]));
         let a = x.exp();
         let b = a.try_mul(&c).unwrap().try_add(&a).unwrap();
-        let order = topological_order(std::slice::from_ref(&b));
+        let outputs = [b.clone()];
+        let walk = Walk::new(&outputs);
+        let order = &walk.order;
         let pos = |v: &Var<f64>| order.iter().position(|o| o.id() == v.id());
         assert_eq!(order.len(), 4); // x, a, a·c, b: the constant c is left out
         assert!(pos(&c).is_none());

@@ -15,7 +15,8 @@
 //!
 //! To look inside: [`to_dot`] draws the graph behind some `Var`s (ops, shapes, gradients) as
 //! Graphviz DOT, and [`detect_anomaly`] makes backward name the first op whose forward or
-//! gradient produced NaN or infinity.
+//! gradient produced NaN or infinity. [`live_nodes`] counts the graph nodes alive on this
+//! thread: after a training step's loss is dropped, only the parameters remain.
 //!
 //! ```
 //! use ferrograd_autograd::Var;
@@ -46,4 +47,4 @@ pub use backward::grad;
 pub use dot::to_dot;
 pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, GradModeGuard};
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
-pub use var::{BackwardFn, Hook, Var};
+pub use var::{live_nodes, BackwardFn, Grads, Hook, Inputs, IntoGrads, Var};

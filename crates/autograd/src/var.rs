@@ -5,15 +5,57 @@ use std::fmt;
 use std::rc::Rc;
 
 use ferrograd_tensor::{Error, Float, Result, Shape, Tensor};
+use smallvec::SmallVec;
 
 use crate::grad_mode::is_grad_enabled;
+
+/// The inputs of an op, inline up to two (every built-in op has one or two).
+pub type Inputs<T> = SmallVec<[Var<T>; 2]>;
+
+/// The gradients an op's rule returns, one per input (`None` where the input gets none).
+pub type Grads<T> = SmallVec<[Option<Var<T>>; 2]>;
 
 /// The gradient rule of an op: given the gradient flowing into its output, the output itself
 /// and its inputs, the gradient for each input (`None` where the input gets none).
 ///
 /// Rules are written with `Var` operations, so that they can themselves be differentiated
 /// (`create_graph`). A rule must not capture `Var`s: it receives everything it needs.
-pub type BackwardFn<T> = dyn Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<Vec<Option<Var<T>>>>;
+pub type BackwardFn<T> = dyn Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<Grads<T>>;
+
+/// What a gradient rule may return: an array (`Ok([Some(ga), None])`, no allocation), a `Vec`,
+/// or [`Grads`].
+pub trait IntoGrads<T: Float> {
+    /// The gradients, one per input.
+    fn into_grads(self) -> Grads<T>;
+}
+
+impl<T: Float, const N: usize> IntoGrads<T> for [Option<Var<T>>; N] {
+    fn into_grads(self) -> Grads<T> {
+        collect_small(self)
+    }
+}
+
+impl<T: Float> IntoGrads<T> for Vec<Option<Var<T>>> {
+    fn into_grads(self) -> Grads<T> {
+        collect_small(self)
+    }
+}
+
+/// Collects a few items: a plain loop of pushes, which for one or two items costs less than
+/// `SmallVec`'s general `extend`.
+fn collect_small<A: smallvec::Array>(items: impl IntoIterator<Item = A::Item>) -> SmallVec<A> {
+    let mut v = SmallVec::new();
+    for item in items {
+        v.push(item);
+    }
+    v
+}
+
+impl<T: Float> IntoGrads<T> for Grads<T> {
+    fn into_grads(self) -> Grads<T> {
+        self
+    }
+}
 
 /// A closure run on the gradient flowing through a `Var` during backward; returning `Some`
 /// replaces that gradient, as a hook registered with `tensor.register_hook` in PyTorch.
@@ -21,18 +63,23 @@ pub type Hook<T> = Box<dyn Fn(&Tensor<T>) -> Option<Tensor<T>>>;
 
 pub(crate) struct GradFn<T: Float> {
     pub(crate) name: &'static str,
-    pub(crate) inputs: Vec<Var<T>>,
+    pub(crate) inputs: Inputs<T>,
     pub(crate) backward: Box<BackwardFn<T>>,
 }
 
 pub(crate) struct Node<T: Float> {
     pub(crate) value: RefCell<Tensor<T>>,
-    pub(crate) grad: RefCell<Option<Tensor<T>>>,
+    /// Boxed: most nodes never hold one, and a small node is cheap to make.
+    pub(crate) grad: RefCell<Option<Box<Tensor<T>>>>,
     pub(crate) grad_fn: Option<GradFn<T>>,
     pub(crate) requires_grad: Cell<bool>,
     pub(crate) retains_grad: Cell<bool>,
     pub(crate) hooks: RefCell<Vec<Hook<T>>>,
     pub(crate) name: RefCell<Option<String>>,
+    /// Set while a backward walks this node: the walk's number and the node's place in the
+    /// walk's order, so that the walk keeps its gradients in a `Vec` indexed by place
+    /// instead of a map keyed by node (see `backward.rs`).
+    pub(crate) mark: Cell<(u64, u32)>,
 }
 
 /// A node of the computation graph: a leaf (a tensor you made, perhaps a parameter with
@@ -49,17 +96,37 @@ impl<T: Float> Clone for Var<T> {
     }
 }
 
-impl<T: Float> Var<T> {
-    fn leaf(value: Tensor<T>, requires_grad: bool) -> Self {
-        Var(Rc::new(Node {
+thread_local! {
+    /// The `Node`s alive on this thread: one more in `Node::new`, one fewer in `Drop for Node`.
+    static LIVE_NODES: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The number of graph nodes (leaves and op results) alive on this thread, a leak detector:
+/// once a training step's loss is dropped it is back to the model's parameters plus any other
+/// `Var` still held.
+pub fn live_nodes() -> usize {
+    LIVE_NODES.with(Cell::get)
+}
+
+impl<T: Float> Node<T> {
+    fn new(value: Tensor<T>, grad_fn: Option<GradFn<T>>, requires_grad: bool) -> Self {
+        LIVE_NODES.with(|n| n.set(n.get() + 1));
+        Node {
             value: RefCell::new(value),
             grad: RefCell::new(None),
-            grad_fn: None,
+            grad_fn,
             requires_grad: Cell::new(requires_grad),
             retains_grad: Cell::new(false),
             hooks: RefCell::new(Vec::new()),
             name: RefCell::new(None),
-        }))
+            mark: Cell::new((0, 0)),
+        }
+    }
+}
+
+impl<T: Float> Var<T> {
+    fn leaf(value: Tensor<T>, requires_grad: bool) -> Self {
+        Var(Rc::new(Node::new(value, None, requires_grad)))
     }
 
     /// A leaf that does not require a gradient: data, targets, constants.
@@ -72,34 +139,32 @@ impl<T: Float> Var<T> {
         Self::leaf(value, true)
     }
 
-    /// The result of an op: `value` computed from `inputs`, differentiated by `backward`.
+    /// The result of an op: `value` computed from `inputs` (an array or a `Vec`),
+    /// differentiated by `backward`, which returns one gradient per input (an array such as
+    /// `[Some(ga), None]`, or a `Vec`).
     ///
     /// This is how every op of ferrograd is built, and how you add your own (as a
     /// `torch.autograd.Function`). When recording is off or no input requires a gradient,
     /// the result is a plain leaf and `backward` is dropped.
-    pub fn from_op(
+    pub fn from_op<G: IntoGrads<T>>(
         name: &'static str,
         value: Tensor<T>,
-        inputs: Vec<Var<T>>,
-        backward: impl Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<Vec<Option<Var<T>>>> + 'static,
+        inputs: impl IntoIterator<Item = Var<T>>,
+        backward: impl Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<G> + 'static,
     ) -> Self {
-        if !is_grad_enabled() || !inputs.iter().any(Var::requires_grad) {
+        if !is_grad_enabled() {
             return Self::new(value);
         }
-        let node = Node {
-            value: RefCell::new(value),
-            grad: RefCell::new(None),
-            grad_fn: Some(GradFn {
-                name,
-                inputs,
-                backward: Box::new(backward),
-            }),
-            requires_grad: Cell::new(true),
-            retains_grad: Cell::new(false),
-            hooks: RefCell::new(Vec::new()),
-            name: RefCell::new(None),
+        let inputs: Inputs<T> = collect_small(inputs);
+        if !inputs.iter().any(Var::requires_grad) {
+            return Self::new(value);
+        }
+        let grad_fn = GradFn {
+            name,
+            inputs,
+            backward: Box::new(move |g, out, x| backward(g, out, x).map(IntoGrads::into_grads)),
         };
-        let var = Var(Rc::new(node));
+        let var = Var(Rc::new(Node::new(value, Some(grad_fn), true)));
         if crate::anomaly::is_anomaly_enabled() {
             crate::anomaly::check_forward(&var);
         }
@@ -123,9 +188,25 @@ impl<T: Float> Var<T> {
         self.value().clone()
     }
 
+    /// The value to change in place, if this `Var` is a plain value (no op recorded) and this
+    /// is the only handle to it: nobody else can see the change.
+    pub(crate) fn unique_value_mut(&mut self) -> Option<&mut Tensor<T>> {
+        Rc::get_mut(&mut self.0)
+            .filter(|node| node.grad_fn.is_none())
+            .map(|node| node.value.get_mut())
+    }
+
+    /// The value, moved out when this is the only handle to the node (no copy), else copied.
+    pub fn into_tensor(mut self) -> Tensor<T> {
+        match Rc::get_mut(&mut self.0) {
+            Some(node) => std::mem::replace(node.value.get_mut(), Tensor::zeros(&[0])),
+            None => self.to_tensor(),
+        }
+    }
+
     /// The accumulated gradient of a leaf (or of a `Var` that called [`retain_grad`](Var::retain_grad)).
     pub fn grad(&self) -> Option<Tensor<T>> {
-        self.0.grad.borrow().clone()
+        self.0.grad.borrow().as_deref().cloned()
     }
 
     /// Clears the gradient, as `tensor.grad = None` (PyTorch's default `zero_grad(set_to_none=True)`).
@@ -138,7 +219,7 @@ impl<T: Float> Var<T> {
         if let Some(g) = &grad {
             self.check_same_shape("set_grad", g)?;
         }
-        *self.0.grad.borrow_mut() = grad;
+        *self.0.grad.borrow_mut() = grad.map(Box::new);
         Ok(())
     }
 
@@ -265,12 +346,15 @@ impl<T: Float> Drop for Node<T> {
     /// Frees a long chain of nodes with a loop instead of recursion, so that dropping the
     /// result of a million chained ops does not overflow the stack.
     fn drop(&mut self) {
+        let _ = LIVE_NODES.try_with(|n| n.set(n.get().saturating_sub(1)));
         let Some(f) = self.grad_fn.as_mut() else { return };
         let mut stack = std::mem::take(&mut f.inputs);
-        while let Some(v) = stack.pop() {
-            if let Ok(mut node) = Rc::try_unwrap(v.0) {
-                if let Some(f) = node.grad_fn.as_mut() {
-                    stack.append(&mut f.inputs);
+        while let Some(mut v) = stack.pop() {
+            // The last handle to a node: take its inputs before it goes, so its own drop
+            // has nothing left to free.
+            if let Some(f) = Rc::get_mut(&mut v.0).and_then(|node| node.grad_fn.as_mut()) {
+                while let Some(input) = f.inputs.pop() {
+                    stack.push(input);
                 }
             }
         }

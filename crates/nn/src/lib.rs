@@ -11,7 +11,8 @@
 //! - Optimizers ([`Optimizer`]): [`SGD`], [`Adam`], [`AdamW`], step for step as `torch.optim`.
 //! - Checkpoints: [`Module::state_dict`] / [`Module::load_state_dict`] with a [`StateDict`],
 //!   saved as JSON or as safetensors files that PyTorch reads and writes.
-//! - Data: [`DataLoader`], seeded shuffled mini-batches.
+//! - Data: [`DataLoader`], seeded shuffled mini-batches; [`csv::read_csv`], a labelled data
+//!   set from CSV text, every fault an error naming its line.
 //!
 //! ```
 //! use ferrograd_autograd::Var;
@@ -43,6 +44,7 @@
 
 mod activation;
 mod checkpoint;
+pub mod csv;
 mod data;
 mod dropout;
 mod flatten;

@@ -68,6 +68,10 @@ pub struct Linear<T: Float = f32> {
 impl<T: Float> Linear<T> {
     /// A layer initialised as PyTorch does, from a seed: weight and bias uniform in
     /// `±1/√in_features`.
+    ///
+    /// # Panics
+    /// If `out_features × in_features` is too large for a tensor (more than `isize::MAX`
+    /// elements), as [`Tensor::zeros`] does.
     pub fn new(in_features: usize, out_features: usize, seed: u64) -> Self {
         Self::with_rng(
             in_features,
@@ -78,6 +82,9 @@ impl<T: Float> Linear<T> {
     }
 
     /// A layer initialised as PyTorch does with the given generator; `bias` chooses whether it has one.
+    ///
+    /// # Panics
+    /// As [`Linear::new`], for sizes too large for a tensor.
     pub fn with_rng<R: rand::Rng + ?Sized>(in_features: usize, out_features: usize, bias: bool, rng: &mut R) -> Self {
         let bound = if in_features > 0 {
             1.0 / (in_features as f64).sqrt()

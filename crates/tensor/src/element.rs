@@ -48,6 +48,7 @@ pub trait Float:
     + Sync
     + serde::Serialize
     + for<'de> serde::Deserialize<'de>
+    + crate::kernels::RowKernels
     + 'static
 {
     /// This type's [`DType`].

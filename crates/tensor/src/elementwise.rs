@@ -4,9 +4,35 @@ use ndarray::Zip;
 
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
+/// Tensors up to this many elements are mapped by [`row_major_mut`].
+const SMALL_MAP: usize = 1024;
+
+/// The elements as one slice if they lie in row-major order, judged from the strides alone.
+fn row_major_mut<T>(a: &mut ndarray::ArrayD<T>) -> Option<&mut [T]> {
+    let mut expected = 1isize;
+    for (&len, &stride) in a.shape().iter().zip(a.strides()).rev() {
+        if len != 1 && stride != expected {
+            return None;
+        }
+        expected *= len as isize;
+    }
+    let len = a.len();
+    // SAFETY: the strides say the `len` elements are consecutive from the first one.
+    Some(unsafe { std::slice::from_raw_parts_mut(a.as_mut_ptr(), len) })
+}
+
 impl<T: Float> Tensor<T> {
     /// Applies `f` to every element.
     pub fn map(&self, f: impl Fn(T) -> T) -> Self {
+        // Small row-major tensors: a copy mapped in place. ndarray's `mapv` first runs its
+        // general contiguity test, which costs more than mapping a handful of values.
+        if self.numel() <= SMALL_MAP {
+            let mut out = self.data.clone();
+            if let Some(values) = row_major_mut(&mut out) {
+                values.iter_mut().for_each(|v| *v = f(*v));
+                return Tensor { data: out };
+            }
+        }
         Tensor {
             data: self.data.mapv(f),
         }

@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, Axis, Dimension, IxDyn};
 
-use crate::tensor::checked_numel;
+use crate::tensor::checked_shape;
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 /// An n-dimensional tensor of `i64`, PyTorch's `torch.long`: class targets and indices.
@@ -14,7 +14,7 @@ pub struct IndexTensor {
 impl IndexTensor {
     /// An index tensor from a flat row-major `Vec` and a shape.
     pub fn from_vec(data: Vec<i64>, shape: &[usize]) -> Result<Self> {
-        let numel = checked_numel("IndexTensor::from_vec", shape)?;
+        let numel = checked_shape("IndexTensor::from_vec", shape)?;
         if numel != data.len() {
             return Err(Error::DataLength {
                 op: "IndexTensor::from_vec",
@@ -124,6 +124,7 @@ impl<T: Float> Tensor<T> {
             });
         }
         check_scatter_shapes("scatter_add", shape, index.shape(), d)?;
+        checked_shape("scatter_add", shape)?;
         let size = shape.get(d).copied().unwrap_or(1);
         let mut out = ArrayD::zeros(IxDyn(shape));
         let mut pos = vec![0usize; shape.len()];
@@ -172,6 +173,7 @@ impl<T: Float> Tensor<T> {
                 reason: "src must have the destination's shape with index.len() slices along dim".into(),
             });
         }
+        checked_shape("index_add", shape)?;
         let mut out = ArrayD::zeros(IxDyn(shape));
         for (k, &i) in index.data.iter().enumerate() {
             let i = check_index("index_add", i, d, shape[d])?;

@@ -1,6 +1,6 @@
 //! Matrix products: 2-D, batched with broadcast batch dimensions, and PyTorch's 1-D rules.
 
-use ndarray::{s, Array2, ArrayD, Ix2, IxDyn};
+use ndarray::{s, Array2, ArrayD, ArrayView2, Ix2, IxDyn};
 
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
@@ -47,11 +47,7 @@ impl<T: Float> Tensor<T> {
             });
         }
         if sa.len() == 2 && sb.len() == 2 {
-            let a = self.data.view().into_dimensionality::<Ix2>().expect("2-D");
-            let b = other.data.view().into_dimensionality::<Ix2>().expect("2-D");
-            return Ok(Tensor {
-                data: a.dot(&b).into_dyn(),
-            });
+            return self.mm(other, false, false);
         }
         let (ba, bb) = (&sa[..sa.len() - 2], &sb[..sb.len() - 2]);
         let batch = broadcast_shape("matmul", ba, bb).map_err(|_| Error::ShapeMismatch {
@@ -81,6 +77,86 @@ impl<T: Float> Tensor<T> {
                 .into_dyn(),
         })
     }
+}
+
+impl<T: Float> Tensor<T> {
+    /// `op(self) · op(other)` for 2-D tensors, where `op` transposes its operand when the flag
+    /// says so: `a.mm(&b, false, true)` is `a · bᵀ`. The transposes are strided views, nothing
+    /// is copied; large products go to ndarray's `dot` (matrixmultiply), tiny ones to a loop.
+    pub fn mm(&self, other: &Self, transpose_self: bool, transpose_other: bool) -> Result<Self> {
+        if self.ndim() != 2 || other.ndim() != 2 {
+            return Err(Error::invalid(
+                "mm",
+                format!(
+                    "expected 2-D operands, got shapes {} and {}",
+                    Shape(self.shape().to_vec()),
+                    Shape(other.shape().to_vec())
+                ),
+            ));
+        }
+        let (a, b) = (view_2d(self, transpose_self), view_2d(other, transpose_other));
+        let ((m, k), (k2, n)) = (a.dim(), b.dim());
+        if k != k2 {
+            return Err(Error::ShapeMismatch {
+                op: "matmul",
+                lhs: Shape(self.shape().to_vec()),
+                rhs: Shape(other.shape().to_vec()),
+                reason: format!("mat1 and mat2 shapes cannot be multiplied ({m}x{k} and {k2}x{n})"),
+            });
+        }
+        Ok(Tensor {
+            data: gemm(a, b).into_dyn(),
+        })
+    }
+}
+
+/// A 2-D tensor as a matrix view, transposed (a strided view) if asked.
+fn view_2d<T: Float>(t: &Tensor<T>, transpose: bool) -> ArrayView2<'_, T> {
+    let v = t.data.view().into_dimensionality::<Ix2>().expect("2-D");
+    if transpose {
+        v.reversed_axes()
+    } else {
+        v
+    }
+}
+
+/// Products with at most this many multiply-adds skip matrixmultiply, whose packing costs more
+/// than the arithmetic at this size.
+const SMALL_GEMM: usize = 1 << 12;
+
+/// Products with at least this many multiply-adds are split by rows across threads.
+const PARALLEL_GEMM: usize = 1 << 22;
+
+fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let threads = rayon::current_num_threads();
+    if m * n * k >= PARALLEL_GEMM && threads > 1 && m >= 2 * threads && n > 0 {
+        // Each block of rows of C is one product over the whole of k, so every element is
+        // computed exactly as without threads.
+        let rows = m.div_ceil(threads);
+        let mut c = vec![T::zero(); m * n];
+        crate::parallel::for_each_block_mut(&mut c, rows * n, rows * n * k, |i, block| {
+            let a = a.slice(s![i * rows..(i * rows + block.len() / n), ..]);
+            let mut c = ndarray::ArrayViewMut2::from_shape((block.len() / n, n), block).expect("rows of C");
+            ndarray::linalg::general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+        });
+        return Array2::from_shape_vec((m, n), c).expect("m·n elements");
+    }
+    if m * n * k > SMALL_GEMM {
+        return a.dot(&b);
+    }
+    // Row-major copies of tiny operands make every inner loop a contiguous, vectorizable one.
+    let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
+    let (a, b) = (a.as_slice().expect("standard"), b.as_slice().expect("standard"));
+    let mut c = vec![T::zero(); m * n];
+    if n > 0 {
+        for (c_row, a_row) in c.chunks_exact_mut(n).zip(a.chunks_exact(k.max(1))) {
+            for (&aip, b_row) in a_row.iter().zip(b.chunks_exact(n)) {
+                c_row.iter_mut().zip(b_row).for_each(|(c, &b)| *c += aip * b);
+            }
+        }
+    }
+    Array2::from_shape_vec((m, n), c).expect("m·n elements")
 }
 
 fn broadcast_batch<T: Float>(a: &ArrayD<T>, batch: &[usize], r: usize, c: usize) -> ndarray::Array3<T> {

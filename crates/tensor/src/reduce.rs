@@ -115,8 +115,27 @@ impl<T: Float> Tensor<T> {
                 reason: "the target shape does not broadcast to the source shape".into(),
             });
         }
-        let mut data: ArrayD<T> = self.data.clone();
-        for &ax in broadcast_reduction_axes(self.shape(), shape).iter().rev() {
+        let axes = broadcast_reduction_axes(self.shape(), shape);
+        // The common case (a bias gradient): only leading axes go, and the values are in
+        // row-major order, so the result is the sum of consecutive rows, in the same order
+        // as `sum_axis` adds them.
+        let leading = axes.iter().enumerate().all(|(i, &ax)| i == ax);
+        if let (true, Some(values)) = (leading, self.data.as_slice()) {
+            let inner: usize = self.shape()[axes.len()..].iter().product();
+            let mut out = vec![T::zero(); inner];
+            for row in values.chunks_exact(inner.max(1)) {
+                out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
+            }
+            return Ok(Tensor {
+                data: ArrayD::from_shape_vec(IxDyn(shape), out).expect("same element count"),
+            });
+        }
+        let mut axes = axes.into_iter().rev();
+        let Some(first) = axes.next() else {
+            return self.reshape(shape);
+        };
+        let mut data: ArrayD<T> = self.data.sum_axis(Axis(first));
+        for ax in axes {
             data = data.sum_axis(Axis(ax));
         }
         Ok(Tensor {

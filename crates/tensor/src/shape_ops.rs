@@ -2,13 +2,13 @@
 
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
-use crate::tensor::checked_numel;
+use crate::tensor::checked_shape;
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 impl<T: Float> Tensor<T> {
     /// The same elements in a new shape with the same element count (row-major order).
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
-        let numel = checked_numel("reshape", shape)?;
+        let numel = checked_shape("reshape", shape)?;
         if numel != self.numel() {
             return Err(Error::InvalidShape {
                 op: "reshape",
@@ -126,7 +126,10 @@ impl<T: Float> Tensor<T> {
         if start.checked_add(length).is_none_or(|end| end > size) {
             return Err(Error::invalid(
                 "narrow",
-                format!("start ({start}) + length ({length}) exceeds dimension size ({size}) of dim {dim}"),
+                format!(
+                    "start ({start}) + length ({length}) exceeds dimension size ({size}) of dim {dim} of shape {}",
+                    Shape(self.shape().to_vec())
+                ),
             ));
         }
         Ok(Tensor {

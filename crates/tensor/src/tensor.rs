@@ -25,7 +25,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), ferrograd_tensor::Error>(())
     /// ```
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
-        let numel = checked_numel("from_vec", shape)?;
+        let numel = checked_shape("from_vec", shape)?;
         if numel != data.len() {
             return Err(Error::DataLength {
                 op: "from_vec",
@@ -67,6 +67,12 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A tensor of `shape` filled with `value`.
+    ///
+    /// # Panics
+    /// If the product of the nonzero sizes of `shape` exceeds `isize::MAX` (ndarray's
+    /// "Shape too large" panic); a shape that fits but not in memory aborts on allocation.
+    /// A shape that comes from outside the program is better given to
+    /// [`from_vec`](Tensor::from_vec), which checks it and returns an error.
     pub fn full(shape: &[usize], value: T) -> Self {
         Self {
             data: ArrayD::from_elem(IxDyn(shape), value),
@@ -74,11 +80,17 @@ impl<T: Float> Tensor<T> {
     }
 
     /// A tensor of zeros.
+    ///
+    /// # Panics
+    /// As [`full`](Tensor::full), for a shape too large to hold.
     pub fn zeros(shape: &[usize]) -> Self {
         Self::full(shape, T::zero())
     }
 
     /// A tensor of ones.
+    ///
+    /// # Panics
+    /// As [`full`](Tensor::full), for a shape too large to hold.
     pub fn ones(shape: &[usize]) -> Self {
         Self::full(shape, T::one())
     }
@@ -89,6 +101,9 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `[0, 1, ..., end-1]`, as `torch.arange(end)`.
+    ///
+    /// # Panics
+    /// If `end` exceeds `isize::MAX` (a larger `end` that fits aborts on allocation).
     pub fn arange(end: usize) -> Self {
         Self::from_array(ndarray::Array1::from_iter((0..end).map(|i| T::of(i as f64))))
     }
@@ -109,7 +124,14 @@ impl<T: Float> Tensor<T> {
                 ),
             ));
         }
-        let n = ((end - start) / step).ceil() as usize;
+        let steps = ((end - start) / step).ceil();
+        if steps > isize::MAX as f64 {
+            return Err(Error::invalid(
+                "arange",
+                format!("start {start}, end {end} and step {step} give {steps:e} elements, more than fit in memory"),
+            ));
+        }
+        let n = steps as usize;
         Ok(Self::from_array(ndarray::Array1::from_iter(
             (0..n).map(|i| T::of(start + i as f64 * step)),
         )))
@@ -117,7 +139,7 @@ impl<T: Float> Tensor<T> {
 
     /// Values drawn uniformly from `[low, high)` with the given generator.
     pub fn uniform<R: Rng + ?Sized>(shape: &[usize], low: f64, high: f64, rng: &mut R) -> Result<Self> {
-        checked_numel("uniform", shape)?;
+        checked_shape("uniform", shape)?;
         let dist =
             Uniform::new(low, high).map_err(|e| Error::invalid("uniform", format!("low {low}, high {high}: {e}")))?;
         Ok(Self::from_fn_rng(shape, rng, |r| dist.sample(r)))
@@ -125,7 +147,7 @@ impl<T: Float> Tensor<T> {
 
     /// Values drawn from a normal distribution with the given generator.
     pub fn normal<R: Rng + ?Sized>(shape: &[usize], mean: f64, std: f64, rng: &mut R) -> Result<Self> {
-        checked_numel("normal", shape)?;
+        checked_shape("normal", shape)?;
         if std < 0.0 {
             // rand_distr accepts a negative std (and mirrors it); PyTorch does not.
             return Err(Error::invalid(
@@ -140,13 +162,22 @@ impl<T: Float> Tensor<T> {
 
     /// Uniform values in `[0, 1)` from a seed, as `torch.rand` after `torch.manual_seed`
     /// (the same seed gives the same values in ferrograd, not the same as PyTorch's).
+    ///
+    /// # Panics
+    /// If `shape` is too large to hold, with the message of [`uniform`](Tensor::uniform)'s
+    /// error (`uniform: shape [..] has more elements than fit in memory`); call `uniform` for
+    /// a `Result`.
     pub fn rand(shape: &[usize], seed: u64) -> Self {
-        Self::uniform(shape, 0.0, 1.0, &mut rand::rngs::StdRng::seed_from_u64(seed)).expect("valid range")
+        Self::uniform(shape, 0.0, 1.0, &mut rand::rngs::StdRng::seed_from_u64(seed)).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Standard normal values from a seed, as `torch.randn`.
+    ///
+    /// # Panics
+    /// If `shape` is too large to hold, with the message of [`normal`](Tensor::normal)'s
+    /// error; call `normal` for a `Result`.
     pub fn randn(shape: &[usize], seed: u64) -> Self {
-        Self::normal(shape, 0.0, 1.0, &mut rand::rngs::StdRng::seed_from_u64(seed)).expect("valid std")
+        Self::normal(shape, 0.0, 1.0, &mut rand::rngs::StdRng::seed_from_u64(seed)).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn from_fn_rng<R: Rng + ?Sized>(shape: &[usize], rng: &mut R, mut f: impl FnMut(&mut R) -> f64) -> Self {
@@ -252,10 +283,28 @@ pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
     shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| {
-            Error::invalid(
-                op,
-                format!("shape {} has more elements than fit in memory", Shape(shape.to_vec())),
-            )
-        })
+        .ok_or_else(|| too_large(op, shape))
+}
+
+/// The element count of a shape that a tensor can have: [`checked_numel`], and the product
+/// of its nonzero sizes at most `isize::MAX` (ndarray's limit, which `[usize::MAX, 0]`, with
+/// no element, still breaks). Every constructor checks this before building an array, so a
+/// shape read from a file is an error, never a panic.
+pub(crate) fn checked_shape(op: &'static str, shape: &[usize]) -> Result<usize> {
+    let numel = checked_numel(op, shape)?;
+    let nonzero = shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    match nonzero {
+        Some(n) if n <= isize::MAX as usize => Ok(numel),
+        _ => Err(too_large(op, shape)),
+    }
+}
+
+fn too_large(op: &'static str, shape: &[usize]) -> Error {
+    Error::invalid(
+        op,
+        format!("shape {} has more elements than fit in memory", Shape(shape.to_vec())),
+    )
 }

@@ -226,3 +226,34 @@ fn broadcast_errors_name_the_op_and_both_shapes() {
         "broadcast_to: shapes [3] and [3, 2] cannot be broadcast together"
     );
 }
+
+#[test]
+fn shapes_ndarray_cannot_hold_are_errors_not_panics() {
+    // No element, but the product of the nonzero sizes overflows isize: ndarray refuses such a
+    // shape, so every constructor checks it first (a checkpoint could declare it).
+    for shape in [&[usize::MAX, 0][..], &[0, usize::MAX, usize::MAX], &[0, 1 << 62, 4]] {
+        assert!(Tensor::<f32>::from_vec(vec![], shape).is_err(), "{shape:?}");
+        assert!(IndexTensor::from_vec(vec![], shape).is_err(), "{shape:?}");
+        assert!(Tensor::<f32>::zeros(&[0]).reshape(shape).is_err(), "{shape:?}");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        assert!(Tensor::<f32>::uniform(shape, 0.0, 1.0, &mut rng).is_err(), "{shape:?}");
+    }
+    assert_eq!(
+        Tensor::<f32>::from_vec(vec![], &[isize::MAX as usize, 0])
+            .unwrap()
+            .numel(),
+        0
+    );
+    let idx = IndexTensor::from_vec(vec![], &[0, 0]).unwrap();
+    let src = Tensor::<f32>::zeros(&[0, 0]);
+    assert!(Tensor::scatter_add(&[usize::MAX, 2], 0, &idx, &src).is_err());
+    let src = Tensor::<f32>::zeros(&[0, usize::MAX >> 2]);
+    assert!(Tensor::index_add(
+        &[usize::MAX >> 2, usize::MAX >> 2],
+        0,
+        &IndexTensor::from_slice(&[]),
+        &src
+    )
+    .is_err());
+    assert!(Tensor::<f32>::arange_step(0.0, 1e300, 1.0).is_err());
+}

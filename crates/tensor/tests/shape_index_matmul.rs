@@ -78,7 +78,7 @@ fn narrow_concat_stack() {
     let err = x.narrow(1, 3, 2).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "narrow: start (3) + length (2) exceeds dimension size (4) of dim 1"
+        "narrow: start (3) + length (2) exceeds dimension size (4) of dim 1 of shape [3, 4]"
     );
     assert!(x.narrow(0, usize::MAX, 2).is_err());
     assert!(x.narrow(2, 0, 1).is_err());

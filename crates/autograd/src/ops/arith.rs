@@ -21,8 +21,8 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op(
             "AddBackward0",
             out,
-            vec![self.clone(), other.clone()],
-            |g, _, x| Ok(vec![Some(unbroadcast(g, &x[0])?), Some(unbroadcast(g, &x[1])?)]),
+            [self.clone(), other.clone()],
+            |g, _, x| Ok([Some(unbroadcast(g, &x[0])?), Some(unbroadcast(g, &x[1])?)]),
         ))
     }
 
@@ -32,8 +32,8 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op(
             "SubBackward0",
             out,
-            vec![self.clone(), other.clone()],
-            |g, _, x| Ok(vec![Some(unbroadcast(g, &x[0])?), Some(unbroadcast(&-g, &x[1])?)]),
+            [self.clone(), other.clone()],
+            |g, _, x| Ok([Some(unbroadcast(g, &x[0])?), Some(unbroadcast(&-g, &x[1])?)]),
         ))
     }
 
@@ -43,7 +43,7 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op(
             "MulBackward0",
             out,
-            vec![self.clone(), other.clone()],
+            [self.clone(), other.clone()],
             |g, _, x| {
                 let ga = if x[0].requires_grad() {
                     Some(unbroadcast(&g.try_mul(&x[1])?, &x[0])?)
@@ -55,7 +55,7 @@ impl<T: Float> Var<T> {
                 } else {
                     None
                 };
-                Ok(vec![ga, gb])
+                Ok([ga, gb])
             },
         ))
     }
@@ -66,12 +66,12 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op(
             "DivBackward0",
             out,
-            vec![self.clone(), other.clone()],
+            [self.clone(), other.clone()],
             |g, _, x| {
                 // d(a/b)/da = 1/b,  d(a/b)/db = -a/b²
                 let ga = g.try_div(&x[1])?;
                 let gb = -(ga.try_mul(&x[0])?.try_div(&x[1])?);
-                Ok(vec![Some(unbroadcast(&ga, &x[0])?), Some(unbroadcast(&gb, &x[1])?)])
+                Ok([Some(unbroadcast(&ga, &x[0])?), Some(unbroadcast(&gb, &x[1])?)])
             },
         ))
     }
@@ -79,33 +79,29 @@ impl<T: Float> Var<T> {
     /// `self + s`.
     pub fn add_scalar(&self, s: T) -> Var<T> {
         let out = self.value().add_scalar(s);
-        Var::from_op("AddBackward1", out, vec![self.clone()], |g, _, _| {
-            Ok(vec![Some(g.clone())])
-        })
+        Var::from_op("AddBackward1", out, [self.clone()], |g, _, _| Ok([Some(g.clone())]))
     }
 
     /// `self * s`.
     pub fn mul_scalar(&self, s: T) -> Var<T> {
         let out = self.value().mul_scalar(s);
-        Var::from_op("MulBackward1", out, vec![self.clone()], move |g, _, _| {
-            Ok(vec![Some(g.mul_scalar(s))])
+        Var::from_op("MulBackward1", out, [self.clone()], move |g, _, _| {
+            Ok([Some(g.mul_scalar(s))])
         })
     }
 
     /// `self / s` (a true division, as PyTorch's, not a multiplication by `1/s`).
     pub fn div_scalar(&self, s: T) -> Var<T> {
         let out = self.value().map(|x| x / s);
-        Var::from_op("DivBackward1", out, vec![self.clone()], move |g, _, _| {
-            Ok(vec![Some(g.div_scalar(s))])
+        Var::from_op("DivBackward1", out, [self.clone()], move |g, _, _| {
+            Ok([Some(g.div_scalar(s))])
         })
     }
 
     /// `-self`.
     pub fn neg(&self) -> Var<T> {
         let out = self.value().neg();
-        Var::from_op("NegBackward0", out, vec![self.clone()], |g, _, _| {
-            Ok(vec![Some(g.neg())])
-        })
+        Var::from_op("NegBackward0", out, [self.clone()], |g, _, _| Ok([Some(g.neg())]))
     }
 }
 

@@ -9,12 +9,9 @@ impl<T: Float> Var<T> {
     pub fn gather(&self, dim: isize, index: &IndexTensor) -> Result<Var<T>> {
         let out = self.value().gather(dim, index)?;
         let index = index.clone();
-        Ok(Var::from_op(
-            "GatherBackward0",
-            out,
-            vec![self.clone()],
-            move |g, _, x| Ok(vec![Some(g.scatter_add(&x[0].shape(), dim, &index)?)]),
-        ))
+        Ok(Var::from_op("GatherBackward0", out, [self.clone()], move |g, _, x| {
+            Ok([Some(g.scatter_add(&x[0].shape(), dim, &index)?)])
+        }))
     }
 
     /// Adds this `Var` into zeros of `shape` at `index` along `dim`; gradient: gathered back.
@@ -24,8 +21,8 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op(
             "ScatterAddBackward0",
             out,
-            vec![self.clone()],
-            move |g, _, _| Ok(vec![Some(g.gather(dim, &index)?)]),
+            [self.clone()],
+            move |g, _, _| Ok([Some(g.gather(dim, &index)?)]),
         ))
     }
 
@@ -36,8 +33,8 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op(
             "IndexSelectBackward0",
             out,
-            vec![self.clone()],
-            move |g, _, x| Ok(vec![Some(g.index_add(&x[0].shape(), dim, &index)?)]),
+            [self.clone()],
+            move |g, _, x| Ok([Some(g.index_add(&x[0].shape(), dim, &index)?)]),
         ))
     }
 
@@ -48,8 +45,8 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op(
             "IndexAddBackward0",
             out,
-            vec![self.clone()],
-            move |g, _, _| Ok(vec![Some(g.index_select(dim, &index)?)]),
+            [self.clone()],
+            move |g, _, _| Ok([Some(g.index_select(dim, &index)?)]),
         ))
     }
 }

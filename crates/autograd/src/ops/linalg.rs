@@ -43,11 +43,14 @@ impl<T: Float> Var<T> {
     }
 
     fn matmul_2d_or_batched(&self, other: &Var<T>) -> Result<Var<T>> {
+        if self.ndim() == 2 && other.ndim() == 2 {
+            return self.mm(other, false, false);
+        }
         let out = self.value().matmul(&other.value())?;
         Ok(Var::from_op(
             "MmBackward0",
             out,
-            vec![self.clone(), other.clone()],
+            [self.clone(), other.clone()],
             |g, _, x| {
                 let ga = if x[0].requires_grad() {
                     Some(unbroadcast(&g.matmul(&x[1].transpose(-1, -2)?)?, &x[0])?)
@@ -59,7 +62,39 @@ impl<T: Float> Var<T> {
                 } else {
                     None
                 };
-                Ok(vec![ga, gb])
+                Ok([ga, gb])
+            },
+        ))
+    }
+
+    /// `C = op(A)·op(B)` of 2-D `Var`s, `op` a transpose where the flag says so: the product
+    /// the 2-D matmul and its gradients need, without making any transpose.
+    ///
+    /// Gradient: `dop(A) = dC·op(B)ᵀ` and `dop(B) = op(A)ᵀ·dC`, each turned back into
+    /// `dA`/`dB` by the same flags, so every gradient is again an `mm`.
+    fn mm(&self, other: &Var<T>, ta: bool, tb: bool) -> Result<Var<T>> {
+        let out = self.value().mm(&other.value(), ta, tb)?;
+        Ok(Var::from_op(
+            "MmBackward0",
+            out,
+            [self.clone(), other.clone()],
+            move |g, _, x| {
+                let (a, b) = (&x[0], &x[1]);
+                let ga = if !a.requires_grad() {
+                    None
+                } else if ta {
+                    Some(b.mm(g, tb, true)?) // dA = op(B)·dCᵀ
+                } else {
+                    Some(g.mm(b, false, !tb)?) // dA = dC·op(B)ᵀ
+                };
+                let gb = if !b.requires_grad() {
+                    None
+                } else if tb {
+                    Some(g.mm(a, true, ta)?) // dB = dCᵀ·op(A)
+                } else {
+                    Some(a.mm(g, !ta, false)?) // dB = op(A)ᵀ·dC
+                };
+                Ok([ga, gb])
             },
         ))
     }

@@ -9,18 +9,16 @@ impl<T: Float> Var<T> {
     /// The sum of every element (a 0-d `Var`); gradient: the output gradient everywhere.
     pub fn sum(&self) -> Var<T> {
         let out = self.value().sum();
-        Var::from_op("SumBackward0", out, vec![self.clone()], |g, _, x| {
-            Ok(vec![Some(g.broadcast_to(&x[0].shape())?)])
+        Var::from_op("SumBackward0", out, [self.clone()], |g, _, x| {
+            Ok([Some(g.broadcast_to(&x[0].shape())?)])
         })
     }
 
     /// The sum along `dim`; gradient: the output gradient repeated along `dim`.
     pub fn sum_dim(&self, dim: isize, keepdim: bool) -> Result<Var<T>> {
         let out = self.value().sum_dim(dim, keepdim)?;
-        Ok(Var::from_op("SumBackward1", out, vec![self.clone()], move |g, _, x| {
-            Ok(vec![Some(
-                restore_dim(g, dim, keepdim, &x[0])?.broadcast_to(&x[0].shape())?,
-            )])
+        Ok(Var::from_op("SumBackward1", out, [self.clone()], move |g, _, x| {
+            Ok([Some(restore_dim(g, dim, keepdim, &x[0])?.broadcast_to(&x[0].shape())?)])
         }))
     }
 
@@ -39,10 +37,8 @@ impl<T: Float> Var<T> {
     /// The largest element; the gradient is shared evenly among tied maxima, as `torch.max(t)`.
     pub fn max(&self) -> Result<Var<T>> {
         let out = self.value().max()?;
-        Ok(Var::from_op("MaxBackward1", out, vec![self.clone()], |g, out, x| {
-            Ok(vec![Some(
-                g.try_mul(&share_among_maxima(&x[0].value(), &out.value())?)?,
-            )])
+        Ok(Var::from_op("MaxBackward1", out, [self.clone()], |g, out, x| {
+            Ok([Some(g.try_mul(&share_among_maxima(&x[0].value(), &out.value())?)?)])
         }))
     }
 
@@ -50,16 +46,11 @@ impl<T: Float> Var<T> {
     /// `torch.amax(t, dim)`.
     pub fn max_dim(&self, dim: isize, keepdim: bool) -> Result<Var<T>> {
         let out = self.value().max_dim(dim, keepdim)?;
-        Ok(Var::from_op(
-            "AmaxBackward0",
-            out,
-            vec![self.clone()],
-            move |g, out, x| {
-                let out_k = restore_dim(out, dim, keepdim, &x[0])?.to_tensor();
-                let g_k = restore_dim(g, dim, keepdim, &x[0])?;
-                Ok(vec![Some(g_k.try_mul(&share_among_maxima(&x[0].value(), &out_k)?)?)])
-            },
-        ))
+        Ok(Var::from_op("AmaxBackward0", out, [self.clone()], move |g, out, x| {
+            let out_k = restore_dim(out, dim, keepdim, &x[0])?.to_tensor();
+            let g_k = restore_dim(g, dim, keepdim, &x[0])?;
+            Ok([Some(g_k.try_mul(&share_among_maxima(&x[0].value(), &out_k)?)?)])
+        }))
     }
 
     /// `log(Σ exp(x))` along `dim`, stable for large inputs; gradient: `softmax(x)` times the
@@ -69,11 +60,11 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op(
             "LogsumexpBackward0",
             out,
-            vec![self.clone()],
+            [self.clone()],
             move |g, out, x| {
                 let out_k = restore_dim(out, dim, keepdim, &x[0])?;
                 let g_k = restore_dim(g, dim, keepdim, &x[0])?;
-                Ok(vec![Some(g_k.try_mul(&x[0].try_sub(&out_k)?.exp())?)])
+                Ok([Some(g_k.try_mul(&x[0].try_sub(&out_k)?.exp())?)])
             },
         ))
     }
@@ -84,8 +75,8 @@ impl<T: Float> Var<T> {
             return Ok(self.clone());
         }
         let out = self.value().sum_to_shape(shape)?;
-        Ok(Var::from_op("SumToBackward", out, vec![self.clone()], |g, _, x| {
-            Ok(vec![Some(g.broadcast_to(&x[0].shape())?)])
+        Ok(Var::from_op("SumToBackward", out, [self.clone()], |g, _, x| {
+            Ok([Some(g.broadcast_to(&x[0].shape())?)])
         }))
     }
 
@@ -95,8 +86,8 @@ impl<T: Float> Var<T> {
             return Ok(self.clone());
         }
         let out = self.value().broadcast_to(shape)?;
-        Ok(Var::from_op("ExpandBackward0", out, vec![self.clone()], |g, _, x| {
-            Ok(vec![Some(g.sum_to_shape(&x[0].shape())?)])
+        Ok(Var::from_op("ExpandBackward0", out, [self.clone()], |g, _, x| {
+            Ok([Some(g.sum_to_shape(&x[0].shape())?)])
         }))
     }
 }

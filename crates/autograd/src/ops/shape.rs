@@ -2,14 +2,14 @@
 
 use ferrograd_tensor::{normalize_dim, Error, Float, Result, Tensor};
 
-use crate::Var;
+use crate::{Grads, Var};
 
 impl<T: Float> Var<T> {
     /// The same elements in a new shape; gradient: reshaped back.
     pub fn reshape(&self, shape: &[usize]) -> Result<Var<T>> {
         let out = self.value().reshape(shape)?;
-        Ok(Var::from_op("ViewBackward0", out, vec![self.clone()], |g, _, x| {
-            Ok(vec![Some(g.reshape(&x[0].shape())?)])
+        Ok(Var::from_op("ViewBackward0", out, [self.clone()], |g, _, x| {
+            Ok([Some(g.reshape(&x[0].shape())?)])
         }))
     }
 
@@ -21,12 +21,15 @@ impl<T: Float> Var<T> {
 
     /// Swaps two dimensions; gradient: swapped back.
     pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Var<T>> {
-        let out = self.value().transpose(dim0, dim1)?;
+        let out = match self.ndim() {
+            2 => transpose_2d(&self.value(), dim0, dim1)?,
+            _ => self.value().transpose(dim0, dim1)?,
+        };
         Ok(Var::from_op(
             "TransposeBackward0",
             out,
-            vec![self.clone()],
-            move |g, _, _| Ok(vec![Some(g.transpose(dim0, dim1)?)]),
+            [self.clone()],
+            move |g, _, _| Ok([Some(g.transpose(dim0, dim1)?)]),
         ))
     }
 
@@ -49,12 +52,9 @@ impl<T: Float> Var<T> {
         for (i, &d) in dims.iter().enumerate() {
             inverse[d] = i;
         }
-        Ok(Var::from_op(
-            "PermuteBackward0",
-            out,
-            vec![self.clone()],
-            move |g, _, _| Ok(vec![Some(g.permute(&inverse)?)]),
-        ))
+        Ok(Var::from_op("PermuteBackward0", out, [self.clone()], move |g, _, _| {
+            Ok([Some(g.permute(&inverse)?)])
+        }))
     }
 
     /// Removes `dim` if its size is 1.
@@ -72,22 +72,17 @@ impl<T: Float> Var<T> {
     /// `length` elements along `dim` from `start`; gradient: placed back between zeros.
     pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Result<Var<T>> {
         let out = self.value().narrow(dim, start, length)?;
-        Ok(Var::from_op(
-            "NarrowBackward0",
-            out,
-            vec![self.clone()],
-            move |g, _, x| {
-                let shape = x[0].shape();
-                let d = normalize_dim("narrow", dim, shape.len())?;
-                let zeros = |n: usize| {
-                    let mut s = shape.clone();
-                    s[d] = n;
-                    Var::new(Tensor::zeros(&s))
-                };
-                let (before, after) = (zeros(start), zeros(shape[d] - start - length));
-                Ok(vec![Some(Var::concat(&[before, g.clone(), after], dim)?)])
-            },
-        ))
+        Ok(Var::from_op("NarrowBackward0", out, [self.clone()], move |g, _, x| {
+            let shape = x[0].shape();
+            let d = normalize_dim("narrow", dim, shape.len())?;
+            let zeros = |n: usize| {
+                let mut s = shape.clone();
+                s[d] = n;
+                Var::new(Tensor::zeros(&s))
+            };
+            let (before, after) = (zeros(start), zeros(shape[d] - start - length));
+            Ok([Some(Var::concat(&[before, g.clone(), after], dim)?)])
+        }))
     }
 
     /// Joins `Var`s along an existing dimension, as `torch.cat`; gradient: each input's slice.
@@ -104,7 +99,7 @@ impl<T: Float> Var<T> {
                     start += len;
                     g.narrow(dim, start - len, len).map(Some)
                 })
-                .collect()
+                .collect::<Result<Grads<T>>>()
         }))
     }
 
@@ -127,4 +122,29 @@ impl<T: Float> Var<T> {
         let parts = vars.iter().map(|v| v.unsqueeze(d)).collect::<Result<Vec<_>>>()?;
         Var::concat(&parts, d)
     }
+}
+
+/// The transpose of a 2-D tensor (`dim0`, `dim1` checked) as a row-major copy, tile by tile so
+/// that both the reads and the writes stay within a few cache lines.
+fn transpose_2d<T: Float>(t: &Tensor<T>, dim0: isize, dim1: isize) -> Result<Tensor<T>> {
+    const TILE: usize = 32;
+    let (a, b) = (
+        normalize_dim("transpose", dim0, 2)?,
+        normalize_dim("transpose", dim1, 2)?,
+    );
+    let Some(src) = t.array().as_slice().filter(|_| a != b) else {
+        return t.transpose(dim0, dim1);
+    };
+    let (rows, cols) = (t.shape()[0], t.shape()[1]);
+    let mut out = vec![T::zero(); rows * cols];
+    for i0 in (0..rows).step_by(TILE) {
+        for j0 in (0..cols).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(rows) {
+                for j in j0..(j0 + TILE).min(cols) {
+                    out[j * rows + i] = src[i * cols + j];
+                }
+            }
+        }
+    }
+    Tensor::from_vec(out, &[cols, rows])
 }

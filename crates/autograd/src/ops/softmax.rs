@@ -10,15 +10,10 @@ impl<T: Float> Var<T> {
     /// Gradient: `y ⊙ (g - Σ_dim(g ⊙ y))` with `y` the output.
     pub fn softmax(&self, dim: isize) -> Result<Var<T>> {
         let out = self.value().softmax(dim)?;
-        Ok(Var::from_op(
-            "SoftmaxBackward0",
-            out,
-            vec![self.clone()],
-            move |g, y, _| {
-                let dot = g.try_mul(y)?.sum_dim(dim, true)?;
-                Ok(vec![Some(y.try_mul(&g.try_sub(&dot)?)?)])
-            },
-        ))
+        Ok(Var::from_op("SoftmaxBackward0", out, [self.clone()], move |g, y, _| {
+            let dot = g.try_mul(y)?.sum_dim(dim, true)?;
+            Ok([Some(y.try_mul(&g.try_sub(&dot)?)?)])
+        }))
     }
 
     /// `(x - max) - log Σ exp(x - max)` along `dim`, as PyTorch computes it.
@@ -29,8 +24,8 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op(
             "LogSoftmaxBackward0",
             out,
-            vec![self.clone()],
-            move |g, y, _| Ok(vec![Some(g.try_sub(&y.exp().try_mul(&g.sum_dim(dim, true)?)?)?)]),
+            [self.clone()],
+            move |g, y, _| Ok([Some(g.try_sub(&y.exp().try_mul(&g.sum_dim(dim, true)?)?)?)]),
         ))
     }
 }

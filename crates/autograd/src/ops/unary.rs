@@ -17,84 +17,84 @@ impl<T: Float> Var<T> {
     /// `e^x`; its derivative is its own output.
     pub fn exp(&self) -> Var<T> {
         let out = self.value().exp();
-        Var::from_op("ExpBackward0", out, vec![self.clone()], |g, out, _| {
-            Ok(vec![Some(g.try_mul(out)?)])
+        Var::from_op("ExpBackward0", out, [self.clone()], |g, out, _| {
+            Ok([Some(g.try_mul(out)?)])
         })
     }
 
     /// The natural logarithm; derivative `1/x`.
     pub fn log(&self) -> Var<T> {
         let out = self.value().log();
-        Var::from_op("LogBackward0", out, vec![self.clone()], |g, _, x| {
-            Ok(vec![Some(g.try_div(&x[0])?)])
+        Var::from_op("LogBackward0", out, [self.clone()], |g, _, x| {
+            Ok([Some(g.try_div(&x[0])?)])
         })
     }
 
     /// `x^p`; derivative `p·x^(p-1)`.
     pub fn powf(&self, p: T) -> Var<T> {
         let out = self.value().powf(p);
-        Var::from_op("PowBackward0", out, vec![self.clone()], move |g, _, x| {
+        Var::from_op("PowBackward0", out, [self.clone()], move |g, _, x| {
             if p == T::zero() {
-                return Ok(vec![Some(g.mul_scalar(T::zero()))]); // as PyTorch: no 0·x^-1 NaN at x = 0
+                return Ok([Some(g.mul_scalar(T::zero()))]); // as PyTorch: no 0·x^-1 NaN at x = 0
             }
-            Ok(vec![Some(g.try_mul(&x[0].powf(p - T::one()).mul_scalar(p))?)])
+            Ok([Some(g.try_mul(&x[0].powf(p - T::one()).mul_scalar(p))?)])
         })
     }
 
     /// `√x`; derivative `1/(2√x)`.
     pub fn sqrt(&self) -> Var<T> {
         let out = self.value().sqrt();
-        Var::from_op("SqrtBackward0", out, vec![self.clone()], |g, out, _| {
-            Ok(vec![Some(g.try_div(&out.mul_scalar(T::of(2.0)))?)])
+        Var::from_op("SqrtBackward0", out, [self.clone()], |g, out, _| {
+            Ok([Some(g.try_div(&out.mul_scalar(T::of(2.0)))?)])
         })
     }
 
     /// `|x|`; derivative `sign(x)` (0 at 0, as PyTorch).
     pub fn abs(&self) -> Var<T> {
         let out = self.value().abs();
-        Var::from_op("AbsBackward0", out, vec![self.clone()], |g, _, x| {
-            Ok(vec![Some(g.try_mul(&Var::new(x[0].value().sign()))?)])
+        Var::from_op("AbsBackward0", out, [self.clone()], |g, _, x| {
+            Ok([Some(g.try_mul(&Var::new(x[0].value().sign()))?)])
         })
     }
 
     /// `max(x, 0)`; derivative 1 where `x > 0`, else 0 (0 at 0, as PyTorch).
     pub fn relu(&self) -> Var<T> {
         let out = self.value().relu();
-        Var::from_op("ReluBackward0", out, vec![self.clone()], |g, out, _| {
-            Ok(vec![Some(g.try_mul(&mask(&out.value(), |v| v > T::zero()))?)])
+        Var::from_op("ReluBackward0", out, [self.clone()], |g, out, _| {
+            Ok([Some(g.try_mul(&mask(&out.value(), |v| v > T::zero()))?)])
         })
     }
 
     /// `x` where `x > 0`, else `slope·x`; derivative 1 or `slope` (`slope` at 0, as PyTorch).
     pub fn leaky_relu(&self, slope: T) -> Var<T> {
         let out = self.value().map(|v| if v > T::zero() { v } else { v * slope });
-        Var::from_op("LeakyReluBackward0", out, vec![self.clone()], move |g, _, x| {
+        Var::from_op("LeakyReluBackward0", out, [self.clone()], move |g, _, x| {
             let d = x[0].value().map(|v| if v > T::zero() { T::one() } else { slope });
-            Ok(vec![Some(g.try_mul(&Var::new(d))?)])
+            Ok([Some(g.try_mul(&Var::new(d))?)])
         })
     }
 
     /// The hyperbolic tangent; derivative `1 - tanh²`.
     pub fn tanh(&self) -> Var<T> {
         let out = self.value().tanh();
-        Var::from_op("TanhBackward0", out, vec![self.clone()], |g, out, _| {
-            Ok(vec![Some(g.try_mul(&(out.try_mul(out)?.neg().add_scalar(T::one())))?)])
+        Var::from_op("TanhBackward0", out, [self.clone()], |g, out, _| {
+            Ok([Some(g.try_mul(&(out.try_mul(out)?.neg().add_scalar(T::one())))?)])
         })
     }
 
     /// The logistic function; derivative `σ(1 - σ)`.
     pub fn sigmoid(&self) -> Var<T> {
         let out = self.value().sigmoid();
-        Var::from_op("SigmoidBackward0", out, vec![self.clone()], |g, out, _| {
-            Ok(vec![Some(g.try_mul(&out.try_mul(&out.neg().add_scalar(T::one()))?)?)])
+        Var::from_op("SigmoidBackward0", out, [self.clone()], |g, out, _| {
+            Ok([Some(g.try_mul(&out.try_mul(&out.neg().add_scalar(T::one()))?)?)])
         })
     }
 
     /// `log σ(x)`, stable for large `|x|`; derivative `σ(-x)`.
     pub fn log_sigmoid(&self) -> Var<T> {
         let out = self.value().log_sigmoid();
-        Var::from_op("LogSigmoidBackward0", out, vec![self.clone()], |g, _, x| {
-            Ok(vec![Some(g.try_mul(&x[0].neg().sigmoid())?)])
+        Var::from_op("LogSigmoidBackward0", out, [self.clone()], |g, _, x| {
+            Ok([Some(g.try_mul(&x[0].neg().sigmoid())?)])
         })
     }
 
@@ -102,11 +102,11 @@ impl<T: Float> Var<T> {
     /// `torch.clamp` with number bounds in the reference PyTorch (2.15).
     pub fn clamp(&self, min: Option<T>, max: Option<T>) -> Var<T> {
         let out = self.value().clamp(min, max);
-        Var::from_op("ClampBackward1", out, vec![self.clone()], move |g, _, x| {
+        Var::from_op("ClampBackward1", out, [self.clone()], move |g, _, x| {
             let inside = mask(&x[0].value(), |v| {
                 min.is_none_or(|m| v > m) && max.is_none_or(|m| v < m)
             });
-            Ok(vec![Some(g.try_mul(&inside)?)])
+            Ok([Some(g.try_mul(&inside)?)])
         })
     }
 
@@ -117,7 +117,7 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op(
             "MaximumBackward0",
             out,
-            vec![self.clone(), other.clone()],
+            [self.clone(), other.clone()],
             |g, _, x| {
                 let share = x[0].value().zip_map(&x[1].value(), "maximum", |a, b| {
                     if a > b {
@@ -131,7 +131,7 @@ impl<T: Float> Var<T> {
                 let other_share = share.map(|s| T::one() - s);
                 let ga = unbroadcast(&g.try_mul(&Var::new(share))?, &x[0])?;
                 let gb = unbroadcast(&g.try_mul(&Var::new(other_share))?, &x[1])?;
-                Ok(vec![Some(ga), Some(gb)])
+                Ok([Some(ga), Some(gb)])
             },
         ))
     }

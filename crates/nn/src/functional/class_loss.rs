@@ -1,8 +1,8 @@
 //! The fused kernel behind `cross_entropy` and `nll_loss`: one op with its own gradient.
 //!
-//! Input `x` is viewed as `[n, c, s]` (see [`Layout`]); a *position* is a pair `(n, s)`.
-//! With `lp = log_softmax(x)` over the class dimension (or `lp = x` for `nll_loss`), every
-//! mode of PyTorch's cross-entropy is
+//! Input `x` is viewed as `[n, c, s]` (see [`Layout`]); a *position* is a pair `(n, s)`, and
+//! its *row* is its `c` class values. With `lp = log_softmax(x)` over the class dimension (or
+//! `lp = x` for `nll_loss`), every mode of PyTorch's cross-entropy is
 //!
 //! ```text
 //! l[pos] = -Σ_c a[pos, c] · lp[pos, c]
@@ -23,10 +23,24 @@
 //! Ignored positions have `G = 0`; as in PyTorch their gradient is `0 - p·0`, which is NaN
 //! only when the row itself holds NaN or `+inf`.
 //!
-//! The forward keeps one max and one log-sum per position, not the log-probabilities;
-//! backward recomputes `lp` from `x`. Sums are accumulated in `f64`.
+//! How it is computed. Forward reads each row once: `RowKernels::max_log_sum_exp` (in `ferrograd_tensor::kernels`) finds the
+//! row's max `m` and `ℓ = ln Σ exp(x - m)` together (an online normalizer: the running sum is
+//! rescaled by `exp(m_old - m_new)` whenever the max grows), and `lp = (x - m) - ℓ` is formed
+//! only where the loss reads it: the target's entry, or every entry with label smoothing or
+//! probability targets. The pair `(m, ℓ)`, the row's log-sum-exp kept as two numbers so that
+//! `x - m` stays exact, is all forward keeps for backward. Backward recomputes `p` and writes
+//! the gradient straight into its buffer: `(s·A)·p` for the whole row
+//! (`RowKernels::scaled_softmax`), then `-s·a[c]` where `a` is not zero (the target's entry
+//! alone for plain class indices). No other buffer the size of the input is made.
+//!
+//! Rows of `(C)` and `(N, C)` input (`s = 1`) are contiguous slices; for `(N, C, d1, ...)` input
+//! each position's values (stride `s`) are gathered into a scratch row, and its gradient
+//! scattered back. Big inputs are split across threads by sample (`n`); every position is
+//! computed alone and the reductions add the per-position terms afterwards in position order,
+//! so results do not depend on the number of threads. Sums are accumulated in `f64`.
 
 use ferrograd_autograd::{is_grad_enabled, Var};
+use ferrograd_tensor::parallel::{for_each_block_mut, zeroed_vec};
 use ferrograd_tensor::{Error, Float, Result, Tensor};
 
 use super::checks::Layout;
@@ -53,6 +67,33 @@ enum Support {
 /// The max and log-sum-exp-of-shifted-logits of one position, kept for backward.
 type RowStats<T> = (T, T);
 
+/// What forward computes for one position: its row statistics, the class term `-w[y]·lp[y]`
+/// (or the whole probability-target loss) and the smoothing term `-Σ w[c]·lp[c]`.
+#[derive(Clone, Copy)]
+struct PositionLoss<T> {
+    stats: RowStats<T>,
+    main: f64,
+    smooth: f64,
+}
+
+/// The values of position `s` of a sample's `[c, stride]` block: the block itself when
+/// `stride == 1`, else gathered into `scratch`.
+fn gather<'a, T: Copy>(block: &'a [T], stride: usize, s: usize, scratch: &'a mut Vec<T>) -> &'a [T] {
+    if stride == 1 {
+        return block;
+    }
+    scratch.clear();
+    scratch.extend(block.iter().skip(s).step_by(stride));
+    scratch
+}
+
+/// Writes `row` back as position `s` of a `[c, stride]` block.
+fn scatter<T: Copy>(row: &[T], block: &mut [T], stride: usize, s: usize) {
+    for (dst, &v) in block.iter_mut().skip(s).step_by(stride).zip(row) {
+        *dst = v;
+    }
+}
+
 /// Everything the loss needs besides the input values.
 pub(crate) struct ClassLoss<T: Float> {
     pub op: &'static str,
@@ -77,68 +118,47 @@ impl<T: Float> ClassLoss<T> {
         self.weight.as_ref().map_or(1.0, |w| w[c])
     }
 
-    fn offset(&self, pos: usize, c: usize) -> usize {
-        let (n, s) = (pos / self.layout.s, pos % self.layout.s);
-        (n * self.layout.c + c) * self.layout.s + s
-    }
-
-    /// Fills `lp` with the log-probabilities of one position; returns its (max, log-sum).
-    fn log_probs(&self, x: &[T], pos: usize, lp: &mut [T]) -> (T, T) {
-        let c = self.layout.c;
-        for (k, v) in lp.iter_mut().enumerate().take(c) {
-            *v = x[self.offset(pos, k)];
-        }
-        if !self.softmax {
-            return (T::zero(), T::zero());
-        }
-        let max = lp.iter().fold(T::neg_infinity(), |m, &v| {
-            if m.is_nan() || v.is_nan() {
-                T::nan()
-            } else {
-                m.max(v)
-            }
-        });
-        let log_sum = T::of(lp.iter().map(|&v| (v - max).f64().exp()).sum::<f64>().ln());
-        for v in lp.iter_mut() {
-            *v = (*v - max) - log_sum;
-        }
-        (max, log_sum)
-    }
-
-    /// The coefficients `a[pos, ·]` of one position, and which of them PyTorch computes.
-    fn coefficients(&self, pos: usize, a: &mut [f64]) -> Support {
-        let c = self.layout.c;
+    /// The target probabilities in the input's layout, if the target holds probabilities.
+    fn target_probabilities(&self) -> Option<&[T]> {
         match &self.classes {
-            Classes::Indices { targets, ignore_index } => {
-                let y = targets[pos];
-                a.fill(0.0);
-                if y == *ignore_index {
-                    return Support::Ignored;
-                }
-                let y = y as usize;
-                if self.eps == 0.0 {
-                    a[y] = self.w(y);
-                    return Support::Target(y);
-                }
-                for (k, v) in a.iter_mut().enumerate() {
-                    *v = self.eps / c as f64 * self.w(k);
-                }
-                a[y] += (1.0 - self.eps) * self.w(y);
-            }
-            Classes::Probabilities(t) => {
-                let t = t.array().as_slice().expect("standard layout");
-                for (k, v) in a.iter_mut().enumerate() {
-                    let tk = t[self.offset(pos, k)].f64();
-                    let tk = if self.eps > 0.0 {
-                        tk * (1.0 - self.eps) + self.eps / c as f64
-                    } else {
-                        tk
-                    };
-                    *v = self.w(k) * tk;
-                }
-            }
+            Classes::Probabilities(t) => Some(t.array().as_slice().expect("standard layout")),
+            Classes::Indices { .. } => None,
         }
-        Support::All
+    }
+
+    /// Which coefficients of position `pos` are not zero.
+    fn support(&self, pos: usize) -> Support {
+        match &self.classes {
+            Classes::Indices { targets, ignore_index } if targets[pos] == *ignore_index => Support::Ignored,
+            Classes::Indices { targets, .. } if self.eps == 0.0 => Support::Target(targets[pos] as usize),
+            _ => Support::All,
+        }
+    }
+
+    /// The coefficient `a[pos, k]`; `t` is the position's target row for probability targets.
+    fn coefficient(&self, pos: usize, k: usize, t: Option<&[T]>) -> f64 {
+        let c = self.layout.c as f64;
+        match (&self.classes, t) {
+            (Classes::Indices { targets, .. }, _) => {
+                let y = targets[pos] as usize;
+                let a = self.eps / c * self.w(k);
+                if k == y {
+                    a + (1.0 - self.eps) * self.w(y)
+                } else {
+                    a
+                }
+            }
+            (Classes::Probabilities(_), Some(t)) => {
+                let tk = t[k].f64();
+                let tk = if self.eps > 0.0 {
+                    tk * (1.0 - self.eps) + self.eps / c
+                } else {
+                    tk
+                };
+                self.w(k) * tk
+            }
+            (Classes::Probabilities(_), None) => unreachable!("probability targets come with their row"),
+        }
     }
 
     /// Checks every counted target is a class: PyTorch's `Target {y} is out of bounds.`
@@ -167,36 +187,94 @@ impl<T: Float> ClassLoss<T> {
         }
     }
 
+    /// Calls `f(pos, row, target_row)` for each position of sample `n`, in order; `target_row`
+    /// is the position's target probabilities, if the target holds probabilities.
+    fn for_each_row_of_sample(&self, x: &[T], n: usize, mut f: impl FnMut(usize, &[T], Option<&[T]>)) {
+        let (c, stride) = (self.layout.c, self.layout.s);
+        let range = n * c * stride..(n + 1) * c * stride;
+        let targets = self.target_probabilities().map(|t| &t[range.clone()]);
+        let (mut x_row, mut t_row) = (Vec::new(), Vec::new());
+        for s in 0..stride {
+            let row = gather(&x[range.clone()], stride, s, &mut x_row);
+            let t = targets.map(|t| gather(t, stride, s, &mut t_row));
+            f(n * stride + s, row, t);
+        }
+    }
+
+    /// A tensor of the input's shape whose row at each position `f(pos, row, target_row, out)`
+    /// writes, sample by sample (on several threads for big inputs).
+    fn input_sized(&self, x: &[T], f: impl Fn(usize, &[T], Option<&[T]>, &mut [T]) + Sync + Send) -> Tensor<T> {
+        let (c, stride) = (self.layout.c, self.layout.s);
+        let mut out = zeroed_vec::<T>(x.len());
+        for_each_block_mut(&mut out, c * stride, c * stride, |n, block| {
+            let mut out_row = Vec::new();
+            self.for_each_row_of_sample(x, n, |pos, row, t| {
+                if stride == 1 {
+                    return f(pos, row, t, block);
+                }
+                out_row.resize(c, T::zero());
+                f(pos, row, t, &mut out_row);
+                scatter(&out_row, block, stride, pos % stride);
+            });
+        });
+        Tensor::from_vec(out, &self.input_shape).expect("input shape")
+    }
+
+    /// The loss terms of one position.
+    fn position_loss(&self, pos: usize, row: &[T], t: Option<&[T]>) -> PositionLoss<T> {
+        let (max, log_sum) = if self.softmax {
+            T::max_log_sum_exp(row)
+        } else {
+            (T::zero(), T::zero())
+        };
+        let lp = |k: usize| {
+            if self.softmax {
+                (row[k] - max) - log_sum
+            } else {
+                row[k]
+            }
+        };
+        let (mut main, mut smooth) = (0.0, 0.0);
+        match &self.classes {
+            Classes::Indices { targets, ignore_index } => {
+                let y = targets[pos];
+                if y != *ignore_index {
+                    main = -(self.w(y as usize) * lp(y as usize).f64());
+                    if self.eps > 0.0 {
+                        smooth = -(0..row.len()).map(|k| self.w(k) * lp(k).f64()).sum::<f64>();
+                    }
+                }
+            }
+            Classes::Probabilities(_) => {
+                main = -(0..row.len())
+                    .map(|k| lp(k).f64() * self.coefficient(pos, k, t))
+                    .sum::<f64>();
+            }
+        }
+        PositionLoss {
+            stats: (max, log_sum),
+            main,
+            smooth,
+        }
+    }
+
     /// The loss, and per position the (max, log-sum) that backward needs.
     fn forward(&self, x: &[T]) -> Result<(Tensor<T>, Vec<RowStats<T>>)> {
         let (m, c) = (self.layout.positions(), self.layout.c);
-        let mut lp = vec![T::zero(); c];
-        let mut stats = Vec::with_capacity(if self.softmax { m } else { 0 });
-        // Per position: the class term -w[y]·lp[y] (or the probability loss) and the smoothing term.
-        let (mut main, mut smooth) = (vec![0.0f64; m], vec![0.0f64; m]);
-        for pos in 0..m {
-            let st = self.log_probs(x, pos, &mut lp);
-            if self.softmax {
-                stats.push(st);
-            }
-            match &self.classes {
-                Classes::Indices { targets, ignore_index } => {
-                    let y = targets[pos];
-                    if y == *ignore_index {
-                        continue;
-                    }
-                    main[pos] = -(self.w(y as usize) * lp[y as usize].f64());
-                    if self.eps > 0.0 {
-                        smooth[pos] = -(0..c).map(|k| self.w(k) * lp[k].f64()).sum::<f64>();
-                    }
-                }
-                Classes::Probabilities(_) => {
-                    let mut a = vec![0.0; c];
-                    let _ = self.coefficients(pos, &mut a);
-                    main[pos] = -(0..c).map(|k| lp[k].f64() * a[k]).sum::<f64>();
-                }
-            }
-        }
+        let mut per_position = vec![
+            PositionLoss {
+                stats: (T::zero(), T::zero()),
+                main: 0.0,
+                smooth: 0.0
+            };
+            m
+        ];
+        let (stride, work) = (self.layout.s, self.layout.c * self.layout.s);
+        for_each_block_mut(&mut per_position, stride, work, |n, out| {
+            self.for_each_row_of_sample(x, n, |pos, row, t| {
+                out[pos - n * stride] = self.position_loss(pos, row, t);
+            });
+        });
         let smoothing = self.eps > 0.0 && matches!(self.classes, Classes::Indices { .. });
         let combine = |main: f64, smooth: f64| {
             if smoothing {
@@ -207,21 +285,21 @@ impl<T: Float> ClassLoss<T> {
         };
         let loss = match self.reduction {
             Reduction::None => {
-                let v = main.iter().zip(&smooth).map(|(&a, &b)| T::of(combine(a, b))).collect();
+                let v = per_position.iter().map(|p| T::of(combine(p.main, p.smooth))).collect();
                 Tensor::from_vec(v, &self.none_shape)?
             }
             Reduction::Sum | Reduction::Mean => {
+                // In position order, whatever the threads did.
                 let (sum_main, sum_smooth) = match &self.classes {
                     // PyTorch negates the whole sum here, so an empty sum is -0.0.
-                    Classes::Probabilities(_) => (-main.iter().map(|v| -v).sum::<f64>(), 0.0),
-                    Classes::Indices { .. } => (main.iter().sum(), smooth.iter().sum()),
-                };
-                let d = if self.reduction == Reduction::Mean {
-                    self.mean_divisor()
-                } else {
-                    1.0
+                    Classes::Probabilities(_) => (-per_position.iter().map(|p| -p.main).sum::<f64>(), 0.0),
+                    Classes::Indices { .. } => (
+                        per_position.iter().map(|p| p.main).sum(),
+                        per_position.iter().map(|p| p.smooth).sum(),
+                    ),
                 };
                 let total = if self.reduction == Reduction::Mean {
+                    let d = self.mean_divisor();
                     combine(sum_main / d, sum_smooth / d)
                 } else {
                     combine(sum_main, sum_smooth)
@@ -229,62 +307,81 @@ impl<T: Float> ClassLoss<T> {
                 Tensor::scalar(T::of(total))
             }
         };
-        Ok((loss, stats))
-    }
-
-    /// The upstream gradient per position, divided by the `mean` divisor.
-    fn scales(&self, g: &Tensor<T>) -> Vec<f64> {
-        let m = self.layout.positions();
-        match self.reduction {
-            Reduction::None => g.to_vec().iter().map(|v| v.f64()).collect(),
-            Reduction::Sum => vec![g.to_vec()[0].f64(); m],
-            Reduction::Mean => vec![g.to_vec()[0].f64() / self.mean_divisor(); m],
-        }
-    }
-
-    /// `∂L/∂x` and, for probability targets, `∂L/∂t`, straight from the closed form.
-    fn backward_kernel(&self, x: &[T], stats: &[RowStats<T>], g: &Tensor<T>) -> (Tensor<T>, Option<Tensor<T>>) {
-        let (m, c) = (self.layout.positions(), self.layout.c);
-        let scales = self.scales(g);
-        let mut gx = vec![T::zero(); x.len()];
-        let wants_target = matches!(self.classes, Classes::Probabilities(_));
-        let mut gt = if wants_target {
-            vec![T::zero(); x.len()]
+        let stats = if self.softmax {
+            per_position.iter().map(|p| p.stats).collect()
         } else {
             Vec::new()
         };
-        let f = if self.eps > 0.0 { 1.0 - self.eps } else { 1.0 };
-        let (mut a, mut lp) = (vec![0.0; c], vec![T::zero(); c]);
-        for pos in 0..m {
-            let s = scales[pos];
-            let support = self.coefficients(pos, &mut a);
-            let gk = |k: usize| match support {
-                Support::Ignored => 0.0,
-                Support::Target(y) if k != y => 0.0,
-                _ => -s * a[k],
-            };
-            let sum_g: f64 = (0..c).map(gk).sum();
-            for (k, v) in lp.iter_mut().enumerate() {
-                *v = x[self.offset(pos, k)];
+        Ok((loss, stats))
+    }
+
+    /// The upstream gradient of each position, divided by the `mean` divisor.
+    fn scales(&self, g: &Tensor<T>) -> impl Fn(usize) -> f64 + Sync + Send {
+        let per_position: Vec<f64> = match self.reduction {
+            Reduction::None => g.array().iter().map(|v| v.f64()).collect(),
+            Reduction::Sum | Reduction::Mean => Vec::new(),
+        };
+        let total = match self.reduction {
+            Reduction::None => 0.0,
+            Reduction::Sum => g.array().iter().next().map_or(0.0, |v| v.f64()),
+            Reduction::Mean => g.array().iter().next().map_or(0.0, |v| v.f64()) / self.mean_divisor(),
+        };
+        move |pos| per_position.get(pos).copied().unwrap_or(total)
+    }
+
+    /// `∂L/∂x` of one position's row, `s·(p·A - a)` (or `-s·a` for nll_loss), into `out`.
+    fn input_grad_row(&self, pos: usize, s: f64, stats: RowStats<T>, row: &[T], t: Option<&[T]>, out: &mut [T]) {
+        let (max, log_sum) = stats;
+        match (self.support(pos), self.softmax) {
+            (Support::Ignored, true) => T::scaled_softmax(row, max, log_sum, T::zero(), out),
+            (Support::Ignored, false) => out.fill(T::zero()),
+            (Support::Target(y), true) => {
+                let sa = T::of(s * self.w(y));
+                T::scaled_softmax(row, max, log_sum, sa, out);
+                out[y] -= sa;
             }
-            if self.softmax {
-                let (max, log_sum) = stats[pos];
-                lp.iter_mut().for_each(|v| *v = (*v - max) - log_sum);
+            (Support::Target(y), false) => {
+                out.fill(T::zero());
+                out[y] = T::of(-(s * self.w(y)));
             }
-            for k in 0..c {
-                let g = if self.softmax {
-                    gk(k) - lp[k].exp().f64() * sum_g
-                } else {
-                    gk(k)
-                };
-                gx[self.offset(pos, k)] = T::of(g);
-                if wants_target {
-                    gt[self.offset(pos, k)] = T::of(-s * f * self.w(k) * lp[k].f64());
+            (Support::All, _) => {
+                let a_sum: f64 = (0..row.len()).map(|k| self.coefficient(pos, k, t)).sum();
+                T::scaled_softmax(row, max, log_sum, T::of(s * a_sum), out);
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o = T::of(o.f64() - s * self.coefficient(pos, k, t));
                 }
             }
         }
-        let gx = Tensor::from_vec(gx, &self.input_shape).expect("input shape");
-        let gt = wants_target.then(|| Tensor::from_vec(gt, &self.input_shape).expect("input shape"));
+    }
+
+    /// `∂L/∂x` (if `wants_input`) and, for probability targets, `∂L/∂t` (if `wants_target`),
+    /// straight from the closed form.
+    fn backward_kernel(
+        &self,
+        x: &[T],
+        stats: &[RowStats<T>],
+        g: &Tensor<T>,
+        wants_input: bool,
+        wants_target: bool,
+    ) -> (Option<Tensor<T>>, Option<Tensor<T>>) {
+        let scale = self.scales(g);
+        let stats_of = |pos: usize| stats.get(pos).copied().unwrap_or((T::zero(), T::zero()));
+        let gx = wants_input.then(|| {
+            self.input_sized(x, |pos, row, t, out| {
+                self.input_grad_row(pos, scale(pos), stats_of(pos), row, t, out)
+            })
+        });
+        let gt = (wants_target && matches!(self.classes, Classes::Probabilities(_))).then(|| {
+            let f = if self.eps > 0.0 { 1.0 - self.eps } else { 1.0 };
+            self.input_sized(x, |pos, row, _, out| {
+                let (max, log_sum) = stats_of(pos);
+                let s = scale(pos);
+                for (k, o) in out.iter_mut().enumerate() {
+                    let lp = (row[k] - max) - log_sum;
+                    *o = T::of(-s * f * self.w(k) * lp.f64());
+                }
+            })
+        });
         (gx, gt)
     }
 
@@ -293,16 +390,26 @@ impl<T: Float> ClassLoss<T> {
     /// The coefficients `a` are constants here: second derivatives through a probability
     /// target are not recorded.
     fn backward_composite(&self, g: &Var<T>, inputs: &[Var<T>]) -> Result<Vec<Option<Var<T>>>> {
-        let (m, c, cd) = (self.layout.positions(), self.layout.c, self.layout.class_dim);
+        let (c, stride, cd) = (self.layout.c, self.layout.s, self.layout.class_dim);
+        let probabilities = self.target_probabilities();
         let mut a_all = vec![T::zero(); self.input_shape.iter().product()];
-        let mut a_sum = vec![T::zero(); m];
-        let mut a = vec![0.0; c];
-        for pos in 0..m {
-            let _ = self.coefficients(pos, &mut a);
-            for k in 0..c {
-                a_all[self.offset(pos, k)] = T::of(a[k]);
+        let mut a_sum = vec![T::zero(); self.layout.positions()];
+        let mut t_row = Vec::new();
+        for n in 0..self.layout.n {
+            let block = n * c * stride..(n + 1) * c * stride;
+            for s in 0..stride {
+                let pos = n * stride + s;
+                let t = probabilities.map(|t| gather(&t[block.clone()], stride, s, &mut t_row));
+                let a = |k: usize| match self.support(pos) {
+                    Support::Ignored => 0.0,
+                    Support::Target(y) if k != y => 0.0,
+                    _ => self.coefficient(pos, k, t),
+                };
+                for k in 0..c {
+                    a_all[block.start + k * stride + s] = T::of(a(k));
+                }
+                a_sum[pos] = T::of((0..c).map(a).sum());
             }
-            a_sum[pos] = T::of(a.iter().sum());
         }
         let mut per_position = self.input_shape.clone();
         per_position[cd] = 1;
@@ -358,7 +465,14 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
         }
         let x = xs[0].value();
         let x = x.array().as_standard_layout();
-        let (gx, gt) = loss.backward_kernel(x.as_slice().expect("standard layout"), &stats, &g.value());
-        Ok(vec![Some(Var::new(gx)), gt.map(Var::new)])
+        let wants_target = xs.get(1).is_some_and(Var::requires_grad);
+        let (gx, gt) = loss.backward_kernel(
+            x.as_slice().expect("standard layout"),
+            &stats,
+            &g.value(),
+            xs[0].requires_grad(),
+            wants_target,
+        );
+        Ok(vec![gx.map(Var::new), gt.map(Var::new)])
     }))
 }

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""PyTorch's side of ferrograd's benchmarks (docs/performance.md).
+
+Runs the workloads of `benches/workloads.rs` and `benches/ce_memory.rs` in PyTorch, float32 on
+two threads, and prints one line per workload with the same name and the median time, so the
+two outputs can be put side by side:
+
+    /work/.venv-ref/bin/python benches/pytorch_reference.py
+
+Options: `--quick` runs fewer samples; `--only NAME` runs the workloads whose name contains
+NAME. Without an importable torch the script says so and exits 0.
+"""
+
+import argparse
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # pragma: no cover - depends on the machine
+    print("pytorch_reference.py: torch is not importable here; nothing to compare with.")
+    sys.exit(0)
+
+THREADS = 2
+CE_SHAPES = [(64, 4), (4096, 1000), (2048, 32000)]
+MLP_SHAPES = [("2-64-64-3_b128", (2, 64, 64, 3), 128), ("784-128-128-10_b64", (784, 128, 128, 10), 64)]
+CHAIN = 1000
+MIB = 1024 * 1024
+
+
+def measure(fn, budget, min_samples, max_samples=1000):
+    """The median seconds of one call of `fn`, over samples of several calls each.
+
+    Like criterion: a warm-up, then samples that each time a batch of calls sized so that one
+    sample takes about budget / min_samples seconds (at least one call)."""
+    fn()
+    t0 = time.perf_counter()
+    warm = 0
+    while time.perf_counter() - t0 < min(1.0, budget / 3):
+        fn()
+        warm += 1
+    per_call = (time.perf_counter() - t0) / max(warm, 1)
+    calls = max(1, int(budget / min_samples / max(per_call, 1e-9)))
+    samples = []
+    t_end = time.perf_counter() + budget
+    while len(samples) < min_samples or (time.perf_counter() < t_end and len(samples) < max_samples):
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - t) / calls)
+    return statistics.median(samples), len(samples), calls
+
+
+def fmt(seconds):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if seconds >= scale:
+            return f"{seconds / scale:.4g} {unit}"
+    return f"{seconds / 1e-9:.4g} ns"
+
+
+def report(name, seconds, samples, calls, extra=""):
+    print(f"{name:<42} median {fmt(seconds):>12}   ({samples} samples x {calls} calls){extra}", flush=True)
+
+
+def cross_entropy_fwd_bwd(n, c):
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(n, c, generator=g).requires_grad_()
+    target = torch.randint(0, c, (n,), generator=g)
+
+    def step():
+        logits.grad = None
+        F.cross_entropy(logits, target).backward()
+
+    return step
+
+
+def mlp_step(sizes, batch):
+    g = torch.Generator().manual_seed(0)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    x = torch.randn(batch, sizes[0], generator=g)
+    y = torch.randint(0, sizes[-1], (batch,), generator=g)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def chain():
+    z0 = torch.ones(4, requires_grad=True)
+
+    def run():
+        z0.grad = None
+        z = z0
+        for _ in range(CHAIN):
+            z = z * 1.0001 + 0.0001
+        z.sum().backward()
+
+    return run
+
+
+def memcpy(n, c):
+    src = torch.randn(n, c)
+    dst = torch.empty_like(src)
+    return (lambda: dst.copy_(src)), (lambda: src.clone())
+
+
+def vm(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def memory_child(n, c):
+    """In a fresh process: peak resident memory of one forward+backward beyond the logits
+    and their gradient, read from VmHWM after resetting it (Linux >= 4.0)."""
+    torch.set_num_threads(THREADS)
+    small = torch.randn(8, 16, requires_grad=True)
+    F.cross_entropy(small, torch.randint(0, 16, (8,))).backward()  # load the kernels first
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(n, c, generator=g).requires_grad_()
+    target = torch.randint(0, c, (n,), generator=g)
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    base = vm("VmRSS")
+    F.cross_entropy(logits, target).backward()
+    peak = vm("VmHWM")
+    grad_bytes = logits.grad.numel() * logits.grad.element_size()
+    logit_bytes = logits.numel() * logits.element_size()
+    extra = peak - base - grad_bytes
+    print(f"{extra} {logit_bytes}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer samples")
+    ap.add_argument("--only", default="", help="run only workloads whose name contains this")
+    ap.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+
+    torch.set_num_threads(THREADS)
+    budget = 1.0 if args.quick else 3.0
+    print(f"# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, float32")
+
+    def want(name):
+        return args.only in name
+
+    for n, c in CE_SHAPES:
+        name = f"cross_entropy_fwd_bwd/{n}x{c}"
+        if want(name):
+            big = n * c >= 10_000_000
+            report(name, *measure(cross_entropy_fwd_bwd(n, c), budget, 10 if args.quick else 20))
+    for label, sizes, batch in MLP_SHAPES:
+        name = f"mlp_step/{label}"
+        if want(name):
+            report(name, *measure(mlp_step(sizes, batch), budget, 20 if args.quick else 50))
+    name = f"autograd_overhead/chain_{CHAIN}"
+    if want(name):
+        t, s, k = measure(chain(), budget, 20 if args.quick else 50)
+        report(name, t, s, k, f"   = {fmt(t / (2 * CHAIN))} per op ({2 * CHAIN} ops)")
+    name = "memcpy/2048x32000"
+    if want(name):
+        copy, clone = memcpy(2048, 32000)
+        report(name, *measure(copy, budget, 10 if args.quick else 20), "   (dst.copy_(src), preallocated)")
+        report("memcpy_alloc/2048x32000", *measure(clone, budget, 10 if args.quick else 20), "   (src.clone(), fresh allocation)")
+    name = "cross_entropy_memory/2048x32000"
+    if want(name):
+        out = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--memory-child", "2048", "32000"],
+            check=True, capture_output=True, text=True,
+        ).stdout.split()
+        extra, logit_bytes = int(out[0]), int(out[1])
+        print(f"{name:<42} extra peak RSS {extra / MIB:8.1f} MiB = {extra / logit_bytes:.3f} x logits ({logit_bytes / MIB:.1f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
