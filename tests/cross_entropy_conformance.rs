@@ -1,10 +1,14 @@
-//! Every case of `tests/fixtures/cross_entropy_cases.json` (written by real PyTorch with
-//! `tests/fixtures/generate_cross_entropy.py`) through the conformance runner's code path.
+//! Every case written by real PyTorch through the conformance runner's code path:
+//! `tests/fixtures/cross_entropy_cases.json` (`generate_cross_entropy.py`: every option,
+//! shape kind, special value and error, on narrow rows) and
+//! `tests/fixtures/cross_entropy_wide_cases.json` (`generate_cross_entropy_wide.py`: rows of
+//! 16 to 1000 classes, which take the fused kernel's vectorised path, with the same options).
 
 use ferrograd::conformance::{parse_cases, run_case, CaseResult, Number, TensorData};
 use serde_json::Value;
 
 const FIXTURE: &str = include_str!("fixtures/cross_entropy_cases.json");
+const WIDE_FIXTURE: &str = include_str!("fixtures/cross_entropy_wide_cases.json");
 
 struct Tolerance {
     rtol: f64,
@@ -63,10 +67,19 @@ fn compare(what: &str, dtype: &str, got: &TensorData, want: &Value) -> Result<f6
 
 #[test]
 fn every_pytorch_case_matches() {
-    let file = parse_cases(FIXTURE).expect("fixture parses");
-    let raw: Value = serde_json::from_str(FIXTURE).unwrap();
+    check_fixture(FIXTURE, 300);
+}
+
+#[test]
+fn wide_rows_match_pytorch() {
+    check_fixture(WIDE_FIXTURE, 100);
+}
+
+fn check_fixture(fixture: &str, min_cases: usize) {
+    let file = parse_cases(fixture).expect("fixture parses");
+    let raw: Value = serde_json::from_str(fixture).unwrap();
     let expected = raw["cases"].as_array().unwrap();
-    assert!(file.cases.len() >= 300, "only {} cases", file.cases.len());
+    assert!(file.cases.len() >= min_cases, "only {} cases", file.cases.len());
     let mut failures = Vec::new();
     let (mut worst32, mut worst64) = ((0.0f64, String::new()), (0.0f64, String::new()));
     for (case, raw_case) in file.cases.iter().zip(expected) {
