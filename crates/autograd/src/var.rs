@@ -172,6 +172,9 @@ impl<T: Float> Var<T> {
     }
 
     /// The value, borrowed.
+    ///
+    /// # Panics
+    /// If a [`value_mut`](Var::value_mut) borrow of the same `Var` is alive (a `RefCell` rule).
     pub fn value(&self) -> Ref<'_, Tensor<T>> {
         self.0.value.borrow()
     }
@@ -179,6 +182,10 @@ impl<T: Float> Var<T> {
     /// The value, mutably borrowed: how an optimizer updates a parameter in place.
     /// Changing a value that a recorded op has used makes that op's gradient wrong, as in
     /// PyTorch; do it outside the forward/backward of a step.
+    ///
+    /// # Panics
+    /// If any other borrow of this `Var`'s value is alive (a `RefCell` rule): drop the `Ref`
+    /// from [`value`](Var::value) before updating in place.
     pub fn value_mut(&self) -> RefMut<'_, Tensor<T>> {
         self.0.value.borrow_mut()
     }
