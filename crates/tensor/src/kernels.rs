@@ -1,11 +1,13 @@
 //! Row kernels for softmax-shaped work, as the fused cross-entropy needs them: a vectorizable
-//! `exp`, the max and log-sum-exp of a row in one pass, and a scaled softmax row.
+//! `exp`, the max and log-sum-exp of a row (with its shifted exponentials, if wanted), and a
+//! scaled softmax row.
 //!
 //! The `f32` kernels are plain Rust written for LLVM's vectorizers: elementwise loops over
 //! blocks of [`BLOCK`] values, and [`LANES`] side-by-side accumulators. On x86-64 they are
-//! compiled twice, for the baseline (SSE2) and for AVX2 with fused multiply-add, and the second
-//! runs when the CPU has it. The fused build can differ from the baseline by an ulp; on one
-//! machine a result never depends on anything but the row (not on threads, not on the caller).
+//! compiled three times, for the baseline (SSE2), for AVX2 with fused multiply-add and for
+//! AVX-512, and the best the CPU has runs; there the row's max and min use intrinsics. The
+//! fused builds can differ from the baseline by an ulp; on one machine a result never depends
+//! on anything but the row (not on threads, not on the caller).
 //!
 //! Rows shorter than [`SMALL_ROW`] and all `f64` rows take the plain path: max, then
 //! `Σ exp(x - max)` with `f64` exponentials.
@@ -85,22 +87,105 @@ fn exp_any<const FMA: bool>(x: f32) -> f32 {
     }
 }
 
-/// The largest value of a block, NaN if any value is.
-#[inline(always)]
-fn block_max(block: &[f32]) -> f32 {
-    let mut hi = [f32::NEG_INFINITY; LANES];
-    let mut chunks = block.chunks_exact(LANES);
-    #[allow(clippy::eq_op)]
-    let step = |hi: f32, x: f32| if x > hi || x != x { x } else { hi };
+/// The largest and smallest values of a row; the largest is NaN if any value is.
+fn row_max_min(row: &[f32]) -> (f32, f32) {
+    let (mut hi, mut lo) = ([f32::NEG_INFINITY; LANES], [f32::INFINITY; LANES]);
+    let mut chunks = row.chunks_exact(LANES);
+    let mut has_nan = false;
     for c in &mut chunks {
-        for (h, &x) in hi.iter_mut().zip(c) {
-            *h = step(*h, x);
+        for ((h, l), &x) in hi.iter_mut().zip(&mut lo).zip(c) {
+            *h = if x > *h { x } else { *h };
+            *l = if x < *l { x } else { *l };
+            has_nan |= x.is_nan();
         }
     }
-    for &x in chunks.remainder() {
-        hi[0] = step(hi[0], x);
+    finish_max_min(&hi, &lo, has_nan, chunks.remainder())
+}
+
+/// The max and min from per-lane bounds, whether a NaN was seen, and the values left over.
+#[inline(always)]
+fn finish_max_min(hi: &[f32], lo: &[f32], has_nan: bool, rest: &[f32]) -> (f32, f32) {
+    if has_nan || rest.iter().any(|x| x.is_nan()) {
+        return (f32::NAN, f32::NAN);
     }
-    hi.iter().copied().fold(f32::NEG_INFINITY, nan_max)
+    let up = |a: f32, &b: &f32| if b > a { b } else { a };
+    let down = |a: f32, &b: &f32| if b < a { b } else { a };
+    let max = rest.iter().fold(hi.iter().fold(f32::NEG_INFINITY, up), up);
+    (max, rest.iter().fold(lo.iter().fold(f32::INFINITY, down), down))
+}
+
+/// `(max, ln Σ exp(x - max))` of an `f32` row of at least [`SMALL_ROW`] values, and, when
+/// `STORE`, `out[k] = exp(row[k] - max)`; `max_min` is the row's [`row_max_min`].
+///
+/// Two passes over the row, the second from cache: the max (and the min), then the
+/// exponentials and their sum, per lane, block partial sums in `f32` and running sums in
+/// `f64`. When every exponent is above -87 (nearly always) the exponentials take the fast
+/// path, whose results are normal numbers, else the general one. A row holding NaN gives
+/// `(NaN, NaN)`; one holding `+inf`, or only `-inf`, `(max, NaN)`; `out` is then left as it was.
+#[inline(always)]
+fn exps_and_log_sum_f32<const FMA: bool, const STORE: bool>(
+    row: &[f32],
+    out: &mut [f32],
+    max_min: (f32, f32),
+) -> (f32, f32) {
+    let (max, min) = max_min;
+    if max.is_nan() {
+        return (f32::NAN, f32::NAN);
+    }
+    if max.is_infinite() {
+        // A row holding +inf, or only -inf: x - max is NaN somewhere, as in PyTorch.
+        return (max, f32::NAN);
+    }
+    let sum = if min - max >= -87.0 {
+        exp_sums::<STORE>(row, out, |x| exp_in_range::<FMA>(x - max))
+    } else {
+        exp_sums::<STORE>(row, out, |x| exp_any::<FMA>(x - max))
+    };
+    (max, sum.iter().sum::<f64>().ln() as f32)
+}
+
+/// Values per step of [`exp_sums`]: four registers' worth, so that the additions do not wait
+/// for each other.
+const STEP: usize = 4 * LANES;
+
+/// Per lane, `Σ exp(x)` over the row with the given `exp` (`f32` partial sums over a
+/// [`BLOCK`]·4 stretch, then `f64`), writing each `exp(x)` to `out` when `STORE`. The
+/// exponentials are summed straight from registers, not read back from `out`.
+#[inline(always)]
+fn exp_sums<const STORE: bool>(row: &[f32], out: &mut [f32], exp: impl Fn(f32) -> f32) -> [f64; LANES] {
+    let mut sum = [0.0f64; LANES];
+    let mut partial = [0.0f32; STEP];
+    let flush = |partial: [f32; STEP], mut sum: [f64; LANES]| {
+        for (i, s) in sum.iter_mut().enumerate() {
+            *s += (0..4).map(|j| partial[i + j * LANES] as f64).sum::<f64>();
+        }
+        sum
+    };
+    let mut chunks = row.chunks_exact(STEP);
+    for (k, c) in (&mut chunks).enumerate() {
+        let c: &[f32; STEP] = c.try_into().expect("chunks of STEP");
+        let mut e = [0.0f32; STEP];
+        for i in 0..STEP {
+            e[i] = exp(c[i]);
+            partial[i] += e[i];
+        }
+        if STORE {
+            out[k * STEP..(k + 1) * STEP].copy_from_slice(&e);
+        }
+        if k % (4 * BLOCK / STEP) == 4 * BLOCK / STEP - 1 {
+            sum = flush(partial, sum);
+            partial = [0.0; STEP];
+        }
+    }
+    let done = row.len() - chunks.remainder().len();
+    for (i, &x) in chunks.remainder().iter().enumerate() {
+        let e = exp(x);
+        partial[i] += e;
+        if STORE {
+            out[done + i] = e;
+        }
+    }
+    flush(partial, sum)
 }
 
 /// The smallest value of a block (NaN is passed over).
@@ -117,58 +202,6 @@ fn block_min(block: &[f32]) -> f32 {
         lo[0] = if x < lo[0] { x } else { lo[0] };
     }
     lo.iter().fold(f32::INFINITY, |a, &b| if b < a { b } else { a })
-}
-
-/// `(max, ln Σ exp(x - max))` of an `f32` row of at least [`SMALL_ROW`] values, reading it once.
-///
-/// The online normalizer, block by block: the running max `m` and the sum `s = Σ exp(x - m)`
-/// of the values seen; when a block raises the max to `m'`, `s` is rescaled by `exp(m - m')`
-/// before the block's exponentials are added. Sums are kept per lane, block partial sums in
-/// `f32` and running sums in `f64`. Exponents below -87 are raised to -87 (`exp(-87)` is
-/// `1.6e-38`): next to a sum of at least 1 that is nothing, and it keeps every exponential
-/// a normal number, computed without special cases.
-#[inline(always)]
-fn max_log_sum_exp_f32<const FMA: bool>(row: &[f32]) -> (f32, f32) {
-    let mut max = f32::NEG_INFINITY;
-    let mut sum = [0.0f64; LANES];
-    let mut e = [0.0f32; BLOCK];
-    for block in row.chunks(BLOCK) {
-        let hi = block_max(block);
-        if hi.is_nan() {
-            return (f32::NAN, f32::NAN);
-        }
-        if hi > max {
-            let rescale = (max as f64 - hi as f64).exp();
-            sum.iter_mut().for_each(|s| *s *= rescale);
-            max = hi;
-        }
-        if max.is_infinite() {
-            continue; // only -inf so far (nothing to add), or +inf (the result is NaN)
-        }
-        let e = &mut e[..block.len()];
-        for (e, &x) in e.iter_mut().zip(block) {
-            let d = x - max;
-            *e = exp_in_range::<FMA>(if d > -87.0 { d } else { -87.0 });
-        }
-        let mut partial = [0.0f32; LANES];
-        let mut chunks = e.chunks_exact(LANES);
-        for c in &mut chunks {
-            for (p, &v) in partial.iter_mut().zip(c) {
-                *p += v;
-            }
-        }
-        for (p, &v) in partial.iter_mut().zip(chunks.remainder()) {
-            *p += v;
-        }
-        for (s, &p) in sum.iter_mut().zip(&partial) {
-            *s += p as f64;
-        }
-    }
-    if max.is_infinite() {
-        // A row holding +inf, or only -inf: x - max is NaN somewhere, as in PyTorch.
-        return (max, f32::NAN);
-    }
-    (max, sum.iter().sum::<f64>().ln() as f32)
 }
 
 /// `out[k] = scale · exp((row[k] - max) - log_sum)` for an `f32` row.
@@ -190,12 +223,20 @@ fn scaled_softmax_f32<const FMA: bool>(row: &[f32], max: f32, log_sum: f32, scal
     }
 }
 
-/// The plain path: max, then the sum of `f64` exponentials. (`f32` exponentials, even
-/// glibc's, move the seed example's loss one ulp away from PyTorch's `0x3dd032f4`.)
-fn max_log_sum_exp_plain<T: Float>(row: &[T]) -> (T, T) {
+/// The plain path: max, then the sum of `f64` exponentials (`f32` exponentials, even glibc's,
+/// move the seed example's loss one ulp away from PyTorch's `0x3dd032f4`); `out[k] = exp(x - max)`
+/// in `T` when `store`.
+fn exps_and_log_sum_plain<T: Float>(row: &[T], out: &mut [T], store: bool) -> (T, T) {
     let max = row.iter().copied().fold(T::neg_infinity(), nan_max);
-    let log_sum = row.iter().map(|&v| (v - max).f64().exp()).sum::<f64>().ln();
-    (max, T::of(log_sum))
+    let mut sum = 0.0;
+    for (k, &v) in row.iter().enumerate() {
+        let e = (v - max).f64().exp();
+        if store {
+            out[k] = T::of(e);
+        }
+        sum += e;
+    }
+    (max, T::of(sum.ln()))
 }
 
 fn scaled_softmax_plain<T: Float>(row: &[T], max: T, log_sum: T, scale: T, out: &mut [T]) {
@@ -206,13 +247,76 @@ fn scaled_softmax_plain<T: Float>(row: &[T], max: T, log_sum: T, scale: T, out: 
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    //! The same kernels compiled for AVX2 with FMA.
+    //! The same kernels compiled for AVX2 with FMA, and for AVX-512; the row's max and min with
+    //! intrinsics, which the compiler does not find by itself for a NaN-aware max.
+
+    use std::arch::x86_64::*;
 
     /// # Safety
     /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn max_log_sum_exp(row: &[f32]) -> (f32, f32) {
-        super::max_log_sum_exp_f32::<true>(row)
+    pub unsafe fn exps_and_log_sum<const STORE: bool>(row: &[f32], out: &mut [f32]) -> (f32, f32) {
+        super::exps_and_log_sum_f32::<true, STORE>(row, out, row_max_min_avx2(row))
+    }
+
+    /// [`super::row_max_min`] with two 8-wide registers per bound: `max_ps(x, hi)` keeps `hi`
+    /// when `x` is NaN, so NaN is tracked on the side.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_max_min_avx2(row: &[f32]) -> (f32, f32) {
+        let mut hi = [_mm256_set1_ps(f32::NEG_INFINITY); 2];
+        let mut lo = [_mm256_set1_ps(f32::INFINITY); 2];
+        let mut nan = [_mm256_setzero_ps(); 2];
+        let mut chunks = row.chunks_exact(16);
+        for c in &mut chunks {
+            for j in 0..2 {
+                // SAFETY: `c` holds 16 values, so 8 from `8·j` are in bounds.
+                let x = unsafe { _mm256_loadu_ps(c.as_ptr().add(8 * j)) };
+                hi[j] = _mm256_max_ps(x, hi[j]);
+                lo[j] = _mm256_min_ps(x, lo[j]);
+                nan[j] = _mm256_or_ps(nan[j], _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
+            }
+        }
+        let lanes = |v: [__m256; 2]| {
+            let mut a = [0.0f32; 16];
+            // SAFETY: `a` has room for two registers.
+            unsafe {
+                _mm256_storeu_ps(a.as_mut_ptr(), v[0]);
+                _mm256_storeu_ps(a.as_mut_ptr().add(8), v[1]);
+            }
+            a
+        };
+        let has_nan = _mm256_movemask_ps(_mm256_or_ps(nan[0], nan[1])) != 0;
+        super::finish_max_min(&lanes(hi), &lanes(lo), has_nan, chunks.remainder())
+    }
+
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn exps_and_log_sum_512<const STORE: bool>(row: &[f32], out: &mut [f32]) -> (f32, f32) {
+        super::exps_and_log_sum_f32::<true, STORE>(row, out, row_max_min_512(row))
+    }
+
+    /// [`row_max_min_avx2`] with 16-wide registers.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn row_max_min_512(row: &[f32]) -> (f32, f32) {
+        let mut hi = _mm512_set1_ps(f32::NEG_INFINITY);
+        let mut lo = _mm512_set1_ps(f32::INFINITY);
+        let mut nan: __mmask16 = 0;
+        let mut chunks = row.chunks_exact(16);
+        for c in &mut chunks {
+            // SAFETY: `c` holds 16 values.
+            let x = unsafe { _mm512_loadu_ps(c.as_ptr()) };
+            hi = _mm512_max_ps(x, hi);
+            lo = _mm512_min_ps(x, lo);
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+        }
+        let lanes = |v: __m512| {
+            let mut a = [0.0f32; 16];
+            // SAFETY: `a` has room for one register.
+            unsafe { _mm512_storeu_ps(a.as_mut_ptr(), v) };
+            a
+        };
+        super::finish_max_min(&lanes(hi), &lanes(lo), nan != 0, chunks.remainder())
     }
 
     /// # Safety
@@ -220,6 +324,12 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn scaled_softmax(row: &[f32], max: f32, log_sum: f32, scale: f32, out: &mut [f32]) {
         super::scaled_softmax_f32::<true>(row, max, log_sum, scale, out)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    pub fn has_avx512() -> bool {
+        std::is_x86_feature_detected!("avx512f")
     }
 
     pub fn has_avx2_fma() -> bool {
@@ -234,22 +344,43 @@ pub trait RowKernels: Sized + Copy {
     /// `-inf`, gives a NaN log-sum, as PyTorch's `log_softmax`; an empty row `(-inf, -inf)`.
     fn max_log_sum_exp(row: &[Self]) -> (Self, Self);
 
+    /// [`max_log_sum_exp`](RowKernels::max_log_sum_exp), also writing the row's shifted
+    /// exponentials `out[k] = exp(row[k] - max)` (the softmax times `Σ exp(x - max)`), so that
+    /// a softmax row is later one multiplication away. When the pair is not finite (a row
+    /// holding NaN or infinities), `out` is left unspecified.
+    fn exps_and_log_sum(row: &[Self], out: &mut [Self]) -> (Self, Self);
+
     /// `out[k] = scale · exp((row[k] - max) - log_sum)`: a softmax row times `scale`, from the
     /// pair [`max_log_sum_exp`](RowKernels::max_log_sum_exp) returned.
     fn scaled_softmax(row: &[Self], max: Self, log_sum: Self, scale: Self, out: &mut [Self]);
 }
 
+/// The `f32` kernel with the best instructions this CPU has.
+fn exps_and_log_sum_f32_dispatch<const STORE: bool>(row: &[f32], out: &mut [f32]) -> (f32, f32) {
+    if row.len() < SMALL_ROW {
+        return exps_and_log_sum_plain(row, out, STORE);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx512() {
+        // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA).
+        return unsafe { x86::exps_and_log_sum_512::<STORE>(row, out) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { x86::exps_and_log_sum::<STORE>(row, out) };
+    }
+    exps_and_log_sum_f32::<false, STORE>(row, out, row_max_min(row))
+}
+
 impl RowKernels for f32 {
     fn max_log_sum_exp(row: &[f32]) -> (f32, f32) {
-        if row.len() < SMALL_ROW {
-            return max_log_sum_exp_plain(row);
-        }
-        #[cfg(target_arch = "x86_64")]
-        if x86::has_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA.
-            return unsafe { x86::max_log_sum_exp(row) };
-        }
-        max_log_sum_exp_f32::<false>(row)
+        exps_and_log_sum_f32_dispatch::<false>(row, &mut [])
+    }
+
+    fn exps_and_log_sum(row: &[f32], out: &mut [f32]) -> (f32, f32) {
+        assert_eq!(row.len(), out.len(), "exps_and_log_sum: row and output lengths differ");
+        exps_and_log_sum_f32_dispatch::<true>(row, out)
     }
 
     fn scaled_softmax(row: &[f32], max: f32, log_sum: f32, scale: f32, out: &mut [f32]) {
@@ -268,7 +399,12 @@ impl RowKernels for f32 {
 
 impl RowKernels for f64 {
     fn max_log_sum_exp(row: &[f64]) -> (f64, f64) {
-        max_log_sum_exp_plain(row)
+        exps_and_log_sum_plain(row, &mut [], false)
+    }
+
+    fn exps_and_log_sum(row: &[f64], out: &mut [f64]) -> (f64, f64) {
+        assert_eq!(row.len(), out.len(), "exps_and_log_sum: row and output lengths differ");
+        exps_and_log_sum_plain(row, out, true)
     }
 
     fn scaled_softmax(row: &[f64], max: f64, log_sum: f64, scale: f64, out: &mut [f64]) {
@@ -384,6 +520,11 @@ mod tests {
                 (log_sum as f64 - rlog).abs() <= 2e-7 * rlog.abs().max(1.0),
                 "{len}: {log_sum} vs {rlog}"
             );
+            let mut e = vec![0.0; len];
+            assert_eq!(f32::exps_and_log_sum(&row, &mut e), (max, log_sum));
+            for (&e, &x) in e.iter().zip(&row) {
+                assert!(ulps(e, (x - max).exp()) <= 1, "{len}: exp({}) = {e}", x - max);
+            }
             let mut p = vec![0.0; len];
             f32::scaled_softmax(&row, max, log_sum, 1.0, &mut p);
             let total: f64 = p.iter().map(|&v| v as f64).sum();
@@ -399,9 +540,12 @@ mod tests {
             row.resize(100, fill);
             row
         };
-        // Leading -inf (masked classes) does not matter.
+        // Leading -inf (masked classes) does not matter, and their exponentials are 0.
         let (max, ls) = f32::max_log_sum_exp(&long(&[-inf; 70], 0.0));
         assert_eq!((max, ls), (0.0, (30.0f32).ln()));
+        let mut e = vec![f32::NAN; 100];
+        assert_eq!(f32::exps_and_log_sum(&long(&[-inf; 70], 0.0), &mut e), (max, ls));
+        assert_eq!((e[0], e[69], e[70]), (0.0, 0.0, 1.0));
         // A +inf, or only -inf: NaN log-sum. A NaN: NaN for both.
         assert!(f32::max_log_sum_exp(&long(&[1.0, inf], 0.0)).1.is_nan());
         assert!(f32::max_log_sum_exp(&long(&[], -inf)).1.is_nan());

@@ -2,10 +2,20 @@
 //!
 //! Each block of work writes its own part of the output, so results are the same whatever the
 //! number of threads; a caller that reduces across blocks does so afterwards, in order.
+//!
+//! Big buffers are expensive to make: the kernel clears every page of a fresh one before the
+//! first write (a 250 MiB gradient costs more to fault in than to fill). So a big gradient
+//! cleared by `zero_grad` is [`recycle`]d, and the next big result of the same length
+//! ([`output_vec`]) takes it over instead of asking for new pages, as in a training loop where
+//! every step's gradient has the shape of the last. At most [`SPARE_MAX`] buffers and
+//! [`SPARE_MAX_BYTES`] are kept; [`release_spare_buffers`] gives them back to the system.
+
+use std::any::Any;
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use crate::Float;
+use crate::{Float, Tensor};
 
 /// Below this many elements of work a loop runs on the calling thread: handing blocks to other
 /// threads costs a few microseconds.
@@ -20,20 +30,53 @@ pub fn for_each_block_mut<U: Send>(
     work_per_block: usize,
     f: impl Fn(usize, &mut [U]) + Sync + Send,
 ) {
-    if out.is_empty() || block_len == 0 {
+    for_each_block_pair_mut(out, block_len, &mut [] as &mut [u8], 0, work_per_block, |i, a, _| {
+        f(i, a)
+    });
+}
+
+/// [`for_each_block_mut`] over two outputs at once: `f(i, a_block, b_block)` gets the `i`-th
+/// block of each (`a_len` and `b_len` long). An empty `b` gives empty `b_block`s.
+pub fn for_each_block_pair_mut<U: Send, V: Send>(
+    a: &mut [U],
+    a_len: usize,
+    b: &mut [V],
+    b_len: usize,
+    work_per_block: usize,
+    f: impl Fn(usize, &mut [U], &mut [V]) + Sync + Send,
+) {
+    if a.is_empty() || a_len == 0 {
         return;
     }
-    let blocks = out.len().div_ceil(block_len);
+    let blocks = a.len().div_ceil(a_len);
+    assert!(
+        b.is_empty() || (b_len > 0 && b.len().div_ceil(b_len) == blocks),
+        "for_each_block_pair_mut: {} blocks of {a_len} and {} values in blocks of {b_len}",
+        blocks,
+        b.len()
+    );
     let work = blocks.saturating_mul(work_per_block.max(1));
-    if work < PARALLEL_MIN_WORK || rayon::current_num_threads() < 2 {
-        out.chunks_mut(block_len).enumerate().for_each(|(i, b)| f(i, b));
-        return;
-    }
+    let serial = work < PARALLEL_MIN_WORK || rayon::current_num_threads() < 2;
     let min_blocks = PARALLEL_MIN_WORK.div_ceil(work_per_block.max(1)).max(1);
-    out.par_chunks_mut(block_len)
-        .with_min_len(min_blocks)
-        .enumerate()
-        .for_each(|(i, b)| f(i, b));
+    match (b.is_empty(), serial) {
+        (true, true) => a.chunks_mut(a_len).enumerate().for_each(|(i, x)| f(i, x, &mut [])),
+        (true, false) => a
+            .par_chunks_mut(a_len)
+            .with_min_len(min_blocks)
+            .enumerate()
+            .for_each(|(i, x)| f(i, x, &mut [])),
+        (false, true) => a
+            .chunks_mut(a_len)
+            .zip(b.chunks_mut(b_len))
+            .enumerate()
+            .for_each(|(i, (x, y))| f(i, x, y)),
+        (false, false) => a
+            .par_chunks_mut(a_len)
+            .zip(b.par_chunks_mut(b_len))
+            .with_min_len(min_blocks)
+            .enumerate()
+            .for_each(|(i, (x, y))| f(i, x, y)),
+    }
 }
 
 /// A vector of `len` zeros for a big result that is about to be overwritten.
@@ -45,6 +88,73 @@ pub fn zeroed_vec<T: Float>(len: usize) -> Vec<T> {
     let v = vec![T::zero(); len];
     advise_huge_pages(&v);
     v
+}
+
+/// Buffers smaller than this are not kept: the allocator reuses small ones by itself.
+pub const SPARE_MIN_BYTES: usize = 1 << 20;
+/// At most this many spare buffers are kept (the oldest goes first).
+pub const SPARE_MAX: usize = 2;
+/// At most this many bytes of spare buffers are kept.
+pub const SPARE_MAX_BYTES: usize = 1 << 30;
+
+/// Spare buffers, each a `Vec<T>` of some `Float` type, oldest first.
+static SPARE: Mutex<Vec<Box<dyn Any + Send>>> = Mutex::new(Vec::new());
+
+fn spare() -> std::sync::MutexGuard<'static, Vec<Box<dyn Any + Send>>> {
+    // The list is valid whatever a panicking holder did: every change is a single push or remove.
+    SPARE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Keeps the buffer of a big tensor that is no longer needed for the next [`output_vec`] of the
+/// same length; small tensors and views into a larger buffer are simply dropped.
+pub fn recycle<T: Float>(t: Tensor<T>) {
+    let len = t.numel();
+    let bytes = len * std::mem::size_of::<T>();
+    if !(SPARE_MIN_BYTES..=SPARE_MAX_BYTES).contains(&bytes) {
+        return;
+    }
+    let (v, offset) = t.into_array().into_raw_vec_and_offset();
+    if offset != Some(0) || v.len() != len {
+        return;
+    }
+    let mut spare = spare();
+    spare.push(Box::new(v));
+    let held = |s: &[Box<dyn Any + Send>]| s.iter().map(|b| spare_bytes(b.as_ref())).sum::<usize>();
+    while spare.len() > SPARE_MAX || held(&spare) > SPARE_MAX_BYTES {
+        spare.remove(0);
+    }
+}
+
+fn spare_bytes(b: &(dyn Any + Send)) -> usize {
+    if let Some(v) = b.downcast_ref::<Vec<f32>>() {
+        std::mem::size_of_val(v.as_slice())
+    } else if let Some(v) = b.downcast_ref::<Vec<f64>>() {
+        std::mem::size_of_val(v.as_slice())
+    } else {
+        0
+    }
+}
+
+/// A vector of `len` values for a big result that is about to be overwritten in full: a
+/// [`recycle`]d buffer of that length if there is one (its old values still in it), else
+/// [`zeroed_vec`].
+pub fn output_vec<T: Float>(len: usize) -> Vec<T> {
+    if len * std::mem::size_of::<T>() >= SPARE_MIN_BYTES {
+        let mut spare = spare();
+        let found = spare
+            .iter()
+            .rposition(|b| b.downcast_ref::<Vec<T>>().is_some_and(|v| v.len() == len));
+        if let Some(i) = found {
+            let v = spare.remove(i).downcast::<Vec<T>>().expect("checked type");
+            return *v;
+        }
+    }
+    zeroed_vec(len)
+}
+
+/// Drops the spare buffers, giving their memory back (as `torch.cuda.empty_cache()`).
+pub fn release_spare_buffers() {
+    spare().clear();
 }
 
 #[cfg(target_os = "linux")]
@@ -82,6 +192,36 @@ mod tests {
                 }
             });
             assert!(out.iter().enumerate().all(|(i, &v)| v == i), "{len} {block}");
+        }
+    }
+
+    #[test]
+    fn a_recycled_buffer_is_reused_once_for_the_same_length_only() {
+        let len = 3 << 20;
+        let t = Tensor::from_vec(vec![7.0f32; len], &[len]).unwrap();
+        let ptr = t.array().as_ptr() as usize;
+        recycle(t);
+        // Another length or type does not take it (other tests may have left buffers too).
+        assert!(output_vec::<f32>(len + 1).iter().step_by(4097).all(|&x| x == 0.0));
+        let other_type = output_vec::<f64>(len);
+        assert_ne!(other_type.as_ptr() as usize, ptr);
+        let v = output_vec::<f32>(len);
+        assert_eq!((v.as_ptr() as usize, v.len(), v[5]), (ptr, len, 7.0));
+        let again = output_vec::<f32>(len);
+        assert_ne!(again.as_ptr() as usize, ptr);
+        release_spare_buffers();
+    }
+
+    #[test]
+    fn block_pairs_line_up() {
+        for (blocks, work) in [(5, 1), (3000, 1000)] {
+            let (mut a, mut b) = (vec![0usize; blocks], vec![0usize; blocks * 3]);
+            for_each_block_pair_mut(&mut a, 1, &mut b, 3, work, |i, x, y| {
+                x[0] = i;
+                y.iter_mut().for_each(|v| *v = i);
+            });
+            assert!(a.iter().enumerate().all(|(i, &v)| v == i));
+            assert!(b.iter().enumerate().all(|(j, &v)| v == j / 3));
         }
     }
 

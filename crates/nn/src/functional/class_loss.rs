@@ -23,15 +23,21 @@
 //! Ignored positions have `G = 0`; as in PyTorch their gradient is `0 - p·0`, which is NaN
 //! only when the row itself holds NaN or `+inf`.
 //!
-//! How it is computed. Forward reads each row once: `RowKernels::max_log_sum_exp` (in `ferrograd_tensor::kernels`) finds the
-//! row's max `m` and `ℓ = ln Σ exp(x - m)` together (an online normalizer: the running sum is
-//! rescaled by `exp(m_old - m_new)` whenever the max grows), and `lp = (x - m) - ℓ` is formed
-//! only where the loss reads it: the target's entry, or every entry with label smoothing or
-//! probability targets. The pair `(m, ℓ)`, the row's log-sum-exp kept as two numbers so that
-//! `x - m` stays exact, is all forward keeps for backward. Backward recomputes `p` and writes
-//! the gradient straight into its buffer: `(s·A)·p` for the whole row
-//! (`RowKernels::scaled_softmax`), then `-s·a[c]` where `a` is not zero (the target's entry
-//! alone for plain class indices). No other buffer the size of the input is made.
+//! How it is computed. Forward reads each row from memory once: `RowKernels::max_log_sum_exp`
+//! (in `ferrograd_tensor::kernels`) sweeps it for its max `m`, then, from cache, sums
+//! `exp(x - m)` into `ℓ = ln Σ exp(x - m)`; `lp = (x - m) - ℓ` is formed only where the loss
+//! reads it: the target's entry, or every entry with label smoothing or probability targets.
+//! The pair `(m, ℓ)`, the row's log-sum-exp kept as two numbers so that `x - m` stays exact, is
+//! what forward keeps per row. When a backward will follow (the input requires a gradient and
+//! recording is on), forward also writes `exp(x - m)` (`RowKernels::exps_and_log_sum`) into the
+//! buffer that backward then turns into the gradient in place: `(s·A·e^-ℓ)·exp(x - m)`, one
+//! multiplication per value, then `-s·a[c]` where `a` is not zero (the target's entry alone for
+//! plain class indices). That buffer is the gradient itself, so no other buffer the size of the
+//! input is made; a second backward through the same graph (the buffer already given away), a
+//! row holding NaN or infinities, and K-dimensional input recompute `p` from the logits
+//! instead (`RowKernels::scaled_softmax`). (The max comes first, in its own sweep, rather than
+//! with the sum in one online pass, because the stored exponentials need the row's final max;
+//! the second sweep reads from cache.)
 //!
 //! Rows of `(C)` and `(N, C)` input (`s = 1`) are contiguous slices; for `(N, C, d1, ...)` input
 //! each position's values (stride `s`) are gathered into a scratch row, and its gradient
@@ -40,7 +46,9 @@
 //! so results do not depend on the number of threads. Sums are accumulated in `f64`.
 
 use ferrograd_autograd::{is_grad_enabled, Var};
-use ferrograd_tensor::parallel::{for_each_block_mut, zeroed_vec};
+use std::cell::RefCell;
+
+use ferrograd_tensor::parallel::{for_each_block_mut, for_each_block_pair_mut, output_vec};
 use ferrograd_tensor::{Error, Float, Result, Tensor};
 
 use super::checks::Layout;
@@ -201,11 +209,16 @@ impl<T: Float> ClassLoss<T> {
         }
     }
 
-    /// A tensor of the input's shape whose row at each position `f(pos, row, target_row, out)`
-    /// writes, sample by sample (on several threads for big inputs).
-    fn input_sized(&self, x: &[T], f: impl Fn(usize, &[T], Option<&[T]>, &mut [T]) + Sync + Send) -> Tensor<T> {
+    /// A tensor of the input's shape, in the buffer `out` (as long as `x`), whose row at each
+    /// position `f(pos, row, target_row, out_row)` writes, sample by sample (on several threads
+    /// for big inputs). With `stride == 1`, `out_row` holds what `out` held there before.
+    fn input_sized(
+        &self,
+        x: &[T],
+        mut out: Vec<T>,
+        f: impl Fn(usize, &[T], Option<&[T]>, &mut [T]) + Sync + Send,
+    ) -> Tensor<T> {
         let (c, stride) = (self.layout.c, self.layout.s);
-        let mut out = zeroed_vec::<T>(x.len());
         for_each_block_mut(&mut out, c * stride, c * stride, |n, block| {
             let mut out_row = Vec::new();
             self.for_each_row_of_sample(x, n, |pos, row, t| {
@@ -220,12 +233,13 @@ impl<T: Float> ClassLoss<T> {
         Tensor::from_vec(out, &self.input_shape).expect("input shape")
     }
 
-    /// The loss terms of one position.
-    fn position_loss(&self, pos: usize, row: &[T], t: Option<&[T]>) -> PositionLoss<T> {
-        let (max, log_sum) = if self.softmax {
-            T::max_log_sum_exp(row)
-        } else {
-            (T::zero(), T::zero())
+    /// The loss terms of one position; its shifted exponentials `exp(x - max)` go to `exps`
+    /// unless that is empty.
+    fn position_loss(&self, pos: usize, row: &[T], t: Option<&[T]>, exps: &mut [T]) -> PositionLoss<T> {
+        let (max, log_sum) = match (self.softmax, exps.is_empty()) {
+            (false, _) => (T::zero(), T::zero()),
+            (true, true) => T::max_log_sum_exp(row),
+            (true, false) => T::exps_and_log_sum(row, exps),
         };
         let lp = |k: usize| {
             if self.softmax {
@@ -258,8 +272,9 @@ impl<T: Float> ClassLoss<T> {
         }
     }
 
-    /// The loss, and per position the (max, log-sum) that backward needs.
-    fn forward(&self, x: &[T]) -> Result<(Tensor<T>, Vec<RowStats<T>>)> {
+    /// The loss, and per position the (max, log-sum) that backward needs. Unless `exps` is
+    /// empty, it receives every row's shifted exponentials (contiguous rows only).
+    fn forward(&self, x: &[T], exps: &mut [T]) -> Result<(Tensor<T>, Vec<RowStats<T>>)> {
         let (m, c) = (self.layout.positions(), self.layout.c);
         let mut per_position = vec![
             PositionLoss {
@@ -270,9 +285,10 @@ impl<T: Float> ClassLoss<T> {
             m
         ];
         let (stride, work) = (self.layout.s, self.layout.c * self.layout.s);
-        for_each_block_mut(&mut per_position, stride, work, |n, out| {
+        debug_assert!(exps.is_empty() || stride == 1);
+        for_each_block_pair_mut(&mut per_position, stride, exps, work, work, |n, out, exps| {
             self.for_each_row_of_sample(x, n, |pos, row, t| {
-                out[pos - n * stride] = self.position_loss(pos, row, t);
+                out[pos - n * stride] = self.position_loss(pos, row, t, exps);
             });
         });
         let smoothing = self.eps > 0.0 && matches!(self.classes, Classes::Indices { .. });
@@ -329,15 +345,36 @@ impl<T: Float> ClassLoss<T> {
         move |pos| per_position.get(pos).copied().unwrap_or(total)
     }
 
-    /// `∂L/∂x` of one position's row, `s·(p·A - a)` (or `-s·a` for nll_loss), into `out`.
-    fn input_grad_row(&self, pos: usize, s: f64, stats: RowStats<T>, row: &[T], t: Option<&[T]>, out: &mut [T]) {
+    /// `∂L/∂x` of one position's row, `s·(p·A - a)` (or `-s·a` for nll_loss), into `out`,
+    /// which holds the row's shifted exponentials from forward if `stored`.
+    #[allow(clippy::too_many_arguments)]
+    fn input_grad_row(
+        &self,
+        pos: usize,
+        s: f64,
+        stats: RowStats<T>,
+        row: &[T],
+        t: Option<&[T]>,
+        out: &mut [T],
+        stored: bool,
+    ) {
         let (max, log_sum) = stats;
+        // out = scale·p: one multiplication of the stored exp(x - max) by scale·exp(-log_sum),
+        // or recomputed from the row (also when the row holds NaN or infinities).
+        let scaled_softmax = |scale: T, out: &mut [T]| {
+            if stored && max.is_finite() && log_sum.is_finite() {
+                let f = T::of(scale.f64() * (-log_sum.f64()).exp());
+                out.iter_mut().for_each(|o| *o *= f);
+            } else {
+                T::scaled_softmax(row, max, log_sum, scale, out)
+            }
+        };
         match (self.support(pos), self.softmax) {
-            (Support::Ignored, true) => T::scaled_softmax(row, max, log_sum, T::zero(), out),
+            (Support::Ignored, true) => scaled_softmax(T::zero(), out),
             (Support::Ignored, false) => out.fill(T::zero()),
             (Support::Target(y), true) => {
                 let sa = T::of(s * self.w(y));
-                T::scaled_softmax(row, max, log_sum, sa, out);
+                scaled_softmax(sa, out);
                 out[y] -= sa;
             }
             (Support::Target(y), false) => {
@@ -346,7 +383,7 @@ impl<T: Float> ClassLoss<T> {
             }
             (Support::All, _) => {
                 let a_sum: f64 = (0..row.len()).map(|k| self.coefficient(pos, k, t)).sum();
-                T::scaled_softmax(row, max, log_sum, T::of(s * a_sum), out);
+                scaled_softmax(T::of(s * a_sum), out);
                 for (k, o) in out.iter_mut().enumerate() {
                     *o = T::of(o.f64() - s * self.coefficient(pos, k, t));
                 }
@@ -355,25 +392,29 @@ impl<T: Float> ClassLoss<T> {
     }
 
     /// `∂L/∂x` (if `wants_input`) and, for probability targets, `∂L/∂t` (if `wants_target`),
-    /// straight from the closed form.
+    /// straight from the closed form. `exps` is forward's buffer of shifted exponentials, or
+    /// empty; `∂L/∂x` is written over it.
     fn backward_kernel(
         &self,
         x: &[T],
         stats: &[RowStats<T>],
         g: &Tensor<T>,
-        wants_input: bool,
-        wants_target: bool,
+        wants: (bool, bool),
+        exps: Vec<T>,
     ) -> (Option<Tensor<T>>, Option<Tensor<T>>) {
+        let (wants_input, wants_target) = wants;
         let scale = self.scales(g);
         let stats_of = |pos: usize| stats.get(pos).copied().unwrap_or((T::zero(), T::zero()));
         let gx = wants_input.then(|| {
-            self.input_sized(x, |pos, row, t, out| {
-                self.input_grad_row(pos, scale(pos), stats_of(pos), row, t, out)
+            let stored = !exps.is_empty();
+            let out = if stored { exps } else { output_vec(x.len()) }; // every value is written
+            self.input_sized(x, out, |pos, row, t, out| {
+                self.input_grad_row(pos, scale(pos), stats_of(pos), row, t, out, stored)
             })
         });
         let gt = (wants_target && matches!(self.classes, Classes::Probabilities(_))).then(|| {
             let f = if self.eps > 0.0 { 1.0 - self.eps } else { 1.0 };
-            self.input_sized(x, |pos, row, _, out| {
+            self.input_sized(x, output_vec(x.len()), |pos, row, _, out| {
                 let (max, log_sum) = stats_of(pos);
                 let s = scale(pos);
                 for (k, o) in out.iter_mut().enumerate() {
@@ -444,11 +485,22 @@ impl<T: Float> ClassLoss<T> {
 /// Runs the loss on `input` (and a probability target `Var`, which then gets a gradient).
 pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option<&Var<T>>) -> Result<Var<T>> {
     loss.check_targets()?;
-    let (out, stats) = {
+    // When backward will follow, forward keeps each row's shifted exponentials in the buffer
+    // that becomes the gradient, so backward is one multiplication per value, not an `exp`.
+    let store = loss.softmax
+        && is_grad_enabled()
+        && input.requires_grad()
+        && loss.layout.s == 1
+        && loss.backward_error.is_none();
+    let (out, stats, exps) = {
         let x = input.value();
         let x = x.array().as_standard_layout();
-        loss.forward(x.as_slice().expect("standard layout"))?
+        let x = x.as_slice().expect("standard layout");
+        let mut exps = if store { output_vec(x.len()) } else { Vec::new() };
+        let (out, stats) = loss.forward(x, &mut exps)?;
+        (out, stats, exps)
     };
+    let exps = RefCell::new(exps);
     let name = if loss.softmax {
         "CrossEntropyLossBackward"
     } else {
@@ -460,6 +512,9 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
         if let Some(e) = &loss.backward_error {
             return Err(e.clone());
         }
+        // The first backward writes the gradient over the stored exponentials; a later one
+        // (the graph is kept) recomputes them.
+        let exps = exps.take();
         if is_grad_enabled() {
             return loss.backward_composite(g, xs);
         }
@@ -470,8 +525,8 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
             x.as_slice().expect("standard layout"),
             &stats,
             &g.value(),
-            xs[0].requires_grad(),
-            wants_target,
+            (xs[0].requires_grad(), wants_target),
+            exps,
         );
         Ok(vec![gx.map(Var::new), gt.map(Var::new)])
     }))
