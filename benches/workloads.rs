@@ -15,6 +15,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ferrograd::prelude::*;
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 
 const CHAIN: usize = 1000;
 
@@ -94,7 +95,8 @@ fn autograd_overhead(c: &mut Criterion) {
     group.finish();
 }
 
-/// One copy of the 2048x32000 logits into a buffer that exists (`memcpy`) and into a fresh
+/// One copy of the 2048x32000 logits into a buffer that exists (`memcpy` on one thread,
+/// `memcpy_parallel` split across rayon's threads, as PyTorch's `copy_` is) and into a fresh
 /// allocation (`memcpy_alloc`, which also pays for the new pages): the yardstick for the big
 /// cross-entropy.
 fn memcpy(c: &mut Criterion) {
@@ -106,6 +108,17 @@ fn memcpy(c: &mut Criterion) {
     let mut group = c.benchmark_group("memcpy");
     group.sample_size(20);
     group.bench_function("2048x32000", |b| b.iter(|| dst.copy_from_slice(black_box(&src))));
+    group.finish();
+    let mut group = c.benchmark_group("memcpy_parallel");
+    group.sample_size(20);
+    group.bench_function("2048x32000", |b| {
+        b.iter(|| {
+            let chunk = src.len().div_ceil(rayon::current_num_threads());
+            dst.par_chunks_mut(chunk)
+                .zip(black_box(&src).par_chunks(chunk))
+                .for_each(|(d, s)| d.copy_from_slice(s));
+        })
+    });
     group.finish();
     let mut group = c.benchmark_group("memcpy_alloc");
     group.sample_size(20);
