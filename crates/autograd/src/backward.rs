@@ -119,11 +119,13 @@ pub(crate) fn run_backward<T: Float>(
     crate::anomaly::check_forward_in_graph(&walk.order)?;
     for (place, &var) in walk.order.iter().enumerate().rev() {
         let Some(mut g) = grads[place].take() else { continue };
-        for hook in var.0.hooks.borrow().iter() {
-            let replaced = hook(&g.value());
-            if let Some(new) = replaced {
-                var.check_same_shape("register_hook", &new)?;
-                g = Var::new(new);
+        if let Some(extras) = var.0.extras.borrow().as_ref() {
+            for hook in &extras.hooks {
+                let replaced = hook(&g.value());
+                if let Some(new) = replaced {
+                    var.check_same_shape("register_hook", &new)?;
+                    g = Var::new(new);
+                }
             }
         }
         match &sink {
@@ -151,8 +153,8 @@ pub(crate) fn run_backward<T: Float>(
             _ => {}
         }
         let Some(f) = var.0.grad_fn.as_ref() else { continue };
-        let input_grads = (f.backward)(&g, var, &f.inputs)?;
-        drop(g);
+        // `g` is given away: a rule may compute its result in `g`'s buffer.
+        let input_grads = var.rule().call(g, var, &f.inputs)?;
         for (i, (input, ig)) in f.inputs.iter().zip(input_grads).enumerate() {
             let (true, Some(ig)) = (input.requires_grad(), ig) else {
                 continue;
