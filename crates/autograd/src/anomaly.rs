@@ -150,9 +150,10 @@ pub(crate) fn check_forward_in_graph<T: Float>(graph: &[&Var<T>]) -> Result<()> 
     }
 }
 
-/// In anomaly mode, fails if the gradient an op's backward returned for input `index` is not finite.
+/// Fails if the gradient an op's backward returned for input `index` is not finite (called in
+/// anomaly mode).
 pub(crate) fn check_backward<T: Float>(op: &'static str, index: usize, grad: &Var<T>) -> Result<()> {
-    if is_anomaly_enabled() && !grad.value().all_finite() {
+    if !grad.value().all_finite() {
         return Err(Error::invalid(
             "detect_anomaly",
             format!("Function '{op}' returned nan or inf values in its gradient for input {index}"),
