@@ -452,6 +452,10 @@ impl<T: Float, R: ?Sized> Drop for Node<T, R> {
     fn drop(&mut self) {
         let _ = LIVE_NODES.try_with(|n| n.set(n.get().saturating_sub(1)));
         let Some(f) = self.grad_fn.as_mut() else { return };
+        if f.inputs.is_empty() {
+            // Emptied by the loop below while dropping a later node: nothing left to free.
+            return;
+        }
         let mut stack = std::mem::take(&mut f.inputs);
         while let Some(mut v) = stack.pop() {
             // The last handle to a node: take its inputs before it goes, so its own drop

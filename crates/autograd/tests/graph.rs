@@ -299,7 +299,9 @@ fn gradients_computed_in_place_are_never_seen_changing() {
     // With create_graph the gradient of a scalar op is recorded and can be differentiated.
     let x = param(&[3.0]);
     let y = (&(&x * &x) * 2.0).sum();
-    let dy = grad(&[y], std::slice::from_ref(&x), None, true).unwrap()[0].clone().unwrap();
+    let dy = grad(&[y], std::slice::from_ref(&x), None, true).unwrap()[0]
+        .clone()
+        .unwrap();
     assert_eq!(values(&dy), vec![12.0]);
     let d2 = grad(&[dy.sum()], &[x], None, false).unwrap()[0].clone().unwrap();
     assert_eq!(values(&d2), vec![4.0]);
