@@ -16,10 +16,9 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use ferrograd_tensor::{Error, Float, Result, Shape};
 
@@ -30,11 +29,11 @@ thread_local! {
     static FORWARD: RefCell<Option<Recorded>> = const { RefCell::new(None) };
 }
 
-/// The recorded anomaly and the node it came from, held weakly so that a freed node's
-/// address, reused by a new node, is never mistaken for it.
+/// The recorded anomaly and the node it came from, held weakly (`node` says whether it is still
+/// alive) so that a freed node's address, reused by a new node, is never mistaken for it.
 struct Recorded {
     anomaly: ForwardAnomaly,
-    node: Weak<dyn Any>,
+    node: Box<dyn Fn() -> bool>,
     id: usize,
 }
 
@@ -119,7 +118,7 @@ pub(crate) fn check_forward<T: Float>(var: &Var<T>) {
         nan += usize::from(v.is_nan());
         inf += usize::from(v.is_infinite());
     }
-    let node: Rc<dyn Any> = var.0.clone();
+    let node = Rc::downgrade(&var.0);
     let recorded = Recorded {
         anomaly: ForwardAnomaly {
             op: var.op_name().unwrap_or("leaf"),
@@ -128,7 +127,7 @@ pub(crate) fn check_forward<T: Float>(var: &Var<T>) {
             nan,
             inf,
         },
-        node: Rc::downgrade(&node),
+        node: Box::new(move || node.strong_count() > 0),
         id: var.id(),
     };
     FORWARD.with(|f| *f.borrow_mut() = Some(recorded));
@@ -143,7 +142,7 @@ pub(crate) fn check_forward_in_graph<T: Float>(graph: &[&Var<T>]) -> Result<()> 
     let found = FORWARD.with(|f| {
         let f = f.borrow();
         let Some(r) = f.as_ref() else { return false };
-        r.node.strong_count() > 0 && graph.iter().any(|v| v.id() == r.id)
+        (r.node)() && graph.iter().any(|v| v.id() == r.id)
     });
     match found.then(take_forward_anomaly).flatten() {
         Some(a) => Err(Error::invalid("detect_anomaly", a.to_string())),
@@ -151,9 +150,10 @@ pub(crate) fn check_forward_in_graph<T: Float>(graph: &[&Var<T>]) -> Result<()> 
     }
 }
 
-/// In anomaly mode, fails if the gradient an op's backward returned for input `index` is not finite.
+/// Fails if the gradient an op's backward returned for input `index` is not finite (called in
+/// anomaly mode).
 pub(crate) fn check_backward<T: Float>(op: &'static str, index: usize, grad: &Var<T>) -> Result<()> {
-    if is_anomaly_enabled() && !grad.value().all_finite() {
+    if !grad.value().all_finite() {
         return Err(Error::invalid(
             "detect_anomaly",
             format!("Function '{op}' returned nan or inf values in its gradient for input {index}"),

@@ -3,7 +3,8 @@
 //! No map keyed by node: a walk numbers the nodes it visits in topological order and writes
 //! (walk, place) into each node's `mark`, so "visited?" is one comparison and the pending
 //! gradients live in a `Vec` indexed by place. A backward started from inside another (a hook
-//! that runs one) puts the marks it overwrote back when it ends.
+//! that runs one) puts the marks it overwrote back when it ends; the outermost one need not, as
+//! no walk will look at its marks again (a later walk has a new number).
 
 use std::cell::Cell;
 
@@ -15,6 +16,8 @@ use crate::Var;
 thread_local! {
     /// The number of the last walk on this thread; walks are numbered from 1, marks start at 0.
     static WALKS: Cell<u64> = const { Cell::new(0) };
+    /// How many walks are alive on this thread (more than one when a hook runs a backward).
+    static ALIVE: Cell<u32> = const { Cell::new(0) };
 }
 
 /// The nodes a backward visits, in topological order, marked with their place.
@@ -23,8 +26,9 @@ pub(crate) struct Walk<'a, T: Float> {
     /// Every node the outputs depend on through nodes that require a gradient, inputs before
     /// the ops that use them.
     pub(crate) order: Vec<&'a Var<T>>,
-    /// The mark each node of `order` had before this walk.
-    previous: Vec<(u64, u32)>,
+    /// The mark each node of `order` had before this walk, kept only when this walk runs inside
+    /// another, whose marks it must put back.
+    previous: Option<Vec<(u64, u32)>>,
 }
 
 impl<'a, T: Float> Walk<'a, T> {
@@ -35,7 +39,8 @@ impl<'a, T: Float> Walk<'a, T> {
             w.set(w.get() + 1);
             w.get()
         });
-        let (mut order, mut previous) = (Vec::new(), Vec::new());
+        let nested = ALIVE.with(|a| a.replace(a.get() + 1)) > 0;
+        let (mut order, mut previous) = (Vec::new(), nested.then(Vec::new));
         // (node, its inputs are ordered already, its mark before this walk)
         let mut stack: Vec<(&'a Var<T>, bool, (u64, u32))> = outputs.iter().rev().map(|v| (v, false, (0, 0))).collect();
         while let Some((var, inputs_done, before)) = stack.pop() {
@@ -43,7 +48,9 @@ impl<'a, T: Float> Walk<'a, T> {
             if inputs_done {
                 mark.set((id, order.len() as u32));
                 order.push(var);
-                previous.push(before);
+                if let Some(previous) = previous.as_mut() {
+                    previous.push(before);
+                }
                 continue;
             }
             if !var.requires_grad() || mark.get().0 == id {
@@ -69,8 +76,11 @@ impl<'a, T: Float> Walk<'a, T> {
 
 impl<T: Float> Drop for Walk<'_, T> {
     fn drop(&mut self) {
-        for (var, &before) in self.order.iter().zip(&self.previous) {
-            var.0.mark.set(before);
+        ALIVE.with(|a| a.set(a.get() - 1));
+        if let Some(previous) = &self.previous {
+            for (var, &before) in self.order.iter().zip(previous) {
+                var.0.mark.set(before);
+            }
         }
     }
 }
@@ -117,13 +127,16 @@ pub(crate) fn run_backward<T: Float>(
     };
 
     crate::anomaly::check_forward_in_graph(&walk.order)?;
+    let anomaly = crate::anomaly::is_anomaly_enabled();
     for (place, &var) in walk.order.iter().enumerate().rev() {
         let Some(mut g) = grads[place].take() else { continue };
-        for hook in var.0.hooks.borrow().iter() {
-            let replaced = hook(&g.value());
-            if let Some(new) = replaced {
-                var.check_same_shape("register_hook", &new)?;
-                g = Var::new(new);
+        if let Some(extras) = var.0.extras.borrow().as_ref() {
+            for hook in &extras.hooks {
+                let replaced = hook(&g.value());
+                if let Some(new) = replaced {
+                    var.check_same_shape("register_hook", &new)?;
+                    g = Var::new(new);
+                }
             }
         }
         match &sink {
@@ -151,13 +164,15 @@ pub(crate) fn run_backward<T: Float>(
             _ => {}
         }
         let Some(f) = var.0.grad_fn.as_ref() else { continue };
-        let input_grads = (f.backward)(&g, var, &f.inputs)?;
-        drop(g);
+        // `g` is given away: a rule may compute its result in `g`'s buffer.
+        let input_grads = var.rule().call(g, var, &f.inputs)?;
         for (i, (input, ig)) in f.inputs.iter().zip(input_grads).enumerate() {
             let (true, Some(ig)) = (input.requires_grad(), ig) else {
                 continue;
             };
-            crate::anomaly::check_backward(f.name, i, &ig)?;
+            if anomaly {
+                crate::anomaly::check_backward(f.name, i, &ig)?;
+            }
             if !same_shape(ig.value().shape(), input.value().shape()) {
                 return Err(Error::ShapeMismatch {
                     op: f.name,

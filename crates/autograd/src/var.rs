@@ -2,6 +2,7 @@
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
+use std::marker::PhantomData;
 use std::rc::Rc;
 
 use ferrograd_tensor::{Error, Float, Result, Shape, Tensor};
@@ -61,25 +62,71 @@ impl<T: Float> IntoGrads<T> for Grads<T> {
 /// replaces that gradient, as a hook registered with `tensor.register_hook` in PyTorch.
 pub type Hook<T> = Box<dyn Fn(&Tensor<T>) -> Option<Tensor<T>>>;
 
+/// The op that computed a node: its name and inputs (the gradient rule itself is the node's
+/// `rule`, stored in the same allocation).
 pub(crate) struct GradFn<T: Float> {
     pub(crate) name: &'static str,
     pub(crate) inputs: Inputs<T>,
-    pub(crate) backward: Box<BackwardFn<T>>,
 }
 
-pub(crate) struct Node<T: Float> {
+/// A gradient rule as the backward walk calls it: it receives the gradient flowing into the
+/// output by value, so that a rule may reuse its buffer (see [`Var::reuse`]).
+pub(crate) trait Rule<T: Float> {
+    fn call(&self, g: Var<T>, out: &Var<T>, inputs: &[Var<T>]) -> Result<Grads<T>>;
+}
+
+/// The rule of a leaf, which has none: never called, since the walk stops at leaves.
+pub(crate) struct NoRule;
+
+impl<T: Float> Rule<T> for NoRule {
+    fn call(&self, _: Var<T>, _: &Var<T>, _: &[Var<T>]) -> Result<Grads<T>> {
+        Ok(Grads::new())
+    }
+}
+
+/// A rule given to [`Var::from_op`], which borrows the incoming gradient.
+struct Borrowing<F, G>(F, PhantomData<fn() -> G>);
+
+impl<T: Float, G: IntoGrads<T>, F: Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<G>> Rule<T> for Borrowing<F, G> {
+    fn call(&self, g: Var<T>, out: &Var<T>, inputs: &[Var<T>]) -> Result<Grads<T>> {
+        (self.0)(&g, out, inputs).map(IntoGrads::into_grads)
+    }
+}
+
+/// A rule given to [`Var::from_op_owned`], which takes the incoming gradient.
+struct Owning<F, G>(F, PhantomData<fn() -> G>);
+
+impl<T: Float, G: IntoGrads<T>, F: Fn(Var<T>, &Var<T>, &[Var<T>]) -> Result<G>> Rule<T> for Owning<F, G> {
+    fn call(&self, g: Var<T>, out: &Var<T>, inputs: &[Var<T>]) -> Result<Grads<T>> {
+        (self.0)(g, out, inputs).map(IntoGrads::into_grads)
+    }
+}
+
+/// What few nodes have: hooks and a name. Boxed on first use, so a node without them carries
+/// one pointer instead of both.
+pub(crate) struct Extras<T: Float> {
+    pub(crate) hooks: Vec<Hook<T>>,
+    pub(crate) name: Option<String>,
+}
+
+/// A node of the graph, generic over its gradient rule `R` so that the rule lives in the
+/// node's own allocation: a `Var` holds `Node<T, dyn Rule<T>>` (the default), made by
+/// coercing an `Rc<Node<T, R>>` of a concrete rule, and an op costs one allocation, not two.
+pub(crate) struct Node<T: Float, R: ?Sized = dyn Rule<T>> {
     pub(crate) value: RefCell<Tensor<T>>,
     /// Boxed: most nodes never hold one, and a small node is cheap to make.
     pub(crate) grad: RefCell<Option<Box<Tensor<T>>>>,
+    /// The op that computed this node; `None` for a leaf.
     pub(crate) grad_fn: Option<GradFn<T>>,
     pub(crate) requires_grad: Cell<bool>,
     pub(crate) retains_grad: Cell<bool>,
-    pub(crate) hooks: RefCell<Vec<Hook<T>>>,
-    pub(crate) name: RefCell<Option<String>>,
+    pub(crate) extras: RefCell<Option<Box<Extras<T>>>>,
     /// Set while a backward walks this node: the walk's number and the node's place in the
     /// walk's order, so that the walk keeps its gradients in a `Vec` indexed by place
     /// instead of a map keyed by node (see `backward.rs`).
     pub(crate) mark: Cell<(u64, u32)>,
+    /// The gradient rule ([`NoRule`] for a leaf); last, as an unsized field must be.
+    pub(crate) rule: R,
 }
 
 /// A node of the computation graph: a leaf (a tensor you made, perhaps a parameter with
@@ -108,8 +155,8 @@ pub fn live_nodes() -> usize {
     LIVE_NODES.with(Cell::get)
 }
 
-impl<T: Float> Node<T> {
-    fn new(value: Tensor<T>, grad_fn: Option<GradFn<T>>, requires_grad: bool) -> Self {
+impl<T: Float, R: Rule<T>> Node<T, R> {
+    fn new(value: Tensor<T>, grad_fn: Option<GradFn<T>>, requires_grad: bool, rule: R) -> Self {
         LIVE_NODES.with(|n| n.set(n.get() + 1));
         Node {
             value: RefCell::new(value),
@@ -117,16 +164,16 @@ impl<T: Float> Node<T> {
             grad_fn,
             requires_grad: Cell::new(requires_grad),
             retains_grad: Cell::new(false),
-            hooks: RefCell::new(Vec::new()),
-            name: RefCell::new(None),
+            extras: RefCell::new(None),
             mark: Cell::new((0, 0)),
+            rule,
         }
     }
 }
 
 impl<T: Float> Var<T> {
     fn leaf(value: Tensor<T>, requires_grad: bool) -> Self {
-        Var(Rc::new(Node::new(value, None, requires_grad)))
+        Var(Rc::new(Node::new(value, None, requires_grad, NoRule)))
     }
 
     /// A leaf that does not require a gradient: data, targets, constants.
@@ -146,11 +193,31 @@ impl<T: Float> Var<T> {
     /// This is how every op of ferrograd is built, and how you add your own (as a
     /// `torch.autograd.Function`). When recording is off or no input requires a gradient,
     /// the result is a plain leaf and `backward` is dropped.
-    pub fn from_op<G: IntoGrads<T>>(
+    pub fn from_op<G: IntoGrads<T> + 'static>(
         name: &'static str,
         value: Tensor<T>,
         inputs: impl IntoIterator<Item = Var<T>>,
         backward: impl Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<G> + 'static,
+    ) -> Self {
+        Self::with_rule(name, value, inputs, Borrowing(backward, PhantomData))
+    }
+
+    /// [`from_op`](Var::from_op) for a rule that takes the incoming gradient by value, so it
+    /// can compute in place when nothing else holds it (with [`Var::reuse`]).
+    pub(crate) fn from_op_owned<G: IntoGrads<T> + 'static>(
+        name: &'static str,
+        value: Tensor<T>,
+        inputs: impl IntoIterator<Item = Var<T>>,
+        backward: impl Fn(Var<T>, &Var<T>, &[Var<T>]) -> Result<G> + 'static,
+    ) -> Self {
+        Self::with_rule(name, value, inputs, Owning(backward, PhantomData))
+    }
+
+    fn with_rule<R: Rule<T> + 'static>(
+        name: &'static str,
+        value: Tensor<T>,
+        inputs: impl IntoIterator<Item = Var<T>>,
+        rule: R,
     ) -> Self {
         if !is_grad_enabled() {
             return Self::new(value);
@@ -159,16 +226,29 @@ impl<T: Float> Var<T> {
         if !inputs.iter().any(Var::requires_grad) {
             return Self::new(value);
         }
-        let grad_fn = GradFn {
-            name,
-            inputs,
-            backward: Box::new(move |g, out, x| backward(g, out, x).map(IntoGrads::into_grads)),
-        };
-        let var = Var(Rc::new(Node::new(value, Some(grad_fn), true)));
+        let var = Var(Rc::new(Node::new(value, Some(GradFn { name, inputs }), true, rule)));
         if crate::anomaly::is_anomaly_enabled() {
             crate::anomaly::check_forward(&var);
         }
         var
+    }
+
+    /// `in_place` applied to this `Var`'s value when it is a plain value (no op recorded, no
+    /// gradient required or stored, no hooks or name) and this is the only handle to it, so
+    /// nobody can see the change and the result is the same `Var` the op would make; otherwise
+    /// `op` of it. How a gradient rule reuses the buffer of the gradient it was given.
+    pub(crate) fn reuse(mut self, in_place: impl FnOnce(&mut Tensor<T>), op: impl FnOnce(&Var<T>) -> Var<T>) -> Var<T> {
+        if let Some(node) = Rc::get_mut(&mut self.0) {
+            if node.grad_fn.is_none()
+                && !node.requires_grad.get()
+                && node.grad.get_mut().is_none()
+                && node.extras.get_mut().is_none()
+            {
+                in_place(node.value.get_mut());
+                return self;
+            }
+        }
+        op(&self)
     }
 
     /// The value, borrowed.
@@ -274,7 +354,19 @@ impl<T: Float> Var<T> {
     /// Runs `hook` on the gradient flowing through this `Var` during every later backward;
     /// returning `Some(new)` replaces the gradient passed on (its shape must not change).
     pub fn register_hook(&self, hook: impl Fn(&Tensor<T>) -> Option<Tensor<T>> + 'static) {
-        self.0.hooks.borrow_mut().push(Box::new(hook));
+        self.extras().hooks.push(Box::new(hook));
+    }
+
+    /// The node's hooks and name, boxed on first use.
+    fn extras(&self) -> RefMut<'_, Extras<T>> {
+        RefMut::map(self.0.extras.borrow_mut(), |e| {
+            &mut **e.get_or_insert_with(|| {
+                Box::new(Extras {
+                    hooks: Vec::new(),
+                    name: None,
+                })
+            })
+        })
     }
 
     /// A new leaf with the same value that is cut off from the graph, as `detach()`.
@@ -304,17 +396,22 @@ impl<T: Float> Var<T> {
 
     /// Gives this `Var` a name, shown by [`to_dot`](crate::to_dot) (parameters of a model, say).
     pub fn set_name(&self, name: &str) {
-        *self.0.name.borrow_mut() = Some(name.to_string());
+        self.extras().name = Some(name.to_string());
     }
 
     /// The name given with [`set_name`](Var::set_name), if any.
     pub fn name(&self) -> Option<String> {
-        self.0.name.borrow().clone()
+        self.0.extras.borrow().as_ref().and_then(|e| e.name.clone())
     }
 
     /// A stable identity for this node while it is alive (used to key gradients and graph pictures).
     pub fn id(&self) -> usize {
         Rc::as_ptr(&self.0) as *const () as usize
+    }
+
+    /// The gradient rule run by backward for this node's op.
+    pub(crate) fn rule(&self) -> &dyn Rule<T> {
+        &self.0.rule
     }
 
     pub(crate) fn check_same_shape(&self, op: &'static str, t: &Tensor<T>) -> Result<()> {
@@ -354,12 +451,16 @@ impl<T: Float> fmt::Debug for Var<T> {
     }
 }
 
-impl<T: Float> Drop for Node<T> {
+impl<T: Float, R: ?Sized> Drop for Node<T, R> {
     /// Frees a long chain of nodes with a loop instead of recursion, so that dropping the
     /// result of a million chained ops does not overflow the stack.
     fn drop(&mut self) {
         let _ = LIVE_NODES.try_with(|n| n.set(n.get().saturating_sub(1)));
         let Some(f) = self.grad_fn.as_mut() else { return };
+        if f.inputs.is_empty() {
+            // Emptied by the loop below while dropping a later node: nothing left to free.
+            return;
+        }
         let mut stack = std::mem::take(&mut f.inputs);
         while let Some(mut v) = stack.pop() {
             // The last handle to a node: take its inputs before it goes, so its own drop

@@ -253,3 +253,56 @@ fn grad_with_an_input_listed_twice_returns_it_twice() {
     assert_eq!(values(gs[0].as_ref().unwrap()), vec![2.0, 6.0]);
     assert_eq!(values(gs[1].as_ref().unwrap()), vec![2.0, 6.0]);
 }
+
+#[test]
+fn a_backward_run_by_a_hook_leaves_the_outer_backward_intact() {
+    // The inner backward walks `a` and `x`, which the outer one is walking too: the outer
+    // walk must still find them (the inner one puts their marks back).
+    let x = param(&[1.0, 2.0]);
+    let a = &x * 2.0;
+    let b = &a * 3.0;
+    let inner = a.clone();
+    b.register_hook(move |_| {
+        // Backward records nothing unless asked to: the inner graph is built with recording on.
+        let _recording = enable_grad();
+        (&inner * 5.0).sum().backward().unwrap();
+        None
+    });
+    b.sum().backward().unwrap();
+    // 2·5 from the inner backward, 2·3 from the outer one.
+    assert_eq!(x.grad().unwrap().to_vec(), vec![16.0, 16.0]);
+}
+
+#[test]
+fn gradients_computed_in_place_are_never_seen_changing() {
+    // Scalar ops' rules reuse the buffer of the gradient they receive when nothing else holds
+    // it; a gradient that is returned, retained or passed to a hook must keep its value.
+    let x = param(&[1.0, 2.0]);
+    let mid = &x * 2.0;
+    let y = (-(&mid * 3.0) / 4.0).sum();
+    let g = grad(std::slice::from_ref(&y), &[x.clone(), mid.clone()], None, false).unwrap();
+    assert_eq!(values(g[1].as_ref().unwrap()), vec![-0.75, -0.75]);
+    assert_eq!(values(g[0].as_ref().unwrap()), vec![-1.5, -1.5]);
+
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = Rc::clone(&seen);
+    mid.register_hook(move |g| {
+        s.borrow_mut().push(g.to_vec());
+        None
+    });
+    mid.retain_grad();
+    y.backward().unwrap();
+    assert_eq!(mid.grad().unwrap().to_vec(), vec![-0.75, -0.75]);
+    assert_eq!(*seen.borrow(), vec![vec![-0.75, -0.75]]);
+    assert_eq!(x.grad().unwrap().to_vec(), vec![-1.5, -1.5]);
+
+    // With create_graph the gradient of a scalar op is recorded and can be differentiated.
+    let x = param(&[3.0]);
+    let y = (&(&x * &x) * 2.0).sum();
+    let dy = grad(&[y], std::slice::from_ref(&x), None, true).unwrap()[0]
+        .clone()
+        .unwrap();
+    assert_eq!(values(&dy), vec![12.0]);
+    let d2 = grad(&[dy.sum()], &[x], None, false).unwrap()[0].clone().unwrap();
+    assert_eq!(values(&d2), vec![4.0]);
+}

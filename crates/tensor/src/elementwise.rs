@@ -38,6 +38,14 @@ impl<T: Float> Tensor<T> {
         }
     }
 
+    /// Applies `f` to every element in place (no new buffer).
+    pub fn map_inplace(&mut self, f: impl Fn(T) -> T) {
+        match row_major_mut(&mut self.data) {
+            Some(values) => values.iter_mut().for_each(|v| *v = f(*v)),
+            None => self.data.mapv_inplace(f),
+        }
+    }
+
     /// Combines two tensors elementwise after NumPy broadcasting; `op` names the operation in errors.
     pub fn zip_map(&self, other: &Self, op: &'static str, f: impl Fn(T, T) -> T) -> Result<Self> {
         if self.shape() == other.shape() {

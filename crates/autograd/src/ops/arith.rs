@@ -79,29 +79,31 @@ impl<T: Float> Var<T> {
     /// `self + s`.
     pub fn add_scalar(&self, s: T) -> Var<T> {
         let out = self.value().add_scalar(s);
-        Var::from_op("AddBackward1", out, [self.clone()], |g, _, _| Ok([Some(g.clone())]))
+        Var::from_op_owned("AddBackward1", out, [self.clone()], |g, _, _| Ok([Some(g)]))
     }
 
     /// `self * s`.
     pub fn mul_scalar(&self, s: T) -> Var<T> {
         let out = self.value().mul_scalar(s);
-        Var::from_op("MulBackward1", out, [self.clone()], move |g, _, _| {
-            Ok([Some(g.mul_scalar(s))])
+        Var::from_op_owned("MulBackward1", out, [self.clone()], move |g, _, _| {
+            Ok([Some(g.reuse(|t| t.map_inplace(|x| x * s), |g| g.mul_scalar(s)))])
         })
     }
 
     /// `self / s` (a true division, as PyTorch's, not a multiplication by `1/s`).
     pub fn div_scalar(&self, s: T) -> Var<T> {
         let out = self.value().map(|x| x / s);
-        Var::from_op("DivBackward1", out, [self.clone()], move |g, _, _| {
-            Ok([Some(g.div_scalar(s))])
+        Var::from_op_owned("DivBackward1", out, [self.clone()], move |g, _, _| {
+            Ok([Some(g.reuse(|t| t.map_inplace(|x| x / s), |g| g.div_scalar(s)))])
         })
     }
 
     /// `-self`.
     pub fn neg(&self) -> Var<T> {
         let out = self.value().neg();
-        Var::from_op("NegBackward0", out, [self.clone()], |g, _, _| Ok([Some(g.neg())]))
+        Var::from_op_owned("NegBackward0", out, [self.clone()], |g, _, _| {
+            Ok([Some(g.reuse(|t| t.map_inplace(|x| -x), Var::neg))])
+        })
     }
 }
 
