@@ -130,6 +130,37 @@ fn matmul_in_every_form() {
 }
 
 #[test]
+fn linear_with_and_without_bias() {
+    let (x, w, b) = (randn(&[5, 4], 70), randn(&[3, 4], 71), randn(&[3], 72));
+    check(|v| v[0].linear(&v[1], Some(&v[2])), &[x.clone(), w.clone(), b.clone()]);
+    check(|v| v[0].linear(&v[1], None), &[x.clone(), w.clone()]);
+    // The same numbers as the matmul with the transposed weight plus the broadcast bias.
+    let (xv, wv, bv) = (Var::new(x.clone()), Var::new(w.clone()), Var::new(b.clone()));
+    let fused = xv.linear(&wv, Some(&bv)).unwrap().to_tensor();
+    let plain = xv.matmul(&wv.t().unwrap()).unwrap().try_add(&bv).unwrap().to_tensor();
+    assert_eq!(fused.to_vec(), plain.to_vec());
+    // Only some operands requiring a gradient: the input (as in a first layer), the weight.
+    let xc = Var::new(x.clone());
+    check(|v| xc.linear(&v[0], Some(&v[1])), &[w.clone(), b.clone()]);
+    let (wc, bc) = (Var::new(w.clone()), Var::new(b.clone()));
+    check(|v| v[0].linear(&wc, Some(&bc)), std::slice::from_ref(&x));
+    // Errors name the op and both shapes.
+    let e = xv.linear(&Var::new(randn(&[3, 2], 73)), None).unwrap_err().to_string();
+    assert!(
+        e.starts_with("linear: ") && e.contains("[5, 4]") && e.contains("[3, 2]"),
+        "{e}"
+    );
+    let e = xv
+        .linear(&wv, Some(&Var::new(randn(&[4], 74))))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("linear: ") && e.contains("[5, 3]") && e.contains("[4]"),
+        "{e}"
+    );
+}
+
+#[test]
 fn gather_and_scatter_add() {
     let index = IndexTensor::from_vec(vec![2, 0, 2, 1, 1, 1], &[2, 3]).unwrap();
     check(|v| v[0].gather(1, &index), &[randn(&[2, 4], 60)]);

@@ -155,6 +155,17 @@ fn gradgradcheck_softmax_matmul_and_reductions() {
         &[randn(&[2, 3, 4], 25), randn(&[4, 2], 26)],
     );
     check_second(|v| Ok(v[0].matmul(&v[0])?.powf(3.0)), &[randn(&[5], 27)]);
+    // linear (x·Wᵀ + b): bilinear in the input and the weight, linear in the bias.
+    check_second(
+        |v| {
+            Ok(v[0]
+                .linear(&v[1], Some(&v[2]))?
+                .tanh()
+                .try_mul(&weights(&[3, 2]))?
+                .sum())
+        },
+        &[randn(&[3, 4], 31), randn(&[2, 4], 32), randn(&[2], 33)],
+    );
     // An MLP-like composition through every kind of op.
     check_second(
         |v| {

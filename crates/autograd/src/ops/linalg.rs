@@ -67,6 +67,43 @@ impl<T: Float> Var<T> {
         ))
     }
 
+    /// `self · weightᵀ + bias` for a 2-D input `[batch, in]`, a weight `[out, in]` and an
+    /// optional bias `[out]`, as `torch.nn.functional.linear` (`torch.addmm`): one op, which
+    /// reads the weight in place instead of making its transpose.
+    ///
+    /// Gradient of `Y = X·Wᵀ + b`: `dX = dY·W`, `dW = dYᵀ·X`, `db = dY` summed over the batch;
+    /// each is computed only for an operand that requires it.
+    pub fn linear(&self, weight: &Var<T>, bias: Option<&Var<T>>) -> Result<Var<T>> {
+        let out = match bias {
+            Some(b) => self.value().linear(&weight.value(), Some(&b.value()))?,
+            None => self.value().linear(&weight.value(), None)?,
+        };
+        let inputs = [Some(self.clone()), Some(weight.clone()), bias.cloned()];
+        Ok(Var::from_op(
+            "AddmmBackward0",
+            out,
+            inputs.into_iter().flatten(),
+            |g, _, x| {
+                let (input, weight) = (&x[0], &x[1]);
+                let gx = if input.requires_grad() {
+                    Some(g.mm(weight, false, false)?)
+                } else {
+                    None
+                };
+                let gw = if weight.requires_grad() {
+                    Some(g.mm(input, true, false)?)
+                } else {
+                    None
+                };
+                let gb = match x.get(2) {
+                    Some(b) if b.requires_grad() => Some(g.sum_to_shape(&b.shape())?),
+                    _ => None,
+                };
+                Ok([gx, gw, gb])
+            },
+        ))
+    }
+
     /// `C = op(A)·op(B)` of 2-D `Var`s, `op` a transpose where the flag says so: the product
     /// the 2-D matmul and its gradients need, without making any transpose.
     ///
