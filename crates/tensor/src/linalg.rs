@@ -181,8 +181,12 @@ const SMALL_GEMM: usize = 1 << 12;
 /// tenth of its speed.
 const SKINNY: usize = 16;
 
-/// Products with at least this many multiply-adds are split by rows across threads.
-const PARALLEL_GEMM: usize = 1 << 22;
+/// Products with at least this many multiply-adds are split by rows across threads. Below it
+/// one thread is faster here: each thread packs all of B again, and waking rayon's sleeping
+/// second thread costs tens of microseconds on a shared machine (a 784-128-128-10 training
+/// step, whose two biggest products have 6.4 M multiply-adds, took 477 µs on one thread and
+/// 580-670 µs with them split).
+const PARALLEL_GEMM: usize = 1 << 25;
 
 fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
@@ -394,5 +398,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_product_split_across_threads_is_the_one_thread_product() {
+        let (m, k, n) = (256, 512, 256);
+        assert!(m * k * n >= PARALLEL_GEMM);
+        let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 / 3.0 - 1.5);
+        let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 5 + j * 2) % 13) as f32 / 7.0 - 0.9);
+        let in_pool = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| gemm(a.view(), b.view()))
+        };
+        let (one, two) = (in_pool(1), in_pool(2));
+        assert_eq!(one, two);
+        let want = a.dot(&b);
+        assert!(one
+            .iter()
+            .zip(&want)
+            .all(|(x, y)| (x - y).abs() <= 1e-3 * y.abs().max(1.0)));
     }
 }
