@@ -72,6 +72,9 @@ enum Support {
     All,
 }
 
+/// Contiguous rows are handed to the row kernels about this many values at a time.
+const ROW_BLOCK: usize = 256;
+
 /// The max and log-sum-exp-of-shifted-logits of one position, kept for backward.
 type RowStats<T> = (T, T);
 
@@ -233,13 +236,12 @@ impl<T: Float> ClassLoss<T> {
         Tensor::from_vec(out, &self.input_shape).expect("input shape")
     }
 
-    /// The loss terms of one position; its shifted exponentials `exp(x - max)` go to `exps`
-    /// unless that is empty.
-    fn position_loss(&self, pos: usize, row: &[T], t: Option<&[T]>, exps: &mut [T]) -> PositionLoss<T> {
-        let (max, log_sum) = match (self.softmax, exps.is_empty()) {
+    /// The loss terms of one position, whose row statistics are `stats` if already known.
+    fn position_loss(&self, pos: usize, row: &[T], t: Option<&[T]>, stats: Option<RowStats<T>>) -> PositionLoss<T> {
+        let (max, log_sum) = match (self.softmax, stats) {
             (false, _) => (T::zero(), T::zero()),
-            (true, true) => T::max_log_sum_exp(row),
-            (true, false) => T::exps_and_log_sum(row, exps),
+            (true, Some(stats)) => stats,
+            (true, None) => T::max_log_sum_exp(row),
         };
         let lp = |k: usize| {
             if self.softmax {
@@ -286,9 +288,19 @@ impl<T: Float> ClassLoss<T> {
         ];
         let (stride, work) = (self.layout.s, self.layout.c * self.layout.s);
         debug_assert!(exps.is_empty() || stride == 1);
-        for_each_block_pair_mut(&mut per_position, stride, exps, work, work, |n, out, exps| {
+        // Contiguous rows: their statistics (and exponentials) first, many rows at a time.
+        let mut stats = Vec::new();
+        if self.softmax && stride == 1 {
+            stats = vec![(T::zero(), T::zero()); m];
+            let rows = (ROW_BLOCK / c.max(1)).max(1);
+            for_each_block_pair_mut(&mut stats, rows, exps, rows * c, rows * c, |i, stats, exps| {
+                let start = i * rows * c;
+                T::rows_exps_and_log_sum(&x[start..start + stats.len() * c], c, stats, exps);
+            });
+        }
+        for_each_block_mut(&mut per_position, stride, work, |n, out| {
             self.for_each_row_of_sample(x, n, |pos, row, t| {
-                out[pos - n * stride] = self.position_loss(pos, row, t, exps);
+                out[pos - n * stride] = self.position_loss(pos, row, t, stats.get(pos).copied());
             });
         });
         let smoothing = self.eps > 0.0 && matches!(self.classes, Classes::Indices { .. });

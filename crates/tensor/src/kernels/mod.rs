@@ -9,8 +9,13 @@
 //! fused builds can differ from the baseline by an ulp; on one machine a result never depends
 //! on anything but the row (not on threads, not on the caller).
 //!
-//! Rows shorter than [`SMALL_ROW`] and all `f64` rows take the plain path: max, then
-//! `Σ exp(x - max)` with `f64` exponentials.
+//! Rows shorter than [`SMALL_ROW`] take the short path: max, then `Σ exp(x - max)` with `f64`
+//! exponentials ([`exp_f64`]), many rows at a time; long `f64` rows the same one row at a time.
+
+mod exp;
+
+use exp::{exp_any, exp_f64_impl, exp_in_range};
+pub use exp::{exp_f32, exp_f64};
 
 use crate::reduce::nan_max;
 use crate::Float;
@@ -21,71 +26,6 @@ pub const LANES: usize = 8;
 pub const BLOCK: usize = 64;
 /// Rows shorter than this take the plain path.
 pub const SMALL_ROW: usize = 16;
-
-/// `e^x` in `f32`, within 1 ulp of [`f32::exp`] for every input (checked on all 2³² of them),
-/// with its special values: NaN stays NaN, `+inf` and `x > 88.72` give `+inf`, `-inf` gives 0,
-/// results below `f32::MIN_POSITIVE` are subnormal as in `f32::exp`, and `x < -103.97` gives 0.
-///
-/// Range reduction `e^x = 2^k · e^r` with `k = round(x·log₂e)` and `r = x - k·ln 2` (ln 2 in two
-/// parts, Cody–Waite), `e^r` from the degree-6 polynomial of Cephes' `expf` on
-/// `|r| ≤ ln 2 / 2` (its last coefficient, 0.5000000120, is 0.5 in `f32`), and `2^k` applied in two steps so that subnormal results come out right.
-/// Branch-free, so a loop of it vectorizes.
-pub fn exp_f32(x: f32) -> f32 {
-    exp_any::<false>(x)
-}
-
-#[inline(always)]
-fn mul_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if FMA {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
-}
-
-/// `(e^r, k)` with `e^x = e^r · 2^k`, for `|x| < 2^22`.
-#[inline(always)]
-fn exp_reduced<const FMA: bool>(x: f32) -> (f32, i32) {
-    const LN2_HI: f32 = 0.693_359_4; // ln 2 = LN2_HI + LN2_LO, LN2_HI with few bits
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    const ROUND: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer, kept in the low bits
-    let t = mul_add::<FMA>(x, std::f32::consts::LOG2_E, ROUND);
-    let k = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
-    let kf = t - ROUND;
-    let r = mul_add::<FMA>(kf, -LN2_LO, mul_add::<FMA>(kf, -LN2_HI, x));
-    let mut p = 1.987_569_1e-4;
-    p = mul_add::<FMA>(p, r, 1.398_199_9e-3);
-    p = mul_add::<FMA>(p, r, 8.333_452e-3);
-    p = mul_add::<FMA>(p, r, 4.166_579_6e-2);
-    p = mul_add::<FMA>(p, r, 1.666_666_5e-1);
-    p = mul_add::<FMA>(p, r, 0.5);
-    (mul_add::<FMA>(p * r, r, r) + 1.0, k)
-}
-
-/// `e^x` for `-87 ≤ x ≤ 88`, where the result is a normal number: `2^k` goes straight into the
-/// exponent bits.
-#[inline(always)]
-fn exp_in_range<const FMA: bool>(x: f32) -> f32 {
-    let (e, k) = exp_reduced::<FMA>(x);
-    f32::from_bits((e.to_bits() as i32).wrapping_add(k << 23) as u32)
-}
-
-/// `e^x` for any `x`, special values as [`f32::exp`].
-#[inline(always)]
-fn exp_any<const FMA: bool>(x: f32) -> f32 {
-    // Past these bounds the result is inf or 0 anyway; the clamp keeps k in range.
-    let clamped = x.clamp(-104.0, 89.0);
-    let (e, k) = exp_reduced::<FMA>(clamped);
-    let half = k >> 1;
-    let scale = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
-    let y = e * scale(half) * scale(k - half);
-    #[allow(clippy::eq_op)]
-    if x != x {
-        x
-    } else {
-        y
-    }
-}
 
 /// The largest and smallest values of a row; the largest is NaN if any value is.
 fn row_max_min(row: &[f32]) -> (f32, f32) {
@@ -223,9 +163,8 @@ fn scaled_softmax_f32<const FMA: bool>(row: &[f32], max: f32, log_sum: f32, scal
     }
 }
 
-/// The plain path: max, then the sum of `f64` exponentials (`f32` exponentials, even glibc's,
-/// move the seed example's loss one ulp away from PyTorch's `0x3dd032f4`); `out[k] = exp(x - max)`
-/// in `T` when `store`.
+/// The plain path of long `f64` rows: max, then the sum of the exponentials; `out[k] =
+/// exp(x - max)` when `store`.
 fn exps_and_log_sum_plain<T: Float>(row: &[T], out: &mut [T], store: bool) -> (T, T) {
     let max = row.iter().copied().fold(T::neg_infinity(), nan_max);
     let mut sum = 0.0;
@@ -237,6 +176,47 @@ fn exps_and_log_sum_plain<T: Float>(row: &[T], out: &mut [T], store: bool) -> (T
         sum += e;
     }
     (max, T::of(sum.ln()))
+}
+
+/// Rows handled together by [`short_rows_plain`]: at most this many values.
+const SHORT_BATCH: usize = 256;
+
+/// The path of short rows (fewer than [`SMALL_ROW`] values), many at once (`x` row-major, one
+/// `stats` entry per row, `out` as long as `x` or empty): per row the max, then the sum of
+/// `f64` exponentials in order (`f32` exponentials, even glibc's, move the seed example's loss
+/// one ulp away from PyTorch's `0x3dd032f4`). The exponentials of a batch of rows are computed
+/// in one loop, which keeps the vector units busy where a row of four values cannot.
+#[inline(always)]
+fn short_rows_plain<T: Float, const FMA: bool>(x: &[T], c: usize, stats: &mut [(T, T)], out: &mut [T]) {
+    let rows_per_batch = SHORT_BATCH / c;
+    let mut d = [0.0f64; SHORT_BATCH];
+    for (b, (xs, st)) in x
+        .chunks(rows_per_batch * c)
+        .zip(stats.chunks_mut(rows_per_batch))
+        .enumerate()
+    {
+        let d = &mut d[..xs.len()];
+        let mut maxes = [T::zero(); SHORT_BATCH];
+        for ((row, dr), m) in xs.chunks(c).zip(d.chunks_mut(c)).zip(maxes.iter_mut()) {
+            *m = row.iter().copied().fold(T::neg_infinity(), nan_max);
+            for (d, &v) in dr.iter_mut().zip(row) {
+                *d = (v - *m).f64();
+            }
+        }
+        for d in d.iter_mut() {
+            *d = exp_f64_impl::<FMA>(*d);
+        }
+        if !out.is_empty() {
+            let start = b * rows_per_batch * c;
+            for (o, &e) in out[start..start + xs.len()].iter_mut().zip(d.iter()) {
+                *o = T::of(e);
+            }
+        }
+        for ((s, dr), &m) in st.iter_mut().zip(d.chunks(c)).zip(&maxes) {
+            let sum = dr.iter().fold(0.0, |s, &e| s + e);
+            *s = (m, T::of(sum.ln()));
+        }
+    }
 }
 
 fn scaled_softmax_plain<T: Float>(row: &[T], max: T, log_sum: T, scale: T, out: &mut [T]) {
@@ -322,6 +302,13 @@ mod x86 {
     /// # Safety
     /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn short_rows<T: crate::Float>(x: &[T], c: usize, stats: &mut [(T, T)], out: &mut [T]) {
+        super::short_rows_plain::<T, true>(x, c, stats, out)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
     pub unsafe fn scaled_softmax(row: &[f32], max: f32, log_sum: f32, scale: f32, out: &mut [f32]) {
         super::scaled_softmax_f32::<true>(row, max, log_sum, scale, out)
     }
@@ -353,12 +340,63 @@ pub trait RowKernels: Sized + Copy {
     /// `out[k] = scale · exp((row[k] - max) - log_sum)`: a softmax row times `scale`, from the
     /// pair [`max_log_sum_exp`](RowKernels::max_log_sum_exp) returned.
     fn scaled_softmax(row: &[Self], max: Self, log_sum: Self, scale: Self, out: &mut [Self]);
+
+    /// [`max_log_sum_exp`](RowKernels::max_log_sum_exp) of each row of `x` (rows of `c`
+    /// values, one after the other) into `stats`, and, unless `out` is empty,
+    /// [`exps_and_log_sum`](RowKernels::exps_and_log_sum)'s exponentials into `out`. The
+    /// results are those of the one-row kernels; short rows are computed together.
+    fn rows_exps_and_log_sum(x: &[Self], c: usize, stats: &mut [(Self, Self)], out: &mut [Self])
+    where
+        Self: Float,
+    {
+        assert!(
+            stats.len() * c == x.len() && (out.is_empty() || out.len() == x.len()),
+            "rows_exps_and_log_sum: {} values, {} rows of {c}, {} outputs",
+            x.len(),
+            stats.len(),
+            out.len()
+        );
+        if c == 0 {
+            stats.fill((Self::neg_infinity(), Self::neg_infinity()));
+        } else if c < SMALL_ROW {
+            short_rows(x, c, stats, out)
+        } else if out.is_empty() {
+            for (row, s) in x.chunks(c).zip(stats) {
+                *s = Self::max_log_sum_exp(row);
+            }
+        } else {
+            for ((row, o), s) in x.chunks(c).zip(out.chunks_mut(c)).zip(stats) {
+                *s = Self::exps_and_log_sum(row, o);
+            }
+        }
+    }
+}
+
+/// [`short_rows_plain`] with fused multiply-adds where the CPU has them.
+fn short_rows<T: Float>(x: &[T], c: usize, stats: &mut [(T, T)], out: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { x86::short_rows(x, c, stats, out) };
+    }
+    short_rows_plain::<T, false>(x, c, stats, out)
+}
+
+/// One row of fewer than [`SMALL_ROW`] values, by [`short_rows`], so that a row gives the
+/// same results alone as in a batch.
+fn short_row<T: Float>(row: &[T], out: &mut [T]) -> (T, T) {
+    if row.is_empty() {
+        return (T::neg_infinity(), T::neg_infinity());
+    }
+    let mut stats = [(T::zero(), T::zero())];
+    short_rows(row, row.len(), &mut stats, out);
+    stats[0]
 }
 
 /// The `f32` kernel with the best instructions this CPU has.
 fn exps_and_log_sum_f32_dispatch<const STORE: bool>(row: &[f32], out: &mut [f32]) -> (f32, f32) {
     if row.len() < SMALL_ROW {
-        return exps_and_log_sum_plain(row, out, STORE);
+        return short_row(row, if STORE { out } else { &mut [] });
     }
     #[cfg(target_arch = "x86_64")]
     if x86::has_avx512() {
@@ -399,11 +437,17 @@ impl RowKernels for f32 {
 
 impl RowKernels for f64 {
     fn max_log_sum_exp(row: &[f64]) -> (f64, f64) {
+        if row.len() < SMALL_ROW {
+            return short_row(row, &mut []);
+        }
         exps_and_log_sum_plain(row, &mut [], false)
     }
 
     fn exps_and_log_sum(row: &[f64], out: &mut [f64]) -> (f64, f64) {
         assert_eq!(row.len(), out.len(), "exps_and_log_sum: row and output lengths differ");
+        if row.len() < SMALL_ROW {
+            return short_row(row, out);
+        }
         exps_and_log_sum_plain(row, out, true)
     }
 
@@ -415,85 +459,36 @@ impl RowKernels for f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::exp::tests::ulps;
     use super::*;
 
-    /// The distance in representable `f32`s.
-    fn ulps(a: f32, b: f32) -> u32 {
-        if a == b || (a.is_nan() && b.is_nan()) {
-            return 0;
-        }
-        let key = |v: f32| {
-            let b = v.to_bits() as i32;
-            if b < 0 {
-                i32::MIN.wrapping_sub(b) as i64
-            } else {
-                b as i64
+    #[test]
+    fn short_rows_give_alone_what_they_give_in_a_batch() {
+        let inf = f32::INFINITY;
+        for c in [1, 3, 4, 15] {
+            let rows = 300; // more than one batch
+            let mut x: Vec<f32> = (0..rows * c).map(|i| ((i * 37 % 101) as f32 - 50.0) / 9.0).collect();
+            x[c] = f32::NAN;
+            x[2 * c] = inf;
+            x[3 * c] = -inf;
+            let mut stats = vec![(0.0, 0.0); rows];
+            let mut out = vec![0.0; rows * c];
+            f32::rows_exps_and_log_sum(&x, c, &mut stats, &mut out);
+            for (r, row) in x.chunks(c).enumerate() {
+                let mut e = vec![0.0; c];
+                let alone = f32::exps_and_log_sum(row, &mut e);
+                let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+                assert!(same(alone.0, stats[r].0) && same(alone.1, stats[r].1), "c {c} row {r}");
+                assert!(e.iter().zip(&out[r * c..]).all(|(&a, &b)| same(a, b)), "c {c} row {r}");
+                let (rmax, rlog) = reference(row);
+                if rlog.is_finite() {
+                    assert_eq!(alone.0 as f64, rmax);
+                    assert!(
+                        (alone.1 as f64 - rlog).abs() <= 1e-7 * rlog.abs().max(1.0),
+                        "c {c} row {r}"
+                    );
+                }
             }
-        };
-        (key(a) - key(b)).unsigned_abs() as u32
-    }
-
-    fn check_exp(x: f32) {
-        for (name, y) in [
-            ("baseline", exp_f32(x)),
-            ("fma", exp_any::<true>(x)),
-            (
-                "in range",
-                if (-87.0..=88.0).contains(&x) {
-                    exp_in_range::<false>(x)
-                } else {
-                    x.exp()
-                },
-            ),
-        ] {
-            assert!(ulps(y, x.exp()) <= 1, "{name} exp({x:e}) = {y:e}, std {:e}", x.exp());
-        }
-    }
-
-    #[test]
-    fn exp_special_values_are_those_of_std() {
-        for x in [
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            0.0,
-            -0.0,
-            88.72283,
-            88.72284,
-            89.5,
-            1e30,
-            -87.33,
-            -100.0,
-            -103.97,
-            -103.98,
-            -104.5,
-            -1e30,
-            f32::MIN_POSITIVE,
-            -f32::MIN_POSITIVE,
-        ] {
-            let (y, std) = (exp_f32(x), x.exp());
-            assert!(
-                y.to_bits() == std.to_bits() || (y.is_nan() && std.is_nan()),
-                "exp({x:e}) = {y:e}, std {std:e}"
-            );
-        }
-    }
-
-    #[test]
-    fn exp_is_within_one_ulp_on_a_sample() {
-        // Every 4099th bit pattern: about a million values over the whole range.
-        let mut bits = 0u32;
-        while let Some(next) = bits.checked_add(4099) {
-            check_exp(f32::from_bits(bits));
-            bits = next;
-        }
-    }
-
-    #[test]
-    #[ignore = "all 2^32 inputs: run with --release --ignored"]
-    fn exp_is_within_one_ulp_everywhere() {
-        for bits in 0..=u32::MAX {
-            check_exp(f32::from_bits(bits));
         }
     }
 
