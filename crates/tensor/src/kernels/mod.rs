@@ -315,6 +315,11 @@ mod x86 {
 
     /// # Safety
     /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn scaled_softmax_512(row: &[f32], max: f32, log_sum: f32, scale: f32, out: &mut [f32]) {
+        super::scaled_softmax_f32::<true>(row, max, log_sum, scale, out)
+    }
+
     pub fn has_avx512() -> bool {
         std::is_x86_feature_detected!("avx512f")
     }
@@ -425,6 +430,11 @@ impl RowKernels for f32 {
         assert_eq!(row.len(), out.len(), "scaled_softmax: row and output lengths differ");
         if row.len() < SMALL_ROW {
             return scaled_softmax_plain(row, max, log_sum, scale, out);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if x86::has_avx512() {
+            // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA).
+            return unsafe { x86::scaled_softmax_512(row, max, log_sum, scale, out) };
         }
         #[cfg(target_arch = "x86_64")]
         if x86::has_avx2_fma() {
