@@ -8,16 +8,17 @@ use ferrograd_nn::functional::{cross_entropy, CrossEntropyOptions};
 use ferrograd_nn::Reduction;
 use ferrograd_tensor::{IndexTensor, Tensor};
 
-const C: usize = 40; // long enough rows for the vectorized kernels
+/// Row lengths: short rows (the `f64` path) and long ones (the vectorized kernels).
+const CLASSES: [usize; 2] = [5, 40];
 
-/// Logits `[4, C]` whose rows are ordinary, masked with -inf, and spread past exp's range;
-/// the last row gets a NaN or +inf.
-fn logits() -> Tensor<f32> {
-    let mut v: Vec<f32> = (0..4 * C).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
-    v[C..C + 10].fill(f32::NEG_INFINITY);
-    v[2 * C] = -1e30;
-    v[2 * C + 1] = 150.0;
-    Tensor::from_vec(v, &[4, C]).unwrap()
+/// Logits `[4, c]` whose rows are ordinary, partly masked with -inf, and spread past exp's
+/// range; the last row gets a NaN or +inf.
+fn logits(c: usize) -> Tensor<f32> {
+    let mut v: Vec<f32> = (0..4 * c).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+    v[c..c + c / 2].fill(f32::NEG_INFINITY);
+    v[2 * c] = -1e30;
+    v[2 * c + 1] = 150.0;
+    Tensor::from_vec(v, &[4, c]).unwrap()
 }
 
 /// The gradient of the first backward (stored path) and of a second one (recomputed), the
@@ -47,19 +48,19 @@ fn assert_same(a: &[f32], b: &[f32], what: &str) {
 
 #[test]
 fn stored_and_recomputed_exponentials_give_the_same_gradient() {
-    let eps_weight = [
-        (0.0, None),
-        (0.2, None),
-        (
-            0.0,
-            Some(Tensor::arange_step(0.5, 0.5 + C as f64 * 0.04, 0.04).unwrap()),
-        ),
-    ];
+    for c in CLASSES {
+        stored_and_recomputed_agree(c);
+    }
+}
+
+fn stored_and_recomputed_agree(c: usize) {
+    let weight = Tensor::arange_step(0.5, 0.5 + c as f64 * 0.04, 0.04).unwrap();
+    let eps_weight = [(0.0, None), (0.2, None), (0.0, Some(weight))];
     for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
         for (eps, weight) in eps_weight.clone() {
             for special in [f32::NAN, f32::INFINITY] {
-                let mut x = logits();
-                x.array_mut()[[3, 5]] = special;
+                let mut x = logits(c);
+                x.array_mut()[[3, 2]] = special;
                 let options = CrossEntropyOptions {
                     weight: weight.clone(),
                     ignore_index: 12,
@@ -67,12 +68,12 @@ fn stored_and_recomputed_exponentials_give_the_same_gradient() {
                     label_smoothing: eps,
                 };
                 let (first, second) = both_paths(x, &options);
-                let what = format!("{reduction:?} eps {eps} {special}");
+                let what = format!("{c} classes, {reduction:?}, eps {eps}, {special}");
                 assert_same(&first, &second, &what);
                 // Rows 0-2 are finite (row 1 ignored, so zeros); row 3 is NaN as in PyTorch.
-                assert!(first[..3 * C].iter().all(|g| g.is_finite()), "{what}");
-                assert!(first[C..2 * C].iter().all(|&g| g == 0.0), "{what}");
-                assert!(first[3 * C..].iter().all(|g| g.is_nan()), "{what}");
+                assert!(first[..3 * c].iter().all(|g| g.is_finite()), "{what}");
+                assert!(first[c..2 * c].iter().all(|&g| g == 0.0), "{what}");
+                assert!(first[3 * c..].iter().all(|g| g.is_nan()), "{what}");
             }
         }
     }
@@ -80,7 +81,7 @@ fn stored_and_recomputed_exponentials_give_the_same_gradient() {
 
 #[test]
 fn without_a_backward_to_follow_nothing_is_stored_and_the_loss_is_the_same() {
-    let x = logits();
+    let x = logits(CLASSES[1]);
     let target = IndexTensor::from_slice(&[3, 12, 1, 0]);
     let options = CrossEntropyOptions {
         reduction: Reduction::None,

@@ -69,7 +69,10 @@ impl IndexTensor {
 
     /// The indices in row-major order.
     pub fn to_vec(&self) -> Vec<i64> {
-        self.data.iter().copied().collect()
+        match self.data.as_slice() {
+            Some(contiguous) => contiguous.to_vec(), // one copy, not an element-by-element walk
+            None => self.data.iter().copied().collect(),
+        }
     }
 
     /// The same indices in a new shape.

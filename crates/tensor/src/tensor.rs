@@ -225,7 +225,10 @@ impl<T: Float> Tensor<T> {
 
     /// The elements in row-major order.
     pub fn to_vec(&self) -> Vec<T> {
-        self.data.iter().copied().collect()
+        match self.data.as_slice() {
+            Some(contiguous) => contiguous.to_vec(), // one copy, not an element-by-element walk
+            None => self.data.iter().copied().collect(),
+        }
     }
 
     /// The element at a multi-index.

@@ -48,6 +48,7 @@
 use ferrograd_autograd::{is_grad_enabled, Var};
 use std::cell::RefCell;
 
+use ferrograd_tensor::kernels::SMALL_ROW;
 use ferrograd_tensor::parallel::{for_each_block_mut, for_each_block_pair_mut, output_vec};
 use ferrograd_tensor::{Error, Float, Result, Tensor};
 
@@ -375,7 +376,14 @@ impl<T: Float> ClassLoss<T> {
         // or recomputed from the row (also when the row holds NaN or infinities).
         let scaled_softmax = |scale: T, out: &mut [T]| {
             if stored && max.is_finite() && log_sum.is_finite() {
-                let f = T::of(scale.f64() * (-log_sum.f64()).exp());
+                // 1/Σ exp(x - max): from the stored values for a short row (a few additions
+                // instead of an `exp`), from the log-sum for a long one.
+                let inv_sum = if out.len() < SMALL_ROW {
+                    1.0 / out.iter().map(|e| e.f64()).sum::<f64>()
+                } else {
+                    (-log_sum.f64()).exp()
+                };
+                let f = T::of(scale.f64() * inv_sum);
                 out.iter_mut().for_each(|o| *o *= f);
             } else {
                 T::scaled_softmax(row, max, log_sum, scale, out)
