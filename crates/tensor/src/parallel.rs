@@ -97,10 +97,13 @@ pub const SPARE_MAX: usize = 2;
 /// At most this many bytes of spare buffers are kept.
 pub const SPARE_MAX_BYTES: usize = 1 << 30;
 
-/// Spare buffers, each a `Vec<T>` of some `Float` type, oldest first.
-static SPARE: Mutex<Vec<Box<dyn Any + Send>>> = Mutex::new(Vec::new());
+/// A spare buffer: its size in bytes and the `Vec<T>` of some `Float` type.
+type Spare = (usize, Box<dyn Any + Send>);
 
-fn spare() -> std::sync::MutexGuard<'static, Vec<Box<dyn Any + Send>>> {
+/// Spare buffers, oldest first.
+static SPARE: Mutex<Vec<Spare>> = Mutex::new(Vec::new());
+
+fn spare() -> std::sync::MutexGuard<'static, Vec<Spare>> {
     // The list is valid whatever a panicking holder did: every change is a single push or remove.
     SPARE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -118,20 +121,9 @@ pub fn recycle<T: Float>(t: Tensor<T>) {
         return;
     }
     let mut spare = spare();
-    spare.push(Box::new(v));
-    let held = |s: &[Box<dyn Any + Send>]| s.iter().map(|b| spare_bytes(b.as_ref())).sum::<usize>();
-    while spare.len() > SPARE_MAX || held(&spare) > SPARE_MAX_BYTES {
+    spare.push((bytes, Box::new(v)));
+    while spare.len() > SPARE_MAX || spare.iter().map(|(b, _)| b).sum::<usize>() > SPARE_MAX_BYTES {
         spare.remove(0);
-    }
-}
-
-fn spare_bytes(b: &(dyn Any + Send)) -> usize {
-    if let Some(v) = b.downcast_ref::<Vec<f32>>() {
-        std::mem::size_of_val(v.as_slice())
-    } else if let Some(v) = b.downcast_ref::<Vec<f64>>() {
-        std::mem::size_of_val(v.as_slice())
-    } else {
-        0
     }
 }
 
@@ -143,9 +135,9 @@ pub fn output_vec<T: Float>(len: usize) -> Vec<T> {
         let mut spare = spare();
         let found = spare
             .iter()
-            .rposition(|b| b.downcast_ref::<Vec<T>>().is_some_and(|v| v.len() == len));
+            .rposition(|(_, b)| b.downcast_ref::<Vec<T>>().is_some_and(|v| v.len() == len));
         if let Some(i) = found {
-            let v = spare.remove(i).downcast::<Vec<T>>().expect("checked type");
+            let v = spare.remove(i).1.downcast::<Vec<T>>().expect("checked type");
             return *v;
         }
     }

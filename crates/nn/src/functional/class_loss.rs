@@ -336,11 +336,10 @@ impl<T: Float> ClassLoss<T> {
                 Tensor::scalar(T::of(total))
             }
         };
-        let stats = if self.softmax {
-            per_position.iter().map(|p| p.stats).collect()
-        } else {
-            Vec::new()
-        };
+        // Contiguous rows have theirs already; gathered ones kept them with their loss terms.
+        if self.softmax && stats.is_empty() {
+            stats = per_position.iter().map(|p| p.stats).collect();
+        }
         Ok((loss, stats))
     }
 
@@ -372,8 +371,8 @@ impl<T: Float> ClassLoss<T> {
         stored: bool,
     ) {
         let (max, log_sum) = stats;
-        // out = scale·p: one multiplication of the stored exp(x - max) by scale·exp(-log_sum),
-        // or recomputed from the row (also when the row holds NaN or infinities).
+        // out = scale·p: the stored exp(x - max) times scale / Σ exp(x - max), or recomputed
+        // from the row (without stored values, or when the row holds NaN or infinities).
         let scaled_softmax = |scale: T, out: &mut [T]| {
             if stored && max.is_finite() && log_sum.is_finite() {
                 // 1/Σ exp(x - max): from the stored values for a short row (a few additions
