@@ -296,6 +296,14 @@ impl<T: Float> Var<T> {
         self.0.grad.borrow().as_deref().cloned()
     }
 
+    /// The accumulated gradient, borrowed instead of copied (as an optimizer reads it).
+    ///
+    /// # Panics
+    /// If the gradient is being changed at the same time (a backward pass or a hook holding it).
+    pub fn grad_ref(&self) -> Option<Ref<'_, Tensor<T>>> {
+        Ref::filter_map(self.0.grad.borrow(), |g| g.as_deref()).ok()
+    }
+
     /// Clears the gradient, as `tensor.grad = None` (PyTorch's default `zero_grad(set_to_none=True)`).
     /// A big gradient's buffer is kept for the next gradient of its size
     /// ([`recycle`](ferrograd_tensor::parallel::recycle)), which saves faulting in new pages.

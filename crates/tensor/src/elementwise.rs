@@ -94,15 +94,21 @@ impl<T: Float> Tensor<T> {
 
     /// `self += other` in place; `other` must broadcast to `self`'s shape.
     pub fn add_assign(&mut self, other: &Self) -> Result<()> {
+        self.zip_assign(other, "add_", |a, b| a + b)
+    }
+
+    /// `self = f(self, other)` elementwise, in place (no new buffer); `other` must broadcast to
+    /// `self`'s shape, and `op` names the operation in errors.
+    pub fn zip_assign(&mut self, other: &Self, op: &'static str, f: impl Fn(T, T) -> T) -> Result<()> {
         let b = other
             .data
             .broadcast(self.data.raw_dim())
             .ok_or_else(|| Error::Broadcast {
-                op: "add_",
+                op,
                 lhs: Shape(self.shape().to_vec()),
                 rhs: Shape(other.shape().to_vec()),
             })?;
-        Zip::from(&mut self.data).and(&b).for_each(|a, &b| *a += b);
+        Zip::from(&mut self.data).and(&b).for_each(|a, &b| *a = f(*a, b));
         Ok(())
     }
 

@@ -1,6 +1,8 @@
 //! Matrix products: 2-D, batched with broadcast batch dimensions, and PyTorch's 1-D rules.
 
-use ndarray::{s, Array2, ArrayD, ArrayView2, Ix2, IxDyn};
+use std::borrow::Cow;
+
+use ndarray::{s, Array2, ArrayD, ArrayView2, Axis, Ix2, IxDyn};
 
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
@@ -20,8 +22,16 @@ impl<T: Float> Tensor<T> {
                 ),
             ));
         }
-        let a = if a1 { self.unsqueeze(0)? } else { self.clone() };
-        let b = if b1 { other.unsqueeze(1)? } else { other.clone() };
+        let a = if a1 {
+            Cow::Owned(self.unsqueeze(0)?)
+        } else {
+            Cow::Borrowed(self)
+        };
+        let b = if b1 {
+            Cow::Owned(other.unsqueeze(1)?)
+        } else {
+            Cow::Borrowed(other)
+        };
         let mut out = a.matmul_nd(&b)?;
         // The row first: for 1-D @ 1-D the result [1, 1] becomes [1] and then [].
         if a1 {
@@ -151,10 +161,14 @@ impl<T: Float> Tensor<T> {
             });
         }
         let mut out = gemm(x, w);
-        if let Some(b) = bias {
+        if let Some(b) = bias.filter(|_| n > 0) {
             let b = b.data.view().into_dimensionality::<ndarray::Ix1>().expect("1-D");
-            for mut row in out.rows_mut() {
-                row += &b;
+            match (out.as_slice_mut(), b.as_slice()) {
+                // One flat loop: ndarray's per-row arithmetic costs more than a short row's sums.
+                (Some(out), Some(b)) => out
+                    .chunks_exact_mut(n)
+                    .for_each(|row| row.iter_mut().zip(b).for_each(|(o, &b)| *o += b)),
+                _ => out += &b,
             }
         }
         Ok(Tensor { data: out.into_dyn() })
@@ -181,12 +195,19 @@ const SMALL_GEMM: usize = 1 << 12;
 /// tenth of its speed.
 const SKINNY: usize = 16;
 
-/// Products with at least this many multiply-adds are split by rows across threads. Below it
-/// one thread is faster here: each thread packs all of B again, and waking rayon's sleeping
-/// second thread costs tens of microseconds on a shared machine (a 784-128-128-10 training
-/// step, whose two biggest products have 6.4 M multiply-adds, took 477 µs on one thread and
-/// 580-670 µs with them split).
+/// Products with at least this many multiply-adds are split by rows across rayon's threads.
+/// Below it waking rayon's sleeping threads costs more than they save here (tens of
+/// microseconds on a shared machine: a 784-128-128-10 training step took 477 µs on one thread
+/// and 580-670 µs with its products split by rayon), and [`JOIN_GEMM`] applies.
 const PARALLEL_GEMM: usize = 1 << 25;
+
+/// Products with at least this many multiply-adds (and below [`PARALLEL_GEMM`]) are split in
+/// two with `parallel::join`. The helper thread's half of C has to travel to the caller's core
+/// afterwards, as the operands to the helper's: here that costs about as much as it saves on a
+/// 128x64x64 product (0.5 M) and makes a 2-64-64-3 training step slower when the host places
+/// the two cores far apart (115 µs instead of 70), while the 784-128-128-10 step, with
+/// products of 1-6.4 M, goes from 470-500 to 330-360 µs either way.
+const JOIN_GEMM: usize = 1 << 20;
 
 fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
@@ -194,6 +215,19 @@ fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
         return small_gemm(a, b);
     }
     let threads = rayon::current_num_threads();
+    if (JOIN_GEMM..PARALLEL_GEMM).contains(&(m * n * k)) && m >= 16 {
+        // Two blocks of rows of C, one on a helper thread kept awake between products (see
+        // `parallel::join`); each is one product over the whole of k, as below.
+        let top = m.div_ceil(2).next_multiple_of(8).min(m);
+        let mut c = Array2::zeros((m, n));
+        let (mut c_top, mut c_bottom) = c.view_mut().split_at(Axis(0), top);
+        let (a_top, a_bottom) = a.split_at(Axis(0), top);
+        crate::parallel::join(
+            || ndarray::linalg::general_mat_mul(T::one(), &a_top, &b, T::zero(), &mut c_top),
+            || ndarray::linalg::general_mat_mul(T::one(), &a_bottom, &b, T::zero(), &mut c_bottom),
+        );
+        return c;
+    }
     if m * n * k >= PARALLEL_GEMM && threads > 1 && m >= 2 * threads && n > 0 {
         // Each block of rows of C is one product over the whole of k, so every element is
         // computed exactly as without threads.
@@ -330,6 +364,27 @@ fn gather_rows<T: Float>(a: ArrayView2<'_, T>, b: &[T]) -> Vec<T> {
 /// 16), added up in a fixed order at the end: vectorizable, and the same on every call.
 #[inline(always)]
 fn dot<T: Float>(x: &[T], y: &[T]) -> T {
+    #[cfg(target_arch = "x86_64")]
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && is_x86_feature_detected!("avx") {
+        // SAFETY: T is f32 (same layout); the CPU has AVX, checked just above.
+        let (x, y) = unsafe { (as_f32(x), as_f32(y)) };
+        return T::of(unsafe { dot_f32_avx(x, y) } as f64);
+    }
+    dot_plain(x, y)
+}
+
+/// A `[T]` that is a `[f32]` as one.
+///
+/// # Safety
+/// `T` must be `f32`.
+#[cfg(target_arch = "x86_64")]
+unsafe fn as_f32<T>(x: &[T]) -> &[f32] {
+    unsafe { std::slice::from_raw_parts(x.as_ptr().cast(), x.len()) }
+}
+
+/// [`dot`] by its definition.
+#[inline(always)]
+fn dot_plain<T: Float>(x: &[T], y: &[T]) -> T {
     const LANES: usize = 16;
     let mut acc = [T::zero(); LANES];
     let (xc, yc) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
@@ -354,6 +409,39 @@ fn dot<T: Float>(x: &[T], y: &[T]) -> T {
     acc[0] + tail
 }
 
+/// [`dot_plain`] for f32 in two 8-lane registers (sums 0-7 and 8-15), the same operations in
+/// the same order: LLVM vectorizes the plain loop two lanes at a time.
+///
+/// # Safety
+/// The CPU must support AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn dot_f32_avx(x: &[f32], y: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = x.len().min(y.len()) / 16 * 16;
+    let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    for i in (0..n).step_by(16) {
+        // SAFETY: i + 16 <= n, within both slices.
+        unsafe {
+            let (xp, yp) = (x.as_ptr().add(i), y.as_ptr().add(i));
+            lo = _mm256_add_ps(lo, _mm256_mul_ps(_mm256_loadu_ps(xp), _mm256_loadu_ps(yp)));
+            hi = _mm256_add_ps(
+                hi,
+                _mm256_mul_ps(_mm256_loadu_ps(xp.add(8)), _mm256_loadu_ps(yp.add(8))),
+            );
+        }
+    }
+    let mut tail = 0.0f32;
+    for (&x, &y) in x[n..].iter().zip(&y[n..]) {
+        tail += x * y;
+    }
+    let s8 = _mm256_add_ps(lo, hi); // l + (l + 8)
+    let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8)); // l + (l + 4)
+    let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4)); // l + (l + 2)
+    let s1 = _mm_add_ss(s2, _mm_movehdup_ps(s2)); // l + (l + 1)
+    _mm_cvtss_f32(s1) + tail
+}
+
 fn broadcast_batch<T: Float>(a: &ArrayD<T>, batch: &[usize], r: usize, c: usize) -> ndarray::Array3<T> {
     let mut full = batch.to_vec();
     full.extend([r, c]);
@@ -370,6 +458,15 @@ mod tests {
     fn reference(a: ArrayView2<'_, f64>, b: ArrayView2<'_, f64>) -> Array2<f64> {
         let ((m, k), n) = (a.dim(), b.ncols());
         Array2::from_shape_fn((m, n), |(i, j)| (0..k).map(|p| a[[i, p]] * b[[p, j]]).sum())
+    }
+
+    #[test]
+    fn the_vectorized_f32_dot_is_the_plain_one_bit_for_bit() {
+        for len in [0, 1, 15, 16, 17, 64, 100] {
+            let x: Vec<f32> = (0..len).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
+            let y: Vec<f32> = (0..len).map(|i| ((i * 53 % 19) as f32 - 9.0) / 3.0).collect();
+            assert_eq!(dot(&x, &y).to_bits(), dot_plain(&x, &y).to_bits(), "length {len}");
+        }
     }
 
     #[test]
@@ -402,16 +499,23 @@ mod tests {
 
     #[test]
     fn a_product_split_across_threads_is_the_one_thread_product() {
-        let (m, k, n) = (256, 512, 256);
-        assert!(m * k * n >= PARALLEL_GEMM);
+        // Split by rayon, split in two by `join`, and the transposed operands of a backward.
+        for (m, k, n) in [(256, 512, 256), (128, 784, 64), (100, 128, 96)] {
+            assert!(m * k * n >= JOIN_GEMM);
+            split_product_is_the_one_thread_product(m, k, n);
+        }
+    }
+
+    fn split_product_is_the_one_thread_product(m: usize, k: usize, n: usize) {
         let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 / 3.0 - 1.5);
         let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 5 + j * 2) % 13) as f32 / 7.0 - 0.9);
         let in_pool = |threads| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| gemm(a.view(), b.view()))
+            pool.install(|| (gemm(a.view(), b.view()), gemm(b.t(), a.t())))
         };
         let (one, two) = (in_pool(1), in_pool(2));
-        assert_eq!(one, two);
+        assert_eq!(one, two, "{m}x{k}x{n}");
+        let one = one.0;
         let want = a.dot(&b);
         assert!(one
             .iter()

@@ -99,25 +99,35 @@ impl<T: Float> Optimizer<T> for SGD<T> {
             T::of(1.0 - self.dampening),
             T::of(self.weight_decay),
         );
+        // Every update is in place, with the arithmetic of PyTorch's out-of-place steps: the
+        // same operations on the same values, rounded to `T` after each.
         for (p, buf) in self.params.iter().zip(self.buffers.iter_mut()) {
-            let Some(mut g) = p.grad() else { continue };
+            let Some(grad) = p.grad_ref() else { continue };
             let mut value = p.value_mut();
-            if self.weight_decay != 0.0 {
-                g = g.zip_map(&value, "SGD", |g, p| g + wd * p)?;
+            let decayed;
+            let g = if self.weight_decay != 0.0 {
+                decayed = grad.zip_map(&value, "SGD", |g, p| g + wd * p)?;
+                &decayed
+            } else {
+                &*grad
+            };
+            if self.momentum == 0.0 {
+                value.zip_assign(g, "SGD", |p, g| p - lr * g)?;
+                continue;
             }
-            if self.momentum != 0.0 {
-                let b = match buf.take() {
-                    None => g.clone(),
-                    Some(b) => b.zip_map(&g, "SGD", |b, g| b * mom + keep * g)?,
-                };
-                g = if self.nesterov {
-                    g.zip_map(&b, "SGD", |g, b| g + mom * b)?
-                } else {
-                    b.clone()
-                };
-                *buf = Some(b);
+            let b = match buf {
+                Some(b) => {
+                    b.zip_assign(g, "SGD", |b, g| b * mom + keep * g)?;
+                    b
+                }
+                None => buf.insert(g.clone()),
+            };
+            if self.nesterov {
+                let step = g.zip_map(b, "SGD", |g, b| g + mom * b)?;
+                value.zip_assign(&step, "SGD", |p, g| p - lr * g)?;
+            } else {
+                value.zip_assign(b, "SGD", |p, b| p - lr * b)?;
             }
-            *value = value.zip_map(&g, "SGD", |p, g| p - lr * g)?;
         }
         Ok(())
     }

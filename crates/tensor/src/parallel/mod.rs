@@ -1,4 +1,5 @@
-//! Work split across threads (rayon) for big inputs only, and output buffers for big results.
+//! Work split across threads (rayon) for big inputs only, [`join`] for two pieces of
+//! middle-sized work on a helper thread that stays awake, and output buffers for big results.
 //!
 //! Each block of work writes its own part of the output, so results are the same whatever the
 //! number of threads; a caller that reduces across blocks does so afterwards, in order.
@@ -16,6 +17,9 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use crate::{Float, Tensor};
+
+mod join;
+pub use join::{join, SPIN};
 
 /// Below this many elements of work a loop runs on the calling thread: handing blocks to other
 /// threads costs a few microseconds.
