@@ -211,8 +211,13 @@ const JOIN_GEMM: usize = 1 << 20;
 
 fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
-    if m * n * k <= SMALL_GEMM || m.min(n).min(k) < SKINNY {
+    // The f32 kernel takes any k, rows of B of at least `SKINNY` and blocks of 8 rows of A.
+    let kernel = crate::kernels::gemm::available::<T>() && n >= SKINNY && m >= crate::kernels::gemm::MR;
+    if m * n * k <= SMALL_GEMM || (m.min(n).min(k) < SKINNY && !kernel) {
         return small_gemm(a, b);
+    }
+    if kernel && m * n * k < PARALLEL_GEMM {
+        return kernel_product(a, b);
     }
     let threads = rayon::current_num_threads();
     if (JOIN_GEMM..PARALLEL_GEMM).contains(&(m * n * k)) && m >= 16 {
@@ -241,6 +246,38 @@ fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
         return Array2::from_shape_vec((m, n), c).expect("m·n elements");
     }
     a.dot(&b)
+}
+
+/// A pointer that may cross to the helper thread: each side writes its own rows through it.
+struct RowsOut<T>(*mut T);
+// SAFETY: used only by `kernel_product`, whose two sides write disjoint rows.
+unsafe impl<T: Send> Send for RowsOut<T> {}
+unsafe impl<T: Send> Sync for RowsOut<T> {}
+impl<T> RowsOut<T> {
+    fn at(&self, offset: usize) -> *mut T {
+        self.0.wrapping_add(offset)
+    }
+}
+
+/// `A·B` by the f32 kernel, which fills a new buffer without its being zeroed first; rows
+/// split in two with `parallel::join` from [`JOIN_GEMM`] multiply-adds, as above.
+fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let mut c = Vec::<T>::with_capacity(m * n);
+    let out = RowsOut(c.as_mut_ptr());
+    let rows = |from: usize, to: usize| {
+        // SAFETY: rows from..to of the m x n buffer, which no other call touches.
+        unsafe { crate::kernels::gemm::product_to(a.slice(s![from..to, ..]), b, out.at(from * n), n as isize) }
+    };
+    if m * n * k >= JOIN_GEMM && m >= 16 {
+        let top = m.div_ceil(2).next_multiple_of(8).min(m);
+        crate::parallel::join(|| rows(0, top), || rows(top, m));
+    } else {
+        rows(0, m);
+    }
+    // SAFETY: the kernel wrote all m·n elements (had it panicked, `c` would be dropped empty).
+    unsafe { c.set_len(m * n) };
+    Array2::from_shape_vec((m, n), c).expect("m·n elements")
 }
 
 /// Whether a matrix view is row-major with contiguous rows.

@@ -13,6 +13,7 @@
 //! exponentials ([`exp_f64`]), many rows at a time; long `f64` rows the same one row at a time.
 
 mod exp;
+pub mod gemm;
 
 use exp::{exp_any, exp_f64_impl, exp_in_range};
 pub use exp::{exp_f32, exp_f64};

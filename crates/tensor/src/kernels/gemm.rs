@@ -1,0 +1,254 @@
+//! `C = A·B` for `f32` matrices of middle size with AVX-512: the products of a small model's
+//! training step (128x64x64, 64x784x128).
+//!
+//! matrixmultiply packs A and B into fresh buffers on every call and works in 8x8 blocks of
+//! 256-bit registers that it shuffles. Here B is copied once into panels of [`NR`] columns
+//! (`panel[p][0..NR] = B[p, j0..j0 + NR]`, zero past the last column) in a buffer each thread
+//! keeps, and A is read where it lies: each step of the kernel broadcasts [`MR`] values of a
+//! column of A and multiplies them into two 512-bit rows of the panel, so 8x32 of C stays in 16
+//! registers for the whole sum.
+//!
+//! Every element of C is `Σ_p A[i, p]·B[p, j]` summed by fused multiply-adds in the order of
+//! `p` from zero: the same whatever the blocking, so a product split across threads by rows
+//! equals the product on one thread, bit for bit.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+use crate::Float;
+
+/// Rows of C per kernel call.
+pub const MR: usize = 8;
+/// Columns of C per kernel call: two 512-bit registers of `f32`.
+pub const NR: usize = 32;
+
+thread_local! {
+    /// The panels of B, kept between calls: most products of a training step fit the last one.
+    static PANELS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether [`product`] can run here for `T`: `f32` on x86-64 with AVX-512F.
+pub fn available<T: Float>() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return T::DTYPE == crate::DType::F32 && std::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// `c = a·b` (`c` with contiguous rows); `a` and `b` may have any strides.
+///
+/// # Panics
+/// If [`available`] is false, or the shapes do not match.
+pub fn product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, mut c: ArrayViewMut2<'_, T>) {
+    assert!(
+        c.dim() == (a.nrows(), b.ncols()),
+        "kernels::gemm::product: C is {:?}, not {}x{}",
+        c.dim(),
+        a.nrows(),
+        b.ncols()
+    );
+    assert!(
+        c.strides()[1] == 1 || c.ncols() <= 1,
+        "kernels::gemm::product: C's rows must be contiguous"
+    );
+    // SAFETY: C's rows are in `c`, `ldc` apart, each with `n` contiguous elements.
+    unsafe { product_to(a, b, c.as_mut_ptr(), c.strides()[0]) }
+}
+
+/// [`product`] into memory that may be uninitialized: row i of C is the `b.ncols()` values
+/// from `c + i·ldc`. Every element is written once and none is read.
+///
+/// # Safety
+/// Those `a.nrows()` rows must be valid for writes and not accessed by anything else during
+/// the call.
+///
+/// # Panics
+/// If [`available`] is false, or the shapes do not match (before anything is written).
+pub unsafe fn product_to<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, c: *mut T, ldc: isize) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(k == k2, "kernels::gemm::product: {m}x{k} · {k2}x{n}");
+    assert!(available::<T>(), "kernels::gemm::product needs f32 and AVX-512F");
+    if m == 0 || n == 0 {
+        return;
+    }
+    PANELS.with_borrow_mut(|packed| {
+        pack(b, packed);
+        let (rsa, csa) = (a.strides()[0], a.strides()[1]);
+        for (jp, panel) in packed.chunks_exact(k * NR).enumerate() {
+            let cols = (n - jp * NR).min(NR);
+            for i0 in (0..m).step_by(MR) {
+                let rows = (m - i0).min(MR);
+                // SAFETY: AVX-512F is available (asserted above). Rows i0..i0 + rows of A and
+                // of C exist, A's elements are at `rsa`/`csa` strides from its first one for
+                // every p < k, the panel holds k·NR values, and C's row i has `cols` elements
+                // from column jp·NR (the caller's promise).
+                unsafe {
+                    let a0 = a.as_ptr().cast::<f32>().offset(i0 as isize * rsa);
+                    let c0 = c.cast::<f32>().offset(i0 as isize * ldc + (jp * NR) as isize);
+                    block(rows, k, a0, rsa, csa, panel.as_ptr(), c0, ldc, cols);
+                }
+            }
+        }
+    });
+}
+
+/// Copies B into `packed`: panels of [`NR`] columns, `k` rows of `NR` values each, with zeros
+/// past B's last column.
+fn pack<T: Float>(b: ArrayView2<'_, T>, packed: &mut Vec<f32>) {
+    let (k, n) = b.dim();
+    let (rsb, csb) = (b.strides()[0], b.strides()[1]);
+    // Every value is written below; only a longer buffer than any before is cleared first.
+    packed.resize(n.div_ceil(NR) * k * NR, 0.0);
+    let b = b.as_ptr().cast::<f32>(); // T is f32 (checked by the caller)
+    for (jp, panel) in packed.chunks_exact_mut(k * NR).enumerate() {
+        let (j0, width) = (jp * NR, (n - jp * NR).min(NR));
+        // SAFETY: B[p, j] is at p·rsb + j·csb from its first element for p < k, j < n.
+        let at = |p: usize, j: usize| unsafe { *b.offset(p as isize * rsb + j as isize * csb) };
+        if csb == 1 {
+            for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
+                // SAFETY: row p of B has `width` contiguous values from column j0.
+                let src = unsafe { std::slice::from_raw_parts(b.offset(p as isize * rsb + j0 as isize), width) };
+                row[..width].copy_from_slice(src);
+            }
+        } else {
+            // Row by row of the panel, reading `width` columns of B side by side: for a
+            // transposed view that is `width` streams through memory, each read in order.
+            for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
+                row[..width]
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(j, v)| *v = at(p, j0 + j));
+            }
+        }
+        if width < NR {
+            panel.chunks_exact_mut(NR).for_each(|row| row[width..].fill(0.0));
+        }
+    }
+}
+
+/// Dispatches a block of `rows` (1..=MR) rows to the kernel compiled for that many.
+///
+/// # Safety
+/// As [`kernel`].
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block(
+    rows: usize,
+    k: usize,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    panel: *const f32,
+    c: *mut f32,
+    ldc: isize,
+    cols: usize,
+) {
+    // SAFETY: passed on from the caller.
+    unsafe {
+        match rows {
+            8 => kernel::<8>(k, a, rsa, csa, panel, c, ldc, cols),
+            7 => kernel::<7>(k, a, rsa, csa, panel, c, ldc, cols),
+            6 => kernel::<6>(k, a, rsa, csa, panel, c, ldc, cols),
+            5 => kernel::<5>(k, a, rsa, csa, panel, c, ldc, cols),
+            4 => kernel::<4>(k, a, rsa, csa, panel, c, ldc, cols),
+            3 => kernel::<3>(k, a, rsa, csa, panel, c, ldc, cols),
+            2 => kernel::<2>(k, a, rsa, csa, panel, c, ldc, cols),
+            _ => kernel::<1>(k, a, rsa, csa, panel, c, ldc, cols),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block(_: usize, _: usize, _: *const f32, _: isize, _: isize, _: *const f32, _: *mut f32, _: isize, _: usize) {
+    unreachable!("kernels::gemm needs x86-64");
+}
+
+/// `C[r, 0..cols] = Σ_p A[r, p]·panel[p]` for `r < R`.
+///
+/// # Safety
+/// The CPU must have AVX-512F; `a.offset(r·rsa + p·csa)` must be readable for `r < R`, `p < k`;
+/// `panel` must hold `k·NR` values; `c.offset(r·ldc + j)` must be writable for `r < R`, `j < cols`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel<const R: usize>(
+    k: usize,
+    a: *const f32,
+    rsa: isize,
+    csa: isize,
+    panel: *const f32,
+    c: *mut f32,
+    ldc: isize,
+    cols: usize,
+) {
+    let mut lo = [_mm512_setzero_ps(); R];
+    let mut hi = [_mm512_setzero_ps(); R];
+    // SAFETY: every offset stays within the ranges the caller vouches for.
+    unsafe {
+        for p in 0..k {
+            let b0 = _mm512_loadu_ps(panel.add(p * NR));
+            let b1 = _mm512_loadu_ps(panel.add(p * NR + 16));
+            let ap = a.offset(p as isize * csa);
+            for r in 0..R {
+                let x = _mm512_set1_ps(*ap.offset(r as isize * rsa));
+                lo[r] = _mm512_fmadd_ps(x, b0, lo[r]);
+                hi[r] = _mm512_fmadd_ps(x, b1, hi[r]);
+            }
+        }
+        let mask = |from: usize| -> __mmask16 { ((1u32 << cols.saturating_sub(from).min(16)) - 1) as __mmask16 };
+        let (m0, m1) = (mask(0), mask(16));
+        for r in 0..R {
+            let row = c.offset(r as isize * ldc);
+            _mm512_mask_storeu_ps(row, m0, lo[r]);
+            _mm512_mask_storeu_ps(row.add(16), m1, hi[r]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn every_shape_edge_and_layout_gives_the_product() {
+        if !available::<f32>() {
+            return;
+        }
+        for (m, k, n) in [
+            (1, 1, 1),
+            (7, 3, 31),
+            (8, 16, 32),
+            (9, 17, 33),
+            (16, 64, 64),
+            (13, 100, 70),
+        ] {
+            let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 / 4.0 - 1.25);
+            let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 5 + j * 2) % 13) as f32 / 8.0 - 0.75);
+            let at = a.t().as_standard_layout().into_owned(); // A's transpose, stored row-major
+            let want = Array2::from_shape_fn((m, n), |(i, j)| {
+                (0..k).map(|p| a[[i, p]] as f64 * b[[p, j]] as f64).sum::<f64>()
+            });
+            for a in [a.view(), at.t()] {
+                let mut c = Array2::from_elem((m, n + 3), f32::NAN); // rows wider than C: ldc > n
+                product(a, b.view(), c.slice_mut(ndarray::s![.., ..n]));
+                // Values in quarters and eighths: every partial sum is exact in f32.
+                assert!(
+                    c.slice(ndarray::s![.., ..n])
+                        .iter()
+                        .zip(&want)
+                        .all(|(&x, &y)| x as f64 == y),
+                    "{m}x{k}x{n}"
+                );
+                assert!(
+                    c.slice(ndarray::s![.., n..]).iter().all(|x| x.is_nan()),
+                    "wrote past C's columns"
+                );
+            }
+        }
+    }
+}
