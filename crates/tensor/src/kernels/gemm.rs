@@ -88,7 +88,20 @@ pub unsafe fn product_to<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, c
                 unsafe {
                     let a0 = a.as_ptr().cast::<f32>().offset(i0 as isize * rsa);
                     let c0 = c.cast::<f32>().offset(i0 as isize * ldc + (jp * NR) as isize);
-                    block(rows, k, a0, rsa, csa, panel.as_ptr(), c0, ldc, cols);
+                    let panel = panel.as_ptr();
+                    block(
+                        rows,
+                        Block {
+                            k,
+                            a: a0,
+                            rsa,
+                            csa,
+                            panel,
+                            c: c0,
+                            ldc,
+                            cols,
+                        },
+                    );
                 }
             }
         }
@@ -129,14 +142,10 @@ fn pack<T: Float>(b: ArrayView2<'_, T>, packed: &mut Vec<f32>) {
     }
 }
 
-/// Dispatches a block of `rows` (1..=MR) rows to the kernel compiled for that many.
-///
-/// # Safety
-/// As [`kernel`].
-#[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn block(
-    rows: usize,
+/// One call of the kernel: rows of A from `a` (`rsa`/`csa` apart), a panel of `k·NR` values,
+/// and `cols` columns of C to write from `c` (rows `ldc` apart).
+#[derive(Clone, Copy)]
+struct Block {
     k: usize,
     a: *const f32,
     rsa: isize,
@@ -145,26 +154,29 @@ unsafe fn block(
     c: *mut f32,
     ldc: isize,
     cols: usize,
-) {
+}
+
+/// Runs the kernel compiled for `rows` (1..=MR) rows.
+///
+/// # Safety
+/// As [`kernel`].
+unsafe fn block(rows: usize, b: Block) {
+    #[cfg(target_arch = "x86_64")]
     // SAFETY: passed on from the caller.
     unsafe {
         match rows {
-            8 => kernel::<8>(k, a, rsa, csa, panel, c, ldc, cols),
-            7 => kernel::<7>(k, a, rsa, csa, panel, c, ldc, cols),
-            6 => kernel::<6>(k, a, rsa, csa, panel, c, ldc, cols),
-            5 => kernel::<5>(k, a, rsa, csa, panel, c, ldc, cols),
-            4 => kernel::<4>(k, a, rsa, csa, panel, c, ldc, cols),
-            3 => kernel::<3>(k, a, rsa, csa, panel, c, ldc, cols),
-            2 => kernel::<2>(k, a, rsa, csa, panel, c, ldc, cols),
-            _ => kernel::<1>(k, a, rsa, csa, panel, c, ldc, cols),
+            8 => kernel::<8>(b),
+            7 => kernel::<7>(b),
+            6 => kernel::<6>(b),
+            5 => kernel::<5>(b),
+            4 => kernel::<4>(b),
+            3 => kernel::<3>(b),
+            2 => kernel::<2>(b),
+            _ => kernel::<1>(b),
         }
     }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-#[allow(clippy::too_many_arguments)]
-unsafe fn block(_: usize, _: usize, _: *const f32, _: isize, _: isize, _: *const f32, _: *mut f32, _: isize, _: usize) {
-    unreachable!("kernels::gemm needs x86-64");
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("kernels::gemm needs x86-64 ({rows} rows, {} columns)", b.cols);
 }
 
 /// `C[r, 0..cols] = Σ_p A[r, p]·panel[p]` for `r < R`.
@@ -174,16 +186,17 @@ unsafe fn block(_: usize, _: usize, _: *const f32, _: isize, _: isize, _: *const
 /// `panel` must hold `k·NR` values; `c.offset(r·ldc + j)` must be writable for `r < R`, `j < cols`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn kernel<const R: usize>(
-    k: usize,
-    a: *const f32,
-    rsa: isize,
-    csa: isize,
-    panel: *const f32,
-    c: *mut f32,
-    ldc: isize,
-    cols: usize,
+    Block {
+        k,
+        a,
+        rsa,
+        csa,
+        panel,
+        c,
+        ldc,
+        cols,
+    }: Block,
 ) {
     let mut lo = [_mm512_setzero_ps(); R];
     let mut hi = [_mm512_setzero_ps(); R];
