@@ -199,6 +199,12 @@ impl<T: Float> ClassLoss<T> {
         }
     }
 
+    /// Row `pos` of contiguous rows (`stride == 1`) and its target probabilities, if any.
+    fn row<'a>(&'a self, x: &'a [T], pos: usize) -> (&'a [T], Option<&'a [T]>) {
+        let range = pos * self.layout.c..(pos + 1) * self.layout.c;
+        (&x[range.clone()], self.target_probabilities().map(|t| &t[range]))
+    }
+
     /// Calls `f(pos, row, target_row)` for each position of sample `n`, in order; `target_row`
     /// is the position's target probabilities, if the target holds probabilities.
     fn for_each_row_of_sample(&self, x: &[T], n: usize, mut f: impl FnMut(usize, &[T], Option<&[T]>)) {
@@ -223,6 +229,17 @@ impl<T: Float> ClassLoss<T> {
         f: impl Fn(usize, &[T], Option<&[T]>, &mut [T]) + Sync + Send,
     ) -> Tensor<T> {
         let (c, stride) = (self.layout.c, self.layout.s);
+        if stride == 1 && c > 0 {
+            // Contiguous rows, many to a block, as forward reads them.
+            let rows = (ROW_BLOCK / c).max(1);
+            for_each_block_mut(&mut out, rows * c, rows * c, |i, block| {
+                for (j, out_row) in block.chunks_exact_mut(c).enumerate() {
+                    let (row, t) = self.row(x, i * rows + j);
+                    f(i * rows + j, row, t, out_row);
+                }
+            });
+            return Tensor::from_vec(out, &self.input_shape).expect("input shape");
+        }
         for_each_block_mut(&mut out, c * stride, c * stride, |n, block| {
             let mut out_row = Vec::new();
             self.for_each_row_of_sample(x, n, |pos, row, t| {
@@ -289,21 +306,28 @@ impl<T: Float> ClassLoss<T> {
         ];
         let (stride, work) = (self.layout.s, self.layout.c * self.layout.s);
         debug_assert!(exps.is_empty() || stride == 1);
-        // Contiguous rows: their statistics (and exponentials) first, many rows at a time.
-        let mut stats = Vec::new();
         if self.softmax && stride == 1 {
-            stats = vec![(T::zero(), T::zero()); m];
+            // Contiguous rows: their statistics (and exponentials) many rows at a time, then
+            // their loss terms while the rows are still in cache (a row of a big input read
+            // again later costs a trip to memory for the target's value).
             let rows = (ROW_BLOCK / c.max(1)).max(1);
-            for_each_block_pair_mut(&mut stats, rows, exps, rows * c, rows * c, |i, stats, exps| {
-                let start = i * rows * c;
-                T::rows_exps_and_log_sum(&x[start..start + stats.len() * c], c, stats, exps);
+            for_each_block_pair_mut(&mut per_position, rows, exps, rows * c, rows * c, |i, out, exps| {
+                let first = i * rows;
+                let mut stats = [(T::zero(), T::zero()); ROW_BLOCK];
+                let stats = &mut stats[..out.len()];
+                T::rows_exps_and_log_sum(&x[first * c..(first + out.len()) * c], c, stats, exps);
+                for (j, (o, &s)) in out.iter_mut().zip(stats.iter()).enumerate() {
+                    let (row, t) = self.row(x, first + j);
+                    *o = self.position_loss(first + j, row, t, Some(s));
+                }
+            });
+        } else {
+            for_each_block_mut(&mut per_position, stride, work, |n, out| {
+                self.for_each_row_of_sample(x, n, |pos, row, t| {
+                    out[pos - n * stride] = self.position_loss(pos, row, t, None);
+                });
             });
         }
-        for_each_block_mut(&mut per_position, stride, work, |n, out| {
-            self.for_each_row_of_sample(x, n, |pos, row, t| {
-                out[pos - n * stride] = self.position_loss(pos, row, t, stats.get(pos).copied());
-            });
-        });
         let smoothing = self.eps > 0.0 && matches!(self.classes, Classes::Indices { .. });
         let combine = |main: f64, smooth: f64| {
             if smoothing {
@@ -336,10 +360,11 @@ impl<T: Float> ClassLoss<T> {
                 Tensor::scalar(T::of(total))
             }
         };
-        // Contiguous rows have theirs already; gathered ones kept them with their loss terms.
-        if self.softmax && stats.is_empty() {
-            stats = per_position.iter().map(|p| p.stats).collect();
-        }
+        let stats = if self.softmax {
+            per_position.iter().map(|p| p.stats).collect()
+        } else {
+            Vec::new()
+        };
         Ok((loss, stats))
     }
 

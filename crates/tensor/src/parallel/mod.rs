@@ -60,7 +60,28 @@ pub fn for_each_block_pair_mut<U: Send, V: Send>(
         b.len()
     );
     let work = blocks.saturating_mul(work_per_block.max(1));
-    let serial = work < PARALLEL_MIN_WORK || rayon::current_num_threads() < 2;
+    let threads = rayon::current_num_threads();
+    let serial = work < PARALLEL_MIN_WORK || threads < 2;
+    if !serial && threads == 2 && blocks >= 2 {
+        // Two threads: the first half of the blocks here, the second on `join`'s helper, which
+        // is awake if recent work woke it. The halves are always the same, so a backward that
+        // follows a forward over the same blocks finds its half in the cache of its own core.
+        let half = blocks / 2;
+        let (a0, a1) = a.split_at_mut((half * a_len).min(a.len()));
+        let (b0, b1) = b.split_at_mut((half * b_len).min(b.len()));
+        let f = &f;
+        let run = move |first: usize, a: &mut [U], b: &mut [V]| {
+            let bs = b
+                .chunks_mut(b_len.max(1))
+                .map(Some)
+                .chain(std::iter::repeat_with(|| None));
+            for (i, (x, y)) in a.chunks_mut(a_len).zip(bs).enumerate() {
+                f(first + i, x, y.unwrap_or(&mut []));
+            }
+        };
+        join(|| run(0, a0, b0), || run(half, a1, b1));
+        return;
+    }
     let min_blocks = PARALLEL_MIN_WORK.div_ceil(work_per_block.max(1)).max(1);
     match (b.is_empty(), serial) {
         (true, true) => a.chunks_mut(a_len).enumerate().for_each(|(i, x)| f(i, x, &mut [])),
