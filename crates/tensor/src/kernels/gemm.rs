@@ -239,16 +239,26 @@ mod tests {
             (9, 17, 33),
             (16, 64, 64),
             (13, 100, 70),
+            (8, 130, 16),
         ] {
             let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 / 4.0 - 1.25);
             let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 5 + j * 2) % 13) as f32 / 8.0 - 0.75);
-            let at = a.t().as_standard_layout().into_owned(); // A's transpose, stored row-major
+            // The transposes, stored row-major: their transposed views are A and B column-major.
+            let (at, bt) = (
+                a.t().as_standard_layout().into_owned(),
+                b.t().as_standard_layout().into_owned(),
+            );
             let want = Array2::from_shape_fn((m, n), |(i, j)| {
                 (0..k).map(|p| a[[i, p]] as f64 * b[[p, j]] as f64).sum::<f64>()
             });
-            for a in [a.view(), at.t()] {
+            for (a, b) in [
+                (a.view(), b.view()),
+                (at.t(), b.view()),
+                (a.view(), bt.t()),
+                (at.t(), bt.t()),
+            ] {
                 let mut c = Array2::from_elem((m, n + 3), f32::NAN); // rows wider than C: ldc > n
-                product(a, b.view(), c.slice_mut(ndarray::s![.., ..n]));
+                product(a, b, c.slice_mut(ndarray::s![.., ..n]));
                 // Values in quarters and eighths: every partial sum is exact in f32.
                 assert!(
                     c.slice(ndarray::s![.., ..n])
