@@ -94,39 +94,57 @@ const STEP: usize = 4 * LANES;
 /// exponentials are summed straight from registers, not read back from `out`.
 #[inline(always)]
 fn exp_sums<const STORE: bool>(row: &[f32], out: &mut [f32], exp: impl Fn(f32) -> f32) -> [f64; LANES] {
-    let mut sum = [0.0f64; LANES];
-    let mut partial = [0.0f32; STEP];
-    let flush = |partial: [f32; STEP], mut sum: [f64; LANES]| {
+    // Chunks of STEP values, in groups of GROUP whose f32 partial sums go into `sum` together.
+    const GROUP: usize = 4 * BLOCK / STEP;
+    let flush = |partial: [f32; STEP], sum: &mut [f64; LANES]| {
         for (i, s) in sum.iter_mut().enumerate() {
             *s += (0..4).map(|j| partial[i + j * LANES] as f64).sum::<f64>();
         }
-        sum
     };
-    let mut chunks = row.chunks_exact(STEP);
-    for (k, c) in (&mut chunks).enumerate() {
-        let c: &[f32; STEP] = c.try_into().expect("chunks of STEP");
-        let mut e = [0.0f32; STEP];
-        for i in 0..STEP {
-            e[i] = exp(c[i]);
-            partial[i] += e[i];
-        }
+    // One full chunk: each exponential goes to `out` (if kept) and into its lane's sum.
+    let chunk = |c: &[f32], partial: &mut [f32; STEP], out: &mut [f32]| {
+        let c: &[f32; STEP] = c.try_into().expect("a chunk of STEP");
         if STORE {
-            out[k * STEP..(k + 1) * STEP].copy_from_slice(&e);
+            let out: &mut [f32; STEP] = out.try_into().expect("a chunk of STEP");
+            for i in 0..STEP {
+                out[i] = exp(c[i]);
+                partial[i] += out[i];
+            }
+        } else {
+            for i in 0..STEP {
+                partial[i] += exp(c[i]);
+            }
         }
-        if k % (4 * BLOCK / STEP) == 4 * BLOCK / STEP - 1 {
-            sum = flush(partial, sum);
-            partial = [0.0; STEP];
+    };
+    let out_chunk = |k: usize| if STORE { k * STEP..(k + 1) * STEP } else { 0..0 };
+    let mut sum = [0.0f64; LANES];
+    let chunks = row.chunks_exact(STEP);
+    let (full, rest) = (chunks.len(), chunks.remainder());
+    for g in 0..full / GROUP {
+        // A fixed number of chunks between flushes: the partial sums stay in registers.
+        let mut partial = [0.0f32; STEP];
+        for k in g * GROUP..(g + 1) * GROUP {
+            let r = out_chunk(k);
+            chunk(&row[k * STEP..(k + 1) * STEP], &mut partial, &mut out[r]);
         }
+        flush(partial, &mut sum);
     }
-    let done = row.len() - chunks.remainder().len();
-    for (i, &x) in chunks.remainder().iter().enumerate() {
+    // The chunks after the last whole group, then the values after the last chunk.
+    let mut partial = [0.0f32; STEP];
+    for k in full / GROUP * GROUP..full {
+        let r = out_chunk(k);
+        chunk(&row[k * STEP..(k + 1) * STEP], &mut partial, &mut out[r]);
+    }
+    let done = full * STEP;
+    for (i, &x) in rest.iter().enumerate() {
         let e = exp(x);
         partial[i] += e;
         if STORE {
             out[done + i] = e;
         }
     }
-    flush(partial, sum)
+    flush(partial, &mut sum);
+    sum
 }
 
 /// The smallest value of a block (NaN is passed over).
