@@ -306,3 +306,27 @@ fn gradients_computed_in_place_are_never_seen_changing() {
     let d2 = grad(&[dy.sum()], &[x], None, false).unwrap()[0].clone().unwrap();
     assert_eq!(values(&d2), vec![4.0]);
 }
+
+#[test]
+fn relu_masks_its_gradient_in_place_only_when_nobody_else_sees_it() {
+    // Plain backward: the incoming gradient is masked in its own buffer.
+    let x = param(&[-1.0, 2.0, 0.5]);
+    (&(&x * 3.0).relu() * 2.0).sum().backward().unwrap();
+    assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 6.0, 6.0]);
+    // A retained gradient of the output keeps its values.
+    let x = param(&[-1.0, 2.0, 0.5]);
+    let y = (&x * 3.0).relu();
+    y.retain_grad();
+    (&y * 2.0).sum().backward().unwrap();
+    assert_eq!(y.grad().unwrap().to_vec(), vec![2.0, 2.0, 2.0]);
+    assert_eq!(x.grad().unwrap().to_vec(), vec![0.0, 6.0, 6.0]);
+    // Recorded backward: relu's gradient is a product that can be differentiated again.
+    let x = param(&[-1.0, 2.0]);
+    let y = (&(&x * &x).relu() * 2.0).sum();
+    let dy = grad(&[y], std::slice::from_ref(&x), None, true).unwrap()[0]
+        .clone()
+        .unwrap();
+    assert_eq!(values(&dy), vec![-4.0, 8.0]);
+    let d2 = grad(&[dy.sum()], &[x], None, false).unwrap()[0].clone().unwrap();
+    assert_eq!(values(&d2), vec![4.0, 4.0]);
+}

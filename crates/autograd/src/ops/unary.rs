@@ -57,11 +57,24 @@ impl<T: Float> Var<T> {
         })
     }
 
-    /// `max(x, 0)`; derivative 1 where `x > 0`, else 0 (0 at 0, as PyTorch).
+    /// `max(x, 0)`; derivative 1 where `x > 0`, else 0 (0 at 0, as PyTorch). The gradient is
+    /// multiplied by that mask in place when nothing else holds it (the same products).
     pub fn relu(&self) -> Var<T> {
         let out = self.value().relu();
-        Var::from_op("ReluBackward0", out, [self.clone()], |g, out, _| {
-            Ok([Some(g.try_mul(&mask(&out.value(), |v| v > T::zero()))?)])
+        Var::from_op_owned("ReluBackward0", out, [self.clone()], |g, out, _| {
+            let step = |v: T| if v > T::zero() { T::one() } else { T::zero() };
+            let mask = || Var::new(out.value().map(step));
+            if g.value().shape() != out.value().shape() {
+                return Ok([Some(g.try_mul(&mask())?)]); // the error, or the broadcast, of `*`
+            }
+            let same_shape = "the gradient has the output's shape (checked)";
+            Ok([Some(g.reuse(
+                |t| {
+                    t.zip_assign(&out.value(), "relu", |g, v| g * step(v))
+                        .expect(same_shape)
+                },
+                |g| g.try_mul(&mask()).expect(same_shape),
+            ))])
         })
     }
 
