@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use ndarray::{s, Array2, ArrayD, ArrayView2, Axis, Ix2, IxDyn};
+use ndarray::{s, Array2, ArrayD, ArrayView1, ArrayView2, Axis, Ix2, IxDyn};
 
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
@@ -115,7 +115,7 @@ impl<T: Float> Tensor<T> {
             });
         }
         Ok(Tensor {
-            data: gemm(a, b).into_dyn(),
+            data: gemm(a, b, None).into_dyn(),
         })
     }
 }
@@ -123,7 +123,8 @@ impl<T: Float> Tensor<T> {
 impl<T: Float> Tensor<T> {
     /// `self · weightᵀ + bias` for a 2-D `self` `[batch, in]`, a weight `[out, in]` and an
     /// optional bias `[out]`, as `torch.nn.functional.linear`. The weight is read through a
-    /// transposed view, never copied, and the bias is added into the product in place.
+    /// transposed view, never copied, and the bias is added to each element of the product as
+    /// it is stored (the f32 kernel) or right after, in place.
     ///
     /// The result is the same, bit for bit, as `self.mm(weight, false, true)` followed by a
     /// broadcast `add` of the bias.
@@ -160,18 +161,10 @@ impl<T: Float> Tensor<T> {
                 reason: format!("the bias must have shape [{n}], one value per output feature"),
             });
         }
-        let mut out = gemm(x, w);
-        if let Some(b) = bias.filter(|_| n > 0) {
-            let b = b.data.view().into_dimensionality::<ndarray::Ix1>().expect("1-D");
-            match (out.as_slice_mut(), b.as_slice()) {
-                // One flat loop: ndarray's per-row arithmetic costs more than a short row's sums.
-                (Some(out), Some(b)) => out
-                    .chunks_exact_mut(n)
-                    .for_each(|row| row.iter_mut().zip(b).for_each(|(o, &b)| *o += b)),
-                _ => out += &b,
-            }
-        }
-        Ok(Tensor { data: out.into_dyn() })
+        let bias = bias.map(|b| b.data.view().into_dimensionality::<ndarray::Ix1>().expect("1-D"));
+        Ok(Tensor {
+            data: gemm(x, w, bias).into_dyn(),
+        })
     }
 }
 
@@ -209,15 +202,46 @@ const PARALLEL_GEMM: usize = 1 << 25;
 /// products of 1-6.4 M, goes from 470-500 to 330-360 µs either way.
 const JOIN_GEMM: usize = 1 << 20;
 
-fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
+/// `A·B`, plus `bias` added to each row after the product (as a separate addition would).
+fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<ArrayView1<'_, T>>) -> Array2<T> {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let copy: Vec<T>; // a strided bias, made contiguous
+    let bias = match bias.map(|b| (b.to_slice(), b)) {
+        Some((Some(b), _)) => Some(b),
+        Some((None, b)) => {
+            copy = b.to_vec();
+            Some(&copy[..])
+        }
+        None => None,
+    };
+    assert!(
+        bias.is_none_or(|b| b.len() == n),
+        "gemm: the bias must have one value per column"
+    );
+    // The f32 kernel adds the bias as it stores C; every other path adds it afterwards.
+    let kernel = crate::kernels::gemm::available::<T>() && n >= SKINNY && m >= crate::kernels::gemm::MR;
+    if kernel && m * n * k < PARALLEL_GEMM && m * n * k > SMALL_GEMM {
+        return kernel_product(a, b, bias);
+    }
+    let mut c = product(a, b, kernel);
+    if let Some(bias) = bias.filter(|_| n > 0) {
+        match c.as_slice_mut() {
+            // One flat loop: ndarray's per-row arithmetic costs more than a short row's sums.
+            Some(c) => c
+                .chunks_exact_mut(n)
+                .for_each(|row| row.iter_mut().zip(bias).for_each(|(o, &b)| *o += b)),
+            None => c += &ArrayView1::from(bias), // a column-major product of column-major operands
+        }
+    }
+    c
+}
+
+/// `A·B` by every path but the f32 kernel's.
+fn product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, kernel: bool) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
     // The f32 kernel takes any k, rows of B of at least `SKINNY` and blocks of 8 rows of A.
-    let kernel = crate::kernels::gemm::available::<T>() && n >= SKINNY && m >= crate::kernels::gemm::MR;
     if m * n * k <= SMALL_GEMM || (m.min(n).min(k) < SKINNY && !kernel) {
         return small_gemm(a, b);
-    }
-    if kernel && m * n * k < PARALLEL_GEMM {
-        return kernel_product(a, b);
     }
     let threads = rayon::current_num_threads();
     if (JOIN_GEMM..PARALLEL_GEMM).contains(&(m * n * k)) && m >= 16 {
@@ -261,13 +285,13 @@ impl<T> RowsOut<T> {
 
 /// `A·B` by the f32 kernel, which fills a new buffer without its being zeroed first; rows
 /// split in two with `parallel::join` from [`JOIN_GEMM`] multiply-adds, as above.
-fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
+fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<&[T]>) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
     let mut c = Vec::<T>::with_capacity(m * n);
     let out = RowsOut(c.as_mut_ptr());
     let rows = |from: usize, to: usize| {
         // SAFETY: rows from..to of the m x n buffer, which no other call touches.
-        unsafe { crate::kernels::gemm::product_to(a.slice(s![from..to, ..]), b, out.at(from * n), n as isize) }
+        unsafe { crate::kernels::gemm::product_to(a.slice(s![from..to, ..]), b, bias, out.at(from * n), n as isize) }
     };
     if m * n * k >= JOIN_GEMM && m >= 16 {
         let top = m.div_ceil(2).next_multiple_of(8).min(m);
@@ -526,7 +550,7 @@ mod tests {
                         (a.view(), bt.t()),
                         (at.t(), bt.t()),
                     ] {
-                        assert_eq!(gemm(av, bv), want, "{m}x{k}x{n}");
+                        assert_eq!(gemm(av, bv, None), want, "{m}x{k}x{n}");
                         assert_eq!(small_gemm(av, bv), want, "{m}x{k}x{n}");
                     }
                 }
@@ -548,7 +572,7 @@ mod tests {
         let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 5 + j * 2) % 13) as f32 / 7.0 - 0.9);
         let in_pool = |threads| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| (gemm(a.view(), b.view()), gemm(b.t(), a.t())))
+            pool.install(|| (gemm(a.view(), b.view(), None), gemm(b.t(), a.t(), None)))
         };
         let (one, two) = (in_pool(1), in_pool(2));
         assert_eq!(one, two, "{m}x{k}x{n}");

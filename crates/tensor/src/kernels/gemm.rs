@@ -55,11 +55,13 @@ pub fn product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, mut c: Arra
         "kernels::gemm::product: C's rows must be contiguous"
     );
     // SAFETY: C's rows are in `c`, `ldc` apart, each with `n` contiguous elements.
-    unsafe { product_to(a, b, c.as_mut_ptr(), c.strides()[0]) }
+    unsafe { product_to(a, b, None, c.as_mut_ptr(), c.strides()[0]) }
 }
 
 /// [`product`] into memory that may be uninitialized: row i of C is the `b.ncols()` values
-/// from `c + i·ldc`. Every element is written once and none is read.
+/// from `c + i·ldc`. Every element is written once and none is read. With a `bias` (one
+/// value per column) each element is the product plus its column's bias, added once the
+/// product is summed, as a separate addition would.
 ///
 /// # Safety
 /// Those `a.nrows()` rows must be valid for writes and not accessed by anything else during
@@ -67,9 +69,20 @@ pub fn product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, mut c: Arra
 ///
 /// # Panics
 /// If [`available`] is false, or the shapes do not match (before anything is written).
-pub unsafe fn product_to<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, c: *mut T, ldc: isize) {
+pub unsafe fn product_to<T: Float>(
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    bias: Option<&[T]>,
+    c: *mut T,
+    ldc: isize,
+) {
     let ((m, k), (k2, n)) = (a.dim(), b.dim());
     assert!(k == k2, "kernels::gemm::product: {m}x{k} · {k2}x{n}");
+    assert!(
+        bias.is_none_or(|b| b.len() == n),
+        "kernels::gemm::product: a bias of {} values for {n} columns",
+        bias.map_or(0, <[T]>::len)
+    );
     assert!(available::<T>(), "kernels::gemm::product needs f32 and AVX-512F");
     if m == 0 || n == 0 {
         return;
@@ -89,6 +102,7 @@ pub unsafe fn product_to<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, c
                     let a0 = a.as_ptr().cast::<f32>().offset(i0 as isize * rsa);
                     let c0 = c.cast::<f32>().offset(i0 as isize * ldc + (jp * NR) as isize);
                     let panel = panel.as_ptr();
+                    let bias = bias.map_or(std::ptr::null(), |b| b.as_ptr().cast::<f32>().add(jp * NR));
                     block(
                         rows,
                         Block {
@@ -97,6 +111,7 @@ pub unsafe fn product_to<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, c
                             rsa,
                             csa,
                             panel,
+                            bias,
                             c: c0,
                             ldc,
                             cols,
@@ -143,7 +158,8 @@ fn pack<T: Float>(b: ArrayView2<'_, T>, packed: &mut Vec<f32>) {
 }
 
 /// One call of the kernel: rows of A from `a` (`rsa`/`csa` apart), a panel of `k·NR` values,
-/// and `cols` columns of C to write from `c` (rows `ldc` apart).
+/// `cols` values of bias from `bias` (or null), and `cols` columns of C to write from `c`
+/// (rows `ldc` apart).
 #[derive(Clone, Copy)]
 struct Block {
     k: usize,
@@ -151,6 +167,7 @@ struct Block {
     rsa: isize,
     csa: isize,
     panel: *const f32,
+    bias: *const f32,
     c: *mut f32,
     ldc: isize,
     cols: usize,
@@ -179,11 +196,12 @@ unsafe fn block(rows: usize, b: Block) {
     unreachable!("kernels::gemm needs x86-64 ({rows} rows, {} columns)", b.cols);
 }
 
-/// `C[r, 0..cols] = Σ_p A[r, p]·panel[p]` for `r < R`.
+/// `C[r, 0..cols] = Σ_p A[r, p]·panel[p] (+ bias[0..cols])` for `r < R`.
 ///
 /// # Safety
 /// The CPU must have AVX-512F; `a.offset(r·rsa + p·csa)` must be readable for `r < R`, `p < k`;
-/// `panel` must hold `k·NR` values; `c.offset(r·ldc + j)` must be writable for `r < R`, `j < cols`.
+/// `panel` must hold `k·NR` values; `bias` must be null or hold `cols` values;
+/// `c.offset(r·ldc + j)` must be writable for `r < R`, `j < cols`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn kernel<const R: usize>(
@@ -193,6 +211,7 @@ unsafe fn kernel<const R: usize>(
         rsa,
         csa,
         panel,
+        bias,
         c,
         ldc,
         cols,
@@ -214,6 +233,14 @@ unsafe fn kernel<const R: usize>(
         }
         let mask = |from: usize| -> __mmask16 { ((1u32 << cols.saturating_sub(from).min(16)) - 1) as __mmask16 };
         let (m0, m1) = (mask(0), mask(16));
+        if !bias.is_null() {
+            // Masked loads: nothing past the bias's `cols` values is read.
+            let (b0, b1) = (_mm512_maskz_loadu_ps(m0, bias), _mm512_maskz_loadu_ps(m1, bias.add(16)));
+            for r in 0..R {
+                lo[r] = _mm512_add_ps(lo[r], b0);
+                hi[r] = _mm512_add_ps(hi[r], b1);
+            }
+        }
         for r in 0..R {
             let row = c.offset(r as isize * ldc);
             _mm512_mask_storeu_ps(row, m0, lo[r]);
@@ -270,6 +297,16 @@ mod tests {
                 assert!(
                     c.slice(ndarray::s![.., n..]).iter().all(|x| x.is_nan()),
                     "wrote past C's columns"
+                );
+                // With a bias: the product, then the bias added, bit for bit.
+                let bias: Vec<f32> = (0..n).map(|j| 1.0 / (j + 3) as f32).collect();
+                let mut cb = Array2::from_elem((m, n), f32::NAN);
+                // SAFETY: `cb` has m rows of n contiguous values.
+                unsafe { product_to(a, b, Some(&bias), cb.as_mut_ptr(), n as isize) };
+                let plus = |(i, j): (usize, usize)| (c[[i, j]] + bias[j]).to_bits();
+                assert!(
+                    cb.indexed_iter().all(|(ij, v)| v.to_bits() == plus(ij)),
+                    "{m}x{k}x{n} with a bias"
                 );
             }
         }
