@@ -126,11 +126,13 @@ pub(crate) struct ClassLoss<T: Float> {
 }
 
 impl<T: Float> ClassLoss<T> {
+    #[inline]
     fn w(&self, c: usize) -> f64 {
         self.weight.as_ref().map_or(1.0, |w| w[c])
     }
 
     /// The target probabilities in the input's layout, if the target holds probabilities.
+    #[inline]
     fn target_probabilities(&self) -> Option<&[T]> {
         match &self.classes {
             Classes::Probabilities(t) => Some(t.array().as_slice().expect("standard layout")),
@@ -139,6 +141,7 @@ impl<T: Float> ClassLoss<T> {
     }
 
     /// Which coefficients of position `pos` are not zero.
+    #[inline]
     fn support(&self, pos: usize) -> Support {
         match &self.classes {
             Classes::Indices { targets, ignore_index } if targets[pos] == *ignore_index => Support::Ignored,
@@ -200,6 +203,7 @@ impl<T: Float> ClassLoss<T> {
     }
 
     /// Row `pos` of contiguous rows (`stride == 1`) and its target probabilities, if any.
+    #[inline]
     fn row<'a>(&'a self, x: &'a [T], pos: usize) -> (&'a [T], Option<&'a [T]>) {
         let range = pos * self.layout.c..(pos + 1) * self.layout.c;
         (&x[range.clone()], self.target_probabilities().map(|t| &t[range]))
@@ -255,6 +259,7 @@ impl<T: Float> ClassLoss<T> {
     }
 
     /// The loss terms of one position, whose row statistics are `stats` if already known.
+    #[inline]
     fn position_loss(&self, pos: usize, row: &[T], t: Option<&[T]>, stats: Option<RowStats<T>>) -> PositionLoss<T> {
         let (max, log_sum) = match (self.softmax, stats) {
             (false, _) => (T::zero(), T::zero()),
