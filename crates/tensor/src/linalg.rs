@@ -283,21 +283,31 @@ impl<T> RowsOut<T> {
     }
 }
 
-/// `A·B` by the f32 kernel, which fills a new buffer without its being zeroed first; rows
-/// split in two with `parallel::join` from [`JOIN_GEMM`] multiply-adds, as above.
+/// `A·B` by the f32 kernel, which fills a new buffer without its being zeroed first; split in
+/// two with `parallel::join` from [`JOIN_GEMM`] multiply-adds. The split gives the helper the
+/// smaller share of the operands to read (and, for B, to pack): half of the columns of C when
+/// A is the smaller operand (a batch of 64 through a 784 -> 128 layer), else half of the rows.
 fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<&[T]>) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
     let mut c = Vec::<T>::with_capacity(m * n);
     let out = RowsOut(c.as_mut_ptr());
-    let rows = |from: usize, to: usize| {
-        // SAFETY: rows from..to of the m x n buffer, which no other call touches.
-        unsafe { crate::kernels::gemm::product_to(a.slice(s![from..to, ..]), b, bias, out.at(from * n), n as isize) }
+    // SAFETY (both): each call writes its own block of the m x n buffer, and no other call does.
+    let rows = |from: usize, to: usize| unsafe {
+        crate::kernels::gemm::product_to(a.slice(s![from..to, ..]), b, bias, out.at(from * n), n as isize)
     };
-    if m * n * k >= JOIN_GEMM && m >= 16 {
+    let cols = |from: usize, to: usize| unsafe {
+        let b = b.slice(s![.., from..to]);
+        crate::kernels::gemm::product_to(a, b, bias.map(|v| &v[from..to]), out.at(from), n as isize)
+    };
+    const NR: usize = crate::kernels::gemm::NR;
+    if m * n * k < JOIN_GEMM || (m < 16 && n < 2 * NR) {
+        rows(0, m);
+    } else if m < n && n >= 2 * NR {
+        let left = (n / 2).next_multiple_of(NR).min(n);
+        crate::parallel::join(|| cols(0, left), || cols(left, n));
+    } else {
         let top = m.div_ceil(2).next_multiple_of(8).min(m);
         crate::parallel::join(|| rows(0, top), || rows(top, m));
-    } else {
-        rows(0, m);
     }
     // SAFETY: the kernel wrote all m·n elements (had it panicked, `c` would be dropped empty).
     unsafe { c.set_len(m * n) };
@@ -561,7 +571,7 @@ mod tests {
     #[test]
     fn a_product_split_across_threads_is_the_one_thread_product() {
         // Split by rayon, split in two by `join`, and the transposed operands of a backward.
-        for (m, k, n) in [(256, 512, 256), (128, 784, 64), (100, 128, 96)] {
+        for (m, k, n) in [(256, 512, 256), (128, 784, 64), (100, 128, 96), (40, 200, 136)] {
             assert!(m * k * n >= JOIN_GEMM);
             split_product_is_the_one_thread_product(m, k, n);
         }
@@ -570,15 +580,25 @@ mod tests {
     fn split_product_is_the_one_thread_product(m: usize, k: usize, n: usize) {
         let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 / 3.0 - 1.5);
         let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 5 + j * 2) % 13) as f32 / 7.0 - 0.9);
+        let bias: Vec<f32> = (0..n).map(|j| j as f32 / 5.0).collect();
+        let bias = ndarray::ArrayView1::from(&bias[..]);
         let in_pool = |threads| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| (gemm(a.view(), b.view(), None), gemm(b.t(), a.t(), None)))
+            pool.install(|| {
+                let (c, ct) = (gemm(a.view(), b.view(), None), gemm(b.t(), a.t(), None));
+                (c, ct, gemm(a.view(), b.view(), Some(bias)))
+            })
         };
         let (one, two) = (in_pool(1), in_pool(2));
         assert_eq!(one, two, "{m}x{k}x{n}");
-        let one = one.0;
+        assert_eq!(
+            one.2,
+            &one.0 + &bias,
+            "{m}x{k}x{n}: the bias is added after the product"
+        );
         let want = a.dot(&b);
         assert!(one
+            .0
             .iter()
             .zip(&want)
             .all(|(x, y)| (x - y).abs() <= 1e-3 * y.abs().max(1.0)));
