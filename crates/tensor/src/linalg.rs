@@ -283,10 +283,11 @@ impl<T> RowsOut<T> {
     }
 }
 
-/// `A·B` by the f32 kernel, which fills a new buffer without its being zeroed first; split in
-/// two with `parallel::join` from [`JOIN_GEMM`] multiply-adds. The split gives the helper the
-/// smaller share of the operands to read (and, for B, to pack): half of the columns of C when
-/// A is the smaller operand (a batch of 64 through a 784 -> 128 layer), else half of the rows.
+/// `A·B` by the f32 kernel, which fills a new buffer without its being zeroed first; from
+/// [`JOIN_GEMM`] multiply-adds, in pieces that this thread and `join`'s helper take in turn
+/// (`parallel::for_each_index`), so a helper slowed down by the host leaves more to this one.
+/// Pieces are panels of columns of C when A is the smaller operand (a batch of 64 through a
+/// 784 -> 128 layer: each thread reads and packs only its share of B), else blocks of rows.
 fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<&[T]>) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
     let mut c = Vec::<T>::with_capacity(m * n);
@@ -303,11 +304,13 @@ fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Op
     if m * n * k < JOIN_GEMM || (m < 16 && n < 2 * NR) {
         rows(0, m);
     } else if m < n && n >= 2 * NR {
-        let left = (n / 2).next_multiple_of(NR).min(n);
-        crate::parallel::join(|| cols(0, left), || cols(left, n));
+        // Panels of columns, taken in turn by the two threads (each packs only its own).
+        let panels = n.div_ceil(NR);
+        crate::parallel::for_each_index(panels, |i| cols(i * NR, (i * NR + NR).min(n)));
     } else {
-        let top = m.div_ceil(2).next_multiple_of(8).min(m);
-        crate::parallel::join(|| rows(0, top), || rows(top, m));
+        // Up to four blocks of rows (each packs all of B), taken in turn.
+        let per = m.div_ceil(4).next_multiple_of(8).max(16);
+        crate::parallel::for_each_index(m.div_ceil(per), |i| rows(i * per, (i * per + per).min(m)));
     }
     // SAFETY: the kernel wrote all m·n elements (had it panicked, `c` would be dropped empty).
     unsafe { c.set_len(m * n) };

@@ -12,6 +12,7 @@
 //! [`SPARE_MAX_BYTES`] are kept; [`release_spare_buffers`] gives them back to the system.
 
 use std::any::Any;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -24,6 +25,23 @@ pub use join::{join, SPIN};
 /// Below this many elements of work a loop runs on the calling thread: handing blocks to other
 /// threads costs a few microseconds.
 pub const PARALLEL_MIN_WORK: usize = 1 << 15;
+
+/// With two threads, work is handed out in this many runs (at most).
+const JOIN_RUNS: usize = 32;
+
+/// Calls `f(i)` for every `i < count`, on this thread and `join`'s helper, each taking the next
+/// `i` when done with the last: how fast either thread is decides how many it does.
+pub fn for_each_index(count: usize, f: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= count {
+            break;
+        }
+        f(i);
+    };
+    join(work, work);
+}
 
 /// Calls `f(i, block)` for each block of `block_len` consecutive elements of `out` (the last
 /// may be shorter), on several threads when there is at least [`PARALLEL_MIN_WORK`] work in
@@ -63,23 +81,35 @@ pub fn for_each_block_pair_mut<U: Send, V: Send>(
     let threads = rayon::current_num_threads();
     let serial = work < PARALLEL_MIN_WORK || threads < 2;
     if !serial && threads == 2 && blocks >= 2 {
-        // Two threads: the first half of the blocks here, the second on `join`'s helper, which
-        // is awake if recent work woke it. The halves are always the same, so a backward that
-        // follows a forward over the same blocks finds its half in the cache of its own core.
-        let half = blocks / 2;
-        let (a0, a1) = a.split_at_mut((half * a_len).min(a.len()));
-        let (b0, b1) = b.split_at_mut((half * b_len).min(b.len()));
-        let f = &f;
-        let run = move |first: usize, a: &mut [U], b: &mut [V]| {
-            let bs = b
+        // Two threads: this one and `join`'s helper, which is awake if recent work woke it,
+        // take runs of blocks in turn until none is left, so a helper slowed down by the host
+        // leaves more runs to this thread instead of keeping it waiting.
+        let runs = blocks.min(JOIN_RUNS);
+        let per_run = blocks.div_ceil(runs);
+        let b_chunks = b
+            .chunks_mut((per_run * b_len).max(1))
+            .map(Some)
+            .chain(std::iter::repeat_with(|| None));
+        let slots: Vec<_> = a
+            .chunks_mut(per_run * a_len)
+            .zip(b_chunks)
+            .map(|run| Mutex::new(Some(run)))
+            .collect();
+        for_each_index(slots.len(), |r| {
+            let (a, b) = slots[r]
+                .lock()
+                .expect("a run is taken once")
+                .take()
+                .expect("a run is taken once");
+            let bs = b.unwrap_or(&mut []);
+            let bs = bs
                 .chunks_mut(b_len.max(1))
                 .map(Some)
                 .chain(std::iter::repeat_with(|| None));
             for (i, (x, y)) in a.chunks_mut(a_len).zip(bs).enumerate() {
-                f(first + i, x, y.unwrap_or(&mut []));
+                f(r * per_run + i, x, y.unwrap_or(&mut []));
             }
-        };
-        join(|| run(0, a0, b0), || run(half, a1, b1));
+        });
         return;
     }
     let min_blocks = PARALLEL_MIN_WORK.div_ceil(work_per_block.max(1)).max(1);
@@ -227,6 +257,17 @@ mod tests {
         let again = output_vec::<f32>(len);
         assert_ne!(again.as_ptr() as usize, ptr);
         release_spare_buffers();
+    }
+
+    #[test]
+    fn every_index_runs_once_on_either_thread() {
+        for count in [0, 1, 2, 33, 1000] {
+            let seen: Vec<AtomicUsize> = (0..count).map(|_| AtomicUsize::new(0)).collect();
+            for_each_index(count, |i| {
+                seen[i].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(seen.iter().all(|s| s.load(Ordering::Relaxed) == 1), "{count}");
+        }
     }
 
     #[test]
