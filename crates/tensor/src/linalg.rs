@@ -194,13 +194,14 @@ const SKINNY: usize = 16;
 /// and 580-670 µs with its products split by rayon), and [`JOIN_GEMM`] applies.
 const PARALLEL_GEMM: usize = 1 << 25;
 
-/// Products with at least this many multiply-adds (and below [`PARALLEL_GEMM`]) are split in
-/// two with `parallel::join`. The helper thread's half of C has to travel to the caller's core
-/// afterwards, as the operands to the helper's: here that costs about as much as it saves on a
-/// 128x64x64 product (0.5 M) and makes a 2-64-64-3 training step slower when the host places
-/// the two cores far apart (115 µs instead of 70), while the 784-128-128-10 step, with
-/// products of 1-6.4 M, goes from 470-500 to 330-360 µs either way.
-const JOIN_GEMM: usize = 1 << 20;
+/// Products with at least this many multiply-adds (and below [`PARALLEL_GEMM`]) are shared
+/// with `parallel::join`'s helper thread. What the helper reads of the operands and writes of
+/// C has to cross between the cores, and later writes by this thread (an optimizer updating
+/// the weights the helper read) wait for the helper's copies to be invalidated. How much that
+/// costs depends on where the host places the two cores: for the 784-128-128-10 step (products
+/// of 1-6.4 M) splitting gave 250-300 µs in some sittings and 500-630 µs in others, against a
+/// steady 388 µs on one thread; for a 2-64-64-3 step (0.5 M) 64 against 69 µs, or 115.
+const JOIN_GEMM: usize = 1 << 23;
 
 /// `A·B`, plus `bias` added to each row after the product (as a separate addition would).
 fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<ArrayView1<'_, T>>) -> Array2<T> {
@@ -573,8 +574,9 @@ mod tests {
 
     #[test]
     fn a_product_split_across_threads_is_the_one_thread_product() {
-        // Split by rayon, split in two by `join`, and the transposed operands of a backward.
-        for (m, k, n) in [(256, 512, 256), (128, 784, 64), (100, 128, 96), (40, 200, 136)] {
+        // Split by rayon, shared with `join`'s helper by rows and by columns, and the transposed
+        // operands of a backward.
+        for (m, k, n) in [(256, 512, 256), (256, 256, 128), (64, 784, 256), (40, 1600, 136)] {
             assert!(m * k * n >= JOIN_GEMM);
             split_product_is_the_one_thread_product(m, k, n);
         }
