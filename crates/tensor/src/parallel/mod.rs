@@ -12,7 +12,7 @@
 //! [`SPARE_MAX_BYTES`] are kept; [`release_spare_buffers`] gives them back to the system.
 
 use std::any::Any;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -29,18 +29,39 @@ pub const PARALLEL_MIN_WORK: usize = 1 << 15;
 /// With two threads, work is handed out in this many runs (at most).
 const JOIN_RUNS: usize = 32;
 
-/// Calls `f(i)` for every `i < count`, on this thread and `join`'s helper, each taking the next
-/// `i` when done with the last: how fast either thread is decides how many it does.
+/// Calls `f(i)` for every `i < count`, on this thread and `join`'s helper: this thread takes
+/// indices from the front, the helper from the back, each the next one when done with the
+/// last, until they meet. How fast either thread is decides how many it does, and two calls
+/// over the same indices (a forward, then its backward) give each thread about the same
+/// ones, whose data its core still holds.
 pub fn for_each_index(count: usize, f: impl Fn(usize) + Sync) {
-    let next = AtomicUsize::new(0);
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if i >= count {
-            break;
+    // The indices not yet taken, `front..back`, in one word so both ends move atomically.
+    let span = AtomicU64::new(count as u64);
+    let take = |from_front: bool| {
+        let mut cur = span.load(Ordering::Relaxed);
+        loop {
+            let (front, back) = (cur >> 32, cur & u32::MAX as u64);
+            if front >= back {
+                return None;
+            }
+            let (next, i) = if from_front {
+                (cur + (1 << 32), front)
+            } else {
+                (cur - 1, back - 1)
+            };
+            match span.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Some(i as usize),
+                Err(now) => cur = now,
+            }
         }
-        f(i);
     };
-    join(work, work);
+    let work = |from_front: bool| {
+        while let Some(i) = take(from_front) {
+            f(i);
+        }
+    };
+    assert!(count <= u32::MAX as usize, "for_each_index: {count} indices");
+    join(|| work(true), || work(false));
 }
 
 /// Calls `f(i, block)` for each block of `block_len` consecutive elements of `out` (the last
@@ -262,7 +283,7 @@ mod tests {
     #[test]
     fn every_index_runs_once_on_either_thread() {
         for count in [0, 1, 2, 33, 1000] {
-            let seen: Vec<AtomicUsize> = (0..count).map(|_| AtomicUsize::new(0)).collect();
+            let seen: Vec<std::sync::atomic::AtomicUsize> = (0..count).map(|_| Default::default()).collect();
             for_each_index(count, |i| {
                 seen[i].fetch_add(1, Ordering::Relaxed);
             });
