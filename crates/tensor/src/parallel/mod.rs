@@ -1,5 +1,6 @@
-//! Work split across threads (rayon) for big inputs only, [`join`] for two pieces of
-//! middle-sized work on a helper thread that stays awake, and output buffers for big results.
+//! Work split across threads for big inputs only: with two threads, shared with a helper
+//! thread that stays awake between pieces ([`join`], [`for_each_index`]), with more, by rayon;
+//! and output buffers for big results.
 //!
 //! Each block of work writes its own part of the output, so results are the same whatever the
 //! number of threads; a caller that reduces across blocks does so afterwards, in order.
@@ -102,9 +103,9 @@ pub fn for_each_block_pair_mut<U: Send, V: Send>(
     let threads = rayon::current_num_threads();
     let serial = work < PARALLEL_MIN_WORK || threads < 2;
     if !serial && threads == 2 && blocks >= 2 {
-        // Two threads: this one and `join`'s helper, which is awake if recent work woke it,
-        // take runs of blocks in turn until none is left, so a helper slowed down by the host
-        // leaves more runs to this thread instead of keeping it waiting.
+        // Two threads: runs of blocks shared with `join`'s helper by `for_each_index` (this
+        // thread from the front, the helper from the back), so a helper slowed down by the
+        // host leaves more runs to this thread instead of keeping it waiting.
         let runs = blocks.min(JOIN_RUNS);
         let per_run = blocks.div_ceil(runs);
         let b_chunks = b
