@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use ndarray::{s, Array2, ArrayD, ArrayView1, ArrayView2, Axis, Ix2, IxDyn};
+use ndarray::{s, Array2, ArrayD, ArrayView1, ArrayView2, Ix2, IxDyn};
 
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
@@ -188,18 +188,16 @@ const SMALL_GEMM: usize = 1 << 12;
 /// tenth of its speed.
 const SKINNY: usize = 16;
 
-/// Products with at least this many multiply-adds are split by rows across rayon's threads.
-/// Below it waking rayon's sleeping threads costs more than they save here (tens of
-/// microseconds on a shared machine: a 784-128-128-10 training step took 477 µs on one thread
-/// and 580-670 µs with its products split by rayon), and [`JOIN_GEMM`] applies.
+/// Products with at least this many multiply-adds leave the f32 kernel (which does not block
+/// for caches) for matrixmultiply.
 const PARALLEL_GEMM: usize = 1 << 25;
 
-/// Products with at least this many multiply-adds (and below [`PARALLEL_GEMM`]) are shared
-/// with `parallel::join`'s helper thread. What the helper reads of the operands and writes of
+/// Products with at least this many multiply-adds are shared between threads (with two, this
+/// one and `parallel::join`'s helper). What the helper reads of the operands and writes of
 /// C has to cross between the cores, and later writes by this thread (an optimizer updating
 /// the weights the helper read) wait for the helper's copies to be invalidated. How much that
 /// costs depends on where the host places the two cores: for the 784-128-128-10 step (products
-/// of 1-6.4 M) splitting gave 250-300 µs in some sittings and 500-630 µs in others, against a
+/// of 1-6.4 M) splitting gave 250-300 µs in some runs and 500-630 µs in others, against a
 /// steady 388 µs on one thread; for a 2-64-64-3 step (0.5 M) 64 against 69 µs, or 115.
 const JOIN_GEMM: usize = 1 << 23;
 
@@ -245,22 +243,10 @@ fn product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, kernel: bool) -
         return small_gemm(a, b);
     }
     let threads = rayon::current_num_threads();
-    if (JOIN_GEMM..PARALLEL_GEMM).contains(&(m * n * k)) && m >= 16 {
-        // Two blocks of rows of C, one on a helper thread kept awake between products (see
-        // `parallel::join`); each is one product over the whole of k, as below.
-        let top = m.div_ceil(2).next_multiple_of(8).min(m);
-        let mut c = Array2::zeros((m, n));
-        let (mut c_top, mut c_bottom) = c.view_mut().split_at(Axis(0), top);
-        let (a_top, a_bottom) = a.split_at(Axis(0), top);
-        crate::parallel::join(
-            || ndarray::linalg::general_mat_mul(T::one(), &a_top, &b, T::zero(), &mut c_top),
-            || ndarray::linalg::general_mat_mul(T::one(), &a_bottom, &b, T::zero(), &mut c_bottom),
-        );
-        return c;
-    }
-    if m * n * k >= PARALLEL_GEMM && threads > 1 && m >= 2 * threads && n > 0 {
-        // Each block of rows of C is one product over the whole of k, so every element is
-        // computed exactly as without threads.
+    if m * n * k >= JOIN_GEMM && threads > 1 && m >= 2 * threads && n > 0 {
+        // Blocks of rows of C, one per thread (with two, shared with `join`'s helper by
+        // `for_each_block_mut`). Each block is one product over the whole of k, so every
+        // element is computed exactly as without threads.
         let rows = m.div_ceil(threads);
         let mut c = vec![T::zero(); m * n];
         crate::parallel::for_each_block_mut(&mut c, rows * n, rows * n * k, |i, block| {
@@ -273,9 +259,10 @@ fn product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, kernel: bool) -
     a.dot(&b)
 }
 
-/// A pointer that may cross to the helper thread: each side writes its own rows through it.
+/// A pointer that may cross to the helper thread: each piece of a product writes its own
+/// block of C through it.
 struct RowsOut<T>(*mut T);
-// SAFETY: used only by `kernel_product`, whose two sides write disjoint rows.
+// SAFETY: used only by `kernel_product`, whose pieces write disjoint blocks.
 unsafe impl<T: Send> Send for RowsOut<T> {}
 unsafe impl<T: Send> Sync for RowsOut<T> {}
 impl<T> RowsOut<T> {
@@ -574,8 +561,8 @@ mod tests {
 
     #[test]
     fn a_product_split_across_threads_is_the_one_thread_product() {
-        // Split by rayon, shared with `join`'s helper by rows and by columns, and the transposed
-        // operands of a backward.
+        // A matrixmultiply product split by rows, kernel products split by rows and by
+        // columns, and the transposed operands of a backward.
         for (m, k, n) in [(256, 512, 256), (256, 256, 128), (64, 784, 256), (40, 1600, 136)] {
             assert!(m * k * n >= JOIN_GEMM);
             split_product_is_the_one_thread_product(m, k, n);

@@ -108,13 +108,9 @@ pub fn for_each_block_pair_mut<U: Send, V: Send>(
         // host leaves more runs to this thread instead of keeping it waiting.
         let runs = blocks.min(JOIN_RUNS);
         let per_run = blocks.div_ceil(runs);
-        let b_chunks = b
-            .chunks_mut((per_run * b_len).max(1))
-            .map(Some)
-            .chain(std::iter::repeat_with(|| None));
         let slots: Vec<_> = a
             .chunks_mut(per_run * a_len)
-            .zip(b_chunks)
+            .zip(blocks_of(b, per_run * b_len))
             .map(|run| Mutex::new(Some(run)))
             .collect();
         for_each_index(slots.len(), |r| {
@@ -123,37 +119,35 @@ pub fn for_each_block_pair_mut<U: Send, V: Send>(
                 .expect("a run is taken once")
                 .take()
                 .expect("a run is taken once");
-            let bs = b.unwrap_or(&mut []);
-            let bs = bs
-                .chunks_mut(b_len.max(1))
-                .map(Some)
-                .chain(std::iter::repeat_with(|| None));
-            for (i, (x, y)) in a.chunks_mut(a_len).zip(bs).enumerate() {
-                f(r * per_run + i, x, y.unwrap_or(&mut []));
+            for (i, (x, y)) in a.chunks_mut(a_len).zip(blocks_of(b, b_len)).enumerate() {
+                f(r * per_run + i, x, y);
             }
         });
         return;
     }
     let min_blocks = PARALLEL_MIN_WORK.div_ceil(work_per_block.max(1)).max(1);
-    match (b.is_empty(), serial) {
-        (true, true) => a.chunks_mut(a_len).enumerate().for_each(|(i, x)| f(i, x, &mut [])),
-        (true, false) => a
-            .par_chunks_mut(a_len)
+    if serial {
+        for (i, (x, y)) in a.chunks_mut(a_len).zip(blocks_of(b, b_len)).enumerate() {
+            f(i, x, y);
+        }
+    } else if b.is_empty() {
+        a.par_chunks_mut(a_len)
             .with_min_len(min_blocks)
             .enumerate()
-            .for_each(|(i, x)| f(i, x, &mut [])),
-        (false, true) => a
-            .chunks_mut(a_len)
-            .zip(b.chunks_mut(b_len))
-            .enumerate()
-            .for_each(|(i, (x, y))| f(i, x, y)),
-        (false, false) => a
-            .par_chunks_mut(a_len)
+            .for_each(|(i, x)| f(i, x, &mut []));
+    } else {
+        a.par_chunks_mut(a_len)
             .zip(b.par_chunks_mut(b_len))
             .with_min_len(min_blocks)
             .enumerate()
-            .for_each(|(i, (x, y))| f(i, x, y)),
+            .for_each(|(i, (x, y))| f(i, x, y));
     }
+}
+
+/// `b` in blocks of `len`, then empty blocks without end: zipped with the blocks of another
+/// slice, an empty `b` gives an empty block to each.
+fn blocks_of<V>(b: &mut [V], len: usize) -> impl Iterator<Item = &mut [V]> {
+    b.chunks_mut(len.max(1)).chain(std::iter::repeat_with(|| &mut [][..]))
 }
 
 /// A vector of `len` zeros for a big result that is about to be overwritten.
