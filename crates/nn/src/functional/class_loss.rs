@@ -29,15 +29,20 @@
 //! reads it: the target's entry, or every entry with label smoothing or probability targets.
 //! The pair `(m, ℓ)`, the row's log-sum-exp kept as two numbers so that `x - m` stays exact, is
 //! what forward keeps per row. When a backward will follow (the input requires a gradient and
-//! recording is on), forward also writes `exp(x - m)` (`RowKernels::exps_and_log_sum`) into the
-//! buffer that backward then turns into the gradient in place: `(s·A·e^-ℓ)·exp(x - m)`, one
-//! multiplication per value, then `-s·a[c]` where `a` is not zero (the target's entry alone for
-//! plain class indices). That buffer is the gradient itself, so no other buffer the size of the
-//! input is made; a second backward through the same graph (the buffer already given away), a
-//! row holding NaN or infinities, and K-dimensional input recompute `p` from the logits
-//! instead (`RowKernels::scaled_softmax`). (The max comes first, in its own sweep, rather than
-//! with the sum in one online pass, because the stored exponentials need the row's final max;
-//! the second sweep reads from cache.)
+//! recording is on), forward also writes `exp(x - m)` (`RowKernels::exps_and_log_sum`) into a
+//! buffer and, while the row is still in cache, turns it into the gradient for an upstream
+//! gradient of 1: `(s₁·A·e^-ℓ)·exp(x - m)`, one multiplication per value, then `-s₁·a[c]` where
+//! `a` is not zero (the target's entry alone for plain class indices), with `s₁` the scale of
+//! an upstream 1 (`1/D` for `mean`). `loss.backward()` then has nothing left to compute: the
+//! buffer is the gradient, so no other buffer the size of the input is made, and the input is
+//! read from memory once in all. Another upstream gradient `u` scales the buffer in place
+//! (the gradient is linear in `s`), one multiplication per value; where `u` is 0, infinite or
+//! NaN, whose products with the buffer would not be PyTorch's, the row is computed again from
+//! the logits (`RowKernels::scaled_softmax`), as it is for a second backward through the same
+//! graph (the buffer already given away), for a row holding NaN or infinities, and for
+//! K-dimensional input. (The max comes first, in its own sweep, rather than with the sum in
+//! one online pass, because the exponentials written need the row's final max; the second
+//! sweep reads from cache.)
 //!
 //! Rows of `(C)` and `(N, C)` input (`s = 1`) are contiguous slices; for `(N, C, d1, ...)` input
 //! each position's values (stride `s`) are gathered into a scratch row, and its gradient
@@ -297,9 +302,9 @@ impl<T: Float> ClassLoss<T> {
         }
     }
 
-    /// The loss, and per position the (max, log-sum) that backward needs. Unless `exps` is
-    /// empty, it receives every row's shifted exponentials (contiguous rows only).
-    fn forward(&self, x: &[T], exps: &mut [T]) -> Result<(Tensor<T>, Vec<RowStats<T>>)> {
+    /// The loss, and per position the (max, log-sum) that backward needs. Unless `unit_grad`
+    /// is empty, it receives `∂L/∂x` for an upstream gradient of 1 (contiguous rows only).
+    fn forward(&self, x: &[T], unit_grad: &mut [T]) -> Result<(Tensor<T>, Vec<RowStats<T>>)> {
         let (m, c) = (self.layout.positions(), self.layout.c);
         let mut per_position = vec![
             PositionLoss {
@@ -310,22 +315,34 @@ impl<T: Float> ClassLoss<T> {
             m
         ];
         let (stride, work) = (self.layout.s, self.layout.c * self.layout.s);
-        debug_assert!(exps.is_empty() || stride == 1);
+        debug_assert!(unit_grad.is_empty() || stride == 1);
         if self.softmax && stride == 1 {
             // Contiguous rows: their statistics (and exponentials) many rows at a time, then
-            // their loss terms while the rows are still in cache (a row of a big input read
-            // again later costs a trip to memory for the target's value).
+            // their loss terms and gradients while the rows are still in cache (a row of a big
+            // input read again later costs a trip to memory).
             let rows = (ROW_BLOCK / c.max(1)).max(1);
-            for_each_block_pair_mut(&mut per_position, rows, exps, rows * c, rows * c, |i, out, exps| {
-                let first = i * rows;
-                let mut stats = [(T::zero(), T::zero()); ROW_BLOCK];
-                let stats = &mut stats[..out.len()];
-                T::rows_exps_and_log_sum(&x[first * c..(first + out.len()) * c], c, stats, exps);
-                for (j, (o, &s)) in out.iter_mut().zip(stats.iter()).enumerate() {
-                    let (row, t) = self.row(x, first + j);
-                    *o = self.position_loss(first + j, row, t, Some(s));
-                }
-            });
+            let unit = self.unit_scale();
+            for_each_block_pair_mut(
+                &mut per_position,
+                rows,
+                unit_grad,
+                rows * c,
+                rows * c,
+                |i, out, grad| {
+                    let first = i * rows;
+                    let mut stats = [(T::zero(), T::zero()); ROW_BLOCK];
+                    let stats = &mut stats[..out.len()];
+                    T::rows_exps_and_log_sum(&x[first * c..(first + out.len()) * c], c, stats, grad);
+                    for (j, (o, &s)) in out.iter_mut().zip(stats.iter()).enumerate() {
+                        let (row, t) = self.row(x, first + j);
+                        *o = self.position_loss(first + j, row, t, Some(s));
+                        if !grad.is_empty() {
+                            let g = &mut grad[j * c..(j + 1) * c];
+                            self.input_grad_row(first + j, unit, s, row, t, g, true);
+                        }
+                    }
+                },
+            );
         } else {
             for_each_block_mut(&mut per_position, stride, work, |n, out| {
                 self.for_each_row_of_sample(x, n, |pos, row, t| {
@@ -371,6 +388,21 @@ impl<T: Float> ClassLoss<T> {
             Vec::new()
         };
         Ok((loss, stats))
+    }
+
+    /// The scale `s` of every position for an upstream gradient of 1: `1/D` for `mean`, else 1.
+    fn unit_scale(&self) -> f64 {
+        match self.reduction {
+            Reduction::Mean => 1.0 / self.mean_divisor(),
+            Reduction::Sum | Reduction::None => 1.0,
+        }
+    }
+
+    /// The upstream gradient of each position (the one value of `g` for `sum` and `mean`).
+    fn upstream(&self, g: &Tensor<T>) -> impl Fn(usize) -> f64 + Sync + Send {
+        let values: Vec<f64> = g.array().iter().map(|v| v.f64()).collect();
+        let one = self.reduction != Reduction::None;
+        move |pos| values[if one { 0 } else { pos }]
     }
 
     /// The upstream gradient of each position, divided by the `mean` divisor.
@@ -441,24 +473,42 @@ impl<T: Float> ClassLoss<T> {
     }
 
     /// `∂L/∂x` (if `wants_input`) and, for probability targets, `∂L/∂t` (if `wants_target`),
-    /// straight from the closed form. `exps` is forward's buffer of shifted exponentials, or
-    /// empty; `∂L/∂x` is written over it.
+    /// straight from the closed form. `unit_grad` is forward's `∂L/∂x` for an upstream gradient
+    /// of 1, or empty: it is the answer when `g` is 1, and is scaled by `g` in place when `g`
+    /// is finite and not zero; elsewhere `∂L/∂x` is computed from the logits.
     fn backward_kernel(
         &self,
         x: &[T],
         stats: &[RowStats<T>],
         g: &Tensor<T>,
         wants: (bool, bool),
-        exps: Vec<T>,
+        unit_grad: Vec<T>,
     ) -> (Option<Tensor<T>>, Option<Tensor<T>>) {
         let (wants_input, wants_target) = wants;
         let scale = self.scales(g);
         let stats_of = |pos: usize| stats.get(pos).copied().unwrap_or((T::zero(), T::zero()));
         let gx = wants_input.then(|| {
-            let stored = !exps.is_empty();
-            let out = if stored { exps } else { output_vec(x.len()) }; // every value is written
-            self.input_sized(x, out, |pos, row, t, out| {
-                self.input_grad_row(pos, scale(pos), stats_of(pos), row, t, out, stored)
+            if unit_grad.is_empty() {
+                let out = output_vec(x.len()); // every value is written
+                return self.input_sized(x, out, |pos, row, t, out| {
+                    self.input_grad_row(pos, scale(pos), stats_of(pos), row, t, out, false)
+                });
+            }
+            if g.array().iter().all(|&v| v == T::one()) {
+                return Tensor::from_vec(unit_grad, &self.input_shape).expect("input shape");
+            }
+            let (upstream, unit_finite) = (self.upstream(g), self.unit_scale().is_finite());
+            self.input_sized(x, unit_grad, |pos, row, t, out| {
+                let f = upstream(pos);
+                if f == 1.0 {
+                    return;
+                }
+                if unit_finite && f.is_finite() && f != 0.0 {
+                    let f = T::of(f);
+                    out.iter_mut().for_each(|o| *o *= f);
+                } else {
+                    self.input_grad_row(pos, scale(pos), stats_of(pos), row, t, out, false)
+                }
             })
         });
         let gt = (wants_target && matches!(self.classes, Classes::Probabilities(_))).then(|| {
@@ -534,22 +584,23 @@ impl<T: Float> ClassLoss<T> {
 /// Runs the loss on `input` (and a probability target `Var`, which then gets a gradient).
 pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option<&Var<T>>) -> Result<Var<T>> {
     loss.check_targets()?;
-    // When backward will follow, forward keeps each row's shifted exponentials in the buffer
-    // that becomes the gradient, so backward is one multiplication per value, not an `exp`.
+    // When backward will follow, forward writes the gradient for an upstream gradient of 1
+    // (`loss.backward()`) while each row is in cache: backward then has nothing left to do, or
+    // one multiplication per value for another upstream gradient.
     let store = loss.softmax
         && is_grad_enabled()
         && input.requires_grad()
         && loss.layout.s == 1
         && loss.backward_error.is_none();
-    let (out, stats, exps) = {
+    let (out, stats, unit_grad) = {
         let x = input.value();
         let x = x.array().as_standard_layout();
         let x = x.as_slice().expect("standard layout");
-        let mut exps = if store { output_vec(x.len()) } else { Vec::new() };
-        let (out, stats) = loss.forward(x, &mut exps)?;
-        (out, stats, exps)
+        let mut unit_grad = if store { output_vec(x.len()) } else { Vec::new() };
+        let (out, stats) = loss.forward(x, &mut unit_grad)?;
+        (out, stats, unit_grad)
     };
-    let exps = RefCell::new(exps);
+    let unit_grad = RefCell::new(unit_grad);
     let name = if loss.softmax {
         "CrossEntropyLossBackward"
     } else {
@@ -561,9 +612,9 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
         if let Some(e) = &loss.backward_error {
             return Err(e.clone());
         }
-        // The first backward writes the gradient over the stored exponentials; a later one
-        // (the graph is kept) recomputes them.
-        let exps = exps.take();
+        // The first backward takes forward's gradient; a later one (the graph is kept)
+        // computes it again from the logits.
+        let unit_grad = unit_grad.take();
         if is_grad_enabled() {
             return loss.backward_composite(g, xs);
         }
@@ -575,7 +626,7 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
             &stats,
             &g.value(),
             (xs[0].requires_grad(), wants_target),
-            exps,
+            unit_grad,
         );
         Ok(vec![gx.map(Var::new), gt.map(Var::new)])
     }))
