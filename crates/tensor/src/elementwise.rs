@@ -1,7 +1,8 @@
 //! Elementwise ops: unary maps, broadcasting binary ops and ops with a scalar.
 
-use ndarray::Zip;
+use ndarray::{ArrayD, Zip};
 
+use crate::kernels::wide;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
 /// Tensors up to this many elements are mapped by [`row_major_mut`].
@@ -29,9 +30,16 @@ impl<T: Float> Tensor<T> {
         if self.numel() <= SMALL_MAP {
             let mut out = self.data.clone();
             if let Some(values) = row_major_mut(&mut out) {
-                values.iter_mut().for_each(|v| *v = f(*v));
+                wide(|| values.iter_mut().for_each(|v| *v = f(*v)));
                 return Tensor { data: out };
             }
+        }
+        if let Some(values) = self.data.as_slice() {
+            // Row-major: one loop over the values, compiled by `wide`.
+            let out = wide(|| values.iter().map(|&v| f(v)).collect());
+            return Tensor {
+                data: ArrayD::from_shape_vec(self.data.raw_dim(), out).expect("same element count"),
+            };
         }
         Tensor {
             data: self.data.mapv(f),
@@ -41,7 +49,7 @@ impl<T: Float> Tensor<T> {
     /// Applies `f` to every element in place (no new buffer).
     pub fn map_inplace(&mut self, f: impl Fn(T) -> T) {
         match row_major_mut(&mut self.data) {
-            Some(values) => values.iter_mut().for_each(|v| *v = f(*v)),
+            Some(values) => wide(|| values.iter_mut().for_each(|v| *v = f(*v))),
             None => self.data.mapv_inplace(f),
         }
     }
@@ -100,6 +108,14 @@ impl<T: Float> Tensor<T> {
     /// `self = f(self, other)` elementwise, in place (no new buffer); `other` must broadcast to
     /// `self`'s shape, and `op` names the operation in errors.
     pub fn zip_assign(&mut self, other: &Self, op: &'static str, f: impl Fn(T, T) -> T) -> Result<()> {
+        // Same shape, both row-major: two slices, which LLVM vectorizes (ndarray's `Zip` over
+        // dynamic dimensions does not, and costs more than the work for a few thousand values).
+        if self.shape() == other.shape() {
+            if let (Some(b), Some(a)) = (other.data.as_slice(), row_major_mut(&mut self.data)) {
+                wide(|| a.iter_mut().zip(b).for_each(|(a, &b)| *a = f(*a, b)));
+                return Ok(());
+            }
+        }
         let b = other
             .data
             .broadcast(self.data.raw_dim())
@@ -205,5 +221,34 @@ impl<T: Float> Tensor<T> {
                 _ => x,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    /// `zip_assign` gives `zip_map`'s values whether it takes the slice path (same shape, both
+    /// row-major) or ndarray's (a transposed operand, or a broadcast one).
+    #[test]
+    fn zip_assign_is_zip_map_in_place_for_every_layout() {
+        let a = Tensor::<f64>::from_vec((0..12).map(|i| i as f64 * 0.5 - 2.0).collect(), &[3, 4]).unwrap();
+        let b = Tensor::<f64>::from_vec((0..12).map(|i| (i * 7 % 5) as f64).collect(), &[3, 4]).unwrap();
+        let f = |x: f64, y: f64| x * 3.0 - y;
+        let transposed = |t: &Tensor<f64>| Tensor::from_array(t.array().t().to_owned()).t().unwrap();
+        let row = Tensor::<f64>::from_vec(vec![1.0, -2.0, 0.5, 4.0], &[4]).unwrap();
+        let cases = [
+            (a.clone(), b.clone()),
+            (transposed(&a), b.clone()),
+            (a.clone(), transposed(&b)),
+            (transposed(&a), transposed(&b)),
+            (a.clone(), row),
+        ];
+        for (i, (x, y)) in cases.into_iter().enumerate() {
+            let want = x.zip_map(&y, "test", f).unwrap();
+            let mut got = x.clone();
+            got.zip_assign(&y, "test", f).unwrap();
+            assert_eq!(got, want, "case {i}");
+        }
     }
 }

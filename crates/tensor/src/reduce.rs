@@ -2,6 +2,7 @@
 
 use ndarray::{ArrayD, Axis, IxDyn};
 
+use crate::kernels::wide;
 use crate::shape::broadcast_reduction_axes;
 use crate::{normalize_dim, Error, Float, IndexTensor, Result, Shape, Tensor};
 
@@ -123,9 +124,11 @@ impl<T: Float> Tensor<T> {
         if let (true, Some(values)) = (leading, self.data.as_slice()) {
             let inner: usize = self.shape()[axes.len()..].iter().product();
             let mut out = vec![T::zero(); inner];
-            for row in values.chunks_exact(inner.max(1)) {
-                out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
-            }
+            wide(|| {
+                for row in values.chunks_exact(inner.max(1)) {
+                    out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
+                }
+            });
             return Ok(Tensor {
                 data: ArrayD::from_shape_vec(IxDyn(shape), out).expect("same element count"),
             });

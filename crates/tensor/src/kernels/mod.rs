@@ -14,9 +14,11 @@
 
 mod exp;
 pub mod gemm;
+mod wide;
 
 use exp::{exp_any, exp_f64_impl, exp_in_range};
 pub use exp::{exp_f32, exp_f64};
+pub use wide::wide;
 
 use crate::reduce::nan_max;
 use crate::Float;
