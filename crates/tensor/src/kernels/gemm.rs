@@ -88,7 +88,7 @@ pub unsafe fn product_to<T: Float>(
         return;
     }
     PANELS.with_borrow_mut(|packed| {
-        pack(b, packed);
+        let packed = pack(b, packed);
         let (rsa, csa) = (a.strides()[0], a.strides()[1]);
         for (jp, panel) in packed.chunks_exact(k * NR).enumerate() {
             let cols = (n - jp * NR).min(NR);
@@ -123,15 +123,18 @@ pub unsafe fn product_to<T: Float>(
     });
 }
 
-/// Copies B into `packed`: panels of [`NR`] columns, `k` rows of `NR` values each, with zeros
-/// past B's last column.
-fn pack<T: Float>(b: ArrayView2<'_, T>, packed: &mut Vec<f32>) {
+/// Copies B into the start of `packed` (grown if too short), which it returns: panels of
+/// [`NR`] columns, `k` rows of `NR` values each, with zeros past B's last column.
+fn pack<'p, T: Float>(b: ArrayView2<'_, T>, packed: &'p mut Vec<f32>) -> &'p [f32] {
     let (k, n) = b.dim();
     let (rsb, csb) = (b.strides()[0], b.strides()[1]);
     // Every value is written below; only a longer buffer than any before is cleared first.
-    packed.resize(n.div_ceil(NR) * k * NR, 0.0);
+    let len = n.div_ceil(NR) * k * NR;
+    if packed.len() < len {
+        packed.resize(len, 0.0);
+    }
     let b = b.as_ptr().cast::<f32>(); // T is f32 (checked by the caller)
-    for (jp, panel) in packed.chunks_exact_mut(k * NR).enumerate() {
+    for (jp, panel) in packed[..len].chunks_exact_mut(k * NR).enumerate() {
         let (j0, width) = (jp * NR, (n - jp * NR).min(NR));
         // SAFETY: B[p, j] is at p·rsb + j·csb from its first element for p < k, j < n.
         let at = |p: usize, j: usize| unsafe { *b.offset(p as isize * rsb + j as isize * csb) };
@@ -139,7 +142,13 @@ fn pack<T: Float>(b: ArrayView2<'_, T>, packed: &mut Vec<f32>) {
             for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
                 // SAFETY: row p of B has `width` contiguous values from column j0.
                 let src = unsafe { std::slice::from_raw_parts(b.offset(p as isize * rsb + j0 as isize), width) };
-                row[..width].copy_from_slice(src);
+                match (<&mut [f32; NR]>::try_from(row), <&[f32; NR]>::try_from(src)) {
+                    // A whole row of the panel: a copy of known length, inlined (a call of
+                    // `memcpy` per 128 bytes cost more than the copy).
+                    (Ok(row), Ok(src)) => *row = *src,
+                    (Ok(row), Err(_)) => row[..width].copy_from_slice(src),
+                    (Err(_), _) => unreachable!("rows of the panel are NR long"),
+                }
             }
         } else {
             // Row by row of the panel, reading `width` columns of B side by side: for a
@@ -155,6 +164,7 @@ fn pack<T: Float>(b: ArrayView2<'_, T>, packed: &mut Vec<f32>) {
             panel.chunks_exact_mut(NR).for_each(|row| row[width..].fill(0.0));
         }
     }
+    &packed[..len]
 }
 
 /// One call of the kernel: rows of A from `a` (`rsa`/`csa` apart), a panel of `k·NR` values,
@@ -266,6 +276,7 @@ mod tests {
             (9, 17, 33),
             (16, 64, 64),
             (13, 100, 70),
+            // Packs less of B than the one before: the thread's buffer is longer than needed.
             (8, 130, 16),
         ] {
             let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 / 4.0 - 1.25);
