@@ -62,18 +62,19 @@ impl<T: Float> Var<T> {
     pub fn relu(&self) -> Var<T> {
         let out = self.value().relu();
         Var::from_op_owned("ReluBackward0", out, [self.clone()], |g, out, _| {
-            let step = |v: T| if v > T::zero() { T::one() } else { T::zero() };
-            let mask = || Var::new(out.value().map(step));
+            let positive = |v: T| v > T::zero();
             if g.value().shape() != out.value().shape() {
-                return Ok([Some(g.try_mul(&mask())?)]); // the error, or the broadcast, of `*`
+                // The error, or the broadcast, of `*`.
+                return Ok([Some(g.try_mul(&mask(&out.value(), positive))?)]);
             }
             let same_shape = "the gradient has the output's shape (checked)";
+            let step = |v: T| if positive(v) { T::one() } else { T::zero() };
             Ok([Some(g.reuse(
                 |t| {
                     t.zip_assign(&out.value(), "relu", |g, v| g * step(v))
                         .expect(same_shape)
                 },
-                |g| g.try_mul(&mask()).expect(same_shape),
+                |g| g.try_mul(&mask(&out.value(), positive)).expect(same_shape),
             ))])
         })
     }

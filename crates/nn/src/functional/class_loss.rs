@@ -315,13 +315,14 @@ impl<T: Float> ClassLoss<T> {
             m
         ];
         let (stride, work) = (self.layout.s, self.layout.c * self.layout.s);
+        let divisor = self.divisor();
         debug_assert!(unit_grad.is_empty() || stride == 1);
         if self.softmax && stride == 1 {
             // Contiguous rows: their statistics (and exponentials) many rows at a time, then
             // their loss terms and gradients while the rows are still in cache (a row of a big
             // input read again later costs a trip to memory).
             let rows = (ROW_BLOCK / c.max(1)).max(1);
-            let unit = self.unit_scale();
+            let unit = 1.0 / divisor;
             for_each_block_pair_mut(
                 &mut per_position,
                 rows,
@@ -373,13 +374,8 @@ impl<T: Float> ClassLoss<T> {
                         per_position.iter().map(|p| p.smooth).sum(),
                     ),
                 };
-                let total = if self.reduction == Reduction::Mean {
-                    let d = self.mean_divisor();
-                    combine(sum_main / d, sum_smooth / d)
-                } else {
-                    combine(sum_main, sum_smooth)
-                };
-                Tensor::scalar(T::of(total))
+                // (Divided by 1 for `sum`, which changes nothing.)
+                Tensor::scalar(T::of(combine(sum_main / divisor, sum_smooth / divisor)))
             }
         };
         let stats = if self.softmax {
@@ -390,10 +386,11 @@ impl<T: Float> ClassLoss<T> {
         Ok((loss, stats))
     }
 
-    /// The scale `s` of every position for an upstream gradient of 1: `1/D` for `mean`, else 1.
-    fn unit_scale(&self) -> f64 {
+    /// What the upstream gradient is divided by: `D` for `mean`, else 1. The scale of every
+    /// position for an upstream gradient of 1 is its inverse.
+    fn divisor(&self) -> f64 {
         match self.reduction {
-            Reduction::Mean => 1.0 / self.mean_divisor(),
+            Reduction::Mean => self.mean_divisor(),
             Reduction::Sum | Reduction::None => 1.0,
         }
     }
@@ -403,20 +400,6 @@ impl<T: Float> ClassLoss<T> {
         let values: Vec<f64> = g.array().iter().map(|v| v.f64()).collect();
         let one = self.reduction != Reduction::None;
         move |pos| values[if one { 0 } else { pos }]
-    }
-
-    /// The upstream gradient of each position, divided by the `mean` divisor.
-    fn scales(&self, g: &Tensor<T>) -> impl Fn(usize) -> f64 + Sync + Send {
-        let per_position: Vec<f64> = match self.reduction {
-            Reduction::None => g.array().iter().map(|v| v.f64()).collect(),
-            Reduction::Sum | Reduction::Mean => Vec::new(),
-        };
-        let total = match self.reduction {
-            Reduction::None => 0.0,
-            Reduction::Sum => g.array().iter().next().map_or(0.0, |v| v.f64()),
-            Reduction::Mean => g.array().iter().next().map_or(0.0, |v| v.f64()) / self.mean_divisor(),
-        };
-        move |pos| per_position.get(pos).copied().unwrap_or(total)
     }
 
     /// `∂L/∂x` of one position's row, `s·(p·A - a)` (or `-s·a` for nll_loss), into `out`,
@@ -485,7 +468,8 @@ impl<T: Float> ClassLoss<T> {
         unit_grad: Vec<T>,
     ) -> (Option<Tensor<T>>, Option<Tensor<T>>) {
         let (wants_input, wants_target) = wants;
-        let scale = self.scales(g);
+        let (upstream, divisor) = (self.upstream(g), self.divisor());
+        let scale = |pos: usize| upstream(pos) / divisor;
         let stats_of = |pos: usize| stats.get(pos).copied().unwrap_or((T::zero(), T::zero()));
         let gx = wants_input.then(|| {
             if unit_grad.is_empty() {
@@ -497,7 +481,7 @@ impl<T: Float> ClassLoss<T> {
             if g.array().iter().all(|&v| v == T::one()) {
                 return Tensor::from_vec(unit_grad, &self.input_shape).expect("input shape");
             }
-            let (upstream, unit_finite) = (self.upstream(g), self.unit_scale().is_finite());
+            let unit_finite = (1.0 / divisor).is_finite();
             self.input_sized(x, unit_grad, |pos, row, t, out| {
                 let f = upstream(pos);
                 if f == 1.0 {
