@@ -7,7 +7,13 @@ mod common;
 
 use std::collections::{BTreeMap, HashSet};
 
-use common::fixtures::{all_layer_cases, layers_torch_version, Case, FixtureTensor, Step};
+use common::fixture_path;
+use common::fixtures::{
+    all_layer_cases, layer_cases, layers_torch_version, models_expected, named_tensors, Case, FixtureTensor, Matcher,
+    Step,
+};
+use safetensors::{Dtype, SafeTensors};
+use serde_json::Value;
 
 /// Layers every later test expects to find cases for.
 const LAYERS: &[&str] = &[
@@ -40,6 +46,16 @@ const LAYERS: &[&str] = &[
     "op.triu",
     "op.split",
     "op.chunk",
+    "Conv1d",
+    "Conv2d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
+    "F.scaled_dot_product_attention",
+    "RNNCell",
+    "GRUCell",
+    "LSTMCell",
 ];
 
 fn check_converts(case: &Case, t: &FixtureTensor) {
@@ -154,4 +170,111 @@ fn layer_cases_are_well_formed() {
         );
     }
     println!("{} cases: {per_layer:?}", cases.len());
+}
+
+/// The safetensors file's `(name, dtype, shape)` entries, sorted by name.
+fn safetensors_entries(file: &str) -> Vec<(String, Dtype, Vec<usize>)> {
+    let bytes = std::fs::read(fixture_path(file)).expect("safetensors fixture");
+    let st = SafeTensors::deserialize(&bytes).expect("safetensors header");
+    let mut entries: Vec<_> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.dtype(), view.shape().to_vec()))
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries
+}
+
+/// Every gradient (and buffer) in the expected results names a tensor of the saved state dict
+/// with the same shape, and together they cover it.
+fn check_model(file: &str, grads: &Value, buffers: Option<&Value>, n_keys: usize) {
+    let entries = safetensors_entries(file);
+    assert_eq!(entries.len(), n_keys, "{file}: number of tensors");
+    let mut covered = 0;
+    for (name, t) in named_tensors(grads, "grads") {
+        let (_, dtype, shape) = entries
+            .iter()
+            .find(|e| e.0 == name)
+            .unwrap_or_else(|| panic!("{file}: no {name}"));
+        assert_eq!((*dtype, shape), (Dtype::F32, &t.shape), "{file}: {name}");
+        covered += 1;
+    }
+    for (name, t) in buffers.map(|b| named_tensors(b, "buffers")).unwrap_or_default() {
+        let (_, dtype, shape) = entries
+            .iter()
+            .find(|e| e.0 == name)
+            .unwrap_or_else(|| panic!("{file}: no {name}"));
+        let want = if name.ends_with("num_batches_tracked") {
+            Dtype::I64
+        } else {
+            Dtype::F32
+        };
+        assert_eq!((*dtype, shape), (want, &t.shape), "{file}: {name}");
+        covered += 1;
+    }
+    assert_eq!(covered, n_keys, "{file}: gradients and buffers cover the state dict");
+}
+
+#[test]
+fn model_fixtures_are_well_formed() {
+    let m = models_expected();
+    assert!(m["torch_version"].as_str().is_some_and(|v| !v.is_empty()));
+    let cnn = &m["cnn"];
+    assert_eq!(FixtureTensor::from_json(&cnn["input"]).shape, [4, 1, 8, 8]);
+    assert_eq!(FixtureTensor::from_json(&cnn["targets"]).index_tensor().shape(), [4]);
+    for mode in ["eval", "train"] {
+        assert_eq!(FixtureTensor::from_json(&cnn[mode]["logits"]).f32().shape(), [4, 10]);
+        assert!(FixtureTensor::from_json(&cnn[mode]["loss"]).shape.is_empty());
+    }
+    // 2 convolutions and the linear layer (weight, bias), 2 BatchNorms (5 entries each).
+    check_model(
+        "cnn_model.safetensors",
+        &cnn["train"]["grads"],
+        Some(&cnn["train"]["buffers_after"]),
+        16,
+    );
+
+    let gpt = &m["gpt"];
+    assert_eq!(FixtureTensor::from_json(&gpt["idx"]).index_tensor().shape(), [2, 8]);
+    let targets = FixtureTensor::from_json(&gpt["targets"]);
+    assert!(targets.ints().contains(&-1), "some targets are ignored");
+    assert_eq!(FixtureTensor::from_json(&gpt["logits"]).f32().shape(), [2, 8, 11]);
+    // wte, wpe, 2 blocks of 12, ln_f (2), lm_head.
+    check_model("gpt_model.safetensors", &gpt["grads"], None, 29);
+}
+
+fn first_gelu_f32() -> &'static Case {
+    layer_cases("GELU")
+        .into_iter()
+        .find(|c| c.name == "gelu_f32")
+        .expect("gelu_f32")
+}
+
+#[test]
+fn matcher_accepts_pytorch_values_and_records_the_largest_deviation() {
+    let case = first_gelu_f32();
+    let want = &case.single_step().expect("not an error case").expected.outputs[0];
+    let mut m = Matcher::new();
+    m.close(case, "output", &want.f32(), want);
+    assert_eq!(m.worst.ratio, 0.0);
+    let nudged: Vec<f32> = want.f32().to_vec().iter().map(|x| x * (1.0 + 2e-5)).collect();
+    let nudged = ferrograd_tensor::Tensor::from_vec(nudged, &want.shape).unwrap();
+    m.close(case, "output", &nudged, want);
+    assert!(m.worst.ratio > 0.0 && m.worst.ratio < 1.0, "{}", m.summary());
+    assert!(
+        m.summary().starts_with("1 cases (2 comparisons), all matched"),
+        "{}",
+        m.summary()
+    );
+}
+
+#[test]
+#[should_panic(expected = "gelu_f32 output[4] (index [0, 4]): ferrograd")]
+fn matcher_names_the_case_and_element_of_a_mismatch() {
+    let case = first_gelu_f32();
+    let want = &case.single_step().unwrap().expected.outputs[0];
+    let mut got = want.f32().to_vec();
+    got[4] += 1.0;
+    let got = ferrograd_tensor::Tensor::from_vec(got, &want.shape).unwrap();
+    Matcher::new().close(case, "output", &got, want);
 }

@@ -42,6 +42,15 @@ pub fn layers_torch_version() -> String {
         .to_string()
 }
 
+/// `tests/fixtures/models_expected.json` (written by `generate_models.py`, whose docstring is
+/// its layout): inputs and PyTorch's results for `cnn_model.safetensors` and
+/// `gpt_model.safetensors`. Read its tensors with [`FixtureTensor::from_json`] and
+/// [`named_tensors`].
+pub fn models_expected() -> &'static Value {
+    static MODELS: OnceLock<Value> = OnceLock::new();
+    MODELS.get_or_init(|| fixture("models_expected.json"))
+}
+
 /// The cases of one layer: a torch.nn class name (`"Conv2d"`), `"F.scaled_dot_product_attention"`
 /// or an op (`"op.var"`). Panics if there are none, so a typo cannot pass silently.
 pub fn layer_cases(layer: &str) -> Vec<&'static Case> {
@@ -275,6 +284,11 @@ impl Mask {
 }
 
 impl FixtureTensor {
+    /// Parses `{"shape", "dtype", "data"}`; panics (naming `v`'s shape) if malformed.
+    pub fn from_json(v: &Value) -> FixtureTensor {
+        FixtureTensor::parse(v, "fixture tensor")
+    }
+
     fn parse(v: &Value, ctx: &str) -> FixtureTensor {
         let shape: Vec<usize> =
             serde_json::from_value(v["shape"].clone()).unwrap_or_else(|e| panic!("{ctx}: shape: {e}"));
@@ -586,7 +600,8 @@ fn optional_tensors(v: &Value, ctx: &str) -> Vec<Option<FixtureTensor>> {
     }
 }
 
-fn named_tensors(v: &Value, ctx: &str) -> Vec<(String, FixtureTensor)> {
+/// A list of `[name, tensor]` pairs (state dicts, gradients, buffers), in order.
+pub fn named_tensors(v: &Value, ctx: &str) -> Vec<(String, FixtureTensor)> {
     v.as_array()
         .unwrap_or_else(|| panic!("{ctx}: expected a list of [key, tensor] pairs"))
         .iter()
