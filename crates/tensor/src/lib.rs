@@ -23,24 +23,34 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
+mod activation;
+mod categorical;
 mod display;
 mod element;
 mod elementwise;
 mod error;
 mod index;
 pub mod kernels;
+mod layout;
 mod linalg;
+mod mask;
 pub mod parallel;
 mod reduce;
+mod select;
 mod shape;
 mod shape_ops;
 mod softmax;
+mod stats;
 mod tensor;
 
+pub use activation::GeluApproximate;
 pub use element::{DType, Float};
 pub use error::{Error, Result, Shape};
 pub use index::IndexTensor;
+pub use layout::{chunk_size, split_ranges};
+pub use mask::BoolTensor;
 pub use shape::{broadcast_reduction_axes, broadcast_shape, normalize_dim};
+pub use stats::normalize_dims;
 pub use tensor::{checked_numel, Tensor};
 
 pub use ndarray;
