@@ -2,8 +2,11 @@
 //!
 //! n-dimensional tensors of `f32` (the default) or `f64` over [`ndarray::ArrayD`], with the
 //! operations of a small deep-learning framework named as in PyTorch: elementwise maths with
-//! NumPy broadcasting, reductions, `matmul`, reshaping, `gather` / `index_select`, and
-//! numerically stable `softmax` / `log_softmax`. A `Tensor` is plain data; the
+//! NumPy broadcasting, reductions and statistics (`var` / `std` with a correction), `matmul`,
+//! reshaping, `gather` / `index_select`, numerically stable `softmax` / `log_softmax`, the
+//! activation functions (`gelu`, `silu`, `softplus`, `elu`, built on an accurate `erf`),
+//! boolean masks ([`BoolTensor`]) for `masked_fill`, `where_` and `tril` / `triu`, `pad`,
+//! `roll`, `cumsum`, `topk`, and categories (`one_hot`, `multinomial`). A `Tensor` is plain data; the
 //! `ferrograd-autograd` crate records operations on it for differentiation.
 //!
 //! Every op that can fail on the shapes or values it is given returns [`Result`] with an
