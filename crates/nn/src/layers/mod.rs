@@ -2,12 +2,14 @@
 //! over the function of the same name in [`functional`](crate::functional).
 
 mod activation;
+mod conv;
 mod dropout;
 mod flatten;
 mod linear;
 mod sparse;
 
 pub use activation::{LeakyReLU, ReLU, Sigmoid, Tanh};
+pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use linear::Linear;
