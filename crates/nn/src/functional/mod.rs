@@ -7,12 +7,17 @@ mod conv;
 mod cross_entropy;
 pub(crate) mod embedding;
 mod mse;
+mod pooling;
 
 pub use bce_with_logits::binary_cross_entropy_with_logits;
 pub use conv::{conv1d, conv2d, ConvOptions, Dims, Padding};
 pub use cross_entropy::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
 pub use embedding::embedding;
 pub use mse::mse_loss;
+pub use pooling::{
+    adaptive_avg_pool2d, avg_pool2d, max_pool1d, max_pool1d_with_indices, max_pool2d, max_pool2d_with_indices,
+    AdaptiveSize, AvgPoolOptions, MaxPoolOptions,
+};
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, Result};

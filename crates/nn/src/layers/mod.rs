@@ -6,6 +6,7 @@ mod conv;
 mod dropout;
 mod flatten;
 mod linear;
+mod pooling;
 mod sparse;
 
 pub use activation::{LeakyReLU, ReLU, Sigmoid, Tanh};
@@ -13,4 +14,5 @@ pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use linear::Linear;
+pub use pooling::{AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d};
 pub use sparse::Embedding;
