@@ -40,11 +40,29 @@ impl Window2d {
         self.output[0] * self.output[1]
     }
 
-    /// The input position read by element `k` of window `o` along `axis`, if inside the plane.
-    #[inline]
-    fn source(&self, axis: usize, o: usize, k: usize) -> Option<usize> {
-        let at = (o * self.stride[axis] + k * self.dilation[axis]).checked_sub(self.padding[axis])?;
-        (at < self.input[axis]).then_some(at)
+    /// For each window along `axis`: the range of kernel elements that fall inside the plane
+    /// and the input position of element 0 (`o·stride − padding`, possibly negative), so the
+    /// loops over a window need no bounds test per element.
+    fn spans(&self, axis: usize) -> Vec<Span> {
+        let (s, d, p) = (self.stride[axis], self.dilation[axis], self.padding[axis] as isize);
+        let (n, k) = (self.input[axis] as isize, self.kernel[axis]);
+        (0..self.output[axis])
+            .map(|o| {
+                let start = (o * s) as isize - p;
+                // start + kx·d in [0, n)  ⇔  kx in [ceil(-start/d), ceil((n-start)/d))
+                let lo = if start >= 0 { 0 } else { (-start as usize).div_ceil(d) };
+                let hi = if n > start {
+                    ((n - start) as usize).div_ceil(d).min(k)
+                } else {
+                    0
+                };
+                Span {
+                    lo: lo.min(hi),
+                    hi,
+                    start,
+                }
+            })
+            .collect()
     }
 
     fn check(&self, op: &'static str) -> Result<()> {
@@ -58,6 +76,23 @@ impl Window2d {
             ));
         }
         Ok(())
+    }
+}
+
+/// The kernel elements `lo..hi` of one window that read inside the plane, and the input
+/// position of element 0.
+#[derive(Clone, Copy)]
+struct Span {
+    lo: usize,
+    hi: usize,
+    start: isize,
+}
+
+impl Span {
+    /// The input position of kernel element `k` (one of `lo..hi`).
+    #[inline]
+    fn at(&self, k: usize, dilation: usize) -> usize {
+        (self.start + (k * dilation) as isize) as usize
     }
 }
 
@@ -89,21 +124,28 @@ impl<T: Float> Tensor<T> {
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let mut out = vec![T::zero(); groups * n * l * row_len];
-        let [_, ow] = window.output;
-        let [kh, kw] = window.kernel;
+        let (ys, xs) = (window.spans(0), window.spans(1));
+        let [dy, dx] = window.dilation;
+        let kw = window.kernel[1];
         for (r, row) in out.chunks_exact_mut(row_len.max(1)).enumerate().take(groups * n * l) {
             let (gb, pos) = (r / l, r % l);
             let (g, b) = (gb / n, gb % n);
-            let (oy, ox) = (pos / ow, pos % ow);
+            let (y, x_span) = (ys[pos / xs.len()], xs[pos % xs.len()]);
             for ci in 0..cg {
                 let plane = &x[(b * c + g * cg + ci) * h * w..][..h * w];
-                for ky in 0..kh {
-                    let Some(iy) = window.source(0, oy, ky) else { continue };
+                for ky in y.lo..y.hi {
+                    let src = &plane[y.at(ky, dy) * w..][..w];
                     let dst = &mut row[ci * k + ky * kw..][..kw];
-                    let src = &plane[iy * w..][..w];
-                    for (kx, d) in dst.iter_mut().enumerate() {
-                        if let Some(ix) = window.source(1, ox, kx) {
-                            *d = src[ix];
+                    if dx == 1 {
+                        // A few elements: a plain loop, cheaper than a call to memcpy.
+                        let from = x_span.at(x_span.lo, 1);
+                        let len = x_span.hi - x_span.lo;
+                        for (d, &v) in dst[x_span.lo..x_span.hi].iter_mut().zip(&src[from..from + len]) {
+                            *d = v;
+                        }
+                    } else {
+                        for kx in x_span.lo..x_span.hi {
+                            dst[kx] = src[x_span.at(kx, dx)];
                         }
                     }
                 }
@@ -137,21 +179,27 @@ impl<T: Float> Tensor<T> {
         let cols = self.data.as_standard_layout();
         let cols = cols.as_slice().expect("standard layout");
         let mut out = vec![T::zero(); n * c * h * w];
-        let [_, ow] = window.output;
-        let [kh, kw] = window.kernel;
+        let (ys, xs) = (window.spans(0), window.spans(1));
+        let [dy, dx] = window.dilation;
+        let kw = window.kernel[1];
         for (r, row) in cols.chunks_exact(row_len.max(1)).enumerate().take(all_rows) {
             let (gb, pos) = (r / l, r % l);
             let (g, b) = (gb / n, gb % n);
-            let (oy, ox) = (pos / ow, pos % ow);
+            let (y, x_span) = (ys[pos / xs.len()], xs[pos % xs.len()]);
             for ci in 0..cg {
                 let plane = &mut out[(b * c + g * cg + ci) * h * w..][..h * w];
-                for ky in 0..kh {
-                    let Some(iy) = window.source(0, oy, ky) else { continue };
+                for ky in y.lo..y.hi {
                     let src = &row[ci * k + ky * kw..][..kw];
-                    let dst = &mut plane[iy * w..][..w];
-                    for (kx, &v) in src.iter().enumerate() {
-                        if let Some(ix) = window.source(1, ox, kx) {
-                            dst[ix] += v;
+                    let dst = &mut plane[y.at(ky, dy) * w..][..w];
+                    if dx == 1 {
+                        let from = x_span.at(x_span.lo, 1);
+                        let len = x_span.hi - x_span.lo;
+                        for (d, &v) in dst[from..from + len].iter_mut().zip(&src[x_span.lo..x_span.hi]) {
+                            *d += v;
+                        }
+                    } else {
+                        for kx in x_span.lo..x_span.hi {
+                            dst[x_span.at(kx, dx)] += src[kx];
                         }
                     }
                 }
@@ -184,23 +232,28 @@ impl<T: Float> Tensor<T> {
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let [oh, ow] = window.output;
-        let [kh, kw] = window.kernel;
+        let (ys, xs) = (window.spans(0), window.spans(1));
+        let [dy, dx] = window.dilation;
         let mut out = Vec::with_capacity(r * oh * ow);
         for plane in x.chunks_exact((h * w).max(1)).take(r) {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let first_y = (0..kh).find_map(|ky| window.source(0, oy, ky));
-                    let first_x = (0..kw).find_map(|kx| window.source(1, ox, kx));
-                    let mut best = first_y.zip(first_x).map_or(0, |(y, x)| y * w + x);
+            for y in &ys {
+                for xw in &xs {
+                    // The first position inside the plane, the answer if every value is -inf.
+                    let inside = y.lo < y.hi && xw.lo < xw.hi;
+                    let mut best = if inside {
+                        y.at(y.lo, dy) * w + xw.at(xw.lo, dx)
+                    } else {
+                        0
+                    };
                     let mut max = T::neg_infinity();
-                    for ky in 0..kh {
-                        let Some(iy) = window.source(0, oy, ky) else { continue };
-                        for kx in 0..kw {
-                            let Some(ix) = window.source(1, ox, kx) else { continue };
-                            let v = plane[iy * w + ix];
+                    for ky in y.lo..y.hi {
+                        let row = y.at(ky, dy) * w;
+                        for kx in xw.lo..xw.hi {
+                            let at = row + xw.at(kx, dx);
+                            let v = plane[at];
                             if v > max || v.is_nan() {
                                 max = v;
-                                best = iy * w + ix;
+                                best = at;
                             }
                         }
                     }
@@ -256,6 +309,38 @@ impl<T: Float> Tensor<T> {
             }
         }
         Tensor::from_vec(out, &[rows, columns])
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// `[B, R, C]` → `[B, C, R]`: each matrix of a batch transposed, as `x.transpose(1, 2)`,
+    /// written in tiles so that reads and writes stay within a few cache lines.
+    pub fn batch_transpose(&self) -> Result<Self> {
+        const TILE: usize = 16;
+        let [b, r, c] = match *self.shape() {
+            [b, r, c] => [b, r, c],
+            _ => {
+                return Err(Error::invalid(
+                    "batch_transpose",
+                    format!("expected a 3-D tensor, got {}", Shape(self.shape().to_vec())),
+                ))
+            }
+        };
+        let x = self.data.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let mut out = vec![T::zero(); b * r * c];
+        for (src, dst) in x.chunks_exact((r * c).max(1)).zip(out.chunks_exact_mut((r * c).max(1))) {
+            for i0 in (0..r).step_by(TILE) {
+                for j0 in (0..c).step_by(TILE) {
+                    for i in i0..(i0 + TILE).min(r) {
+                        for j in j0..(j0 + TILE).min(c) {
+                            dst[j * r + i] = src[i * c + j];
+                        }
+                    }
+                }
+            }
+        }
+        Tensor::from_vec(out, &[b, c, r])
     }
 }
 
@@ -319,6 +404,13 @@ mod tests {
         let lhs: f64 = cols.to_vec().iter().zip(y.to_vec()).map(|(a, b)| a * b).sum();
         let rhs: f64 = x.to_vec().iter().zip(back.to_vec()).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-12 * lhs.abs().max(1.0), "{lhs} {rhs}");
+    }
+
+    #[test]
+    fn batch_transpose_is_transpose_1_2() {
+        let x = Tensor::<f32>::randn(&[3, 17, 5], 4);
+        assert_eq!(x.batch_transpose().unwrap(), x.transpose(1, 2).unwrap());
+        assert!(Tensor::<f32>::zeros(&[2, 2]).batch_transpose().is_err());
     }
 
     #[test]

@@ -50,4 +50,13 @@ impl<T: Float> Var<T> {
             move |g, _, _| Ok([Some(g.gather_rows(&index)?)]),
         ))
     }
+
+    /// `[B, R, C]` → `[B, C, R]`, as `transpose(1, 2)` with a tiled copy (see
+    /// [`Tensor::batch_transpose`]); gradient: transposed back.
+    pub fn batch_transpose(&self) -> Result<Var<T>> {
+        let out = self.value().batch_transpose()?;
+        Ok(Var::from_op("TransposeBackward0", out, [self.clone()], |g, _, _| {
+            Ok([Some(g.batch_transpose()?)])
+        }))
+    }
 }

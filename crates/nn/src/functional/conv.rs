@@ -354,7 +354,7 @@ fn conv<T: Float>(
     }; // [N·L, C_out]
     let mut out_shape = vec![n, out_channels];
     out_shape.extend(&out_size);
-    let y = y.reshape(&[n, l, out_channels])?.permute(&[0, 2, 1])?;
+    let y = y.reshape(&[n, l, out_channels])?.batch_transpose()?;
     if batched {
         y.reshape(&out_shape)
     } else {

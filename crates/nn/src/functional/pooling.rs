@@ -442,8 +442,8 @@ pub fn adaptive_avg_pool2d<T: Float>(x: &Var<T>, output_size: impl Into<Adaptive
     let (aw, ah) = (Var::new(bin_means(w, ow)?), Var::new(bin_means(h, oh)?));
     let r = n * c;
     let y = x.reshape(&[r * h, w])?.linear(&aw, None)?; // [R·H, OW]
-    let y = y.reshape(&[r, h, ow])?.transpose(1, 2)?.reshape(&[r * ow, h])?;
-    let y = y.linear(&ah, None)?.reshape(&[r, ow, oh])?.transpose(1, 2)?; // [R, OH, OW]
+    let y = y.reshape(&[r, h, ow])?.batch_transpose()?.reshape(&[r * ow, h])?;
+    let y = y.linear(&ah, None)?.reshape(&[r, ow, oh])?.batch_transpose()?; // [R, OH, OW]
     let mut out = if batched { vec![n, c] } else { vec![c] };
     out.extend([oh, ow]);
     y.reshape(&out)
