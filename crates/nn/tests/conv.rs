@@ -83,38 +83,39 @@ fn run_case<T: Float, M: Module<T> + Forward<Var<T>, T, Output = Var<T>>>(
     assert_eq!(layer.named_parameters().len(), e.param_grads.len(), "{}", case.name);
 }
 
-fn conformance(layer: &str) -> Matcher {
-    let mut m = Matcher::new();
+/// Runs every case of `layer`; returns the record of the f32 and of the f64 cases.
+fn conformance(layer: &str) -> [Matcher; 2] {
+    let (mut m32, mut m64) = (Matcher::new(), Matcher::new());
     for case in layer_cases(layer) {
         let f64_case = case.dtype == "float64";
         match (layer, f64_case) {
-            ("Conv1d", false) => run_case::<f32, _>(&mut m, case, |i, o, k, opts, b| {
+            ("Conv1d", false) => run_case::<f32, _>(&mut m32, case, |i, o, k, opts, b| {
                 Conv1d::with_options(i, o, k, opts, b, 0)
             }),
-            ("Conv1d", true) => run_case::<f64, _>(&mut m, case, |i, o, k, opts, b| {
+            ("Conv1d", true) => run_case::<f64, _>(&mut m64, case, |i, o, k, opts, b| {
                 Conv1d::with_options(i, o, k, opts, b, 0)
             }),
-            (_, false) => run_case::<f32, _>(&mut m, case, |i, o, k, opts, b| {
+            (_, false) => run_case::<f32, _>(&mut m32, case, |i, o, k, opts, b| {
                 Conv2d::with_options(i, o, k, opts, b, 0)
             }),
-            (_, true) => run_case::<f64, _>(&mut m, case, |i, o, k, opts, b| {
+            (_, true) => run_case::<f64, _>(&mut m64, case, |i, o, k, opts, b| {
                 Conv2d::with_options(i, o, k, opts, b, 0)
             }),
         }
     }
-    m
+    [m32, m64]
 }
 
 #[test]
 fn conv1d_matches_pytorch() {
-    let m = conformance("Conv1d");
-    println!("Conv1d: {}", m.summary());
+    let [m32, m64] = conformance("Conv1d");
+    println!("Conv1d f32: {}\nConv1d f64: {}", m32.summary(), m64.summary());
 }
 
 #[test]
 fn conv2d_matches_pytorch() {
-    let m = conformance("Conv2d");
-    println!("Conv2d: {}", m.summary());
+    let [m32, m64] = conformance("Conv2d");
+    println!("Conv2d f32: {}\nConv2d f64: {}", m32.summary(), m64.summary());
 }
 
 #[test]

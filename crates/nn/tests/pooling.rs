@@ -93,14 +93,14 @@ fn run_case<T: Float>(m: &mut Matcher, case: &Case) {
 }
 
 fn conformance(layer: &str) {
-    let mut m = Matcher::new();
+    let (mut m32, mut m64) = (Matcher::new(), Matcher::new());
     for case in layer_cases(layer) {
         match case.dtype.as_str() {
-            "float64" => run_case::<f64>(&mut m, case),
-            _ => run_case::<f32>(&mut m, case),
+            "float64" => run_case::<f64>(&mut m64, case),
+            _ => run_case::<f32>(&mut m32, case),
         }
     }
-    println!("{layer}: {}", m.summary());
+    println!("{layer} f32: {}\n{layer} f64: {}", m32.summary(), m64.summary());
 }
 
 #[test]
