@@ -42,6 +42,8 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod activation;
 mod checkpoint;
 pub mod csv;

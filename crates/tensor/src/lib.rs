@@ -23,6 +23,8 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod display;
 mod element;
 mod elementwise;
