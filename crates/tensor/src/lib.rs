@@ -32,6 +32,7 @@ mod error;
 mod index;
 pub mod kernels;
 mod linalg;
+pub mod npy;
 pub mod parallel;
 mod reduce;
 mod shape;
