@@ -57,7 +57,7 @@
 //! ```
 //!
 //! **Inspecting**: every gradient is a tensor you can read, hook or check against finite
-//! differences; and the graph can be drawn:
+//! differences; the graph can be drawn; parameters go to safetensors, JSON or NumPy:
 //!
 //! ```
 //! use ferrograd::autograd::{gradcheck, to_dot, GradcheckOptions};
@@ -70,6 +70,10 @@
 //! assert!(to_dot(&[y]).starts_with("digraph"));
 //! let report = gradcheck(|v| Ok(v[0].exp().sum()), &[x.to_tensor()], GradcheckOptions::default())?;
 //! assert!(report.passed);
+//!
+//! let model: Sequential<f64> = Sequential::new().add(Linear::new(2, 3, 0));
+//! let npz = model.state_dict().to_npz_bytes()?; // numpy.load reads it
+//! assert_eq!(ferrograd::nn::StateDict::<f64>::from_npz_bytes(&npz)?, model.state_dict());
 //! # Ok::<(), Error>(())
 //! ```
 //!

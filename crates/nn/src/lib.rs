@@ -10,7 +10,7 @@
 //!   functions in [`functional`].
 //! - Optimizers ([`Optimizer`]): [`SGD`], [`Adam`], [`AdamW`], step for step as `torch.optim`.
 //! - Checkpoints: [`Module::state_dict`] / [`Module::load_state_dict`] with a [`StateDict`],
-//!   saved as JSON or as safetensors files that PyTorch reads and writes.
+//!   saved as JSON, as safetensors files that PyTorch reads and writes, or as NumPy `.npz`.
 //! - Data: [`DataLoader`], seeded shuffled mini-batches; [`csv::read_csv`], a labelled data
 //!   set from CSV text, every fault an error naming its line.
 //!

@@ -1,7 +1,9 @@
 //! [`StateDict`]: named parameter values, as `model.state_dict()`, checked before they are
-//! loaded into a model, and their files: JSON (`json.rs`) and safetensors (`safetensors.rs`).
+//! loaded into a model, and their files: JSON (`json.rs`), safetensors (`safetensors.rs`) and
+//! NumPy `.npz` (`npz.rs`).
 
 mod json;
+mod npz;
 mod safetensors;
 
 use std::path::Path;

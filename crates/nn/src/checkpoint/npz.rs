@@ -1,0 +1,101 @@
+//! NumPy `.npz` archives of a [`StateDict`]: one `.npy` member per tensor, named as in the
+//! state dict (`0.weight.npy`), as `numpy.savez(path, **state)` writes them, so that
+//! `numpy.load(path)["0.weight"]` reads a ferrograd checkpoint and ferrograd reads archives
+//! from `numpy.savez` and `numpy.savez_compressed`.
+//!
+//! Each member goes through the checked `.npy` reader of `ferrograd_tensor::npy`: a member
+//! is read only as far as its own header says, and a truncated or hostile archive is an
+//! error naming the archive and the member.
+
+use std::io::{Cursor, Read, Seek};
+use std::path::Path;
+
+use ferrograd_tensor::npy::NpyArray;
+use ferrograd_tensor::{DType, Error, Float, Result, Tensor};
+use zip::ZipArchive;
+
+use super::{read_file, write_file};
+use crate::StateDict;
+
+const LOAD: &str = "load_npz";
+const SAVE: &str = "save_npz";
+
+/// What an archive member becomes in a state dict of element type `T`. Only float tensors of
+/// `T` fit; an `int64` entry (a buffer such as BatchNorm's `num_batches_tracked`) is named in
+/// the error until the state dict holds integer buffers.
+fn entry<T: Float>(source: &str, name: &str, array: NpyArray) -> Result<Tensor<T>> {
+    match array {
+        NpyArray::I64(_) => Err(Error::format(
+            LOAD,
+            format!(
+                "{source}: entry \"{name}\" is int64; a StateDict<{}> holds {} tensors only",
+                T::DTYPE,
+                T::DTYPE
+            ),
+        )),
+        float => float.into_tensor(&format!("{source}: entry \"{name}\"")),
+    }
+}
+
+/// The `.npy` member of `t`, in the element type of `T`.
+fn member<T: Float>(t: &Tensor<T>) -> NpyArray {
+    match T::DTYPE {
+        DType::F32 => NpyArray::F32(Tensor::from_array(t.array().mapv(|v| v.f64() as f32))),
+        DType::F64 => NpyArray::F64(Tensor::from_array(t.array().mapv(|v| v.f64()))),
+    }
+}
+
+impl<T: Float> StateDict<T> {
+    /// The `.npz` archive of this state dict (uncompressed, as `numpy.savez` writes), as
+    /// bytes.
+    pub fn to_npz_bytes(&self) -> Result<Vec<u8>> {
+        let fail = |e: zip::result::ZipError| Error::format(SAVE, e.to_string());
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(false);
+        for (name, t) in self.iter() {
+            zip.start_file(format!("{name}.npy"), options).map_err(fail)?;
+            member(t).write_to(&mut zip)?;
+        }
+        Ok(zip.finish().map_err(fail)?.into_inner())
+    }
+
+    /// Writes this state dict as an `.npz` archive that `numpy.load` reads.
+    pub fn save_npz(&self, path: impl AsRef<Path>) -> Result<()> {
+        write_file(SAVE, path.as_ref(), &self.to_npz_bytes()?)
+    }
+
+    /// Reads an `.npz` archive's bytes (see [`load_npz`](StateDict::load_npz)).
+    pub fn from_npz_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::from_npz("<bytes>", Cursor::new(bytes))
+    }
+
+    /// Reads an `.npz` archive (from `numpy.savez` or `numpy.savez_compressed`) whose arrays
+    /// all have this state dict's element type, in the archive's order. A truncated, corrupt
+    /// or mismatched archive is an error naming the file and, where there is one, the entry
+    /// at fault.
+    pub fn load_npz(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        Self::from_npz(&path.display().to_string(), Cursor::new(read_file(LOAD, path)?))
+    }
+
+    fn from_npz(source: &str, reader: impl Read + Seek) -> Result<Self> {
+        let fail = |message: String| Error::format(LOAD, format!("{source}: {message}"));
+        let mut archive = ZipArchive::new(reader).map_err(|e| fail(format!("not a .npz (zip) archive: {e}")))?;
+        let mut out = Self::new();
+        for i in 0..archive.len() {
+            let file = archive.by_index(i).map_err(|e| fail(format!("member {i}: {e}")))?;
+            let Some(name) = file.name().strip_suffix(".npy").map(str::to_string) else {
+                return Err(fail(format!("member \"{}\" is not a .npy file", file.name())));
+            };
+            if out.get(&name).is_some() {
+                return Err(fail(format!("entry \"{name}\" appears twice")));
+            }
+            let array = NpyArray::read_from(file, &format!("{source}: entry \"{name}\""))?;
+            let tensor = entry(source, &name, array)?;
+            out.insert(name, tensor);
+        }
+        Ok(out)
+    }
+}
