@@ -132,3 +132,20 @@ fn truncated_and_corrupt_archives_are_errors_and_leave_the_model_unchanged() {
         .to_string();
     assert!(err.starts_with("load_npz: <bytes>: not a .npz (zip) archive"), "{err}");
 }
+
+#[test]
+fn an_archive_declaring_more_entries_than_it_can_hold_is_refused_before_any_allocation() {
+    // NumPy's archive with its end-of-central-directory record claiming 25,856 entries (the
+    // zip crate would reserve about 5 MB for them; found by the stable fuzzer).
+    let mut file = std::fs::read(fixture("mlp_f32.npz")).unwrap();
+    let eocd = file.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+    file[eocd + 8..eocd + 12].copy_from_slice(&[0, 0x65, 0, 0x65]);
+    let err = StateDict::<f32>::from_npz_bytes(&file).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "load_npz: <bytes>: the archive declares 25856 entries, more than its {} bytes can describe",
+            file.len()
+        )
+    );
+}

@@ -7,7 +7,7 @@
 //! is read only as far as its own header says, and a truncated or hostile archive is an
 //! error naming the archive and the member.
 
-use std::io::{Cursor, Read, Seek};
+use std::io::Cursor;
 use std::path::Path;
 
 use ferrograd_tensor::npy::NpyArray;
@@ -68,7 +68,7 @@ impl<T: Float> StateDict<T> {
 
     /// Reads an `.npz` archive's bytes (see [`load_npz`](StateDict::load_npz)).
     pub fn from_npz_bytes(bytes: &[u8]) -> Result<Self> {
-        Self::from_npz("<bytes>", Cursor::new(bytes))
+        Self::from_npz("<bytes>", bytes)
     }
 
     /// Reads an `.npz` archive (from `numpy.savez` or `numpy.savez_compressed`) whose arrays
@@ -77,12 +77,14 @@ impl<T: Float> StateDict<T> {
     /// at fault.
     pub fn load_npz(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        Self::from_npz(&path.display().to_string(), Cursor::new(read_file(LOAD, path)?))
+        Self::from_npz(&path.display().to_string(), &read_file(LOAD, path)?)
     }
 
-    fn from_npz(source: &str, reader: impl Read + Seek) -> Result<Self> {
+    fn from_npz(source: &str, bytes: &[u8]) -> Result<Self> {
         let fail = |message: String| Error::format(LOAD, format!("{source}: {message}"));
-        let mut archive = ZipArchive::new(reader).map_err(|e| fail(format!("not a .npz (zip) archive: {e}")))?;
+        check_entry_counts(bytes).map_err(fail)?;
+        let mut archive =
+            ZipArchive::new(Cursor::new(bytes)).map_err(|e| fail(format!("not a .npz (zip) archive: {e}")))?;
         let mut out = Self::new();
         for i in 0..archive.len() {
             let file = archive.by_index(i).map_err(|e| fail(format!("member {i}: {e}")))?;
@@ -98,4 +100,34 @@ impl<T: Float> StateDict<T> {
         }
         Ok(out)
     }
+}
+
+/// The smallest central-directory record of a zip entry, in bytes.
+const CENTRAL_RECORD: u64 = 46;
+
+/// Refuses an archive whose end-of-central-directory records declare more entries than its
+/// bytes can describe: the zip crate reserves memory for the declared count before reading
+/// any entry. Every candidate the zip crate may try is checked: a classic record
+/// (`PK\x05\x06`, counts at bytes 8 and 10) whose comment fits in the file, and a zip64 record
+/// (`PK\x06\x06`, counts at bytes 24 and 32), wherever they appear.
+fn check_entry_counts(bytes: &[u8]) -> std::result::Result<(), String> {
+    let le = |at: usize, n: usize| {
+        bytes
+            .get(at..at + n)
+            .map_or(0, |b| b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | x as u64))
+    };
+    let len = bytes.len() as u64;
+    for at in (0..bytes.len().saturating_sub(3)).filter(|&i| bytes[i..i + 2] == *b"PK") {
+        let declared = match bytes[at + 2..at + 4] {
+            [5, 6] if at as u64 + 22 + le(at + 20, 2) <= len => le(at + 8, 2).max(le(at + 10, 2)),
+            [6, 6] => le(at + 24, 8).max(le(at + 32, 8)),
+            _ => continue,
+        };
+        if declared.saturating_mul(CENTRAL_RECORD) > len {
+            return Err(format!(
+                "the archive declares {declared} entries, more than its {len} bytes can describe"
+            ));
+        }
+    }
+    Ok(())
 }
