@@ -93,6 +93,8 @@ pub mod conformance;
 pub mod prelude {
     pub use ferrograd_autograd::{grad, no_grad, Var};
     pub use ferrograd_nn::functional::{cross_entropy, log_softmax, nll_loss, softmax, CrossEntropyOptions, Target};
-    pub use ferrograd_nn::{CrossEntropyLoss, Linear, Module, NLLLoss, Optimizer, ReLU, Reduction, Sequential, SGD};
+    pub use ferrograd_nn::{
+        CrossEntropyLoss, Forward, Linear, Module, NLLLoss, Optimizer, ReLU, Reduction, Sequential, SGD,
+    };
     pub use ferrograd_tensor::{Error, Float, IndexTensor, Result, Tensor};
 }

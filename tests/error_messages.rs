@@ -7,7 +7,7 @@ use ferrograd::autograd::Var;
 use ferrograd::nn::functional::{
     binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss, CrossEntropyOptions, NllLossOptions,
 };
-use ferrograd::nn::{Linear, Module, Reduction};
+use ferrograd::nn::{Forward, Linear, Reduction};
 use ferrograd::tensor::{Error, IndexTensor, Result, Tensor};
 
 fn t(shape: &[usize]) -> Tensor<f32> {

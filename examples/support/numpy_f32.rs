@@ -19,6 +19,9 @@
 //! given in decimal and rounded to float32 by the compiler, as NumPy's C compiler does.
 //! `tests/numpy_exp_log.rs` checks both against real NumPy on 2^20 inputs each.
 
+// NumPy's constants are written digit for digit as in its source.
+#![allow(clippy::excessive_precision)]
+
 /// NumPy's NaN (`NPY_NANF`), a positive quiet NaN.
 const NAN: f32 = f32::from_bits(0x7fc0_0000);
 
@@ -28,7 +31,6 @@ const LOG2E: f32 = std::f32::consts::LOG2_E;
 const RINT_MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23
 const LN2_HIGH: f32 = -6.931_457_52e-1;
 const LN2_LOW: f32 = -1.428_606_77e-6;
-#[allow(clippy::excessive_precision)]
 const EXP_P: [f32; 6] = [
     9.999_999_999_980_870_924_916e-1,
     7.257_664_613_233_124_478_488e-1,
@@ -37,10 +39,8 @@ const EXP_P: [f32; 6] = [
     6.757_896_990_527_504_603_057e-3,
     5.082_762_527_590_693_718_096e-4,
 ];
-#[allow(clippy::excessive_precision)]
 const EXP_Q: [f32; 3] = [1.0, -2.742_335_390_411_667_452_936e-1, 2.159_509_375_685_829_852_307e-2];
 
-#[allow(clippy::excessive_precision)]
 const LOG_P: [f32; 6] = [
     0.0,
     9.999_999_999_999_998_702_752e-1,
@@ -49,7 +49,6 @@ const LOG_P: [f32; 6] = [
     3.808_837_741_388_407_920_751e-1,
     2.589_979_117_907_922_693_523e-2,
 ];
-#[allow(clippy::excessive_precision)]
 const LOG_Q: [f32; 6] = [
     1.0,
     2.612_677_543_073_109_236_779,

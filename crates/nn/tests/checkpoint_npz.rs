@@ -73,11 +73,20 @@ fn an_entry_of_another_type_is_an_error_naming_it() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("entry \"b\": holds float64"), "{err}");
-    // weight=float32, num_batches_tracked=np.int64(5): an integer buffer
-    let err = StateDict::<f32>::load_npz(fixture("with_int64_buffer.npz"))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("entry \"num_batches_tracked\" is int64"), "{err}");
+}
+
+#[test]
+fn int64_entries_are_buffers() {
+    // np.savez(path, weight=f32["2.bias"], num_batches_tracked=np.int64(5))
+    let sd = StateDict::<f32>::load_npz(fixture("with_int64_buffer.npz")).unwrap();
+    assert_eq!(sd.names().collect::<Vec<_>>(), ["weight", "num_batches_tracked"]);
+    let count = sd.get_int("num_batches_tracked").unwrap();
+    assert_eq!((count.shape(), count.to_vec()), (&[][..], vec![5]));
+    assert_eq!(sd.get("weight").unwrap().to_vec(), expected("2.bias").1);
+    assert_eq!(
+        StateDict::<f32>::from_npz_bytes(&sd.to_npz_bytes().unwrap()).unwrap(),
+        sd
+    );
 }
 
 #[test]

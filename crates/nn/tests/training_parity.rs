@@ -8,7 +8,7 @@ mod common;
 use common::{assert_close, fixture, index_tensor, optimizer, state_dict, tensor};
 use ferrograd_autograd::Var;
 use ferrograd_nn::functional::{cross_entropy, CrossEntropyOptions};
-use ferrograd_nn::{Linear, Module, ReLU, Sequential};
+use ferrograd_nn::{Forward, Linear, Module, ReLU, Sequential};
 
 /// Each loss within 1e-5 relative of PyTorch's. Both sides compute in f32 but sum in
 /// different orders (BLAS matmul, log-sum-exp), so each step differs in the last bits and

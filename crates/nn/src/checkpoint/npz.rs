@@ -1,5 +1,6 @@
-//! NumPy `.npz` archives of a [`StateDict`]: one `.npy` member per tensor, named as in the
-//! state dict (`0.weight.npy`), as `numpy.savez(path, **state)` writes them, so that
+//! NumPy `.npz` archives of a [`StateDict`]: one `.npy` member per entry (float32 or float64
+//! as the state dict, int64 for integer buffers), named as in the state dict
+//! (`0.weight.npy`), as `numpy.savez(path, **state)` writes them, so that
 //! `numpy.load(path)["0.weight"]` reads a ferrograd checkpoint and ferrograd reads archives
 //! from `numpy.savez` and `numpy.savez_compressed`.
 //!
@@ -15,33 +16,30 @@ use ferrograd_tensor::{DType, Error, Float, Result, Tensor};
 use zip::ZipArchive;
 
 use super::{read_file, write_file};
-use crate::StateDict;
+use crate::{StateDict, StateValue};
 
 const LOAD: &str = "load_npz";
 const SAVE: &str = "save_npz";
 
-/// What an archive member becomes in a state dict of element type `T`. Only float tensors of
-/// `T` fit; an `int64` entry (a buffer such as BatchNorm's `num_batches_tracked`) is named in
-/// the error until the state dict holds integer buffers.
-fn entry<T: Float>(source: &str, name: &str, array: NpyArray) -> Result<Tensor<T>> {
+/// What an archive member becomes in a state dict of element type `T`: a float tensor of
+/// `T`, or an int64 buffer (BatchNorm's `num_batches_tracked`).
+fn entry<T: Float>(source: &str, name: &str, array: NpyArray) -> Result<StateValue<T>> {
     match array {
-        NpyArray::I64(_) => Err(Error::format(
-            LOAD,
-            format!(
-                "{source}: entry \"{name}\" is int64; a StateDict<{}> holds {} tensors only",
-                T::DTYPE,
-                T::DTYPE
-            ),
+        NpyArray::I64(t) => Ok(StateValue::Int(t)),
+        float => Ok(StateValue::Float(
+            float.into_tensor(&format!("{source}: entry \"{name}\""))?,
         )),
-        float => float.into_tensor(&format!("{source}: entry \"{name}\"")),
     }
 }
 
-/// The `.npy` member of `t`, in the element type of `T`.
-fn member<T: Float>(t: &Tensor<T>) -> NpyArray {
-    match T::DTYPE {
-        DType::F32 => NpyArray::F32(Tensor::from_array(t.array().mapv(|v| v.f64() as f32))),
-        DType::F64 => NpyArray::F64(Tensor::from_array(t.array().mapv(|v| v.f64()))),
+/// The `.npy` member of a state dict entry, in the element type of `T` or int64.
+fn member<T: Float>(value: &StateValue<T>) -> NpyArray {
+    match value {
+        StateValue::Int(t) => NpyArray::I64(t.clone()),
+        StateValue::Float(t) => match T::DTYPE {
+            DType::F32 => NpyArray::F32(Tensor::from_array(t.array().mapv(|v| v.f64() as f32))),
+            DType::F64 => NpyArray::F64(Tensor::from_array(t.array().mapv(|v| v.f64()))),
+        },
     }
 }
 
@@ -71,8 +69,9 @@ impl<T: Float> StateDict<T> {
         Self::from_npz("<bytes>", bytes)
     }
 
-    /// Reads an `.npz` archive (from `numpy.savez` or `numpy.savez_compressed`) whose arrays
-    /// all have this state dict's element type, in the archive's order. A truncated, corrupt
+    /// Reads an `.npz` archive (from `numpy.savez` or `numpy.savez_compressed`) whose float
+    /// arrays all have this state dict's element type (int64 arrays become buffers), in the
+    /// archive's order. A truncated, corrupt
     /// or mismatched archive is an error naming the file and, where there is one, the entry
     /// at fault.
     pub fn load_npz(path: impl AsRef<Path>) -> Result<Self> {
@@ -91,7 +90,7 @@ impl<T: Float> StateDict<T> {
             let Some(name) = file.name().strip_suffix(".npy").map(str::to_string) else {
                 return Err(fail(format!("member \"{}\" is not a .npy file", file.name())));
             };
-            if out.get(&name).is_some() {
+            if out.value(&name).is_some() {
                 return Err(fail(format!("entry \"{name}\" appears twice")));
             }
             let array = NpyArray::read_from(file, &format!("{source}: entry \"{name}\""))?;
