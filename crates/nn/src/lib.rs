@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use ferrograd_autograd::Var;
-//! use ferrograd_nn::{Adam, CrossEntropyLoss, DataLoader, Linear, Module, Optimizer, ReLU, Sequential, StateDict};
+//! use ferrograd_nn::{Adam, CrossEntropyLoss, DataLoader, Forward, Linear, Module, Optimizer, ReLU, Sequential, StateDict};
 //! use ferrograd_tensor::{IndexTensor, Tensor};
 //!
 //! let model: Sequential = Sequential::new()
