@@ -49,6 +49,7 @@ mod data;
 mod dropout;
 mod flatten;
 pub mod functional;
+pub mod init;
 mod loss;
 mod module;
 mod optim;
