@@ -54,6 +54,7 @@ mod loss;
 mod module;
 mod optim;
 mod reduction;
+pub mod utils;
 
 pub use activation::{LeakyReLU, ReLU, Sigmoid, Tanh};
 pub use checkpoint::StateDict;
