@@ -1,6 +1,7 @@
 //! Optimizers with torch.optim's update rules and defaults.
 
 mod adam;
+pub mod lr_scheduler;
 mod sgd;
 
 pub use adam::{Adam, AdamW};
