@@ -63,5 +63,6 @@ pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss};
 pub use module::{Linear, Module, Sequential};
-pub use optim::{lr_scheduler, Adam, AdamW, Optimizer, SGD};
+pub use optim::lr_scheduler;
+pub use optim::{Adam, AdamW, Optimizer, SGD};
 pub use reduction::Reduction;

@@ -107,7 +107,8 @@ pub trait LRScheduler<T: Float = f32> {
     }
 
     /// Moves one epoch on and sets its rate on the optimizer (PyTorch's `scheduler.step()`);
-    /// call it after the optimizer's step.
+    /// call it after the optimizer's step. On an error (OneCycleLR stepped past its steps) the
+    /// epoch has moved on all the same and the optimizer's rate is unchanged, as in PyTorch.
     fn step(&mut self, opt: &mut dyn Optimizer<T>) -> Result<()> {
         let state = self.state_mut();
         state.step_count += 1;

@@ -1,5 +1,7 @@
 //! SequentialLR: one schedule after another, switching at milestone epochs.
 
+use std::fmt;
+
 use ferrograd_tensor::{Error, Float, Result};
 
 use super::{bisect_right, LRScheduler, Optimizer, SchedulerState};
@@ -74,6 +76,16 @@ impl<T: Float> SequentialLR<T> {
         start(scheduler.as_mut(), opt)?;
         self.state.last_lr = scheduler.get_last_lr();
         Ok(())
+    }
+}
+
+impl<T: Float> fmt::Debug for SequentialLR<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SequentialLR")
+            .field("state", &self.state)
+            .field("schedulers", &self.schedulers.len())
+            .field("milestones", &self.milestones)
+            .finish()
     }
 }
 
