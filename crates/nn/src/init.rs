@@ -21,7 +21,7 @@
 //! ```
 
 use ferrograd_autograd::Var;
-use ferrograd_tensor::{Error, Float, Result};
+use ferrograd_tensor::{Error, Float, Result, Tensor};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -104,8 +104,9 @@ pub fn normal_<T: Float, R: Rng + ?Sized>(tensor: &Var<T>, mean: f64, std: f64, 
 /// The sampling is PyTorch's: when the interval holds more than 30% of the normal's mass,
 /// normal draws outside it are redrawn; otherwise uniform proposals in `[a, b]` are accepted
 /// with probability `pdf(x) / pdf(mode)`. Errors: `std` not positive (where PyTorch divides by
-/// zero), `a > b` (PyTorch's `uniform_` message), non-finite bounds. PyTorch's warning for a
-/// mean more than 2 std outside `[a, b]` is not raised.
+/// zero), `a > b` (PyTorch's `uniform_` message), non-finite bounds, and an interval so far in
+/// a tail that ten million proposals bring no value (where PyTorch keeps drawing). PyTorch's
+/// warning for a mean more than 2 std outside `[a, b]` is not raised.
 pub fn trunc_normal_<T: Float, R: Rng + ?Sized>(
     tensor: &Var<T>,
     mean: f64,
@@ -134,16 +135,36 @@ pub fn trunc_normal_<T: Float, R: Rng + ?Sized>(
     } else {
         let mode = a.max(mean.min(b));
         let log_peak = -0.5 * ((mode - mean) / std).powi(2);
-        fill_with(tensor, || loop {
-            let x = T::of(a + (b - a) * rng.random::<f64>());
-            let log_pdf = -0.5 * ((x.f64() - mean) / std).powi(2) - log_peak;
-            if rng.random::<f64>().ln() <= log_pdf {
-                break x;
-            }
-        });
+        let numel = tensor.numel();
+        let mut values = Vec::with_capacity(numel);
+        for _ in 0..numel {
+            let mut proposals = 0u64;
+            values.push(loop {
+                let x = T::of(a + (b - a) * rng.random::<f64>());
+                let log_pdf = -0.5 * ((x.f64() - mean) / std).powi(2) - log_peak;
+                if rng.random::<f64>().ln() <= log_pdf {
+                    break x;
+                }
+                proposals += 1;
+                if proposals == MAX_PROPOSALS {
+                    // PyTorch would go on drawing; an interval this far out would take ages
+                    return Err(Error::invalid(
+                        op,
+                        format!(
+                            "no value accepted in {MAX_PROPOSALS} draws: [{a}, {b}] holds too little of N({mean}, {std}²)"
+                        ),
+                    ));
+                }
+            });
+        }
+        let shape = tensor.shape();
+        *tensor.value_mut() = Tensor::from_vec(values, &shape)?;
     }
     Ok(())
 }
+
+/// How many uniform proposals [`trunc_normal_`] draws for one value before giving up.
+const MAX_PROPOSALS: u64 = 10_000_000;
 
 /// Fills with `val` (`torch.nn.init.constant_`).
 pub fn constant_<T: Float>(tensor: &Var<T>, val: f64) {
