@@ -16,10 +16,13 @@ use std::error::Error;
 use std::process::ExitCode;
 
 use ferrograd::autograd::{grad, gradcheck, no_grad, GradcheckOptions, Var};
-use ferrograd::nn::{CrossEntropyLoss, Linear, Module};
+use ferrograd::nn::{CrossEntropyLoss, Forward, Linear, Module};
 use ferrograd::tensor::{IndexTensor, Result, Tensor};
 
-/// `fc2(tanh(fc1(x)))`, keeping the hidden activation for inspection.
+/// `fc2(tanh(fc1(x)))`, keeping the hidden activation for inspection. Its parameters are
+/// named by its fields: `fc1.weight`, `fc1.bias`, `fc2.weight`, `fc2.bias`.
+#[derive(Module)]
+#[module(float = f64)]
 struct Mlp {
     fc1: Linear<f64>,
     fc2: Linear<f64>,
@@ -46,19 +49,11 @@ impl Mlp {
     }
 }
 
-impl Module<f64> for Mlp {
+impl Forward<Var<f64>, f64> for Mlp {
+    type Output = Var<f64>;
+
     fn forward(&self, x: &Var<f64>) -> Result<Var<f64>> {
         Ok(self.forward_with_hidden(x)?.1)
-    }
-
-    fn named_parameters(&self) -> Vec<(String, Var<f64>)> {
-        let named = |prefix: &str, l: &Linear<f64>| {
-            l.named_parameters()
-                .into_iter()
-                .map(|(n, p)| (format!("{prefix}.{n}"), p))
-                .collect::<Vec<_>>()
-        };
-        [named("fc1", &self.fc1), named("fc2", &self.fc2)].concat()
     }
 }
 

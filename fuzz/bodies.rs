@@ -8,7 +8,7 @@
 
 use ferrograd::conformance::{parse_cases, run_cases};
 use ferrograd::nn::csv::read_csv;
-use ferrograd::nn::{Linear, Module, ReLU, Sequential, StateDict};
+use ferrograd::nn::{Linear, Module, ReLU, Sequential, StateDict, StateValue};
 use ferrograd::tensor::Float;
 
 /// A fuzz target's body.
@@ -52,25 +52,21 @@ pub fn model<T: Float>() -> Sequential<T> {
 pub fn bits<T: Float>(m: &Sequential<T>) -> Vec<(String, Vec<usize>, Vec<u64>)> {
     m.state_dict()
         .into_iter()
-        .map(|(n, t)| {
-            (
-                n,
-                t.shape().to_vec(),
-                t.to_vec().iter().map(|v| v.f64().to_bits()).collect(),
-            )
-        })
+        .map(|(n, t)| (n, t.shape().to_vec(), value_bits(&t)))
         .collect()
+}
+
+/// The bits of every element, float or int64.
+fn value_bits<T: Float>(v: &StateValue<T>) -> Vec<u64> {
+    match v {
+        StateValue::Float(t) => t.to_vec().iter().map(|v| v.f64().to_bits()).collect(),
+        StateValue::Int(t) => t.to_vec().iter().map(|&v| v as u64).collect(),
+    }
 }
 
 fn sd_bits<T: Float>(sd: &StateDict<T>) -> Vec<(String, Vec<usize>, Vec<u64>)> {
     sd.iter()
-        .map(|(n, t)| {
-            (
-                n.to_string(),
-                t.shape().to_vec(),
-                t.to_vec().iter().map(|v| v.f64().to_bits()).collect(),
-            )
-        })
+        .map(|(n, t)| (n.to_string(), t.shape().to_vec(), value_bits(t)))
         .collect()
 }
 

@@ -12,21 +12,26 @@ mod data;
 mod model;
 
 use ferrograd::autograd::Var;
-use ferrograd::nn::{Adam, CrossEntropyLoss, DataLoader, Module, Optimizer, SGD};
+use ferrograd::nn::{Adam, CrossEntropyLoss, DataLoader, Forward, Module, Optimizer, SGD};
 use ferrograd::tensor::{IndexTensor, Tensor};
 
 /// Every parameter's bits after training.
 type Weights = Vec<(String, Vec<u32>)>;
 
-fn weights(model: &dyn Module<f32>) -> Weights {
+fn weights(model: &dyn Forward<Var<f32>, f32, Output = Var<f32>>) -> Weights {
     model
-        .state_dict()
+        .named_parameters()
         .into_iter()
-        .map(|(n, t)| (n, t.to_vec().iter().map(|v| v.to_bits()).collect()))
+        .map(|(n, p)| (n, p.to_tensor().to_vec().iter().map(|v| v.to_bits()).collect()))
         .collect()
 }
 
-fn train(model: &dyn Module<f32>, optimizer: &mut dyn Optimizer<f32>, loader: &DataLoader<f32>, steps: usize) {
+fn train(
+    model: &dyn Forward<Var<f32>, f32, Output = Var<f32>>,
+    optimizer: &mut dyn Optimizer<f32>,
+    loader: &DataLoader<f32>,
+    steps: usize,
+) {
     let loss_fn = CrossEntropyLoss::new();
     let mut step = 0;
     for epoch in 0.. {

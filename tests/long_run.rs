@@ -19,7 +19,7 @@ mod model;
 use std::time::Instant;
 
 use ferrograd::autograd::{live_nodes, Var};
-use ferrograd::nn::{Adam, CrossEntropyLoss, DataLoader, Module, Optimizer};
+use ferrograd::nn::{Adam, CrossEntropyLoss, DataLoader, Forward, Module, Optimizer};
 use ferrograd::tensor::{IndexTensor, Tensor};
 
 /// The resident memory of this process, in KiB, from `/proc/self/status`.

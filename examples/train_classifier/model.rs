@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ferrograd::nn::{Linear, Module, ReLU, Sequential, StateDict};
+use ferrograd::nn::{Linear, Module, ReLU, Sequential, StateDict, StateValue};
 use ferrograd::tensor::Tensor;
 
 use crate::data::Standardizer;
@@ -80,7 +80,8 @@ pub fn load(path: &str, n_features: usize, n_classes: usize) -> Result<(Sequenti
         StateDict::<f32>::load_json(path)
     }
     .map_err(|e| e.to_string())?;
-    let (mean, std) = match (sd.remove(MEAN), sd.remove(STD)) {
+    let mut float = |name| sd.remove(name).and_then(StateValue::into_float);
+    let (mean, std) = match (float(MEAN), float(STD)) {
         (Some(m), Some(s)) if m.shape() == [n_features] && s.shape() == [n_features] => (m.to_vec(), s.to_vec()),
         (Some(m), Some(_)) => {
             return Err(format!(

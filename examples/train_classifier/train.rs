@@ -1,7 +1,7 @@
 //! One epoch of mini-batch training, and evaluation (loss and accuracy) of a classifier.
 
 use ferrograd::autograd::{no_grad, Var};
-use ferrograd::nn::{Adam, AdamW, CrossEntropyLoss, DataLoader, Module, Optimizer, SGD};
+use ferrograd::nn::{Adam, AdamW, CrossEntropyLoss, DataLoader, Forward, Optimizer, SGD};
 use ferrograd::tensor::{IndexTensor, Tensor};
 
 use crate::args::OptimizerChoice;
@@ -26,7 +26,7 @@ pub fn optimizer(choice: OptimizerChoice, params: Vec<Var<f32>>, lr: f64) -> Box
 
 /// One pass over `loader`'s batches of `epoch`; returns the mean training loss over the rows.
 pub fn train_epoch(
-    model: &dyn Module<f32>,
+    model: &dyn Forward<Var<f32>, f32, Output = Var<f32>>,
     optimizer: &mut dyn Optimizer<f32>,
     loader: &DataLoader<f32>,
     epoch: u64,
@@ -55,7 +55,7 @@ pub fn train_epoch(
 }
 
 /// The mean cross-entropy and the accuracy of `model` on `data`.
-pub fn evaluate(model: &dyn Module<f32>, data: &Dataset) -> Result<(f64, f64), String> {
+pub fn evaluate(model: &dyn Forward<Var<f32>, f32, Output = Var<f32>>, data: &Dataset) -> Result<(f64, f64), String> {
     let _guard = no_grad();
     let (x, y) = tensors(data)?;
     let logits = model.forward(&Var::new(x)).map_err(|e| e.to_string())?;
@@ -74,7 +74,11 @@ pub fn evaluate(model: &dyn Module<f32>, data: &Dataset) -> Result<(f64, f64), S
 }
 
 /// The class `model` gives each row of `features` (`[rows, n_features]`, standardized).
-pub fn predict(model: &dyn Module<f32>, features: Vec<f32>, n_features: usize) -> Result<Vec<usize>, String> {
+pub fn predict(
+    model: &dyn Forward<Var<f32>, f32, Output = Var<f32>>,
+    features: Vec<f32>,
+    n_features: usize,
+) -> Result<Vec<usize>, String> {
     let _guard = no_grad();
     let rows = features.len() / n_features.max(1);
     let x = Tensor::from_vec(features, &[rows, n_features]).map_err(|e| e.to_string())?;

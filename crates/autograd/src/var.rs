@@ -270,6 +270,24 @@ impl<T: Float> Var<T> {
         self.0.value.borrow_mut()
     }
 
+    /// The value, mutably borrowed, or an error naming the `Var` if another borrow of it is
+    /// alive: how a library call that updates values (a load, an optimizer step) checks
+    /// before it changes anything.
+    pub fn try_value_mut(&self) -> Result<RefMut<'_, Tensor<T>>> {
+        self.0.value.try_borrow_mut().map_err(|_| {
+            Error::invalid(
+                "value_mut",
+                format!(
+                    "the value of {} is borrowed elsewhere (a `value()` still held); drop that borrow first",
+                    self.name().unwrap_or_else(|| match self.0.value.try_borrow() {
+                        Ok(v) => format!("the tensor of shape {}", Shape(v.shape().to_vec())),
+                        Err(_) => "this tensor".to_string(),
+                    })
+                ),
+            )
+        })
+    }
+
     /// A copy of the value.
     pub fn to_tensor(&self) -> Tensor<T> {
         self.value().clone()

@@ -42,27 +42,35 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
-mod activation;
+// `#[derive(Module)]` names this crate `::ferrograd_nn`, here as in a user's crate.
+extern crate self as ferrograd_nn;
+
 mod checkpoint;
 pub mod csv;
 mod data;
-mod dropout;
-mod flatten;
 pub mod functional;
 pub mod init;
+mod layers;
 mod loss;
 mod module;
 mod optim;
 mod reduction;
 pub mod utils;
 
-pub use activation::{LeakyReLU, ReLU, Sigmoid, Tanh};
-pub use checkpoint::StateDict;
+pub use checkpoint::{StateDict, StateValue};
 pub use data::DataLoader;
-pub use dropout::Dropout;
-pub use flatten::Flatten;
+/// `#[derive(Module)]`: a struct's fields become its parameters, buffers and sub-modules,
+/// named as the fields (see [`Module`] and the [`Component`] kinds of field).
+pub use ferrograd_derive::Module;
+pub use layers::*;
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss};
-pub use module::{Linear, Module, Sequential};
+pub use module::{Buffer, Component, Forward, Module, ModuleDict, ModuleList, Sequential, TrainingFlag, Visitor};
 pub use optim::lr_scheduler;
 pub use optim::{Adam, AdamW, Optimizer, SGD};
 pub use reduction::Reduction;
+
+/// What `#[derive(Module)]` expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use ferrograd_tensor::Float;
+}

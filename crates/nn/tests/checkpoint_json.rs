@@ -15,9 +15,9 @@ fn model<T: Float>(seed: u64) -> Sequential<T> {
 
 /// Every parameter value as bits, to compare exactly (NaN included).
 fn bits<T: Float>(m: &Sequential<T>) -> Vec<(String, Vec<u64>)> {
-    m.state_dict()
+    m.named_parameters()
         .into_iter()
-        .map(|(n, t)| (n, t.to_vec().iter().map(|v| v.f64().to_bits()).collect()))
+        .map(|(n, p)| (n, p.to_tensor().to_vec().iter().map(|v| v.f64().to_bits()).collect()))
         .collect()
 }
 

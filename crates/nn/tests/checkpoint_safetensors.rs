@@ -7,7 +7,7 @@ mod common;
 
 use common::{assert_close, fixture, fixture_path, tensor};
 use ferrograd_autograd::Var;
-use ferrograd_nn::{Linear, Module, ReLU, Sequential, StateDict};
+use ferrograd_nn::{Forward, Linear, Module, ReLU, Sequential, StateDict};
 use ferrograd_tensor::{Float, Tensor};
 use rand::{Rng, SeedableRng};
 
@@ -19,9 +19,9 @@ fn mlp<T: Float>(sizes: [usize; 3], seed: u64) -> Sequential<T> {
 }
 
 fn bits<T: Float>(m: &Sequential<T>) -> Vec<(String, Vec<u64>)> {
-    m.state_dict()
+    m.named_parameters()
         .into_iter()
-        .map(|(n, t)| (n, t.to_vec().iter().map(|v| v.f64().to_bits()).collect()))
+        .map(|(n, p)| (n, p.to_tensor().to_vec().iter().map(|v| v.f64().to_bits()).collect()))
         .collect()
 }
 

@@ -2,7 +2,7 @@
 //! training, identity in evaluation), seeded masks, and its argument check.
 
 use ferrograd_autograd::Var;
-use ferrograd_nn::{Dropout, Module};
+use ferrograd_nn::{Dropout, Forward, Module};
 use ferrograd_tensor::Tensor;
 
 fn ones(n: usize) -> Var<f64> {
@@ -45,14 +45,14 @@ fn the_gradient_is_the_mask() {
 #[test]
 fn evaluation_mode_and_p_zero_are_the_identity() {
     let x = Var::new(Tensor::<f32>::randn(&[4, 5], 1));
-    let mut dropout = Dropout::new(0.5, 0).unwrap();
+    let dropout = Dropout::new(0.5, 0).unwrap();
     dropout.eval();
     assert!(!dropout.is_training());
     assert_eq!(dropout.forward(&x).unwrap().to_tensor(), x.to_tensor());
-    Module::<f32>::train(&mut dropout);
+    Module::<f32>::train(&dropout);
     assert!(dropout.is_training());
     assert_ne!(dropout.forward(&x).unwrap().to_tensor(), x.to_tensor());
-    Module::<f32>::set_training(&mut dropout, false);
+    Module::<f32>::set_training(&dropout, false);
     assert_eq!(dropout.forward(&x).unwrap().to_tensor(), x.to_tensor());
 
     let never = Dropout::new(0.0, 0).unwrap();

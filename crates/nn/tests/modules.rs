@@ -7,8 +7,8 @@ mod common;
 
 use common::{assert_close, fixture, index_tensor, state_dict, tensor};
 use ferrograd_autograd::{grad, gradcheck, GradcheckOptions, Var};
-use ferrograd_nn::functional::{cross_entropy, CrossEntropyOptions};
-use ferrograd_nn::{Dropout, Flatten, LeakyReLU, Linear, Module, ReLU, Sequential, Sigmoid, Tanh};
+use ferrograd_nn::functional::{cross_entropy_with, CrossEntropyOptions};
+use ferrograd_nn::{Dropout, Flatten, Forward, LeakyReLU, Linear, Module, ReLU, Sequential, Sigmoid, Tanh};
 use ferrograd_tensor::Tensor;
 use serde_json::Value;
 
@@ -19,7 +19,7 @@ const RTOL: f64 = 1e-12;
 /// 1e-9 relative there; so 1e-15 absolute on top.
 const ATOL: f64 = 1e-15;
 
-fn module(case: &Value) -> Box<dyn Module<f64>> {
+fn module(case: &Value) -> Box<dyn Forward<Var<f64>, f64, Output = Var<f64>>> {
     let params = &case["params"];
     match case["module"].as_str().unwrap() {
         "linear" => {
@@ -94,7 +94,7 @@ fn hessian_vector_product_of_an_mlp_matches_pytorch() {
     mlp.load_state_dict(&state_dict(&case["state_dict"])).unwrap();
     let (names, params): (Vec<String>, Vec<Var<f64>>) = mlp.named_parameters().into_iter().unzip();
     let x = Var::new(tensor::<f64>(&case["x"]));
-    let loss = cross_entropy(
+    let loss = cross_entropy_with(
         &mlp.forward(&x).unwrap(),
         &index_tensor(&case["y"]),
         &CrossEntropyOptions::default(),
@@ -159,7 +159,7 @@ fn defaults_are_pytorchs() {
 
 #[test]
 fn sequential_names_parameters_by_position_and_switches_every_layer() {
-    let mut model: Sequential = Sequential::new()
+    let model: Sequential = Sequential::new()
         .add(Linear::new(4, 3, 0))
         .add(Dropout::new(0.5, 0).unwrap())
         .add(LeakyReLU::default())

@@ -59,6 +59,10 @@ pub trait Float:
 
     /// Widens to `f64` exactly.
     fn f64(self) -> f64;
+
+    /// The error function `2/√π ∫₀ˣ e^(-t²) dt`: musl's `erff` / `erf` (through the `libm`
+    /// crate), within 1 ulp of the exact value (tested against the system's `erf`).
+    fn erf(self) -> Self;
 }
 
 impl Float for f32 {
@@ -71,6 +75,10 @@ impl Float for f32 {
     fn f64(self) -> f64 {
         self as f64
     }
+    #[inline]
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
 }
 
 impl Float for f64 {
@@ -82,5 +90,9 @@ impl Float for f64 {
     #[inline]
     fn f64(self) -> f64 {
         self
+    }
+    #[inline]
+    fn erf(self) -> Self {
+        libm::erf(self)
     }
 }

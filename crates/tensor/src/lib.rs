@@ -2,8 +2,11 @@
 //!
 //! n-dimensional tensors of `f32` (the default) or `f64` over [`ndarray::ArrayD`], with the
 //! operations of a small deep-learning framework named as in PyTorch: elementwise maths with
-//! NumPy broadcasting, reductions, `matmul`, reshaping, `gather` / `index_select`, and
-//! numerically stable `softmax` / `log_softmax`. A `Tensor` is plain data; the
+//! NumPy broadcasting, reductions and statistics (`var` / `std` with a correction), `matmul`,
+//! reshaping, `gather` / `index_select`, numerically stable `softmax` / `log_softmax`, the
+//! activation functions (`gelu`, `silu`, `softplus`, `elu`, built on an accurate `erf`),
+//! boolean masks ([`BoolTensor`]) for `masked_fill`, `where_` and `tril` / `triu`, `pad`,
+//! `roll`, `cumsum`, `topk`, and categories (`one_hot`, `multinomial`). A `Tensor` is plain data; the
 //! `ferrograd-autograd` crate records operations on it for differentiation.
 //!
 //! Every op that can fail on the shapes or values it is given returns [`Result`] with an
@@ -23,24 +26,34 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
+mod activation;
+mod categorical;
 mod display;
 mod element;
 mod elementwise;
 mod error;
 mod index;
 pub mod kernels;
+mod layout;
 mod linalg;
+mod mask;
 pub mod parallel;
 mod reduce;
+mod select;
 mod shape;
 mod shape_ops;
 mod softmax;
+mod stats;
 mod tensor;
 
+pub use activation::GeluApproximate;
 pub use element::{DType, Float};
 pub use error::{Error, Result, Shape};
 pub use index::IndexTensor;
+pub use layout::{chunk_size, split_ranges};
+pub use mask::BoolTensor;
 pub use shape::{broadcast_reduction_axes, broadcast_shape, normalize_dim};
+pub use stats::normalize_dims;
 pub use tensor::{checked_numel, Tensor};
 
 pub use ndarray;

@@ -2,17 +2,18 @@
 //! "tensors": {name: {"shape": [...], "data": [...]}}}`, names in the model's order, data flat
 //! in row-major order, non-finite values as the strings `"inf"`, `"-inf"`, `"nan"`. Numbers
 //! are written as the shortest `f64` that reads back exactly (for `f32`, its exact double).
+//! An int64 buffer (`num_batches_tracked`) carries `"dtype": "int64"` in its own record.
 
 use std::fmt;
 use std::path::Path;
 
-use ferrograd_tensor::{checked_numel, Error, Float, Result, Shape, Tensor};
+use ferrograd_tensor::{checked_numel, Error, Float, IndexTensor, Result, Shape, Tensor};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::{read_file, write_file};
-use crate::StateDict;
+use crate::{StateDict, StateValue};
 
 const FORMAT: &str = "ferrograd-state-dict";
 
@@ -69,6 +70,25 @@ impl<T: Float> StateDict<T> {
                     record.data.len()
                 )));
             }
+            if let Some(dtype) = &record.dtype {
+                if dtype != "int64" {
+                    return Err(fail(format!(
+                        "tensor \"{name}\": dtype \"{dtype}\", expected \"int64\" or none"
+                    )));
+                }
+                let ints = record.data.iter().map(|v| v.0).enumerate().map(|(i, v)| {
+                    // Exactly representable integers only: |v| < 2^63 and no fraction.
+                    if v.fract() == 0.0 && v.abs() < 2f64.powi(63) {
+                        Ok(v as i64)
+                    } else {
+                        Err(fail(format!("tensor \"{name}\": value {v} at {i} is not an int64")))
+                    }
+                });
+                let ints = ints.collect::<Result<Vec<i64>>>()?;
+                out.entries
+                    .push((name, StateValue::Int(IndexTensor::from_vec(ints, &record.shape)?)));
+                continue;
+            }
             let data: Vec<T> = record.data.iter().map(|v| T::of(v.0)).collect();
             if let Some(i) = (0..data.len()).find(|&i| data[i].is_infinite() && record.data[i].0.is_finite()) {
                 return Err(fail(format!(
@@ -77,7 +97,8 @@ impl<T: Float> StateDict<T> {
                     T::DTYPE
                 )));
             }
-            out.entries.push((name, Tensor::from_vec(data, &record.shape)?));
+            out.entries
+                .push((name, StateValue::Float(Tensor::from_vec(data, &record.shape)?)));
         }
         Ok(out)
     }
@@ -92,15 +113,25 @@ struct Document {
 
 #[derive(Serialize, Deserialize)]
 struct Record {
+    /// `"int64"` for an int64 entry; absent for the file's float dtype.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dtype: Option<String>,
     shape: Vec<usize>,
     data: Vec<JsonFloat>,
 }
 
 impl Record {
-    fn of<T: Float>(t: &Tensor<T>) -> Self {
-        let data = t.to_vec().into_iter().map(|v| JsonFloat(v.f64())).collect();
+    fn of<T: Float>(value: &StateValue<T>) -> Self {
+        let (dtype, data) = match value {
+            StateValue::Float(t) => (None, t.to_vec().into_iter().map(|v| JsonFloat(v.f64())).collect()),
+            StateValue::Int(t) => (
+                Some("int64".to_string()),
+                t.to_vec().into_iter().map(|v| JsonFloat(v as f64)).collect(),
+            ),
+        };
         Self {
-            shape: t.shape().to_vec(),
+            dtype,
+            shape: value.shape().to_vec(),
             data,
         }
     }

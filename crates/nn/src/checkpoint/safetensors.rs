@@ -1,16 +1,17 @@
 //! Safetensors files of a [`StateDict`], read and written with the `safetensors` crate:
-//! little-endian `F32` / `F64` data under PyTorch's names, with `{"format": "pt"}` metadata,
-//! so that `safetensors.torch.load_file` reads them and ferrograd reads its `save_file`'s.
+//! little-endian `F32` / `F64` data (and `I64` for int64 buffers such as
+//! `num_batches_tracked`) under PyTorch's names, with `{"format": "pt"}` metadata, so that
+//! `safetensors.torch.load_file` reads them and ferrograd reads its `save_file`'s.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use ferrograd_tensor::{checked_numel, DType, Error, Float, Result, Shape, Tensor};
+use ferrograd_tensor::{checked_numel, DType, Error, Float, IndexTensor, Result, Shape, Tensor};
 use safetensors::tensor::{Dtype, TensorInfo, TensorView};
 use safetensors::SafeTensors;
 
 use super::{read_file, write_file};
-use crate::StateDict;
+use crate::{StateDict, StateValue};
 
 /// The bytes before the header: its length, a little-endian `u64`.
 const LEN_BYTES: usize = 8;
@@ -22,11 +23,17 @@ fn dtype<T: Float>() -> Dtype {
     }
 }
 
-fn to_le_bytes<T: Float>(t: &Tensor<T>) -> Vec<u8> {
-    let values = t.to_vec().into_iter();
-    match T::DTYPE {
-        DType::F32 => values.flat_map(|v| (v.f64() as f32).to_le_bytes()).collect(),
-        DType::F64 => values.flat_map(|v| v.f64().to_le_bytes()).collect(),
+fn to_le_bytes<T: Float>(value: &StateValue<T>) -> (Dtype, Vec<u8>) {
+    match value {
+        StateValue::Int(t) => (Dtype::I64, t.to_vec().into_iter().flat_map(i64::to_le_bytes).collect()),
+        StateValue::Float(t) => {
+            let values = t.to_vec().into_iter();
+            let bytes = match T::DTYPE {
+                DType::F32 => values.flat_map(|v| (v.f64() as f32).to_le_bytes()).collect(),
+                DType::F64 => values.flat_map(|v| v.f64().to_le_bytes()).collect(),
+            };
+            (dtype::<T>(), bytes)
+        }
     }
 }
 
@@ -46,13 +53,13 @@ fn from_le_bytes<T: Float>(bytes: &[u8]) -> Vec<T> {
 impl<T: Float> StateDict<T> {
     /// The safetensors file of this state dict, as bytes.
     pub fn to_safetensors_bytes(&self) -> Result<Vec<u8>> {
-        let data: Vec<(&str, Vec<usize>, Vec<u8>)> = self
+        let data: Vec<_> = self
             .iter()
             .map(|(name, t)| (name, t.shape().to_vec(), to_le_bytes(t)))
             .collect();
         let views = data
             .iter()
-            .map(|(name, shape, bytes)| TensorView::new(dtype::<T>(), shape.clone(), bytes).map(|v| (*name, v)))
+            .map(|(name, shape, (dtype, bytes))| TensorView::new(*dtype, shape.clone(), bytes).map(|v| (*name, v)))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::format("save_safetensors", e.to_string()))?;
         let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
@@ -69,8 +76,8 @@ impl<T: Float> StateDict<T> {
         write_file("save_safetensors", path.as_ref(), &self.to_safetensors_bytes()?)
     }
 
-    /// Reads a safetensors file whose tensors are all of this state dict's dtype, in the
-    /// file's order. A truncated, corrupt or mismatched file is an error naming the file and,
+    /// Reads a safetensors file whose float tensors are all of this state dict's dtype (and
+    /// any others int64), in the file's order. A truncated, corrupt or mismatched file is an error naming the file and,
     /// where there is one, the tensor at fault.
     pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
@@ -85,9 +92,16 @@ impl<T: Float> StateDict<T> {
         let mut out = Self::new();
         for name in metadata.offset_keys() {
             let info = metadata.info(&name).expect("a listed name");
-            let values = from_le_bytes(&data[info.data_offsets.0..info.data_offsets.1]);
-            let t = Tensor::from_vec(values, &info.shape)?;
-            out.insert(name, t);
+            let bytes = &data[info.data_offsets.0..info.data_offsets.1];
+            if info.dtype == Dtype::I64 {
+                let values = bytes
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+                    .collect();
+                out.insert(name, IndexTensor::from_vec(values, &info.shape)?);
+            } else {
+                out.insert(name, Tensor::from_vec(from_le_bytes(bytes), &info.shape)?);
+            }
         }
         Ok(out)
     }
@@ -117,17 +131,22 @@ fn check_tensors<T: Float>(bytes: &[u8]) -> std::result::Result<(), String> {
         serde_json::from_str(header).map_err(|e| format!("the header is not a JSON object: {e}"))?;
     for (name, entry) in entries.into_iter().filter(|(name, _)| name != "__metadata__") {
         let info: TensorInfo = serde_json::from_value(entry).map_err(|e| format!("tensor \"{name}\": {e}"))?;
-        if info.dtype != dtype::<T>() {
+        if info.dtype != dtype::<T>() && info.dtype != Dtype::I64 {
             return Err(format!(
-                "tensor \"{name}\" is {:?}, expected {:?} ({})",
+                "tensor \"{name}\" is {:?}, expected {:?} ({}) or I64",
                 info.dtype,
                 dtype::<T>(),
                 T::DTYPE
             ));
         }
+        let element = if info.dtype == Dtype::I64 {
+            8
+        } else {
+            std::mem::size_of::<T>()
+        };
         let size = checked_numel("load_safetensors", &info.shape)
             .ok()
-            .and_then(|n| n.checked_mul(std::mem::size_of::<T>()))
+            .and_then(|n| n.checked_mul(element))
             .ok_or_else(|| format!("tensor \"{name}\": shape {} is too large", Shape(info.shape.clone())))?;
         let (start, end) = info.data_offsets;
         if start > end || end > data_len {

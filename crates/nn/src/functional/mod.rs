@@ -4,10 +4,14 @@ mod bce_with_logits;
 mod checks;
 mod class_loss;
 mod cross_entropy;
+pub(crate) mod embedding;
 mod mse;
 
 pub use bce_with_logits::binary_cross_entropy_with_logits;
-pub use cross_entropy::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
+pub use cross_entropy::{
+    cross_entropy, cross_entropy_with, nll_loss, nll_loss_with, CrossEntropyOptions, NllLossOptions, Target,
+};
+pub use embedding::embedding;
 pub use mse::mse_loss;
 
 use ferrograd_autograd::Var;

@@ -1,6 +1,8 @@
 //! Helpers shared by the nn tests: reading the PyTorch fixtures and comparing with them.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod fixtures;
+
 use std::path::PathBuf;
 
 use ferrograd_autograd::Var;

@@ -3,11 +3,12 @@
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, Result};
 
-use crate::Module;
+use crate::{Forward, Module};
 
 /// Flattens dimensions `start_dim..=end_dim` (negative counts from the end) into one, as
 /// `nn.Flatten`; the default `(1, -1)` keeps the batch dimension and flattens the rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Module)]
+#[module(any_float)]
 pub struct Flatten {
     /// The first dimension to flatten.
     pub start_dim: isize,
@@ -29,7 +30,9 @@ impl Default for Flatten {
     }
 }
 
-impl<T: Float> Module<T> for Flatten {
+impl<T: Float> Forward<Var<T>, T> for Flatten {
+    type Output = Var<T>;
+
     fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
         x.flatten(self.start_dim, self.end_dim)
     }

@@ -7,7 +7,7 @@ use ferrograd_tensor::{Error, Float, Result, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::Module;
+use crate::{Forward, Module, TrainingFlag};
 
 /// `nn.Dropout`: in training mode (the default) each element is zeroed with probability `p`
 /// and the others are scaled by `1/(1-p)`, so the expected value is unchanged; in evaluation
@@ -19,10 +19,10 @@ use crate::Module;
 ///
 /// ```
 /// use ferrograd_autograd::Var;
-/// use ferrograd_nn::{Dropout, Module};
+/// use ferrograd_nn::{Dropout, Forward};
 /// use ferrograd_tensor::Tensor;
 ///
-/// let mut dropout = Dropout::new(0.5, 42)?;
+/// let dropout = Dropout::new(0.5, 42)?;
 /// let x = Var::new(Tensor::<f32>::ones(&[1000]));
 /// let y = dropout.forward(&x)?.to_tensor().to_vec();
 /// assert!(y.iter().all(|&v| v == 0.0 || v == 2.0));
@@ -30,10 +30,12 @@ use crate::Module;
 /// assert_eq!(dropout.forward(&x)?.to_tensor(), x.to_tensor());
 /// # Ok::<(), ferrograd_tensor::Error>(())
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Module)]
+#[module(any_float)]
 pub struct Dropout {
     p: f64,
-    training: bool,
+    training: TrainingFlag,
+    #[module(skip)]
     rng: RefCell<StdRng>,
 }
 
@@ -48,7 +50,7 @@ impl Dropout {
         }
         Ok(Self {
             p,
-            training: true,
+            training: TrainingFlag::default(),
             rng: RefCell::new(StdRng::seed_from_u64(seed)),
         })
     }
@@ -60,24 +62,26 @@ impl Dropout {
 
     /// Whether the layer is in training mode.
     pub fn is_training(&self) -> bool {
-        self.training
+        self.training.get()
     }
 
     /// Training mode, as `dropout.train()` (the same as [`Module::train`], without having to
     /// name the element type).
-    pub fn train(&mut self) {
-        self.training = true;
+    pub fn train(&self) {
+        self.training.set(true);
     }
 
     /// Evaluation mode, as `dropout.eval()`.
-    pub fn eval(&mut self) {
-        self.training = false;
+    pub fn eval(&self) {
+        self.training.set(false);
     }
 }
 
-impl<T: Float> Module<T> for Dropout {
+impl<T: Float> Forward<Var<T>, T> for Dropout {
+    type Output = Var<T>;
+
     fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
-        if !self.training || self.p == 0.0 {
+        if !self.training.get() || self.p == 0.0 {
             return Ok(x.clone());
         }
         // As ATen's `_dropout_impl`: a Bernoulli(1-p) mask divided by 1-p, times the input.
@@ -88,9 +92,5 @@ impl<T: Float> Module<T> for Dropout {
             .map(|_| if rng.random_bool(keep) { scale } else { T::zero() })
             .collect();
         x.try_mul(&Var::new(Tensor::from_vec(mask, &x.shape())?))
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
     }
 }

@@ -1,0 +1,152 @@
+//! `rsqrt`, `erf`, `pow` with a tensor exponent, and the activation functions GELU, SiLU,
+//! Softplus and ELU, each with its derivative as PyTorch's `derivatives.yaml` gives it.
+//!
+//! Derivatives are written with `Var` ops (piecewise parts with constant masks), so that
+//! they can be differentiated again.
+
+use std::f64::consts::{FRAC_1_SQRT_2, PI};
+
+use ferrograd_tensor::{Float, GeluApproximate, Result};
+
+use crate::ops::arith::unbroadcast;
+use crate::Var;
+
+impl<T: Float> Var<T> {
+    /// `1/√x`, as `torch.rsqrt`; derivative `-½·out³`.
+    pub fn rsqrt(&self) -> Var<T> {
+        let out = self.value().rsqrt();
+        Var::from_op("RsqrtBackward0", out, [self.clone()], |g, out, _| {
+            Ok([Some(g.try_mul(&out.powf(T::of(3.0)).mul_scalar(T::of(-0.5)))?)])
+        })
+    }
+
+    /// The error function, as `torch.erf`; derivative `2/√π · e^(-x²)`.
+    pub fn erf(&self) -> Var<T> {
+        let out = self.value().erf();
+        Var::from_op("ErfBackward0", out, [self.clone()], |g, _, x| {
+            let x = &x[0];
+            let d = x.try_mul(x)?.neg().exp().mul_scalar(T::of(2.0 / PI.sqrt()));
+            Ok([Some(g.try_mul(&d)?)])
+        })
+    }
+
+    /// `self ^ exponent` elementwise, broadcasting, as `torch.pow(self, exponent)`.
+    ///
+    /// Gradients (PyTorch's `pow_backward_self` / `pow_backward_exponent`): for the base
+    /// `exponent · self^(exponent-1)`, 0 where the exponent is 0; for the exponent
+    /// `out · ln(self)`, 0 where the base is 0 and the exponent non-negative.
+    pub fn pow(&self, exponent: &Var<T>) -> Result<Var<T>> {
+        let out = self.value().pow(&exponent.value())?;
+        Ok(Var::from_op(
+            "PowBackward1",
+            out,
+            [self.clone(), exponent.clone()],
+            |g, out, x| {
+                let (base, exponent) = (&x[0], &x[1]);
+                let gb = if base.requires_grad() {
+                    let zero_exponent = exponent.value().eq_scalar(T::zero());
+                    let d = exponent.try_mul(&base.pow(&exponent.add_scalar(-T::one()))?)?;
+                    let gb = g.try_mul(&d)?.masked_fill(&zero_exponent, T::zero())?;
+                    Some(unbroadcast(&gb, base)?)
+                } else {
+                    None
+                };
+                let ge = if exponent.requires_grad() {
+                    let zero_base = base.value().eq_scalar(T::zero());
+                    let nonnegative = exponent.value().to_mask(|p| p >= T::zero());
+                    let skip = zero_base.logical_and(&nonnegative)?;
+                    let d = out.try_mul(&base.log())?.masked_fill(&skip, T::zero())?;
+                    Some(unbroadcast(&g.try_mul(&d)?, exponent)?)
+                } else {
+                    None
+                };
+                Ok([gb, ge])
+            },
+        ))
+    }
+
+    /// GELU, `approximate` `"none"` or `"tanh"` (anything else is an error), as
+    /// `torch.nn.functional.gelu`.
+    ///
+    /// Derivative, `"none"`: `Φ(x) + x·φ(x)`; `"tanh"`, with `u = √(2/π)(x + 0.044715x³)`:
+    /// `½(1 + tanh u) + ½x(1 - tanh²u)·√(2/π)(1 + 3·0.044715x²)` (PyTorch's `gelu_backward`).
+    pub fn gelu(&self, approximate: &str) -> Result<Var<T>> {
+        let form = GeluApproximate::parse(approximate)?;
+        let out = self.value().gelu(approximate)?;
+        Ok(Var::from_op("GeluBackward0", out, [self.clone()], move |g, _, x| {
+            let x = &x[0];
+            let d = match form {
+                GeluApproximate::None => {
+                    let cdf = x
+                        .mul_scalar(T::of(FRAC_1_SQRT_2))
+                        .erf()
+                        .add_scalar(T::one())
+                        .mul_scalar(T::of(0.5));
+                    let pdf = x
+                        .try_mul(x)?
+                        .mul_scalar(T::of(-0.5))
+                        .exp()
+                        .mul_scalar(T::of(1.0 / (2.0 * PI).sqrt()));
+                    cdf.try_add(&x.try_mul(&pdf)?)?
+                }
+                GeluApproximate::Tanh => {
+                    let (beta, kappa) = (T::of(GeluApproximate::BETA), T::of(GeluApproximate::KAPPA));
+                    let x_sq = x.try_mul(x)?;
+                    let inner = x.try_add(&x_sq.try_mul(x)?.mul_scalar(kappa))?.mul_scalar(beta);
+                    let t = inner.tanh();
+                    let left = t.add_scalar(T::one()).mul_scalar(T::of(0.5));
+                    let sech2 = t.try_mul(&t)?.neg().add_scalar(T::one());
+                    let slope = x_sq
+                        .mul_scalar(T::of(3.0) * kappa)
+                        .add_scalar(T::one())
+                        .mul_scalar(beta);
+                    left.try_add(&x.mul_scalar(T::of(0.5)).try_mul(&sech2)?.try_mul(&slope)?)?
+                }
+            };
+            Ok([Some(g.try_mul(&d)?)])
+        }))
+    }
+
+    /// `x·σ(x)`, as `torch.nn.functional.silu`; derivative `σ(x)(1 + x(1 - σ(x)))`.
+    pub fn silu(&self) -> Var<T> {
+        let out = self.value().silu();
+        Var::from_op("SiluBackward0", out, [self.clone()], |g, _, x| {
+            let x = &x[0];
+            let s = x.sigmoid();
+            let d = s.try_mul(&x.try_mul(&s.neg().add_scalar(T::one()))?.add_scalar(T::one()))?;
+            Ok([Some(g.try_mul(&d)?)])
+        })
+    }
+
+    /// `log(1 + e^(βx))/β`, and `x` where `βx > threshold`, as
+    /// `torch.nn.functional.softplus(x, beta, threshold)` (defaults 1 and 20).
+    ///
+    /// Derivative: `σ(βx)`, and exactly 1 where `βx > threshold` (PyTorch's `softplus_backward`).
+    pub fn softplus(&self, beta: T, threshold: T) -> Var<T> {
+        let out = self.value().softplus(beta, threshold);
+        Var::from_op("SoftplusBackward0", out, [self.clone()], move |g, _, x| {
+            let above = x[0].value().to_mask(|v| v * beta > threshold);
+            let d = x[0].mul_scalar(beta).sigmoid().masked_fill(&above, T::one())?;
+            Ok([Some(g.try_mul(&d)?)])
+        })
+    }
+
+    /// `x` where `x > 0`, else `α(eˣ - 1)`, as `torch.nn.functional.elu(x, alpha)`.
+    ///
+    /// Derivative: 1 where `x > 0`, `α·eˣ` (= `out + α`) where `x <= 0`; its own derivative
+    /// is 0 at `x = 0`, as PyTorch's `elu_double_backward`.
+    pub fn elu(&self, alpha: T) -> Var<T> {
+        let out = self.value().elu(alpha);
+        Var::from_op("EluBackward0", out, [self.clone()], move |g, _, x| {
+            let v = x[0].value();
+            let (zero, positive) = (v.eq_scalar(T::zero()), v.gt_scalar(T::zero()));
+            drop(v);
+            let d = x[0]
+                .exp()
+                .mul_scalar(alpha)
+                .masked_fill(&zero, alpha)?
+                .masked_fill(&positive, T::one())?;
+            Ok([Some(g.try_mul(&d)?)])
+        })
+    }
+}

@@ -1,0 +1,14 @@
+//! The layers, one file per family as torch.nn groups them; each is a thin [`Module`](crate::Module)
+//! over the function of the same name in [`functional`](crate::functional).
+
+mod activation;
+mod dropout;
+mod flatten;
+mod linear;
+mod sparse;
+
+pub use activation::{LeakyReLU, ReLU, Sigmoid, Tanh};
+pub use dropout::Dropout;
+pub use flatten::Flatten;
+pub use linear::Linear;
+pub use sparse::Embedding;

@@ -1,0 +1,97 @@
+//! Elementwise functions of the activation layers and of normalisation: `rsqrt`, `erf`,
+//! `pow` with a tensor exponent, `gelu`, `silu`, `softplus`, `elu`.
+//!
+//! Each computes in the tensor's own type, with the formula PyTorch's CPU kernels use, so
+//! that `f32` results agree with PyTorch's to an ulp or two.
+
+use crate::{Error, Float, Result, Tensor};
+
+/// `√(2/π)`, the scale inside GELU's tanh form (PyTorch's `kBeta`).
+const GELU_BETA: f64 = 0.797_884_560_802_865_4;
+/// The cubic coefficient of GELU's tanh form (PyTorch's `kKappa`).
+const GELU_KAPPA: f64 = 0.044_715;
+
+/// The two forms of GELU, as the `approximate` argument of `torch.nn.functional.gelu` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeluApproximate {
+    /// `"none"`: `x·Φ(x) = 0.5·x·(1 + erf(x/√2))`.
+    None,
+    /// `"tanh"`: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+    Tanh,
+}
+
+impl GeluApproximate {
+    /// `√(2/π)`, the scale inside the tanh form (PyTorch's `kBeta`).
+    pub const BETA: f64 = GELU_BETA;
+    /// `0.044715`, the cubic coefficient of the tanh form (PyTorch's `kKappa`).
+    pub const KAPPA: f64 = GELU_KAPPA;
+
+    /// Reads PyTorch's string: `"none"` or `"tanh"`; anything else is an error in PyTorch's words.
+    pub fn parse(approximate: &str) -> Result<Self> {
+        match approximate {
+            "none" => Ok(Self::None),
+            "tanh" => Ok(Self::Tanh),
+            other => Err(Error::invalid(
+                "gelu",
+                format!("approximate argument must be either none or tanh. (got {other:?})"),
+            )),
+        }
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// `1/√x`, as `torch.rsqrt`.
+    pub fn rsqrt(&self) -> Self {
+        self.map(|x| T::one() / x.sqrt())
+    }
+
+    /// The error function, as `torch.erf`: within 1 ulp in `f32` and `f64` (see
+    /// [`Float::erf`]).
+    pub fn erf(&self) -> Self {
+        self.map(T::erf)
+    }
+
+    /// `self ^ exponent` elementwise, broadcasting, as `torch.pow(self, exponent)` (for a
+    /// number as exponent see [`powf`](Tensor::powf)).
+    pub fn pow(&self, exponent: &Self) -> Result<Self> {
+        self.zip_map(exponent, "pow", |x, p| x.powf(p))
+    }
+
+    /// GELU, `approximate` `"none"` (the exact `x·Φ(x)`) or `"tanh"`, as
+    /// `torch.nn.functional.gelu`.
+    pub fn gelu(&self, approximate: &str) -> Result<Self> {
+        Ok(match GeluApproximate::parse(approximate)? {
+            GeluApproximate::None => {
+                let (half, sqrt1_2) = (T::of(0.5), T::of(std::f64::consts::FRAC_1_SQRT_2));
+                self.map(|x| x * half * (T::one() + (x * sqrt1_2).erf()))
+            }
+            GeluApproximate::Tanh => {
+                let (half, beta, kappa) = (T::of(0.5), T::of(GELU_BETA), T::of(GELU_KAPPA));
+                self.map(|x| half * x * (T::one() + (beta * (x + kappa * x * x * x)).tanh()))
+            }
+        })
+    }
+
+    /// `x·σ(x) = x / (1 + e^-x)`, as `torch.nn.functional.silu`.
+    pub fn silu(&self) -> Self {
+        self.map(|x| x / (T::one() + (-x).exp()))
+    }
+
+    /// `log(1 + e^(βx)) / β`, and `x` itself where `βx > threshold`, as
+    /// `torch.nn.functional.softplus(x, beta, threshold)` (PyTorch's defaults are 1 and 20).
+    pub fn softplus(&self, beta: T, threshold: T) -> Self {
+        self.map(|x| {
+            if x * beta > threshold {
+                x
+            } else {
+                (x * beta).exp().ln_1p() / beta
+            }
+        })
+    }
+
+    /// `x` where `x > 0`, else `α·(eˣ - 1)` (computed with `expm1`), as
+    /// `torch.nn.functional.elu(x, alpha)` (PyTorch's default `alpha` is 1).
+    pub fn elu(&self, alpha: T) -> Self {
+        self.map(|x| if x > T::zero() { x } else { alpha * x.exp_m1() })
+    }
+}

@@ -1,0 +1,201 @@
+//! Ops that cut, pad, shift, mirror or accumulate along dimensions: `split`, `chunk`, `pad`,
+//! `roll`, `flip`, `cumsum`.
+
+use ndarray::{ArrayD, Axis, IxDyn, Slice};
+
+use crate::tensor::checked_shape;
+use crate::{normalize_dim, normalize_dims, Error, Float, Result, Shape, Tensor};
+
+impl<T: Float> Tensor<T> {
+    /// Pieces of `size` elements along `dim` (the last one smaller if `size` does not divide
+    /// the dimension), as `torch.split(t, size, dim)`.
+    pub fn split(&self, size: usize, dim: isize) -> Result<Vec<Self>> {
+        split_ranges("split", self.shape(), size, dim)?
+            .into_iter()
+            .map(|(start, len)| self.narrow(dim, start, len))
+            .collect()
+    }
+
+    /// `chunks` pieces of `ceil(n / chunks)` elements along `dim` (fewer pieces if the
+    /// dimension runs out first), as `torch.chunk(t, chunks, dim)`.
+    pub fn chunk(&self, chunks: usize, dim: isize) -> Result<Vec<Self>> {
+        self.split(chunk_size("chunk", self.shape(), chunks, dim)?, dim)
+    }
+
+    /// Pads the trailing dimensions with `value`, as `torch.nn.functional.pad(t, pad,
+    /// value=value)` in constant mode: `pad[0]` is `(before, after)` for the last dimension,
+    /// `pad[1]` for the one before it, and so on (F.pad's flat list, in pairs). A negative
+    /// amount removes elements from that side.
+    pub fn pad(&self, pad: &[(isize, isize)], value: T) -> Result<Self> {
+        let plan = pad_plan(self.shape(), pad)?;
+        let shape: Vec<usize> = plan.iter().map(|p| p.out).collect();
+        checked_shape("pad", &shape)?;
+        let mut out = ArrayD::from_elem(IxDyn(&shape), value);
+        if plan.iter().all(|p| p.len > 0) {
+            out.slice_each_axis_mut(|ax| {
+                let p = &plan[ax.axis.index()];
+                Slice::from(p.dst..p.dst + p.len)
+            })
+            .assign(&self.data.slice_each_axis(|ax| {
+                let p = &plan[ax.axis.index()];
+                Slice::from(p.src..p.src + p.len)
+            }));
+        }
+        Ok(Tensor { data: out })
+    }
+
+    /// Shifts the elements by `shifts[i]` along `dims[i]`, those pushed off the end coming
+    /// back at the start, as `torch.roll`. With no `dims` the tensor is rolled as if flat
+    /// (one shift).
+    pub fn roll(&self, shifts: &[isize], dims: &[isize]) -> Result<Self> {
+        if dims.is_empty() {
+            if shifts.len() != 1 {
+                return Err(roll_mismatch(shifts, dims));
+            }
+            let flat = self.reshape(&[self.numel()])?;
+            return flat.roll(shifts, &[0])?.reshape(self.shape());
+        }
+        if shifts.len() != dims.len() {
+            return Err(roll_mismatch(shifts, dims));
+        }
+        let mut data = self.data.clone();
+        for (&shift, &dim) in shifts.iter().zip(dims) {
+            let d = normalize_dim("roll", dim, self.ndim())?;
+            let n = self.shape()[d];
+            if n == 0 {
+                continue;
+            }
+            let s = shift.rem_euclid(n as isize) as usize;
+            if s == 0 {
+                continue;
+            }
+            let mut rolled = data.clone();
+            rolled
+                .slice_axis_mut(Axis(d), Slice::from(s..))
+                .assign(&data.slice_axis(Axis(d), Slice::from(..n - s)));
+            rolled
+                .slice_axis_mut(Axis(d), Slice::from(..s))
+                .assign(&data.slice_axis(Axis(d), Slice::from(n - s..)));
+            data = rolled;
+        }
+        Ok(Tensor { data })
+    }
+
+    /// Reverses the order of the elements along each of `dims`, as `torch.flip`.
+    pub fn flip(&self, dims: &[isize]) -> Result<Self> {
+        if dims.is_empty() {
+            return Ok(self.clone());
+        }
+        let mut view = self.data.view();
+        for d in normalize_dims("flip", dims, self.ndim())? {
+            view.invert_axis(Axis(d));
+        }
+        Ok(Tensor {
+            data: view.as_standard_layout().into_owned(),
+        })
+    }
+
+    /// The running sum along `dim`: `out[i] = x[0] + ... + x[i]`, as `torch.cumsum`.
+    pub fn cumsum(&self, dim: isize) -> Result<Self> {
+        let d = normalize_dim("cumsum", dim, self.ndim().max(1))?;
+        let mut data = self.data.clone();
+        if self.ndim() > 0 {
+            data.accumulate_axis_inplace(Axis(d), |&prev, cur| *cur += prev);
+        }
+        Ok(Tensor { data })
+    }
+}
+
+/// `(start, length)` of each piece of `torch.split(t, size, dim)`.
+pub fn split_ranges(op: &'static str, shape: &[usize], size: usize, dim: isize) -> Result<Vec<(usize, usize)>> {
+    let d = normalize_dim(op, dim, shape.len())?;
+    let n = shape[d];
+    if size == 0 {
+        if n == 0 {
+            return Ok(vec![(0, 0)]);
+        }
+        return Err(Error::invalid(
+            op,
+            format!("split_size can only be 0 if dimension size is 0, but got dimension size of {n}"),
+        ));
+    }
+    if n == 0 {
+        return Ok(vec![(0, 0)]);
+    }
+    Ok((0..n).step_by(size).map(|start| (start, size.min(n - start))).collect())
+}
+
+/// The piece size of `torch.chunk(t, chunks, dim)`: `ceil(n / chunks)`.
+pub fn chunk_size(op: &'static str, shape: &[usize], chunks: usize, dim: isize) -> Result<usize> {
+    if chunks == 0 {
+        return Err(Error::invalid(
+            op,
+            format!("chunk expects `chunks` to be greater than 0, got: {chunks}"),
+        ));
+    }
+    let d = normalize_dim(op, dim, shape.len())?;
+    Ok(shape[d].div_ceil(chunks))
+}
+
+/// Where one dimension's elements go when padding: `len` elements from `src` in the input
+/// to `dst` in an output of `out` elements.
+struct AxisPad {
+    out: usize,
+    src: usize,
+    dst: usize,
+    len: usize,
+}
+
+fn pad_plan(shape: &[usize], pad: &[(isize, isize)]) -> Result<Vec<AxisPad>> {
+    if pad.len() > shape.len() {
+        return Err(Error::invalid(
+            "pad",
+            format!(
+                "Padding length should be less than or equal to two times the input dimension but got padding length {} and input of dimension {}",
+                2 * pad.len(),
+                shape.len()
+            ),
+        ));
+    }
+    let first_padded = shape.len() - pad.len();
+    (0..shape.len())
+        .map(|d| {
+            let n = shape[d] as isize;
+            let (before, after) = if d < first_padded {
+                (0, 0)
+            } else {
+                pad[shape.len() - 1 - d]
+            };
+            let out = n + before + after;
+            if out < 0 {
+                return Err(Error::invalid(
+                    "pad",
+                    format!(
+                        "The input size {n}, plus negative padding {before} and {after} resulted in a negative output size, which is invalid. Check dimension {d} of your input (shape {}).",
+                        Shape(shape.to_vec())
+                    ),
+                ));
+            }
+            let src = (-before).max(0);
+            let dst = before.max(0);
+            let len = (n - src - (-after).max(0)).max(0).min(out);
+            Ok(AxisPad {
+                out: out as usize,
+                src: src.min(n) as usize,
+                dst: dst.min(out) as usize,
+                len: len as usize,
+            })
+        })
+        .collect()
+}
+
+fn roll_mismatch(shifts: &[isize], dims: &[isize]) -> Error {
+    Error::invalid(
+        "roll",
+        format!(
+            "shifts and dimensions must align. shifts: {}, dims:{}",
+            shifts.len(),
+            dims.len()
+        ),
+    )
+}

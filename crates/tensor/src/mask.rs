@@ -1,0 +1,228 @@
+//! Boolean masks ([`BoolTensor`], PyTorch's `torch.bool`) and the ops that take them:
+//! `masked_fill`, `where_`, and the triangular `tril` / `triu`.
+
+use ndarray::{ArrayD, IxDyn, Zip};
+
+use crate::tensor::checked_shape;
+use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
+
+/// An n-dimensional tensor of `bool`, PyTorch's `torch.bool`: the masks of `masked_fill` and
+/// `where_`, and the attention masks built with [`tril`](BoolTensor::tril).
+///
+/// Masks broadcast against the tensors they are used with, as in PyTorch.
+///
+/// ```
+/// use ferrograd_tensor::{BoolTensor, Tensor};
+/// let causal = BoolTensor::full(&[3, 3], true).tril(0)?; // True on and below the diagonal
+/// let scores = Tensor::<f32>::zeros(&[3, 3]).masked_fill(&causal.logical_not(), f32::NEG_INFINITY)?;
+/// assert_eq!(scores.softmax(-1)?.get(&[0, 0])?, 1.0);
+/// # Ok::<(), ferrograd_tensor::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoolTensor {
+    pub(crate) data: ArrayD<bool>,
+}
+
+impl BoolTensor {
+    /// A mask from a flat row-major `Vec` and a shape.
+    pub fn from_vec(data: Vec<bool>, shape: &[usize]) -> Result<Self> {
+        let numel = checked_shape("BoolTensor::from_vec", shape)?;
+        if numel != data.len() {
+            return Err(Error::DataLength {
+                op: "BoolTensor::from_vec",
+                len: data.len(),
+                shape: shape.into(),
+                numel,
+            });
+        }
+        Ok(Self {
+            data: ArrayD::from_shape_vec(IxDyn(shape), data).expect("length checked"),
+        })
+    }
+
+    /// A 1-D mask.
+    pub fn from_slice(data: &[bool]) -> Self {
+        Self {
+            data: ArrayD::from_shape_vec(IxDyn(&[data.len()]), data.to_vec()).expect("1-D"),
+        }
+    }
+
+    /// Takes an `ndarray` array without copying.
+    pub fn from_array<D: ndarray::Dimension>(a: ndarray::Array<bool, D>) -> Self {
+        Self { data: a.into_dyn() }
+    }
+
+    /// A mask of `shape` filled with `value`, as `torch.full(shape, value, dtype=torch.bool)`.
+    pub fn full(shape: &[usize], value: bool) -> Self {
+        Self {
+            data: ArrayD::from_elem(IxDyn(shape), value),
+        }
+    }
+
+    /// The underlying array.
+    pub fn array(&self) -> &ArrayD<bool> {
+        &self.data
+    }
+
+    /// The size of each dimension.
+    pub fn shape(&self) -> &[usize] {
+        self.data.shape()
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.data.ndim()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The values in row-major order.
+    pub fn to_vec(&self) -> Vec<bool> {
+        self.data.iter().copied().collect()
+    }
+
+    /// `!self`, as `torch.logical_not` (or `~mask`).
+    pub fn logical_not(&self) -> Self {
+        Self {
+            data: self.data.mapv(|b| !b),
+        }
+    }
+
+    /// `self & other`, broadcasting, as `torch.logical_and`.
+    pub fn logical_and(&self, other: &Self) -> Result<Self> {
+        self.zip_with(other, "logical_and", |a, b| a && b)
+    }
+
+    /// `self | other`, broadcasting, as `torch.logical_or`.
+    pub fn logical_or(&self, other: &Self) -> Result<Self> {
+        self.zip_with(other, "logical_or", |a, b| a || b)
+    }
+
+    fn zip_with(&self, other: &Self, op: &'static str, f: impl Fn(bool, bool) -> bool) -> Result<Self> {
+        let shape = broadcast_shape(op, self.shape(), other.shape())?;
+        let a = self.data.broadcast(shape.clone()).expect("shape checked");
+        let b = other.data.broadcast(shape).expect("shape checked");
+        Ok(Self {
+            data: Zip::from(&a).and(&b).map_collect(|&a, &b| f(a, b)),
+        })
+    }
+
+    /// Keeps the elements on and below the `k`-th diagonal of the last two dimensions and
+    /// sets the others to `false`, as `torch.tril` (`k > 0` above the diagonal, `k < 0` below).
+    pub fn tril(&self, k: isize) -> Result<Self> {
+        triangle("tril", &self.data, k, false, true).map(|data| Self { data })
+    }
+
+    /// Keeps the elements on and above the `k`-th diagonal of the last two dimensions, as
+    /// `torch.triu`.
+    pub fn triu(&self, k: isize) -> Result<Self> {
+        triangle("triu", &self.data, k, false, false).map(|data| Self { data })
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// `true` where `pred` holds for the element.
+    pub fn to_mask(&self, pred: impl Fn(T) -> bool) -> BoolTensor {
+        BoolTensor {
+            data: self.data.mapv(pred),
+        }
+    }
+
+    /// `self == value` elementwise, as `tensor == value`.
+    pub fn eq_scalar(&self, value: T) -> BoolTensor {
+        self.to_mask(|x| x == value)
+    }
+
+    /// `self > value` elementwise, as `tensor > value` (false for NaN).
+    pub fn gt_scalar(&self, value: T) -> BoolTensor {
+        self.to_mask(|x| x > value)
+    }
+
+    /// `self < value` elementwise, as `tensor < value` (false for NaN).
+    pub fn lt_scalar(&self, value: T) -> BoolTensor {
+        self.to_mask(|x| x < value)
+    }
+
+    /// `value` where `mask` is true, the element elsewhere, as `torch.masked_fill`. The mask
+    /// and the tensor broadcast together; the result has their broadcast shape.
+    pub fn masked_fill(&self, mask: &BoolTensor, value: T) -> Result<Self> {
+        let fill = |m: &bool, x: &T| if *m { value } else { *x };
+        if mask.shape() == self.shape() {
+            return Ok(Tensor {
+                data: Zip::from(&mask.data).and(&self.data).map_collect(fill),
+            });
+        }
+        let shape = broadcast_shape("masked_fill", self.shape(), mask.shape())?;
+        let m = mask.data.broadcast(shape.clone()).expect("shape checked");
+        let x = self.data.broadcast(shape).expect("shape checked");
+        Ok(Tensor {
+            data: Zip::from(&m).and(&x).map_collect(fill),
+        })
+    }
+
+    /// `a` where `cond` is true and `b` elsewhere, as `torch.where(cond, a, b)`: the three
+    /// broadcast together. (`where` is a Rust keyword, hence the underscore.)
+    pub fn where_(cond: &BoolTensor, a: &Self, b: &Self) -> Result<Self> {
+        let ab = broadcast_shape("where", a.shape(), b.shape())?;
+        let shape = broadcast_shape("where", cond.shape(), &ab).map_err(|_| Error::Broadcast {
+            op: "where",
+            lhs: Shape(cond.shape().to_vec()),
+            rhs: Shape(ab.clone()),
+        })?;
+        let c = cond.data.broadcast(shape.clone()).expect("shape checked");
+        let av = a.data.broadcast(shape.clone()).expect("shape checked");
+        let bv = b.data.broadcast(shape).expect("shape checked");
+        Ok(Tensor {
+            data: Zip::from(&c)
+                .and(&av)
+                .and(&bv)
+                .map_collect(|&c, &a, &b| if c { a } else { b }),
+        })
+    }
+
+    /// Keeps the elements on and below the `k`-th diagonal of the last two dimensions (each
+    /// matrix of a batch) and zeroes the others, as `torch.tril`.
+    pub fn tril(&self, k: isize) -> Result<Self> {
+        triangle("tril", &self.data, k, T::zero(), true).map(|data| Tensor { data })
+    }
+
+    /// Keeps the elements on and above the `k`-th diagonal of the last two dimensions and
+    /// zeroes the others, as `torch.triu`.
+    pub fn triu(&self, k: isize) -> Result<Self> {
+        triangle("triu", &self.data, k, T::zero(), false).map(|data| Tensor { data })
+    }
+}
+
+/// `data` with the elements off the triangle set to `zero`: the triangle is `col - row <= k`
+/// for `lower`, `col - row >= k` otherwise.
+fn triangle<E: Copy>(op: &'static str, data: &ArrayD<E>, k: isize, zero: E, lower: bool) -> Result<ArrayD<E>> {
+    let n = data.ndim();
+    if n < 2 {
+        return Err(Error::invalid(
+            op,
+            format!(
+                "input tensor must have at least 2 dimensions, but got shape {}",
+                Shape(data.shape().to_vec())
+            ),
+        ));
+    }
+    let (rows, cols) = (data.shape()[n - 2], data.shape()[n - 1]);
+    let mut values: Vec<E> = data.iter().copied().collect();
+    if rows * cols > 0 {
+        for matrix in values.chunks_exact_mut(rows * cols) {
+            for (i, row) in matrix.chunks_exact_mut(cols).enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    let offset = j as isize - i as isize;
+                    let keep = if lower { offset <= k } else { offset >= k };
+                    if !keep {
+                        *v = zero;
+                    }
+                }
+            }
+        }
+    }
+    Ok(ArrayD::from_shape_vec(data.raw_dim(), values).expect("same element count"))
+}

@@ -1,0 +1,83 @@
+//! `topk`: the `k` largest (or smallest) elements along a dimension, with their indices.
+
+use std::cmp::Ordering;
+
+use ndarray::{ArrayD, IxDyn};
+
+use crate::{normalize_dim, Error, Float, IndexTensor, Result, Tensor};
+
+impl<T: Float> Tensor<T> {
+    /// The `k` largest elements along `dim` (the smallest if `largest` is false) and their
+    /// indices, as `torch.topk(t, k, dim, largest, sorted)`.
+    ///
+    /// A NaN counts as larger than any number, as in PyTorch. Equal elements come lower index
+    /// first; PyTorch's CPU kernel leaves that order open (`[3, 3, 3, 3]` gives indices
+    /// `[2, 3]` for `k = 2` there), so tied indices may differ from PyTorch's while the values
+    /// agree. With `sorted` the elements come in order (largest first, or smallest first);
+    /// without it they keep their order in the input.
+    pub fn topk(&self, k: usize, dim: isize, largest: bool, sorted: bool) -> Result<(Self, IndexTensor)> {
+        let d = normalize_dim("topk", dim, self.ndim().max(1))?;
+        let n = self.shape().get(d).copied().unwrap_or(1);
+        if k > n {
+            return Err(Error::invalid(
+                "topk",
+                format!("selected index k out of range (k = {k}, dimension {dim} has size {n})"),
+            ));
+        }
+        if self.ndim() == 0 {
+            return Ok((self.clone(), IndexTensor::scalar(0)));
+        }
+        // The dimension moved last and made contiguous: one slice of `n` values per lane.
+        let last = self.ndim() - 1;
+        let mut moved = self.data.view();
+        moved.swap_axes(d, last);
+        let moved = moved.as_standard_layout();
+        let values = moved.as_slice().expect("standard layout");
+        let lanes = values.len().checked_div(n).unwrap_or(0);
+        let mut out_values = Vec::with_capacity(lanes * k);
+        let mut out_indices = Vec::with_capacity(lanes * k);
+        let mut order: Vec<usize> = Vec::with_capacity(n);
+        for lane in values.chunks_exact(n.max(1)).take(lanes) {
+            order.clear();
+            order.extend(0..n);
+            // Stable: equal values keep the lower index first.
+            if largest {
+                order.sort_by(|&a, &b| nan_greatest(lane[b], lane[a]));
+            } else {
+                order.sort_by(|&a, &b| nan_greatest(lane[a], lane[b]));
+            }
+            let chosen = &mut order[..k];
+            if !sorted {
+                chosen.sort_unstable();
+            }
+            out_values.extend(chosen.iter().map(|&i| lane[i]));
+            out_indices.extend(chosen.iter().map(|&i| i as i64));
+        }
+        let mut shape = moved.shape().to_vec();
+        shape[last] = k;
+        let values = ArrayD::from_shape_vec(IxDyn(&shape), out_values).expect("lanes times k");
+        let indices = ArrayD::from_shape_vec(IxDyn(&shape), out_indices).expect("lanes times k");
+        Ok((
+            Tensor {
+                data: swap_back(values, d, last),
+            },
+            IndexTensor::from_array(swap_back(indices, d, last)),
+        ))
+    }
+}
+
+/// Undoes the swap of dimensions `d` and `last`, in row-major order.
+fn swap_back<E: Clone>(mut a: ArrayD<E>, d: usize, last: usize) -> ArrayD<E> {
+    a.swap_axes(d, last);
+    a.as_standard_layout().into_owned()
+}
+
+/// Orders numbers as usual and NaN above every number (NaNs equal among themselves).
+fn nan_greatest<T: Float>(a: T, b: T) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => a.partial_cmp(&b).expect("neither is NaN"),
+    }
+}

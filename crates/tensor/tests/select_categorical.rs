@@ -1,0 +1,322 @@
+//! Masks, triangles, padding, rolling, running sums, `topk`, `split` / `chunk` against
+//! PyTorch 2.15; `one_hot`; and `multinomial`'s errors, reproducibility and distribution.
+
+use ferrograd_tensor::{BoolTensor, IndexTensor, Tensor};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+fn t(data: &[f64], shape: &[usize]) -> Tensor<f64> {
+    Tensor::from_vec(data.to_vec(), shape).unwrap()
+}
+
+#[track_caller]
+fn assert_values(actual: &Tensor<f64>, expected: &[f64], shape: &[usize]) {
+    assert_eq!(actual.shape(), shape, "{actual}");
+    assert_eq!(actual.to_vec(), expected, "{actual}");
+}
+
+/// x = torch.arange(12.).reshape(3, 4)
+fn x() -> Tensor<f64> {
+    Tensor::arange(12).reshape(&[3, 4]).unwrap()
+}
+
+#[test]
+fn masked_fill_and_where_broadcast() {
+    // x.masked_fill(torch.tensor([[True], [False], [True]]), -1.5)
+    let m = BoolTensor::from_vec(vec![true, false, true], &[3, 1]).unwrap();
+    let want = [-1.5, -1.5, -1.5, -1.5, 4.0, 5.0, 6.0, 7.0, -1.5, -1.5, -1.5, -1.5];
+    assert_values(&x().masked_fill(&m, -1.5).unwrap(), &want, &[3, 4]);
+    // torch.tensor([1., 2]).masked_fill(torch.tensor([[True, False], [False, False]]), 9.)
+    let m = BoolTensor::from_vec(vec![true, false, false, false], &[2, 2]).unwrap();
+    assert_values(
+        &t(&[1.0, 2.0], &[2]).masked_fill(&m, 9.0).unwrap(),
+        &[9.0, 2.0, 1.0, 2.0],
+        &[2, 2],
+    );
+    // torch.where(torch.tensor([True, False, True, False]), x, torch.tensor([[100.], [200], [300]]))
+    let cond = BoolTensor::from_slice(&[true, false, true, false]);
+    let other = t(&[100.0, 200.0, 300.0], &[3, 1]);
+    let want = [0.0, 100.0, 2.0, 100.0, 4.0, 200.0, 6.0, 200.0, 8.0, 300.0, 10.0, 300.0];
+    assert_values(&Tensor::where_(&cond, &x(), &other).unwrap(), &want, &[3, 4]);
+    // Masks from comparisons, combined.
+    let v = t(&[-1.0, 0.0, 2.0], &[3]);
+    assert_eq!(v.gt_scalar(0.0).to_vec(), [false, false, true]);
+    assert_eq!(
+        v.lt_scalar(0.0).logical_or(&v.eq_scalar(0.0)).unwrap().to_vec(),
+        [true, true, false]
+    );
+    assert_eq!(
+        v.eq_scalar(2.0)
+            .logical_and(&BoolTensor::full(&[], true))
+            .unwrap()
+            .to_vec(),
+        [false, false, true]
+    );
+}
+
+#[test]
+fn triangles_on_the_last_two_dims() {
+    // x.tril(1), x.triu(-1)
+    let tril = [0.0, 1.0, 0.0, 0.0, 4.0, 5.0, 6.0, 0.0, 8.0, 9.0, 10.0, 11.0];
+    assert_values(&x().tril(1).unwrap(), &tril, &[3, 4]);
+    let triu = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 0.0, 9.0, 10.0, 11.0];
+    assert_values(&x().triu(-1).unwrap(), &triu, &[3, 4]);
+    // torch.arange(24.).reshape(2, 3, 4).tril(-1)
+    let b = Tensor::<f64>::arange(24).reshape(&[2, 3, 4]).unwrap();
+    let want = [
+        0.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 8.0, 9.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 16.0, 0.0, 0.0, 0.0, 20.0,
+        21.0, 0.0, 0.0,
+    ];
+    assert_values(&b.tril(-1).unwrap(), &want, &[2, 3, 4]);
+    // A causal mask: torch.ones(2, 3, dtype=torch.bool).tril()
+    let causal = BoolTensor::full(&[2, 3], true).tril(0).unwrap();
+    assert_eq!(causal.to_vec(), [true, false, false, true, true, false]);
+    assert_eq!(
+        BoolTensor::full(&[2, 2], true).triu(1).unwrap().to_vec(),
+        [false, true, false, false]
+    );
+    // torch.tensor(1.).tril() -> RuntimeError: tril: input tensor must have at least 2 dimensions
+    assert_eq!(
+        Tensor::scalar(1.0f64).tril(0).unwrap_err().to_string(),
+        "tril: input tensor must have at least 2 dimensions, but got shape []"
+    );
+}
+
+#[test]
+fn pad_constant_mode() {
+    // F.pad(x, (1, 2), value=-1.)
+    let want = [
+        -1.0, 0.0, 1.0, 2.0, 3.0, -1.0, -1.0, -1.0, 4.0, 5.0, 6.0, 7.0, -1.0, -1.0, -1.0, 8.0, 9.0, 10.0, 11.0, -1.0,
+        -1.0,
+    ];
+    assert_values(&x().pad(&[(1, 2)], -1.0).unwrap(), &want, &[3, 7]);
+    // F.pad(x, (-1, 1, 1, -2), value=9.)
+    let want = [9.0, 9.0, 9.0, 9.0, 1.0, 2.0, 3.0, 9.0];
+    assert_values(&x().pad(&[(-1, 1), (1, -2)], 9.0).unwrap(), &want, &[2, 4]);
+    // F.pad(torch.tensor([1., 2, 3]), (-2, -1)) -> tensor([])
+    assert_values(&t(&[1.0, 2.0, 3.0], &[3]).pad(&[(-2, -1)], 0.0).unwrap(), &[], &[0]);
+    assert_values(
+        &t(&[1.0, 2.0, 3.0], &[3]).pad(&[(2, -3)], 5.0).unwrap(),
+        &[5.0, 5.0],
+        &[2],
+    );
+    // F.pad(x, (0, 0, 0, 0, 1, 0)) -> RuntimeError: Padding length should be less than or equal to two times the input dimension but got padding length 6 and input of dimension 2
+    let e = x().pad(&[(0, 0), (0, 0), (1, 0)], 0.0).unwrap_err().to_string();
+    assert!(e.contains("got padding length 6 and input of dimension 2"), "{e}");
+}
+
+#[test]
+fn roll_flip_cumsum() {
+    // torch.roll(torch.arange(5.), 1)
+    assert_values(
+        &Tensor::<f64>::arange(5).roll(&[1], &[]).unwrap(),
+        &[4.0, 0.0, 1.0, 2.0, 3.0],
+        &[5],
+    );
+    // torch.roll(x, (1, -1), (0, 1))
+    let want = [9.0, 10.0, 11.0, 8.0, 1.0, 2.0, 3.0, 0.0, 5.0, 6.0, 7.0, 4.0];
+    assert_values(&x().roll(&[1, -1], &[0, 1]).unwrap(), &want, &[3, 4]);
+    // torch.roll(x, 5)
+    let want = [7.0, 8.0, 9.0, 10.0, 11.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    assert_values(&x().roll(&[5], &[]).unwrap(), &want, &[3, 4]);
+    // torch.roll(x, (1, 2)) -> RuntimeError: shifts and dimensions must align. shifts: 2, dims:0
+    assert_eq!(
+        x().roll(&[1, 2], &[]).unwrap_err().to_string(),
+        "roll: shifts and dimensions must align. shifts: 2, dims:0"
+    );
+    // x.flip((0, 1))
+    let want: Vec<f64> = (0..12).rev().map(f64::from).collect();
+    assert_values(&x().flip(&[0, 1]).unwrap(), &want, &[3, 4]);
+    // x.cumsum(0); torch.tensor([[1., -2, 3.5], [0.25, 4, -1]]).cumsum(-1)
+    let want = [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 18.0, 21.0];
+    assert_values(&x().cumsum(0).unwrap(), &want, &[3, 4]);
+    let y = t(&[1.0, -2.0, 3.5, 0.25, 4.0, -1.0], &[2, 3]);
+    assert_values(&y.cumsum(-1).unwrap(), &[1.0, -1.0, 2.5, 0.25, 4.25, 3.25], &[2, 3]);
+    assert_values(&Tensor::scalar(2.0).cumsum(0).unwrap(), &[2.0], &[]);
+}
+
+#[test]
+fn topk_values_and_indices() {
+    // y = torch.tensor([[1., 5, 3, 5, 2], [0, -1, 4, 2, 8]])
+    let y = t(&[1.0, 5.0, 3.0, 5.0, 2.0, 0.0, -1.0, 4.0, 2.0, 8.0], &[2, 5]);
+    // y.topk(3, dim=1) -> values [[5, 5, 3], [8, 4, 2]], indices [[1, 3, 2], [4, 2, 3]]
+    let (v, i) = y.topk(3, 1, true, true).unwrap();
+    assert_values(&v, &[5.0, 5.0, 3.0, 8.0, 4.0, 2.0], &[2, 3]);
+    assert_eq!(i, IndexTensor::from_vec(vec![1, 3, 2, 4, 2, 3], &[2, 3]).unwrap());
+    // y.topk(2, dim=1, largest=False) -> values [[1, 2], [-1, 0]], indices [[0, 4], [1, 0]]
+    let (v, i) = y.topk(2, 1, false, true).unwrap();
+    assert_values(&v, &[1.0, 2.0, -1.0, 0.0], &[2, 2]);
+    assert_eq!(i, IndexTensor::from_vec(vec![0, 4, 1, 0], &[2, 2]).unwrap());
+    // y.topk(1, dim=0) -> values [[1, 5, 4, 5, 8]], indices [[0, 0, 1, 0, 1]]
+    let (v, i) = y.topk(1, 0, true, true).unwrap();
+    assert_values(&v, &[1.0, 5.0, 4.0, 5.0, 8.0], &[1, 5]);
+    assert_eq!(i, IndexTensor::from_vec(vec![0, 0, 1, 0, 1], &[1, 5]).unwrap());
+    // Unsorted: the chosen elements in input order.
+    let (v, i) = y.topk(3, 1, true, false).unwrap();
+    assert_values(&v, &[5.0, 3.0, 5.0, 4.0, 2.0, 8.0], &[2, 3]);
+    assert_eq!(i.to_vec(), [1, 2, 3, 2, 3, 4]);
+    // NaN is the largest: torch.tensor([1., nan, 3, 2, 1]).topk(2) -> values [nan, 3], indices [1, 2]
+    let (v, i) = t(&[1.0, f64::NAN, 3.0, 2.0, 1.0], &[5]).topk(2, 0, true, true).unwrap();
+    assert!(v.to_vec()[0].is_nan() && v.to_vec()[1] == 3.0);
+    assert_eq!(i.to_vec(), [1, 2]);
+    // Ties: the lower index first.
+    let (_, i) = t(&[3.0, 3.0, 3.0, 3.0], &[4]).topk(2, 0, true, true).unwrap();
+    assert_eq!(i.to_vec(), [0, 1]);
+    // torch.tensor([1., 2, 3]).topk(4) -> RuntimeError: selected index k out of range
+    let e = t(&[1.0, 2.0, 3.0], &[3])
+        .topk(4, 0, true, true)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(e, "topk: selected index k out of range (k = 4, dimension 0 has size 3)");
+}
+
+#[test]
+fn split_and_chunk() {
+    // torch.arange(10.).split(4) -> [0..4], [4..8], [8, 9]
+    let pieces = Tensor::<f64>::arange(10).split(4, 0).unwrap();
+    let got: Vec<Vec<f64>> = pieces.iter().map(|p| p.to_vec()).collect();
+    assert_eq!(
+        got,
+        vec![vec![0.0, 1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0, 7.0], vec![8.0, 9.0]]
+    );
+    // torch.arange(12.).reshape(3, 4).chunk(3, 1) -> two pieces of shape [3, 2]
+    let chunks = x().chunk(3, 1).unwrap();
+    assert_eq!(
+        chunks.iter().map(|c| c.shape().to_vec()).collect::<Vec<_>>(),
+        vec![vec![3, 2], vec![3, 2]]
+    );
+    // split_size 0 of an empty dimension: one empty piece
+    assert_eq!(Tensor::<f64>::zeros(&[0, 2]).split(0, 0).unwrap().len(), 1);
+}
+
+#[test]
+fn one_hot_matches_pytorch() {
+    // F.one_hot(torch.tensor([[0, 3], [1, 0]]), -1)
+    let y = IndexTensor::from_vec(vec![0, 3, 1, 0], &[2, 2])
+        .unwrap()
+        .one_hot(-1)
+        .unwrap();
+    assert_eq!(y.shape(), &[2, 2, 4]);
+    assert_eq!(y.to_vec(), [1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0]);
+    // F.one_hot(torch.tensor([2, 0]), 5)
+    let y = IndexTensor::from_slice(&[2, 0]).one_hot(5).unwrap();
+    assert_eq!(y.to_vec(), [0, 0, 1, 0, 0, 1, 0, 0, 0, 0]);
+    // F.one_hot(torch.tensor(2), 4) -> tensor([0, 0, 1, 0])
+    assert_eq!(IndexTensor::scalar(2).one_hot(4).unwrap().to_vec(), [0, 0, 1, 0]);
+    // Errors, in PyTorch's words:
+    // F.one_hot(torch.tensor([0, -1]), 3) -> Class values must be non-negative.
+    // F.one_hot(torch.tensor([0, 3]), 3) -> Class values must be smaller than num_classes.
+    // F.one_hot(torch.tensor([], dtype=torch.long), -1) -> Can not infer total number of classes from empty tensor.
+    let msg = |i: &IndexTensor, n| i.one_hot(n).unwrap_err().to_string();
+    assert_eq!(
+        msg(&IndexTensor::from_slice(&[0, -1]), 3),
+        "one_hot: Class values must be non-negative. (got -1)"
+    );
+    assert_eq!(
+        msg(&IndexTensor::from_slice(&[0, 3]), 3),
+        "one_hot: Class values must be smaller than num_classes. (got 3, num_classes 3)"
+    );
+    assert!(msg(&IndexTensor::from_slice(&[]), -1)
+        .starts_with("one_hot: Can not infer total number of classes from empty tensor"));
+    assert_eq!(IndexTensor::from_slice(&[]).one_hot(3).unwrap().shape(), &[0, 3]);
+}
+
+#[test]
+fn multinomial_errors_match_pytorch() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let msg = |p: &[f64], shape: &[usize], n: usize, replacement: bool, rng: &mut StdRng| {
+        t(p, shape).multinomial(n, replacement, rng).unwrap_err().to_string()
+    };
+    // torch.multinomial(torch.tensor([1., -1]), 1) -> probability tensor contains either `inf`, `nan` or element < 0
+    let e = msg(&[1.0, -1.0], &[2], 1, true, &mut rng);
+    assert_eq!(
+        e,
+        "multinomial: probability tensor contains either `inf`, `nan` or element < 0 (got -1)"
+    );
+    assert!(msg(&[1.0, f64::NAN], &[2], 1, true, &mut rng).contains("`inf`, `nan` or element < 0"));
+    assert!(msg(&[1.0, f64::INFINITY], &[2], 1, false, &mut rng).contains("`inf`, `nan` or element < 0"));
+    // torch.multinomial(torch.tensor([0., 0]), 1) -> invalid multinomial distribution (sum of probabilities <= 0)
+    let e = msg(&[1.0, 1.0, 0.0, 0.0], &[2, 2], 1, true, &mut rng);
+    assert_eq!(
+        e,
+        "multinomial: invalid multinomial distribution (sum of probabilities <= 0) in row 1"
+    );
+    // torch.multinomial(torch.tensor([1., 1]), 3) -> cannot sample n_sample > prob_dist.size(-1) samples without replacement
+    let e = msg(&[1.0, 1.0], &[2], 3, false, &mut rng);
+    assert!(e.starts_with("multinomial: cannot sample n_sample > prob_dist.size(-1) samples without replacement"));
+    // torch.multinomial(torch.tensor([1., 1]), 0) -> cannot sample n_sample <= 0 samples
+    assert!(msg(&[1.0, 1.0], &[2], 0, true, &mut rng).starts_with("multinomial: cannot sample n_sample <= 0 samples"));
+    // torch.multinomial(torch.tensor([[[1., 0, 0]]]), 3) -> prob_dist must be 1 or 2 dim
+    assert!(
+        msg(&[1.0, 0.0, 0.0], &[1, 1, 3], 1, true, &mut rng).starts_with("multinomial: prob_dist must be 1 or 2 dim")
+    );
+    assert!(msg(&[1.0], &[], 1, true, &mut rng).starts_with("multinomial: prob_dist must be 1 or 2 dim"));
+}
+
+#[test]
+fn multinomial_is_reproducible_and_never_draws_zero_weights() {
+    let p = t(&[0.0, 2.0, 0.0, 1.0, 5.0], &[5]);
+    let draw = |seed| p.multinomial(50, true, &mut StdRng::seed_from_u64(seed)).unwrap();
+    assert_eq!(draw(7), draw(7));
+    assert_ne!(draw(7), draw(8));
+    assert!(draw(7).to_vec().iter().all(|&i| i == 1 || i == 3 || i == 4));
+    // Without replacement, once only zero weights remain they follow in index order:
+    // torch.multinomial(torch.tensor([1., 0, 0]), 3) -> tensor([0, 1, 2])
+    let mut rng = StdRng::seed_from_u64(1);
+    let s = t(&[1.0, 0.0, 0.0], &[3]).multinomial(3, false, &mut rng).unwrap();
+    assert_eq!(s.to_vec(), [0, 1, 2]);
+    let s = p.multinomial(5, false, &mut rng).unwrap().to_vec();
+    let mut sorted = s.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [0, 1, 2, 3, 4]);
+    assert!(
+        s[3..].contains(&0) && s[3..].contains(&2),
+        "zero weights come last: {s:?}"
+    );
+}
+
+/// Pearson's chi-square statistic of observed counts against expected ones.
+fn chi_square(observed: &[f64], expected: &[f64]) -> f64 {
+    observed.iter().zip(expected).map(|(o, e)| (o - e) * (o - e) / e).sum()
+}
+
+#[test]
+fn multinomial_follows_the_distribution() {
+    let weights = [1.0, 2.0, 3.0, 4.0]; // unnormalised: probabilities 0.1 .. 0.4
+    let total: f64 = weights.iter().sum();
+    let rows = 20_000;
+    let probs = t(&weights.repeat(rows), &[rows, 4]);
+    let mut rng = StdRng::seed_from_u64(2024);
+
+    // With replacement: 20,000 rows of 2 draws; each draw's counts against 40,000·p.
+    let s = probs.multinomial(2, true, &mut rng).unwrap();
+    assert_eq!(s.shape(), &[rows, 2]);
+    let mut counts = [0.0; 4];
+    s.to_vec().iter().for_each(|&i| counts[i as usize] += 1.0);
+    let expected: Vec<f64> = weights.iter().map(|w| w / total * 2.0 * rows as f64).collect();
+    let chi2 = chi_square(&counts, &expected);
+    assert!(
+        chi2 < 16.27,
+        "chi-square {chi2} with 3 degrees of freedom (p < 0.001 above 16.27)"
+    );
+
+    // Without replacement: the ordered pair (i, j) has probability w_i/W · w_j/(W - w_i).
+    let s = probs.multinomial(2, false, &mut rng).unwrap().to_vec();
+    let mut pairs = [0.0; 16];
+    for pair in s.chunks_exact(2) {
+        assert_ne!(pair[0], pair[1]);
+        pairs[(pair[0] * 4 + pair[1]) as usize] += 1.0;
+    }
+    let (mut observed, mut expected) = (vec![], vec![]);
+    for i in 0..4 {
+        for j in (0..4).filter(|&j| j != i) {
+            observed.push(pairs[i * 4 + j]);
+            expected.push(rows as f64 * weights[i] / total * weights[j] / (total - weights[i]));
+        }
+    }
+    let chi2 = chi_square(&observed, &expected);
+    assert!(
+        chi2 < 31.26,
+        "chi-square {chi2} with 11 degrees of freedom (p < 0.001 above 31.26)"
+    );
+}
