@@ -10,13 +10,13 @@
 //!   functions in [`functional`].
 //! - Optimizers ([`Optimizer`]): [`SGD`], [`Adam`], [`AdamW`], step for step as `torch.optim`.
 //! - Checkpoints: [`Module::state_dict`] / [`Module::load_state_dict`] with a [`StateDict`],
-//!   saved as JSON or as safetensors files that PyTorch reads and writes.
+//!   saved as JSON, as safetensors files that PyTorch reads and writes, or as NumPy `.npz`.
 //! - Data: [`DataLoader`], seeded shuffled mini-batches; [`csv::read_csv`], a labelled data
 //!   set from CSV text, every fault an error naming its line.
 //!
 //! ```
 //! use ferrograd_autograd::Var;
-//! use ferrograd_nn::{Adam, CrossEntropyLoss, DataLoader, Linear, Module, Optimizer, ReLU, Sequential, StateDict};
+//! use ferrograd_nn::{Adam, CrossEntropyLoss, DataLoader, Forward, Linear, Module, Optimizer, ReLU, Sequential, StateDict};
 //! use ferrograd_tensor::{IndexTensor, Tensor};
 //!
 //! let model: Sequential = Sequential::new()
@@ -42,6 +42,8 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 // `#[derive(Module)]` names this crate `::ferrograd_nn`, here as in a user's crate.
 extern crate self as ferrograd_nn;
 
@@ -49,11 +51,13 @@ mod checkpoint;
 pub mod csv;
 mod data;
 pub mod functional;
+pub mod init;
 mod layers;
 mod loss;
 mod module;
 mod optim;
 mod reduction;
+pub mod utils;
 
 pub use checkpoint::{StateDict, StateValue};
 pub use data::DataLoader;
@@ -63,6 +67,7 @@ pub use ferrograd_derive::Module;
 pub use layers::*;
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss};
 pub use module::{Buffer, Component, Forward, Module, ModuleDict, ModuleList, Sequential, TrainingFlag, Visitor};
+pub use optim::lr_scheduler;
 pub use optim::{Adam, AdamW, Optimizer, SGD};
 pub use reduction::Reduction;
 

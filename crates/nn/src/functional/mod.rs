@@ -11,7 +11,9 @@ mod pooling;
 
 pub use bce_with_logits::binary_cross_entropy_with_logits;
 pub use conv::{conv1d, conv2d, ConvOptions, Dims, Padding};
-pub use cross_entropy::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
+pub use cross_entropy::{
+    cross_entropy, cross_entropy_with, nll_loss, nll_loss_with, CrossEntropyOptions, NllLossOptions, Target,
+};
 pub use embedding::embedding;
 pub use mse::mse_loss;
 pub use pooling::{
