@@ -6,11 +6,13 @@ mod class_loss;
 mod cross_entropy;
 pub(crate) mod embedding;
 mod mse;
+mod normalization;
 
 pub use bce_with_logits::binary_cross_entropy_with_logits;
 pub use cross_entropy::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
 pub use embedding::embedding;
 pub use mse::mse_loss;
+pub use normalization::{batch_norm, layer_norm};
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, Result};

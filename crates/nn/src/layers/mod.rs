@@ -2,13 +2,17 @@
 //! over the function of the same name in [`functional`](crate::functional).
 
 mod activation;
+mod batchnorm;
 mod dropout;
 mod flatten;
 mod linear;
+mod normalization;
 mod sparse;
 
 pub use activation::{LeakyReLU, ReLU, Sigmoid, Tanh};
+pub use batchnorm::{BatchNorm1d, BatchNorm2d};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use linear::Linear;
+pub use normalization::LayerNorm;
 pub use sparse::Embedding;
