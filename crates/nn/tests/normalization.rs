@@ -163,3 +163,47 @@ fn a_constant_row_normalizes_to_the_bias() -> Result<()> {
     assert!(x.grad().unwrap().to_vec().iter().all(|g| g.is_finite()));
     Ok(())
 }
+
+/// `layer_norm` written as a composite of `Var` ops, the reference for the fused op.
+fn composite_layer_norm(x: &Var<f64>, k: usize, w: &Var<f64>, b: &Var<f64>, eps: f64) -> Result<Var<f64>> {
+    let shape = x.shape();
+    let x = x.reshape(&[x.numel() / k, k])?;
+    let centred = x.try_sub(&x.mean_dim(1, true)?)?;
+    let var = centred.try_mul(&centred)?.mean_dim(1, true)?;
+    let y = centred.try_mul(&var.add_scalar(eps).rsqrt())?;
+    y.try_mul(&w.reshape(&[k])?)?.try_add(&b.reshape(&[k])?)?.reshape(&shape)
+}
+
+#[test]
+fn the_fused_op_agrees_with_the_composite_of_var_ops() -> Result<()> {
+    for (x_shape, norm) in [(vec![4, 7], vec![7]), (vec![2, 3, 2, 5], vec![2, 5])] {
+        let k: usize = norm.iter().product();
+        let fresh = || {
+            [
+                Var::parameter(Tensor::randn(&x_shape, 11)),
+                Var::parameter(Tensor::randn(&norm, 12)),
+                Var::parameter(Tensor::randn(&norm, 13)),
+            ]
+        };
+        let up = Var::new(Tensor::randn(&x_shape, 14));
+        let [x, w, b] = fresh();
+        let fused = layer_norm(&x, &norm, Some(&w), Some(&b), 1e-5)?;
+        fused.try_mul(&up)?.sum().backward()?;
+        let [cx, cw, cb] = fresh();
+        let composite = composite_layer_norm(&cx, k, &cw, &cb, 1e-5)?;
+        composite.try_mul(&up)?.sum().backward()?;
+        let pairs = [
+            ("output", fused.to_tensor(), composite.to_tensor()),
+            ("x.grad", x.grad().unwrap(), cx.grad().unwrap()),
+            ("weight.grad", w.grad().unwrap(), cw.grad().unwrap()),
+            ("bias.grad", b.grad().unwrap(), cb.grad().unwrap()),
+        ];
+        for (what, got, want) in pairs {
+            assert_eq!(got.shape(), want.shape(), "{what}");
+            for (g, w) in got.to_vec().iter().zip(want.to_vec()) {
+                assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "{x_shape:?} {what}: {g} vs {w}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -5,6 +5,7 @@ mod checks;
 mod class_loss;
 mod cross_entropy;
 pub(crate) mod embedding;
+mod layer_norm_op;
 mod mse;
 mod normalization;
 

@@ -1,10 +1,13 @@
 //! `layer_norm` and `batch_norm`, as `F.layer_norm` and `F.batch_norm`.
 //!
-//! Both are written with differentiable `Var` ops (mean, centre, biased variance, `rsqrt`), so
-//! their gradients, and the gradients of those, come from the ops they use.
+//! `layer_norm` is one op with its own gradient (see `layer_norm_op.rs`); `batch_norm` is
+//! written with differentiable `Var` ops (mean, centre, biased variance, `rsqrt`), so its
+//! gradients, and the gradients of those, come from the ops it uses.
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Error, Float, Result, Tensor};
+
+use super::layer_norm_op::fused_layer_norm;
 
 /// `(x - mean) / √(var + eps) · weight + bias` over the trailing dimensions `normalized_shape`,
 /// as `F.layer_norm(input, normalized_shape, weight, bias, eps)`: `mean` and the *biased*
@@ -53,17 +56,7 @@ pub fn layer_norm<T: Float>(
     let lead = lead.unwrap_or(0);
     let rows: usize = shape[..lead].iter().product();
     let k: usize = normalized_shape.iter().product();
-    let x = input.reshape(&[rows, k])?;
-    let centred = x.try_sub(&x.mean_dim(1, true)?)?;
-    let var = centred.try_mul(&centred)?.mean_dim(1, true)?;
-    let mut y = centred.try_mul(&var.add_scalar(T::of(eps)).rsqrt())?;
-    if let Some(w) = weight {
-        y = y.try_mul(&w.reshape(&[k])?)?;
-    }
-    if let Some(b) = bias {
-        y = y.try_add(&b.reshape(&[k])?)?;
-    }
-    y.reshape(&shape)
+    fused_layer_norm(input, rows, k, weight, bias, T::of(eps))
 }
 
 /// Batch normalization over the channel dimension 1 of `input` (`(N, C)`, `(N, C, L)`,
