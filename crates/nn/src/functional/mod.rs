@@ -1,5 +1,6 @@
 //! Stateless functions, as `torch.nn.functional`.
 
+mod batch_norm_op;
 mod bce_with_logits;
 mod checks;
 mod class_loss;

@@ -1,12 +1,13 @@
 //! `layer_norm` and `batch_norm`, as `F.layer_norm` and `F.batch_norm`.
 //!
-//! `layer_norm` is one op with its own gradient (see `layer_norm_op.rs`); `batch_norm` is
-//! written with differentiable `Var` ops (mean, centre, biased variance, `rsqrt`), so its
-//! gradients, and the gradients of those, come from the ops it uses.
+//! Both normalize with batch or row statistics through one op with its own gradient
+//! (`layer_norm_op.rs`, `batch_norm_op.rs`); batch norm in evaluation, an affine map per
+//! channel, is written with differentiable `Var` ops.
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Error, Float, Result, Tensor};
 
+use super::batch_norm_op::fused_batch_norm_train;
 use super::layer_norm_op::fused_layer_norm;
 
 /// `(x - mean) / √(var + eps) · weight + bias` over the trailing dimensions `normalized_shape`,
@@ -128,45 +129,38 @@ pub fn batch_norm<T: Float>(
     }
 
     let per_channel = [1, c, 1];
-    let x = input.reshape(&[n, c, l])?;
-    let y = match (training, running_mean, running_var) {
+    match (training, running_mean, running_var) {
         (false, Some(mean), Some(var)) => {
+            let x = input.reshape(&[n, c, l])?;
             let mean = Var::new(mean.reshape(&per_channel)?);
             let rstd = Var::new(var.add_scalar(T::of(eps)).reshape(&per_channel)?).rsqrt();
-            x.try_sub(&mean)?.try_mul(&rstd)?
+            let mut y = x.try_sub(&mean)?.try_mul(&rstd)?;
+            if let Some(w) = weight {
+                y = y.try_mul(&w.reshape(&per_channel)?)?;
+            }
+            if let Some(b) = bias {
+                y = y.try_add(&b.reshape(&per_channel)?)?;
+            }
+            y.reshape(&shape)
         }
         (_, running_mean, running_var) => {
-            let count = T::of((n * l) as f64);
-            let mean = x.sum_dim(2, true)?.sum_dim(0, true)?.div_scalar(count);
-            let centred = x.try_sub(&mean)?;
-            let sq = centred.try_mul(&centred)?;
-            let var = sq.sum_dim(2, true)?.sum_dim(0, true)?.div_scalar(count);
-            let y = centred.try_mul(&var.add_scalar(T::of(eps)).rsqrt())?;
+            let (y, mean, var) = fused_batch_norm_train(input, [n, c, l], weight, bias, T::of(eps))?;
             if training && n * l > 0 {
                 let m = T::of(momentum);
                 let keep = T::one() - m;
                 let unbiased = T::of((n * l) as f64 / (n * l - 1) as f64);
                 if let Some(rm) = running_mean {
-                    let batch = mean.value().reshape(rm.shape())?;
+                    let batch = mean.reshape(rm.shape())?;
                     *rm = rm.zip_map(&batch, "batch_norm", |r, b| keep * r + m * b)?;
                 }
                 if let Some(rv) = running_var {
-                    let batch = var.value().reshape(rv.shape())?;
+                    let batch = var.reshape(rv.shape())?;
                     *rv = rv.zip_map(&batch, "batch_norm", |r, b| keep * r + m * (b * unbiased))?;
                 }
             }
-            y
+            Ok(y)
         }
-    };
-    let y = match weight {
-        Some(w) => y.try_mul(&w.reshape(&per_channel)?)?,
-        None => y,
-    };
-    let y = match bias {
-        Some(b) => y.try_add(&b.reshape(&per_channel)?)?,
-        None => y,
-    };
-    y.reshape(&shape)
+    }
 }
 
 /// A shape as PyTorch prints it in messages: `torch.Size([1, 3])`.
