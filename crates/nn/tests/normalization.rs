@@ -47,7 +47,12 @@ fn run_case<T: Float>(case: &Case, m: &mut Matcher) {
     m.close(case, "output", &out.to_tensor(), &step.expected.outputs[0]);
     let up = Var::new(step.upstream[0].as_ref().unwrap().tensor::<T>());
     out.try_mul(&up).unwrap().sum().backward().unwrap();
-    m.close(case, "input.grad", &x.grad().unwrap(), step.expected.input_grads[0].as_ref().unwrap());
+    m.close(
+        case,
+        "input.grad",
+        &x.grad().unwrap(),
+        step.expected.input_grads[0].as_ref().unwrap(),
+    );
     let params = ln.named_parameters();
     assert_eq!(params.len(), step.expected.param_grads.len(), "{}", case.name);
     for ((name, p), (want_name, want)) in params.iter().zip(&step.expected.param_grads) {
@@ -171,7 +176,9 @@ fn composite_layer_norm(x: &Var<f64>, k: usize, w: &Var<f64>, b: &Var<f64>, eps:
     let centred = x.try_sub(&x.mean_dim(1, true)?)?;
     let var = centred.try_mul(&centred)?.mean_dim(1, true)?;
     let y = centred.try_mul(&var.add_scalar(eps).rsqrt())?;
-    y.try_mul(&w.reshape(&[k])?)?.try_add(&b.reshape(&[k])?)?.reshape(&shape)
+    y.try_mul(&w.reshape(&[k])?)?
+        .try_add(&b.reshape(&[k])?)?
+        .reshape(&shape)
 }
 
 #[test]
@@ -201,7 +208,10 @@ fn the_fused_op_agrees_with_the_composite_of_var_ops() -> Result<()> {
         for (what, got, want) in pairs {
             assert_eq!(got.shape(), want.shape(), "{what}");
             for (g, w) in got.to_vec().iter().zip(want.to_vec()) {
-                assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "{x_shape:?} {what}: {g} vs {w}");
+                assert!(
+                    (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+                    "{x_shape:?} {what}: {g} vs {w}"
+                );
             }
         }
     }

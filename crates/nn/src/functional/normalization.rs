@@ -88,9 +88,7 @@ pub fn batch_norm<T: Float>(
     if shape.len() < 2 {
         return Err(Error::invalid(
             "batch_norm",
-            format!(
-                "expected an input of at least 2 dimensions (N, C, ...), got input of size {shape:?}"
-            ),
+            format!("expected an input of at least 2 dimensions (N, C, ...), got input of size {shape:?}"),
         ));
     }
     let (n, c) = (shape[0], shape[1]);
