@@ -11,7 +11,9 @@ mod mse;
 mod normalization;
 
 pub use bce_with_logits::binary_cross_entropy_with_logits;
-pub use cross_entropy::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
+pub use cross_entropy::{
+    cross_entropy, cross_entropy_with, nll_loss, nll_loss_with, CrossEntropyOptions, NllLossOptions, Target,
+};
 pub use embedding::embedding;
 pub use mse::mse_loss;
 pub use normalization::{batch_norm, layer_norm};
