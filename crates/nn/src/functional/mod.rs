@@ -1,13 +1,16 @@
 //! Stateless functions, as `torch.nn.functional`.
 
+mod batch_norm_op;
 mod bce_with_logits;
 mod checks;
 mod class_loss;
 mod conv;
 mod cross_entropy;
 pub(crate) mod embedding;
+mod layer_norm_op;
 mod mse;
 mod pooling;
+mod normalization;
 
 pub use bce_with_logits::binary_cross_entropy_with_logits;
 pub use conv::{conv1d, conv2d, ConvOptions, Dims, Padding};
@@ -20,6 +23,7 @@ pub use pooling::{
     adaptive_avg_pool2d, avg_pool2d, max_pool1d, max_pool1d_with_indices, max_pool2d, max_pool2d_with_indices,
     AdaptiveSize, AvgPoolOptions, MaxPoolOptions,
 };
+pub use normalization::{batch_norm, layer_norm};
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, Result};
