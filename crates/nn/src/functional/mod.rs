@@ -9,8 +9,8 @@ mod cross_entropy;
 pub(crate) mod embedding;
 mod layer_norm_op;
 mod mse;
-mod pooling;
 mod normalization;
+mod pooling;
 
 pub use bce_with_logits::binary_cross_entropy_with_logits;
 pub use conv::{conv1d, conv2d, ConvOptions, Dims, Padding};
@@ -19,11 +19,11 @@ pub use cross_entropy::{
 };
 pub use embedding::embedding;
 pub use mse::mse_loss;
+pub use normalization::{batch_norm, layer_norm};
 pub use pooling::{
     adaptive_avg_pool2d, avg_pool2d, max_pool1d, max_pool1d_with_indices, max_pool2d, max_pool2d_with_indices,
     AdaptiveSize, AvgPoolOptions, MaxPoolOptions,
 };
-pub use normalization::{batch_norm, layer_norm};
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, Result};
