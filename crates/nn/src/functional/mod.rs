@@ -1,16 +1,22 @@
 //! Stateless functions, as `torch.nn.functional`.
 
+mod activation;
+mod attention;
 mod bce_with_logits;
 mod checks;
 mod class_loss;
 mod cross_entropy;
 pub(crate) mod embedding;
 mod mse;
+mod rnn;
 
+pub use activation::{elu, gelu, silu, softplus};
+pub use attention::{scaled_dot_product_attention, AttnMask};
 pub use bce_with_logits::binary_cross_entropy_with_logits;
 pub use cross_entropy::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
 pub use embedding::embedding;
 pub use mse::mse_loss;
+pub use rnn::{gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell};
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, Result};
@@ -22,10 +28,12 @@ pub fn relu<T: Float>(x: &Var<T>) -> Var<T> {
 
 /// softmax along `dim`.
 pub fn softmax<T: Float>(x: &Var<T>, dim: isize) -> Result<Var<T>> {
+    activation::check_dim("softmax", dim, x.ndim())?;
     x.softmax(dim)
 }
 
 /// log_softmax along `dim`.
 pub fn log_softmax<T: Float>(x: &Var<T>, dim: isize) -> Result<Var<T>> {
+    activation::check_dim("log_softmax", dim, x.ndim())?;
     x.log_softmax(dim)
 }

@@ -5,10 +5,12 @@ mod activation;
 mod dropout;
 mod flatten;
 mod linear;
+mod rnn;
 mod sparse;
 
-pub use activation::{LeakyReLU, ReLU, Sigmoid, Tanh};
+pub use activation::{Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use linear::Linear;
+pub use rnn::{GRUCell, LSTMCell, RNNCell, RnnNonlinearity};
 pub use sparse::Embedding;
