@@ -39,7 +39,10 @@ fn cross_entropy_fwd_bwd(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(format!("{n}x{classes}")), |b| {
             b.iter(|| {
                 logits.zero_grad();
-                cross_entropy(&logits, &target, &options).unwrap().backward().unwrap();
+                cross_entropy_with(&logits, &target, &options)
+                    .unwrap()
+                    .backward()
+                    .unwrap();
             })
         });
         black_box(logits.grad());

@@ -149,7 +149,7 @@ fn ferrograd_f32() -> Result<f64> {
     let data: Vec<f32> = LOGITS.iter().flatten().map(|&v| v as f32).collect();
     let logits = Var::parameter(Tensor::from_vec(data, &[3, 4])?);
     let target = IndexTensor::from_slice(&TARGETS.map(|y| y as i64));
-    let loss = cross_entropy(&logits, &target, &CrossEntropyOptions::default())?;
+    let loss = cross_entropy(&logits, &target)?;
     loss.backward()?;
     let value = loss.item()?;
     println!("loss = {loss}");

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::autograd::Var;
-use crate::nn::functional::{cross_entropy, CrossEntropyOptions, Target};
+use crate::nn::functional::{cross_entropy_with, CrossEntropyOptions, Target};
 use crate::tensor::{checked_numel, Error, Float, IndexTensor, Result, Tensor};
 
 const OP: &str = "conformance";
@@ -223,7 +223,7 @@ fn run_typed<T: Float>(case: &Case) -> Result<Outcome> {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let target = IndexTensor::from_vec(idx, &case.target.shape)?;
-            (cross_entropy(&input, &target, &options)?, None)
+            (cross_entropy_with(&input, &target, &options)?, None)
         }
         "probabilities" => {
             let vals = case
@@ -235,7 +235,7 @@ fn run_typed<T: Float>(case: &Case) -> Result<Outcome> {
                 .map_err(|e| Error::format(OP, format!("case {}: probability target: {e}", case.name)))?;
             let target = Var::parameter(Tensor::from_vec(vals, &case.target.shape)?);
             (
-                cross_entropy(&input, Target::Probabilities(&target), &options)?,
+                cross_entropy_with(&input, Target::Probabilities(&target), &options)?,
                 Some(target),
             )
         }

@@ -25,7 +25,9 @@ pub mod conformance;
 /// The names most programs need.
 pub mod prelude {
     pub use ferrograd_autograd::{grad, no_grad, Var};
-    pub use ferrograd_nn::functional::{cross_entropy, log_softmax, nll_loss, softmax, CrossEntropyOptions, Target};
+    pub use ferrograd_nn::functional::{
+        cross_entropy, cross_entropy_with, log_softmax, nll_loss, nll_loss_with, softmax, CrossEntropyOptions, Target,
+    };
     pub use ferrograd_nn::{
         CrossEntropyLoss, Forward, Linear, Module, NLLLoss, Optimizer, ReLU, Reduction, Sequential, SGD,
     };

@@ -5,7 +5,7 @@
 
 use ferrograd::autograd::Var;
 use ferrograd::nn::functional::{
-    binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss, CrossEntropyOptions, NllLossOptions,
+    binary_cross_entropy_with_logits, cross_entropy_with, mse_loss, nll_loss, CrossEntropyOptions,
 };
 use ferrograd::nn::{Forward, Linear, Reduction};
 use ferrograd::tensor::{Error, IndexTensor, Result, Tensor};
@@ -142,12 +142,12 @@ fn losses_name_the_op_and_the_shapes() {
     let x = v(&[3, 4]);
     let opts = CrossEntropyOptions::default();
     expect(
-        cross_entropy(&x, &IndexTensor::from_slice(&[0, 1]), &opts),
+        cross_entropy_with(&x, &IndexTensor::from_slice(&[0, 1]), &opts),
         "cross_entropy",
         &["batch_size (3)", "batch_size (2)"],
     );
     expect(
-        cross_entropy(
+        cross_entropy_with(
             &v(&[2, 4, 5]),
             &IndexTensor::from_vec(vec![0; 6], &[2, 3]).unwrap(),
             &opts,
@@ -156,7 +156,7 @@ fn losses_name_the_op_and_the_shapes() {
         &["[2, 5]", "[2, 3]"],
     );
     expect(
-        cross_entropy(&x, &IndexTensor::from_vec(vec![0; 6], &[3, 2]).unwrap(), &opts),
+        cross_entropy_with(&x, &IndexTensor::from_vec(vec![0; 6], &[3, 2]).unwrap(), &opts),
         "cross_entropy",
         &["multi-target not supported"],
     );
@@ -165,12 +165,12 @@ fn losses_name_the_op_and_the_shapes() {
         ..Default::default()
     };
     expect(
-        cross_entropy(&x, &IndexTensor::from_slice(&[0, 1, 2]), &weighted),
+        cross_entropy_with(&x, &IndexTensor::from_slice(&[0, 1, 2]), &weighted),
         "cross_entropy",
         &["all 4 classes", "[3]"],
     );
     expect(
-        nll_loss(&x, &IndexTensor::from_slice(&[0]), &NllLossOptions::default()),
+        nll_loss(&x, &IndexTensor::from_slice(&[0])),
         "nll_loss",
         &["batch_size (3)", "batch_size (1)"],
     );

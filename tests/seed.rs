@@ -15,7 +15,7 @@ fn seed_loss_f32_is_pytorchs() {
     // repr(F.cross_entropy(x, t).item())
     let expected = 0.10165968537330627;
     let (x, t) = seed::<f32>();
-    let loss = cross_entropy(&x, &t, &CrossEntropyOptions::default()).unwrap();
+    let loss = cross_entropy(&x, &t).unwrap();
     let got = loss.item().unwrap();
     assert!((got as f64 - expected).abs() < 1e-7, "{got}");
     assert_eq!(got.to_bits(), 0x3dd0_32f4, "same f32 as PyTorch");
@@ -26,10 +26,7 @@ fn seed_loss_f64_is_pytorchs() {
     // repr(F.cross_entropy(x.double(), t).item())
     let expected = 0.10165968125955877;
     let (x, t) = seed::<f64>();
-    let got = cross_entropy(&x, &t, &CrossEntropyOptions::default())
-        .unwrap()
-        .item()
-        .unwrap();
+    let got = cross_entropy(&x, &t).unwrap().item().unwrap();
     assert!((got - expected).abs() < 1e-7 && (got - expected).abs() < 1e-15, "{got}");
 }
 
@@ -51,10 +48,7 @@ fn seed_gradient_is_pytorchs() {
         0.0056195795,
     ];
     let (x, t) = seed::<f32>();
-    cross_entropy(&x, &t, &CrossEntropyOptions::default())
-        .unwrap()
-        .backward()
-        .unwrap();
+    cross_entropy(&x, &t).unwrap().backward().unwrap();
     let got = x.grad().unwrap().to_vec();
     for (g, e) in got.iter().zip(expected) {
         assert!((*g as f64 - e).abs() < 1e-7, "{got:?}");
@@ -77,10 +71,7 @@ fn seed_gradient_f64_is_softmax_minus_one_hot_over_three() {
         0.005619578300175985,
     ];
     let (x, t) = seed::<f64>();
-    cross_entropy(&x, &t, &CrossEntropyOptions::default())
-        .unwrap()
-        .backward()
-        .unwrap();
+    cross_entropy(&x, &t).unwrap().backward().unwrap();
     let got = x.grad().unwrap().to_vec();
     for (g, e) in got.iter().zip(expected_row0.iter().chain(&expected_row1)) {
         assert!((g - e).abs() < 1e-15, "{got:?}");
@@ -92,14 +83,11 @@ fn module_nll_of_log_softmax_and_functional_agree() {
     // nn.CrossEntropyLoss()(x,t) and F.nll_loss(F.log_softmax(x,1), t) give the identical f32 value
     let (x, t) = seed::<f32>();
     let a = CrossEntropyLoss::new().forward(&x, &t).unwrap().item().unwrap();
-    let b = nll_loss(&x.log_softmax(1).unwrap(), &t, &Default::default())
+    let b = nll_loss_with(&x.log_softmax(1).unwrap(), &t, &Default::default())
         .unwrap()
         .item()
         .unwrap();
-    let c = cross_entropy(&x, &t, &CrossEntropyOptions::default())
-        .unwrap()
-        .item()
-        .unwrap();
+    let c = cross_entropy(&x, &t).unwrap().item().unwrap();
     assert_eq!(a.to_bits(), c.to_bits());
     assert!((a - b).abs() <= f32::EPSILON * a, "{a} vs {b}");
 }
@@ -112,9 +100,12 @@ fn seed_sum_and_none() {
         reduction,
         ..Default::default()
     };
-    let sum = cross_entropy(&x, &t, &opts(Reduction::Sum)).unwrap().item().unwrap();
+    let sum = cross_entropy_with(&x, &t, &opts(Reduction::Sum))
+        .unwrap()
+        .item()
+        .unwrap();
     assert!((sum as f64 - 0.3049790561199188).abs() < 1e-7);
-    let none = cross_entropy(&x, &t, &opts(Reduction::None))
+    let none = cross_entropy_with(&x, &t, &opts(Reduction::None))
         .unwrap()
         .to_tensor()
         .to_vec();

@@ -350,10 +350,7 @@ fn errors_name_the_op_and_values() {
 fn assert_close_f32(got: &[f32], want: &[f64]) {
     assert_eq!(got.len(), want.len());
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (g as f64 - w).abs() <= 2e-6 * w.abs() + 2e-8,
-            "element {i}: {g} vs {w}"
-        );
+        assert!((g as f64 - w).abs() <= 2e-6 * w.abs() + 2e-8, "element {i}: {g} vs {w}");
     }
 }
 

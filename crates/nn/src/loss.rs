@@ -4,7 +4,8 @@ use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, IndexTensor, Result, Tensor};
 
 use crate::functional::{
-    binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss, CrossEntropyOptions, NllLossOptions, Target,
+    binary_cross_entropy_with_logits, cross_entropy_with, mse_loss, nll_loss_with, CrossEntropyOptions, NllLossOptions,
+    Target,
 };
 use crate::Reduction;
 
@@ -65,7 +66,7 @@ impl<T: Float> CrossEntropyLoss<T> {
 
     /// The loss of `input` logits against class indices or class probabilities.
     pub fn forward<'a>(&self, input: &Var<T>, target: impl Into<Target<'a, T>>) -> Result<Var<T>> {
-        cross_entropy(input, target, &self.options)
+        cross_entropy_with(input, target, &self.options)
     }
 }
 
@@ -87,7 +88,7 @@ impl<T: Float> NLLLoss<T> {
 
     /// The loss of log-probabilities `input` against class indices.
     pub fn forward(&self, input: &Var<T>, target: &IndexTensor) -> Result<Var<T>> {
-        nll_loss(input, target, &self.options)
+        nll_loss_with(input, target, &self.options)
     }
 }
 

@@ -5,7 +5,7 @@
 //! gradient. Every path must give the same gradient, special values included, for every option.
 
 use ferrograd_autograd::{grad, no_grad, Var};
-use ferrograd_nn::functional::{cross_entropy, CrossEntropyOptions};
+use ferrograd_nn::functional::{cross_entropy_with, CrossEntropyOptions};
 use ferrograd_nn::Reduction;
 use ferrograd_tensor::{IndexTensor, Tensor};
 
@@ -27,7 +27,7 @@ fn logits(c: usize) -> Tensor<f32> {
 fn both_paths(x: Tensor<f32>, options: &CrossEntropyOptions, upstream: &Tensor<f32>) -> (Vec<f32>, Vec<f32>) {
     let logits = Var::parameter(x);
     let target = IndexTensor::from_slice(&[3, 12, 1, 0]);
-    let loss = cross_entropy(&logits, &target, options).unwrap();
+    let loss = cross_entropy_with(&logits, &target, options).unwrap();
     loss.backward_with(upstream).unwrap();
     let first = logits.grad().unwrap();
     let second = grad(&[loss], &[logits], Some(vec![upstream.clone()]), false).unwrap();
@@ -134,12 +134,12 @@ fn without_a_backward_to_follow_nothing_is_stored_and_the_loss_is_the_same() {
         reduction: Reduction::None,
         ..Default::default()
     };
-    let recorded = cross_entropy(&Var::parameter(x.clone()), &target, &options).unwrap();
+    let recorded = cross_entropy_with(&Var::parameter(x.clone()), &target, &options).unwrap();
     let plain = {
         let _guard = no_grad();
-        cross_entropy(&Var::parameter(x.clone()), &target, &options).unwrap()
+        cross_entropy_with(&Var::parameter(x.clone()), &target, &options).unwrap()
     };
-    let constant = cross_entropy(&Var::new(x), &target, &options).unwrap();
+    let constant = cross_entropy_with(&Var::new(x), &target, &options).unwrap();
     let bits = |v: &Var| {
         v.to_tensor()
             .into_array()

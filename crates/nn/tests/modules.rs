@@ -7,7 +7,7 @@ mod common;
 
 use common::{assert_close, fixture, index_tensor, state_dict, tensor};
 use ferrograd_autograd::{grad, gradcheck, GradcheckOptions, Var};
-use ferrograd_nn::functional::{cross_entropy, CrossEntropyOptions};
+use ferrograd_nn::functional::{cross_entropy_with, CrossEntropyOptions};
 use ferrograd_nn::{Dropout, Flatten, Forward, LeakyReLU, Linear, Module, ReLU, Sequential, Sigmoid, Tanh};
 use ferrograd_tensor::Tensor;
 use serde_json::Value;
@@ -94,7 +94,7 @@ fn hessian_vector_product_of_an_mlp_matches_pytorch() {
     mlp.load_state_dict(&state_dict(&case["state_dict"])).unwrap();
     let (names, params): (Vec<String>, Vec<Var<f64>>) = mlp.named_parameters().into_iter().unzip();
     let x = Var::new(tensor::<f64>(&case["x"]));
-    let loss = cross_entropy(
+    let loss = cross_entropy_with(
         &mlp.forward(&x).unwrap(),
         &index_tensor(&case["y"]),
         &CrossEntropyOptions::default(),

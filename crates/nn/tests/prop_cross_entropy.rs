@@ -14,7 +14,7 @@
 //! must succeed or fail alike.
 
 use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};
-use ferrograd_nn::functional::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
+use ferrograd_nn::functional::{cross_entropy_with, nll_loss_with, CrossEntropyOptions, NllLossOptions, Target};
 use ferrograd_nn::Reduction;
 use ferrograd_tensor::{Float, IndexTensor, Tensor};
 use proptest::prelude::*;
@@ -397,7 +397,7 @@ fn run<T: Float>(case: &Case, softmax: bool) -> Outcome {
                 reduction: case.reduction,
                 label_smoothing: case.label_smoothing,
             };
-            cross_entropy(&input, &target, &options)
+            cross_entropy_with(&input, &target, &options)
         }
         (Targets::Indices(ts, t), false) => {
             let target = IndexTensor::from_vec(t.clone(), ts).unwrap();
@@ -406,7 +406,7 @@ fn run<T: Float>(case: &Case, softmax: bool) -> Outcome {
                 ignore_index: case.ignore_index,
                 reduction: case.reduction,
             };
-            nll_loss(&input, &target, &options)
+            nll_loss_with(&input, &target, &options)
         }
         (Targets::Probabilities(_), _) => {
             let options = CrossEntropyOptions {
@@ -415,7 +415,7 @@ fn run<T: Float>(case: &Case, softmax: bool) -> Outcome {
                 reduction: case.reduction,
                 label_smoothing: case.label_smoothing,
             };
-            cross_entropy(&input, Target::Probabilities(prob_target.as_ref().unwrap()), &options)
+            cross_entropy_with(&input, Target::Probabilities(prob_target.as_ref().unwrap()), &options)
         }
     };
     let Ok(loss) = result else {
@@ -523,11 +523,11 @@ proptest! {
         let report = match &case.targets {
             Targets::Indices(ts, t) => {
                 let target = IndexTensor::from_vec(t.clone(), ts).unwrap();
-                gradcheck(|v| cross_entropy(&v[0], &target, &options), &[x], GradcheckOptions::default())
+                gradcheck(|v| cross_entropy_with(&v[0], &target, &options), &[x], GradcheckOptions::default())
             }
             Targets::Probabilities(t) => {
                 let t = Tensor::from_vec(t.clone(), &case.shape).unwrap();
-                gradcheck(|v| cross_entropy(&v[0], Target::Probabilities(&v[1]), &options), &[x, t], GradcheckOptions::default())
+                gradcheck(|v| cross_entropy_with(&v[0], Target::Probabilities(&v[1]), &options), &[x, t], GradcheckOptions::default())
             }
         }
         .unwrap();

@@ -7,7 +7,7 @@ mod common;
 
 use common::{assert_close, fixture, index_tensor, optimizer, state_dict, tensor};
 use ferrograd_autograd::Var;
-use ferrograd_nn::functional::{cross_entropy, CrossEntropyOptions};
+use ferrograd_nn::functional::{cross_entropy_with, CrossEntropyOptions};
 use ferrograd_nn::{Forward, Linear, Module, ReLU, Sequential};
 
 /// Each loss within 1e-5 relative of PyTorch's. Both sides compute in f32 but sum in
@@ -58,7 +58,7 @@ fn every_run_matches_pytorch_step_for_step() {
         let mut worst_loss = 0.0f64;
         for (step, want) in run["losses"].as_array().unwrap().iter().enumerate() {
             let want = want.as_f64().unwrap();
-            let loss = cross_entropy(&model.forward(&x).unwrap(), &y, &CrossEntropyOptions::default()).unwrap();
+            let loss = cross_entropy_with(&model.forward(&x).unwrap(), &y, &CrossEntropyOptions::default()).unwrap();
             let got = loss.item().unwrap() as f64;
             let rel = (got - want).abs() / want.abs();
             assert!(

@@ -101,23 +101,34 @@ fn index_none_shape(input: &[usize], target: &IndexTensor) -> Vec<usize> {
     }
 }
 
-/// The cross-entropy between logits `input` and `target`, as `F.cross_entropy`: the values,
-/// gradients and errors of PyTorch, including the mean over weighted targets, ignored
-/// positions, label smoothing, probability targets and K-dimensional input.
+/// The cross-entropy between logits `input` and `target` (class indices or probabilities),
+/// as `F.cross_entropy(input, target)` with the default options: the mean over the batch.
 ///
 /// ```
 /// use ferrograd_autograd::Var;
-/// use ferrograd_nn::functional::{cross_entropy, CrossEntropyOptions};
+/// use ferrograd_nn::functional::{cross_entropy, cross_entropy_with, CrossEntropyOptions};
 /// use ferrograd_tensor::{IndexTensor, Tensor};
 ///
 /// let x = Var::parameter(Tensor::from_vec(vec![1.0f32, 4., 1., 1., 5., 1., 2., 1., 1., 2., 5., 1.], &[3, 4])?);
 /// let y = IndexTensor::from_slice(&[1, 0, 2]);
-/// let loss = cross_entropy(&x, &y, &CrossEntropyOptions::default())?;
+/// let loss = cross_entropy(&x, &y)?;
 /// assert_eq!(loss.item()?, 0.10165968537330627f64 as f32); // PyTorch's value
 /// loss.backward()?;
+///
+/// // F.cross_entropy(x, y, ignore_index=-1, label_smoothing=0.1)
+/// let options = CrossEntropyOptions { ignore_index: -1, label_smoothing: 0.1, ..Default::default() };
+/// let smoothed = cross_entropy_with(&x, &y, &options)?;
 /// # Ok::<(), ferrograd_tensor::Error>(())
 /// ```
-pub fn cross_entropy<'a, T: Float>(
+pub fn cross_entropy<'a, T: Float>(input: &Var<T>, target: impl Into<Target<'a, T>>) -> Result<Var<T>> {
+    cross_entropy_with(input, target, &CrossEntropyOptions::default())
+}
+
+/// [`cross_entropy`] with options, as `F.cross_entropy(input, target, weight=..., ignore_index=...,
+/// reduction=..., label_smoothing=...)`: the values, gradients and errors of PyTorch, including
+/// the mean over weighted targets, ignored positions, label smoothing, probability targets and
+/// K-dimensional input.
+pub fn cross_entropy_with<'a, T: Float>(
     input: &Var<T>,
     target: impl Into<Target<'a, T>>,
     options: &CrossEntropyOptions<T>,
@@ -192,8 +203,14 @@ pub fn cross_entropy<'a, T: Float>(
 }
 
 /// The negative log-likelihood of class-index targets given log-probabilities `input`, as
-/// `F.nll_loss`; `cross_entropy` without label smoothing is `nll_loss(log_softmax(x))`.
-pub fn nll_loss<T: Float>(input: &Var<T>, target: &IndexTensor, options: &NllLossOptions<T>) -> Result<Var<T>> {
+/// `F.nll_loss(input, target)`; `cross_entropy` without label smoothing is
+/// `nll_loss(log_softmax(x))`.
+pub fn nll_loss<T: Float>(input: &Var<T>, target: &IndexTensor) -> Result<Var<T>> {
+    nll_loss_with(input, target, &NllLossOptions::default())
+}
+
+/// [`nll_loss`] with options (`weight`, `ignore_index`, `reduction`), as `F.nll_loss`.
+pub fn nll_loss_with<T: Float>(input: &Var<T>, target: &IndexTensor, options: &NllLossOptions<T>) -> Result<Var<T>> {
     const OP: &str = "nll_loss";
     let shape = input.shape();
     let layout = check_index_target(OP, &shape, target.shape(), None, options.weight.as_ref())?;

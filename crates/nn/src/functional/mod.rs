@@ -13,7 +13,9 @@ mod rnn;
 pub use activation::{elu, gelu, silu, softplus};
 pub use attention::{scaled_dot_product_attention, AttnMask};
 pub use bce_with_logits::binary_cross_entropy_with_logits;
-pub use cross_entropy::{cross_entropy, nll_loss, CrossEntropyOptions, NllLossOptions, Target};
+pub use cross_entropy::{
+    cross_entropy, cross_entropy_with, nll_loss, nll_loss_with, CrossEntropyOptions, NllLossOptions, Target,
+};
 pub use embedding::embedding;
 pub use mse::mse_loss;
 pub use rnn::{gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell};
