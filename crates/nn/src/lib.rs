@@ -6,6 +6,9 @@
 //!
 //! - Layers ([`Module`]): [`Linear`], [`Sequential`], [`ReLU`], [`LeakyReLU`], [`Tanh`],
 //!   [`Sigmoid`], [`Dropout`] (train / eval), [`Flatten`].
+//! - Activations [`GELU`], [`SiLU`], [`Softplus`], [`ELU`], [`Softmax`], [`LogSoftmax`],
+//!   [`Identity`]; attention, [`functional::scaled_dot_product_attention`]; recurrent cells
+//!   [`RNNCell`], [`GRUCell`], [`LSTMCell`].
 //! - Losses: [`CrossEntropyLoss`], [`NLLLoss`], [`MSELoss`], [`BCEWithLogitsLoss`], and their
 //!   functions in [`functional`].
 //! - Optimizers ([`Optimizer`]): [`SGD`], [`Adam`], [`AdamW`], step for step as `torch.optim`.

@@ -104,14 +104,15 @@ fn run_case<T: Float>(m: &mut Matcher, case: &Case) -> Result<()> {
 #[test]
 fn cells_match_pytorch_on_every_fixture_case() -> Result<()> {
     for layer in ["RNNCell", "GRUCell", "LSTMCell"] {
-        let mut m = Matcher::new();
+        let (mut m32, mut m64) = (Matcher::new(), Matcher::new());
         for case in layer_cases(layer) {
             match case.dtype.as_str() {
-                "float64" => run_case::<f64>(&mut m, case)?,
-                _ => run_case::<f32>(&mut m, case)?,
+                "float64" => run_case::<f64>(&mut m64, case)?,
+                _ => run_case::<f32>(&mut m32, case)?,
             }
         }
-        println!("{layer}: {}", m.summary());
+        println!("{layer} f32: {}", m32.summary());
+        println!("{layer} f64: {}", m64.summary());
     }
     Ok(())
 }
