@@ -44,7 +44,12 @@ fn run_case<T: Float>(m: &mut Matcher, case: &Case) -> Result<()> {
         .into_iter()
         .zip([&q, &k, &v].into_iter().zip(grads))
     {
-        m.close(case, what, &x.grad().expect("a gradient"), want.as_ref().expect("float input"));
+        m.close(
+            case,
+            what,
+            &x.grad().expect("a gradient"),
+            want.as_ref().expect("float input"),
+        );
     }
     if let Some(a) = &additive {
         let want = step.expected.input_grads[3].as_ref().expect("mask grad");
@@ -113,7 +118,11 @@ fn attention_passes_gradcheck() -> Result<()> {
             opts,
         )?,
     );
-    let (q5, k3, v3) = (randn(&[1, 2, 5, 4], 5), randn(&[1, 2, 3, 4], 6), randn(&[1, 2, 3, 4], 7));
+    let (q5, k3, v3) = (
+        randn(&[1, 2, 5, 4], 5),
+        randn(&[1, 2, 3, 4], 6),
+        randn(&[1, 2, 3, 4], 7),
+    );
     report(
         "causal, L > S, 4-D",
         gradcheck(|x| sdpa(&x[0], &x[1], &x[2], None, true, None), &[q5, k3, v3], opts)?,
@@ -168,7 +177,10 @@ fn bad_arguments_are_errors_naming_the_values() {
     // F.scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=True)
     //   -> "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"
     let e = err(sdpa(&q, &k, &v, Some(AttnMask::Bool(&keep)), true, None));
-    assert!(e.contains("Explicit attn_mask should not be set when is_causal=True"), "{e}");
+    assert!(
+        e.contains("Explicit attn_mask should not be set when is_causal=True"),
+        "{e}"
+    );
     // key of head size 3 -> "Expected size for first two dimensions of batch2 tensor to be: [4, 4] but got: [4, 3]."
     let e = err(sdpa(&q, &t(&[2, 2, 5, 3]), &v, None, false, None));
     assert!(e.contains("batch2 tensor to be: [4, 4] but got: [4, 3]."), "{e}");
@@ -191,7 +203,10 @@ fn bad_arguments_are_errors_naming_the_values() {
     );
     let bad = t(&[4, 5]);
     let e = err(sdpa(&q, &k, &v, Some(AttnMask::Additive(&bad)), false, None));
-    assert!(e.contains("(3) must match the size of tensor b (4) at non-singleton dimension 2"), "{e}");
+    assert!(
+        e.contains("(3) must match the size of tensor b (4) at non-singleton dimension 2"),
+        "{e}"
+    );
     let e = err(sdpa(&t(&[4]), &t(&[4]), &t(&[4]), None, false, None));
     assert!(e.contains("query.dim: 1 key.dim: 1 and value.dim: 1"), "{e}");
 }
@@ -200,12 +215,32 @@ fn bad_arguments_are_errors_naming_the_values() {
 fn shapes_broadcast_and_empty_sizes_work() -> Result<()> {
     let t = |shape: &[usize], seed| Var::new(Tensor::<f32>::randn(shape, seed));
     // 2-D inputs, a 3-D key against a 4-D query, an empty query and an empty key sequence.
-    assert_eq!(sdpa(&t(&[3, 4], 1), &t(&[5, 4], 2), &t(&[5, 6], 3), None, false, None)?.shape(), [3, 6]);
+    assert_eq!(
+        sdpa(&t(&[3, 4], 1), &t(&[5, 4], 2), &t(&[5, 6], 3), None, false, None)?.shape(),
+        [3, 6]
+    );
     let q = t(&[2, 2, 3, 4], 1);
-    assert_eq!(sdpa(&q, &t(&[2, 5, 4], 2), &t(&[2, 5, 4], 3), None, false, None)?.shape(), [2, 2, 3, 4]);
-    let out = sdpa(&t(&[2, 0, 4], 1), &t(&[2, 5, 4], 2), &t(&[2, 5, 4], 3), None, false, None)?;
+    assert_eq!(
+        sdpa(&q, &t(&[2, 5, 4], 2), &t(&[2, 5, 4], 3), None, false, None)?.shape(),
+        [2, 2, 3, 4]
+    );
+    let out = sdpa(
+        &t(&[2, 0, 4], 1),
+        &t(&[2, 5, 4], 2),
+        &t(&[2, 5, 4], 3),
+        None,
+        false,
+        None,
+    )?;
     assert_eq!(out.shape(), [2, 0, 4]);
-    let out = sdpa(&t(&[2, 3, 4], 1), &t(&[2, 0, 4], 2), &t(&[2, 0, 4], 3), None, false, None)?;
+    let out = sdpa(
+        &t(&[2, 3, 4], 1),
+        &t(&[2, 0, 4], 2),
+        &t(&[2, 0, 4], 3),
+        None,
+        false,
+        None,
+    )?;
     assert_eq!(out.shape(), [2, 3, 4]);
     Ok(())
 }

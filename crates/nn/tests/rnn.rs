@@ -26,7 +26,8 @@ impl<T: Float> Cell<T> {
         let rng = &mut rand::rngs::StdRng::seed_from_u64(0);
         Ok(match case.layer.as_str() {
             "RNNCell" => Cell::Rnn(
-                RNNCell::with_rng(input, hidden, bias, rng).nonlinearity(case.arg_str("nonlinearity").unwrap_or("tanh"))?,
+                RNNCell::with_rng(input, hidden, bias, rng)
+                    .nonlinearity(case.arg_str("nonlinearity").unwrap_or("tanh"))?,
             ),
             "GRUCell" => Cell::Gru(GRUCell::with_rng(input, hidden, bias, rng)),
             "LSTMCell" => Cell::Lstm(LSTMCell::with_rng(input, hidden, bias, rng)),
@@ -201,7 +202,12 @@ fn parameters_are_named_shaped_and_initialised_as_pytorch() {
     ] {
         let got: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(got, ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]);
-        let want_shapes = [vec![gates * 25, 30], vec![gates * 25, 25], vec![gates * 25], vec![gates * 25]];
+        let want_shapes = [
+            vec![gates * 25, 30],
+            vec![gates * 25, 25],
+            vec![gates * 25],
+            vec![gates * 25],
+        ];
         let bound = 1.0 / 25f64.sqrt();
         for ((name, p), shape) in names.iter().zip(want_shapes) {
             assert_eq!(p.shape(), shape, "{name}");
@@ -256,8 +262,14 @@ fn bad_inputs_are_errors_in_pytorchs_words() {
     // Each message below is PyTorch 2.15's for the same call (nn.RNNCell(4, 5) etc.).
     let cases = [
         // cell(torch.randn(2, 3, 4))
-        (msg(rnn.step(&t(&[2, 3, 4]), None)), "RNNCell: Expected input to be 1D or 2D, got 3D instead"),
-        (msg(gru.step(&t(&[]), None)), "GRUCell: Expected input to be 1D or 2D, got 0D instead"),
+        (
+            msg(rnn.step(&t(&[2, 3, 4]), None)),
+            "RNNCell: Expected input to be 1D or 2D, got 3D instead",
+        ),
+        (
+            msg(gru.step(&t(&[]), None)),
+            "GRUCell: Expected input to be 1D or 2D, got 0D instead",
+        ),
         // cell(torch.randn(3, 4), torch.randn(1, 3, 5))
         (
             msg(rnn.step(&t(&[3, 4]), Some(&t(&[1, 3, 5])))),
@@ -282,7 +294,10 @@ fn bad_inputs_are_errors_in_pytorchs_words() {
             "Expected 2D hidden0 (batch x hidden_size), but got 1D tensor",
         ),
         // cell(torch.randn(3))
-        (msg(rnn.step(&t(&[3]), None)), "input has inconsistent input_size: got 3 expected 4"),
+        (
+            msg(rnn.step(&t(&[3]), None)),
+            "input has inconsistent input_size: got 3 expected 4",
+        ),
         // LSTMCell: c of hidden size 6, then of batch 2
         (
             lstm_msg(lstm.step(&t(&[3, 4]), Some((&t(&[3, 5]), &t(&[3, 6]))))),
@@ -297,7 +312,10 @@ fn bad_inputs_are_errors_in_pytorchs_words() {
         assert!(got.contains(want), "{got:?} does not contain {want:?}");
     }
     // nn.RNNCell(4, 5, nonlinearity='gelu')(x) -> "Unknown nonlinearity: gelu"
-    let err = RNNCell::<f32>::new(4, 5, 0).nonlinearity("gelu").unwrap_err().to_string();
+    let err = RNNCell::<f32>::new(4, 5, 0)
+        .nonlinearity("gelu")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("Unknown nonlinearity: gelu"), "{err}");
     // Inconsistent weights given to the function directly.
     let err = gru_cell(&t(&[3, 4]), &t(&[3, 5]), &t(&[15, 4]), &t(&[10, 5]), None, None)

@@ -139,7 +139,7 @@ impl<T: Float> Var<T> {
         let out = self.value().elu(alpha);
         Var::from_op("EluBackward0", out, [self.clone()], move |g, _, x| {
             let v = x[0].value();
-            let (zero, positive) = (v.eq_scalar(T::zero()), v.to_mask(|x| !(x <= T::zero())));
+            let (zero, positive) = (v.eq_scalar(T::zero()), v.to_mask(|x| x > T::zero() || x.is_nan()));
             drop(v);
             let d = x[0]
                 .exp()

@@ -110,7 +110,9 @@ fn fully_masked_rows<T: Float>(scores: &Var<T>) -> Option<BoolTensor> {
     let rows = value
         .array()
         .map_axis(last, |row| row.iter().all(|&x| x == T::neg_infinity()));
-    rows.iter().any(|&r| r).then(|| BoolTensor::from_array(rows.insert_axis(last)))
+    rows.iter()
+        .any(|&r| r)
+        .then(|| BoolTensor::from_array(rows.insert_axis(last)))
 }
 
 /// The broadcast of two batch shapes, with PyTorch's message when they do not broadcast.
@@ -123,7 +125,9 @@ fn broadcast_batch(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
             (1, y) => Ok(y),
             (x, y) => Err(Error::invalid(
                 OP,
-                format!("The size of tensor a ({x}) must match the size of tensor b ({y}) at non-singleton dimension {i}"),
+                format!(
+                    "The size of tensor a ({x}) must match the size of tensor b ({y}) at non-singleton dimension {i}"
+                ),
             )),
         })
         .collect()

@@ -80,7 +80,12 @@ pub fn lstm_cell<T: Float>(
     w.check_hidden(input, h, 0)?;
     w.check_hidden(input, c, 1)?;
     let gates = w.igates(input)?.try_add(&w.hgates(h)?)?.chunk(4, 1)?;
-    let (i, f, g, o) = (gates[0].sigmoid(), gates[1].sigmoid(), gates[2].tanh(), gates[3].sigmoid());
+    let (i, f, g, o) = (
+        gates[0].sigmoid(),
+        gates[1].sigmoid(),
+        gates[2].tanh(),
+        gates[3].sigmoid(),
+    );
     let c_next = f.try_mul(c)?.try_add(&i.try_mul(&g)?)?;
     let h_next = o.try_mul(&c_next.tanh())?;
     Ok((h_next, c_next))
@@ -137,7 +142,10 @@ impl<'a, T: Float> Weights<'a, T> {
         if shape.len() != 2 {
             return Err(Error::invalid(
                 self.op,
-                format!("Expected 2D input (batch x input_size), but got {}D tensor", shape.len()),
+                format!(
+                    "Expected 2D input (batch x input_size), but got {}D tensor",
+                    shape.len()
+                ),
             ));
         }
         if shape[1] != self.input_size {

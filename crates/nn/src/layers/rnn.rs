@@ -129,7 +129,12 @@ macro_rules! cell_common {
                 self.weight_hh.shape()[1]
             }
 
-            fn init<R: rand::Rng + ?Sized>(input_size: usize, hidden_size: usize, bias: bool, rng: &mut R) -> Params<T> {
+            fn init<R: rand::Rng + ?Sized>(
+                input_size: usize,
+                hidden_size: usize,
+                bias: bool,
+                rng: &mut R,
+            ) -> Params<T> {
                 init_params(input_size, hidden_size, $gates, bias, rng)
             }
         }
