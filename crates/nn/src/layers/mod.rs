@@ -9,9 +9,10 @@ mod flatten;
 mod linear;
 mod normalization;
 mod pooling;
+mod rnn;
 mod sparse;
 
-pub use activation::{LeakyReLU, ReLU, Sigmoid, Tanh};
+pub use activation::{Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU};
 pub use batchnorm::{BatchNorm1d, BatchNorm2d};
 pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;
@@ -19,4 +20,5 @@ pub use flatten::Flatten;
 pub use linear::Linear;
 pub use normalization::LayerNorm;
 pub use pooling::{AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d};
+pub use rnn::{GRUCell, LSTMCell, RNNCell, RnnNonlinearity};
 pub use sparse::Embedding;
