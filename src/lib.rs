@@ -16,6 +16,8 @@
 //! # Ok::<(), ferrograd::tensor::Error>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub use ferrograd_autograd as autograd;
 pub use ferrograd_nn as nn;
 pub use ferrograd_tensor as tensor;

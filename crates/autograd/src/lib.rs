@@ -34,6 +34,8 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod anomaly;
 mod backward;
 mod dot;

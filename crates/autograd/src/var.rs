@@ -306,11 +306,11 @@ impl<T: Float> Var<T> {
 
     /// Clears the gradient, as `tensor.grad = None` (PyTorch's default `zero_grad(set_to_none=True)`).
     /// A big gradient's buffer is kept for the next gradient of its size
-    /// ([`recycle`](ferrograd_tensor::parallel::recycle)), which saves faulting in new pages.
+    /// ([`recycle`](ferrograd_tensor::recycle)), which saves faulting in new pages.
     pub fn zero_grad(&self) {
         let old = self.0.grad.borrow_mut().take();
         if let Some(old) = old {
-            ferrograd_tensor::parallel::recycle(*old);
+            ferrograd_tensor::recycle(*old);
         }
     }
 

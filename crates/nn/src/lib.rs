@@ -42,6 +42,8 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod activation;
 mod checkpoint;
 pub mod csv;

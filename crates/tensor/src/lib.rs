@@ -28,9 +28,9 @@ mod element;
 mod elementwise;
 mod error;
 mod index;
-pub mod kernels;
+mod kernels;
 mod linalg;
-pub mod parallel;
+mod parallel;
 mod reduce;
 mod shape;
 mod shape_ops;
@@ -40,6 +40,13 @@ mod tensor;
 pub use element::{DType, Float};
 pub use error::{Error, Result, Shape};
 pub use index::IndexTensor;
+/// Rows shorter than this take the row kernels' plain path (what `cross_entropy` uses to pick
+/// how it sums a short row).
+pub use kernels::SMALL_ROW;
+/// Work split across threads for big inputs, and output buffers kept for reuse: what the fused
+/// `cross_entropy` kernel of `ferrograd-nn` builds on. All of it safe code; the `unsafe` of the
+/// matrix and row kernels and of the helper thread stays inside this crate.
+pub use parallel::{for_each_block_mut, for_each_block_pair_mut, output_vec, recycle, release_spare_buffers};
 pub use shape::{broadcast_reduction_axes, broadcast_shape, normalize_dim};
 pub use tensor::{checked_numel, Tensor};
 
