@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
-use crate::tensor::checked_shape;
+use crate::tensor::{checked_alloc, checked_shape};
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -116,6 +116,7 @@ impl<T: Float> Tensor<T> {
             lhs: Shape(self.shape().to_vec()),
             rhs: Shape(shape.to_vec()),
         })?;
+        checked_alloc::<T>("broadcast_to", shape)?;
         Ok(Tensor { data: view.to_owned() })
     }
 
