@@ -92,6 +92,12 @@ pub enum Error {
     /// A file or document whose content does not fit what was expected.
     #[error("{op}: {message}")]
     Format { op: &'static str, message: String },
+
+    /// A call that needs a value or gradient the caller holds a borrow of (a `Ref` from
+    /// `value()` or `grad_ref()`); the message names the call and what to drop. Nothing was
+    /// changed.
+    #[error("{op}: {message}")]
+    Borrowed { op: &'static str, message: String },
 }
 
 impl Error {
