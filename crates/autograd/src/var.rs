@@ -410,6 +410,13 @@ impl<T: Float> Var<T> {
         Ok(ValueMut::new(&self.0, value))
     }
 
+    /// Whether a [`value`](Var::value) or [`value_mut`](Var::value_mut) borrow of this `Var`'s
+    /// value is alive, so that [`value_mut`](Var::value_mut) would panic: what a call that
+    /// changes values in place (an optimizer's step) checks for every value before changing any.
+    pub fn is_value_borrowed(&self) -> bool {
+        self.0.value.try_borrow_mut().is_err()
+    }
+
     /// How many times the value was changed in place, as PyTorch's `tensor._version`: 0 for a
     /// new `Var`, one more at every [`value_mut`](Var::value_mut) (and so every optimizer step).
     pub fn version(&self) -> u32 {
