@@ -47,7 +47,13 @@ impl<T: Float> Var<T> {
             Saves::ALL,
             out,
             [self.clone()],
-            |g, out, x| Ok([Some(g.try_mul(&share_among_maxima(&x[0].value(), &out.value())?)?)]),
+            |g, out, x| {
+                Ok([Some(g.try_mul(&share_among_maxima(
+                    &x[0].value(),
+                    &out.value(),
+                    true,
+                )?)?)])
+            },
         ))
     }
 
@@ -63,7 +69,7 @@ impl<T: Float> Var<T> {
             move |g, out, x| {
                 let out_k = restore_dim(out, dim, keepdim, &x[0])?.to_tensor();
                 let g_k = restore_dim(g, dim, keepdim, &x[0])?;
-                Ok([Some(g_k.try_mul(&share_among_maxima(&x[0].value(), &out_k)?)?)])
+                Ok([Some(g_k.try_mul(&share_among_maxima(&x[0].value(), &out_k, false)?)?)])
             },
         ))
     }
@@ -125,8 +131,18 @@ fn restore_dim<T: Float>(v: &Var<T>, dim: isize, keepdim: bool, input: &Var<T>) 
 }
 
 /// `1/k` at each of the `k` positions equal to the (broadcast) maximum, 0 elsewhere.
-fn share_among_maxima<T: Float>(x: &Tensor<T>, max: &Tensor<T>) -> Result<Var<T>> {
-    let is_max = x.zip_map(max, "max", |a, m| if a == m { T::one() } else { T::zero() })?;
+///
+/// With `nan_is_max` (`torch.max(t)`'s `evenly_distribute_backward`), a NaN maximum is shared
+/// among the NaN elements; without (`torch.amax`), a NaN maximum equals nothing, and its
+/// gradient is NaN, as PyTorch's.
+fn share_among_maxima<T: Float>(x: &Tensor<T>, max: &Tensor<T>, nan_is_max: bool) -> Result<Var<T>> {
+    let is_max = x.zip_map(max, "max", |a, m| {
+        if a == m || (nan_is_max && a.is_nan() && m.is_nan()) {
+            T::one()
+        } else {
+            T::zero()
+        }
+    })?;
     let count = is_max.sum_to_shape(max.shape())?;
     Ok(Var::new(is_max.div(&count)?))
 }

@@ -50,20 +50,30 @@ impl<T: Float> Var<T> {
         })
     }
 
-    /// `|x|`; derivative `sign(x)` (0 at 0, as PyTorch).
+    /// `|x|`; derivative `sign(x)`: 0 at 0 and at NaN, as PyTorch's `sgn`.
     pub fn abs(&self) -> Var<T> {
         let out = self.value().abs();
         Var::from_op_saving("AbsBackward0", Saves::INPUTS, out, [self.clone()], |g, _, x| {
-            Ok([Some(g.try_mul(&Var::new(x[0].value().sign()))?)])
+            let sign = x[0].value().map(|v| {
+                if v > T::zero() {
+                    T::one()
+                } else if v < T::zero() {
+                    -T::one()
+                } else {
+                    T::zero()
+                }
+            });
+            Ok([Some(g.try_mul(&Var::new(sign))?)])
         })
     }
 
-    /// `max(x, 0)`; derivative 1 where `x > 0`, else 0 (0 at 0, as PyTorch). The gradient is
-    /// multiplied by that mask in place when nothing else holds it (the same products).
+    /// `max(x, 0)`; derivative 0 where the output is `<= 0`, else 1: 0 at 0, and 1 at NaN, as
+    /// PyTorch's `threshold_backward`. The gradient is multiplied by that mask in place when
+    /// nothing else holds it (the same products).
     pub fn relu(&self) -> Var<T> {
         let out = self.value().relu();
         Var::from_op_owned("ReluBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
-            let positive = |v: T| v > T::zero();
+            let positive = |v: T| !(v <= T::zero());
             if g.value().shape() != out.value().shape() {
                 // The error, or the broadcast, of `*`.
                 return Ok([Some(g.try_mul(&mask(&out.value(), positive))?)]);
@@ -132,7 +142,8 @@ impl<T: Float> Var<T> {
     }
 
     /// The elementwise maximum, broadcasting; on ties the gradient is split in half between
-    /// the operands, as `torch.maximum`.
+    /// the operands, and an operand gets all of it unless it is the smaller one, as
+    /// `torch.maximum` (so both get all of it where either is NaN).
     pub fn maximum(&self, other: &Var<T>) -> Result<Var<T>> {
         let out = self.value().maximum(&other.value())?;
         Ok(Var::from_op_saving(
@@ -141,16 +152,20 @@ impl<T: Float> Var<T> {
             out,
             [self.clone(), other.clone()],
             |g, _, x| {
-                let share = x[0].value().zip_map(&x[1].value(), "maximum", |a, b| {
-                    if a > b {
-                        T::one()
-                    } else if a == b {
-                        T::of(0.5)
-                    } else {
-                        T::zero()
-                    }
-                })?;
-                let other_share = share.map(|s| T::one() - s);
+                // PyTorch: where(a == b, g / 2, g), then 0 where this operand is the smaller.
+                let share_of = |smaller: fn(T, T) -> bool| {
+                    x[0].value().zip_map(&x[1].value(), "maximum", |a, b| {
+                        if a == b {
+                            T::of(0.5)
+                        } else if smaller(a, b) {
+                            T::zero()
+                        } else {
+                            T::one()
+                        }
+                    })
+                };
+                let share = share_of(|a, b| a < b)?;
+                let other_share = share_of(|a, b| a > b)?;
                 let ga = unbroadcast(&g.try_mul(&Var::new(share))?, &x[0])?;
                 let gb = unbroadcast(&g.try_mul(&Var::new(other_share))?, &x[1])?;
                 Ok([Some(ga), Some(gb)])
