@@ -1,6 +1,7 @@
-//! Result-returning ops given absurd but representable shapes return the constructors' "has
-//! more elements than fit in memory" error, checked in bytes, instead of panicking inside
-//! ndarray ("Shape too large") or `Vec` ("capacity overflow").
+//! Shapes at the edges. Result-returning ops given absurd but representable shapes return the
+//! constructors' "has more elements than fit in memory" error, checked in bytes, instead of
+//! panicking inside ndarray ("Shape too large") or `Vec` ("capacity overflow"); a 0-d tensor's
+//! dims are checked as PyTorch checks them.
 
 use ferrograd_tensor::Tensor;
 
@@ -50,4 +51,20 @@ fn broadcast_to_a_huge_shape_is_an_error() {
         Tensor::<f64>::zeros(&[1, 1]).broadcast_to(&[1 << 61, 2]),
         "broadcast_to",
     );
+}
+
+#[test]
+fn flatten_of_a_0d_tensor_checks_its_dims_as_pytorch() {
+    // torch.tensor(1.).flatten(5, 9)
+    // IndexError: Dimension out of range (expected to be in range of [-1, 0], but got 5)
+    let t = Tensor::<f32>::scalar(1.0);
+    let m = t.flatten(5, 9).unwrap_err().to_string();
+    assert_eq!(
+        m,
+        "flatten: dimension out of range (expected to be in range of [-1, 0], but got 5)"
+    );
+    assert!(t.flatten(0, 1).is_err());
+    // torch.tensor(1.).flatten(-1, 0).shape  ->  torch.Size([1])
+    assert_eq!(t.flatten(-1, 0).unwrap().shape(), &[1]);
+    assert_eq!(t.flatten(0, 0).unwrap().shape(), &[1]);
 }
