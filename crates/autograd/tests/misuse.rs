@@ -285,5 +285,8 @@ fn the_versions_of_a_third_input_and_beyond_are_checked_too() {
     });
     c.value_mut().map_inplace(|v| v * 2.0);
     let m = message(product.sum().backward());
-    assert!(m.contains("[torch.FloatTensor [1]] is at version 1; expected version 0 instead."), "{m}");
+    assert!(
+        m.contains("[torch.FloatTensor [1]] is at version 1; expected version 0 instead."),
+        "{m}"
+    );
 }

@@ -73,7 +73,7 @@ impl<T: Float> Var<T> {
     pub fn relu(&self) -> Var<T> {
         let out = self.value().relu();
         Var::from_op_owned("ReluBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
-            let positive = |v: T| !(v <= T::zero());
+            let positive = |v: T| v > T::zero() || v.is_nan(); // not `v <= 0`, as PyTorch
             if g.value().shape() != out.value().shape() {
                 // The error, or the broadcast, of `*`.
                 return Ok([Some(g.try_mul(&mask(&out.value(), positive))?)]);
