@@ -600,7 +600,9 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
         // computes it again from the logits.
         let unit_grad = unit_grad.take();
         if is_grad_enabled() {
-            return loss.backward_composite(g, xs);
+            let mut grads = loss.backward_composite(g, xs)?;
+            grads.truncate(xs.len()); // one per input
+            return Ok(grads);
         }
         let x = xs[0].value();
         let x = x.array().as_standard_layout();
@@ -612,6 +614,9 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
             (xs[0].requires_grad(), wants_target),
             unit_grad,
         );
-        Ok(vec![gx.map(Var::new), gt.map(Var::new)])
+        // One gradient per input: the target's only when the target is an input.
+        let mut grads = vec![gx.map(Var::new), gt.map(Var::new)];
+        grads.truncate(xs.len());
+        Ok(grads)
     }))
 }
