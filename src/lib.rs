@@ -82,6 +82,7 @@
 //! the graph), `--example cross_entropy` (one loss, three ways).
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub use ferrograd_autograd as autograd;
 pub use ferrograd_nn as nn;

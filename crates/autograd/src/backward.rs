@@ -29,12 +29,25 @@ pub(crate) struct Walk<'a, T: Float> {
     /// The mark each node of `order` had before this walk, kept only when this walk runs inside
     /// another, whose marks it must put back.
     previous: Option<Vec<(u64, u32)>>,
+    /// Why backward cannot go through the graph (see [`check_ready`]), if a check was asked for.
+    pub(crate) refused: Option<Error>,
 }
 
 impl<'a, T: Float> Walk<'a, T> {
     /// Orders the graph behind `outputs` with an explicit stack (a chain of a million ops is a
     /// long loop, not a deep recursion), marking each node with its place.
+    #[cfg(test)]
     pub(crate) fn new(outputs: &'a [Var<T>]) -> Self {
+        Self::checked(outputs, None)
+    }
+
+    /// [`new`](Walk::new), checking each node with [`check_ready`] on the way (while it is in
+    /// cache) when `check` is given: `Some(accumulate)`, whether the walk stores gradients in
+    /// `.grad`. The first refusal is kept in `refused`.
+    pub(crate) fn checked(outputs: &'a [Var<T>], check: Option<bool>) -> Self {
+        let mut refused = None;
+        // A value is mutably borrowed only through a live `ValueMut`; most backwards see none.
+        let values_borrowed = check.is_some() && crate::var::value_muts_alive();
         let id = WALKS.with(|w| {
             w.set(w.get() + 1);
             w.get()
@@ -44,32 +57,41 @@ impl<'a, T: Float> Walk<'a, T> {
         // (node, its inputs are ordered already, its mark before this walk)
         let mut stack: Vec<(&'a Var<T>, bool, (u64, u32))> = outputs.iter().rev().map(|v| (v, false, (0, 0))).collect();
         while let Some((var, inputs_done, before)) = stack.pop() {
-            let mark = &var.0.mark;
+            let node = &var.0;
             if inputs_done {
-                mark.set((id, order.len() as u32));
+                if let (Some(accumulate), None) = (check, &refused) {
+                    let stores_grad = accumulate && (var.is_leaf() || var.0.retains_grad.get());
+                    refused = check_ready(var, stores_grad, values_borrowed).err();
+                }
+                node.set_mark((id, order.len() as u32));
                 order.push(var);
                 if let Some(previous) = previous.as_mut() {
                     previous.push(before);
                 }
                 continue;
             }
-            if !var.requires_grad() || mark.get().0 == id {
+            if !var.requires_grad() || node.mark().0 == id {
                 continue;
             }
-            let before = mark.replace((id, u32::MAX));
+            let before = node.replace_mark((id, u32::MAX));
             stack.push((var, true, before));
             for input in var.inputs().iter().rev() {
-                if input.requires_grad() && input.0.mark.get().0 != id {
+                if input.requires_grad() && input.0.mark().0 != id {
                     stack.push((input, false, (0, 0)));
                 }
             }
         }
-        Walk { id, order, previous }
+        Walk {
+            id,
+            order,
+            previous,
+            refused,
+        }
     }
 
     /// The place of `var` in the order, if this walk visited it.
     pub(crate) fn place(&self, var: &Var<T>) -> Option<usize> {
-        let (id, place) = var.0.mark.get();
+        let (id, place) = var.0.mark();
         (id == self.id && place != u32::MAX).then_some(place as usize)
     }
 }
@@ -79,7 +101,7 @@ impl<T: Float> Drop for Walk<'_, T> {
         ALIVE.with(|a| a.set(a.get() - 1));
         if let Some(previous) = &self.previous {
             for (var, &before) in self.order.iter().zip(previous) {
-                var.0.mark.set(before);
+                var.0.set_mark(before);
             }
         }
     }
@@ -102,7 +124,12 @@ pub(crate) fn run_backward<T: Float>(
     sink: Sink<'_, T>,
 ) -> Result<Vec<Option<Var<T>>>> {
     let _mode = if create_graph { enable_grad() } else { no_grad() };
-    let walk = Walk::new(outputs);
+    let mut walk = Walk::checked(outputs, Some(matches!(sink, Sink::Accumulate)));
+    // Everything that can refuse was checked before any gradient is stored: a change in place
+    // since forward, a borrow the caller holds.
+    if let Some(refused) = walk.refused.take() {
+        return Err(refused);
+    }
     // The gradient waiting at each place; taken (and so freed) when its node is reached.
     let mut grads: Vec<Option<Var<T>>> = vec![None; walk.order.len()];
     for (out, g) in outputs.iter().zip(grad_outputs) {
@@ -126,12 +153,17 @@ pub(crate) fn run_backward<T: Float>(
         Sink::Accumulate => (Vec::new(), Vec::new()),
     };
 
+    let accumulate_into =
+        |var: &Var<T>| matches!(sink, Sink::Accumulate) && (var.is_leaf() || var.0.retains_grad.get());
     crate::anomaly::check_forward_in_graph(&walk.order)?;
     let anomaly = crate::anomaly::is_anomaly_enabled();
+    // A hook may change values; once one has run, each rule's saved values are checked again.
+    let mut hooks_ran = false;
     for (place, &var) in walk.order.iter().enumerate().rev() {
         let Some(mut g) = grads[place].take() else { continue };
-        if let Some(extras) = var.0.extras.borrow().as_ref() {
-            for hook in &extras.hooks {
+        if let Some(hooks) = var.hooks() {
+            hooks_ran = true;
+            for hook in hooks {
                 let replaced = hook(&g.value());
                 if let Some(new) = replaced {
                     var.check_same_shape("register_hook", &new)?;
@@ -139,9 +171,12 @@ pub(crate) fn run_backward<T: Float>(
                 }
             }
         }
+        if hooks_ran {
+            check_ready(var, accumulate_into(var), crate::var::value_muts_alive())?;
+        }
         match &sink {
             Sink::Accumulate if var.is_leaf() || var.0.retains_grad.get() => {
-                let mut slot = var.0.grad.borrow_mut();
+                let mut slot = var.grad_slot("backward")?;
                 match slot.as_mut() {
                     Some(acc) => acc.add_assign(&g.value())?,
                     // A leaf's gradient is used for nothing else: moved, not copied.
@@ -166,6 +201,17 @@ pub(crate) fn run_backward<T: Float>(
         let Some(f) = var.0.grad_fn.as_ref() else { continue };
         // `g` is given away: a rule may compute its result in `g`'s buffer.
         let input_grads = var.rule().call(g, var, &f.inputs)?;
+        if input_grads.len() != f.inputs.len() {
+            return Err(Error::invalid(
+                "backward",
+                format!(
+                    "function {} returned an incorrect number of gradients (expected {}, got {})",
+                    f.name,
+                    f.inputs.len(),
+                    input_grads.len()
+                ),
+            ));
+        }
         for (i, (input, ig)) in f.inputs.iter().zip(input_grads).enumerate() {
             let (true, Some(ig)) = (input.requires_grad(), ig) else {
                 continue;
@@ -187,6 +233,106 @@ pub(crate) fn run_backward<T: Float>(
         }
     }
     Ok(results)
+}
+
+/// Whether backward can go through `var`: no value its rule reads was changed in place since
+/// forward (PyTorch's version check), no input replaced by a value of another shape, none of
+/// the values borrowed mutably by the caller, and, if the walk stores its gradient, that
+/// gradient not borrowed by the caller.
+///
+/// The usual case (nothing changed, nothing borrowed) is a few comparisons, inlined into the
+/// walk; anything else goes to [`check_node`].
+#[inline(always)]
+fn check_ready<T: Float>(var: &Var<T>, stores_grad: bool, values_borrowed: bool) -> Result<()> {
+    let node = &var.0;
+    let Some(f) = node.grad_fn.as_ref() else {
+        if stores_grad && node.grad.try_borrow_mut().is_err() {
+            return check_node(var, stores_grad, values_borrowed);
+        }
+        return Ok(());
+    };
+    let inputs = &f.inputs;
+    let changed = |i: usize| {
+        inputs
+            .get(i)
+            .is_some_and(|v| v.0.version.get() as u16 != node.versions[i])
+    };
+    if stores_grad
+        || values_borrowed
+        || inputs.len() > 2
+        || (node.saves.output() && node.version.get() != 0)
+        || changed(0)
+        || changed(1)
+    {
+        return check_node(var, stores_grad, values_borrowed);
+    }
+    Ok(())
+}
+
+/// [`check_ready`] in full, with its errors.
+#[cold]
+#[inline(never)]
+fn check_node<T: Float>(var: &Var<T>, stores_grad: bool, values_borrowed: bool) -> Result<()> {
+    if stores_grad && var.0.grad.try_borrow_mut().is_err() {
+        return Err(var.borrowed("backward", "the grad_ref() of it"));
+    }
+    let Some(f) = var.0.grad_fn.as_ref() else { return Ok(()) };
+    // A value is mutably borrowed only through a live `ValueMut`; most backwards see none.
+    if values_borrowed && var.0.value.try_borrow().is_err() {
+        return Err(var.borrowed("backward", "the value_mut() of it"));
+    }
+    if var.0.saves.output() && var.version() != 0 {
+        return Err(modified_in_place(var, 0, f.name));
+    }
+    for (i, input) in f.inputs.iter().enumerate() {
+        if values_borrowed && input.0.value.try_borrow().is_err() {
+            return Err(input.borrowed("backward", "the value_mut() of it"));
+        }
+        let now = input.version();
+        let seen = var.0.version_seen(i, now);
+        if now == seen {
+            continue;
+        }
+        if var.0.saves.input(i) {
+            return Err(modified_in_place(input, seen, f.name));
+        }
+        if input.0.reshaped.get() {
+            return Err(Error::invalid(
+                "backward",
+                format!(
+                    "input {i} of {} was replaced by a value of shape {} after the op was recorded (it is at version {now}; the op saw version {seen}), so its gradient would have the wrong shape",
+                    f.name,
+                    Shape(input.shape())
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// PyTorch's error for a value changed in place after an op that needs it was recorded.
+fn modified_in_place<T: Float>(var: &Var<T>, expected: u32, needed_by: &str) -> Error {
+    let kind = match T::DTYPE {
+        ferrograd_tensor::DType::F32 => "torch.FloatTensor",
+        ferrograd_tensor::DType::F64 => "torch.DoubleTensor",
+    };
+    // PyTorch names the op that made the tensor without its "Backward0" suffix.
+    let made_by = var.op_name().map(|name| {
+        let short = name.trim_end_matches(|c: char| c.is_ascii_digit());
+        format!(
+            ", which is output 0 of {},",
+            short.strip_suffix("Backward").unwrap_or(short)
+        )
+    });
+    Error::invalid(
+        "backward",
+        format!(
+            "one of the variables needed for gradient computation has been modified by an inplace operation: [{kind} {}]{} is at version {}; expected version {expected} instead. Hint: the gradient of {needed_by} reads it; run the forward again after changing a value in place.",
+            Shape(var.shape()),
+            made_by.unwrap_or_default(),
+            var.version()
+        ),
+    )
 }
 
 /// `a == b`, without a call to `memcmp` for the few sizes of a shape.

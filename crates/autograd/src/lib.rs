@@ -35,6 +35,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod anomaly;
 mod backward;
@@ -49,4 +50,4 @@ pub use backward::grad;
 pub use dot::to_dot;
 pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, GradModeGuard};
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
-pub use var::{live_nodes, BackwardFn, Grads, Hook, Inputs, IntoGrads, Var};
+pub use var::{live_nodes, BackwardFn, Grads, Hook, Inputs, IntoGrads, ValueMut, Var, WeakVar};

@@ -1,9 +1,11 @@
 //! [`Var`]: a tensor that remembers how it was computed.
 
+use std::any::Any;
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
 use std::marker::PhantomData;
-use std::rc::Rc;
+use std::ops::{Deref, DerefMut};
+use std::rc::{Rc, Weak};
 
 use ferrograd_tensor::{Error, Float, Result, Shape, Tensor};
 use smallvec::SmallVec;
@@ -62,11 +64,48 @@ impl<T: Float> IntoGrads<T> for Grads<T> {
 /// replaces that gradient, as a hook registered with `tensor.register_hook` in PyTorch.
 pub type Hook<T> = Box<dyn Fn(&Tensor<T>) -> Option<Tensor<T>>>;
 
+/// What an op's gradient rule reads of the values it was recorded with: its inputs, its
+/// output, both or neither (a rule that needs only shapes, or nothing). Changing a value that a
+/// rule reads, between forward and backward, makes backward an error, as PyTorch's version
+/// counter does for the tensors an op saved.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Saves(u8);
+
+impl Saves {
+    /// Only shapes: `+`, `sum`, `reshape`...
+    pub(crate) const NOTHING: Saves = Saves(0);
+    /// The output's value (`exp`, `tanh`, `relu`...).
+    pub(crate) const OUTPUT: Saves = Saves(1);
+    /// Every input's value (`*`, `log`, `matmul`...).
+    pub(crate) const INPUTS: Saves = Saves(!1);
+    /// The first two inputs' values (`linear`: the input and the weight, not the bias).
+    pub(crate) const FIRST_TWO: Saves = Saves(0b110);
+    /// Everything; what a rule given to [`Var::from_op`] may read.
+    pub(crate) const ALL: Saves = Saves(!0);
+
+    /// Whether the rule reads its output.
+    pub(crate) fn output(self) -> bool {
+        self.0 & 1 != 0
+    }
+
+    /// Whether the rule reads input `i` (bit `i + 1`; the last bit stands for inputs 6 on).
+    pub(crate) fn input(self, i: usize) -> bool {
+        self.0 & (1 << (i + 1).min(7)) != 0
+    }
+}
+
 /// The op that computed a node: its name and inputs (the gradient rule itself is the node's
-/// `rule`, stored in the same allocation).
+/// `rule`, stored in the same allocation; what the rule reads and the versions it saw are in
+/// the node too).
 pub(crate) struct GradFn<T: Float> {
     pub(crate) name: &'static str,
     pub(crate) inputs: Inputs<T>,
+}
+
+thread_local! {
+    /// The versions seen by ops of more than two inputs, for their inputs after the second,
+    /// keyed by the op's node ([`Var::id`]); removed when the node goes.
+    static MORE_VERSIONS: RefCell<std::collections::HashMap<usize, Box<[u32]>>> = RefCell::new(Default::default());
 }
 
 /// A gradient rule as the backward walk calls it: it receives the gradient flowing into the
@@ -102,10 +141,14 @@ impl<T: Float, G: IntoGrads<T>, F: Fn(Var<T>, &Var<T>, &[Var<T>]) -> Result<G>> 
     }
 }
 
+/// A hook as a node keeps it: shared, so that backward runs a node's hooks from a copy of the
+/// list and a hook may register another hook or rename its own `Var`.
+pub(crate) type SharedHook<T> = Rc<dyn Fn(&Tensor<T>) -> Option<Tensor<T>>>;
+
 /// What few nodes have: hooks and a name. Boxed on first use, so a node without them carries
 /// one pointer instead of both.
 pub(crate) struct Extras<T: Float> {
-    pub(crate) hooks: Vec<Hook<T>>,
+    pub(crate) hooks: Vec<SharedHook<T>>,
     pub(crate) name: Option<String>,
 }
 
@@ -124,7 +167,20 @@ pub(crate) struct Node<T: Float, R: ?Sized = dyn Rule<T>> {
     /// Set while a backward walks this node: the walk's number and the node's place in the
     /// walk's order, so that the walk keeps its gradients in a `Vec` indexed by place
     /// instead of a map keyed by node (see `backward.rs`).
-    pub(crate) mark: Cell<(u64, u32)>,
+    /// (Two fields, not a tuple, so that the small fields below share their padding: every
+    /// byte of a node costs time in a long chain of small ops.)
+    mark_walk: Cell<u64>,
+    mark_place: Cell<u32>,
+    /// How many times the value was changed in place ([`Var::value_mut`], an optimizer's
+    /// step), as PyTorch's `tensor._version`.
+    pub(crate) version: Cell<u32>,
+    /// Whether the value was ever replaced by one of another shape while an op held it.
+    pub(crate) reshaped: Cell<bool>,
+    /// What the op's rule reads ([`Saves::NOTHING`] for a leaf).
+    pub(crate) saves: Saves,
+    /// The versions of the first two inputs when the op was recorded, modulo 2^16 (the rest,
+    /// for an op with more, in `MORE_VERSIONS`).
+    pub(crate) versions: [u16; 2],
     /// The gradient rule ([`NoRule`] for a leaf); last, as an unsized field must be.
     pub(crate) rule: R,
 }
@@ -155,6 +211,36 @@ pub fn live_nodes() -> usize {
     LIVE_NODES.with(Cell::get)
 }
 
+impl<T: Float, R: ?Sized> Node<T, R> {
+    /// The walk that last marked this node and its place in that walk's order.
+    pub(crate) fn mark(&self) -> (u64, u32) {
+        (self.mark_walk.get(), self.mark_place.get())
+    }
+
+    pub(crate) fn set_mark(&self, (walk, place): (u64, u32)) {
+        self.mark_walk.set(walk);
+        self.mark_place.set(place);
+    }
+
+    pub(crate) fn replace_mark(&self, mark: (u64, u32)) -> (u64, u32) {
+        let before = self.mark();
+        self.set_mark(mark);
+        before
+    }
+
+    /// The version input `i` had when this node's op was recorded, given its version now.
+    pub(crate) fn version_seen(&self, i: usize, now: u32) -> u32 {
+        match self.versions.get(i) {
+            // The stored low 16 bits and the changes since: exact up to 65,535 changes.
+            Some(&low) => now.wrapping_sub((now as u16).wrapping_sub(low) as u32),
+            None => MORE_VERSIONS.with(|m| {
+                let id = self as *const Self as *const () as usize;
+                m.borrow().get(&id).and_then(|v| v.get(i - 2).copied()).unwrap_or(now)
+            }),
+        }
+    }
+}
+
 impl<T: Float, R: Rule<T>> Node<T, R> {
     fn new(value: Tensor<T>, grad_fn: Option<GradFn<T>>, requires_grad: bool, rule: R) -> Self {
         LIVE_NODES.with(|n| n.set(n.get() + 1));
@@ -165,7 +251,12 @@ impl<T: Float, R: Rule<T>> Node<T, R> {
             requires_grad: Cell::new(requires_grad),
             retains_grad: Cell::new(false),
             extras: RefCell::new(None),
-            mark: Cell::new((0, 0)),
+            mark_walk: Cell::new(0),
+            mark_place: Cell::new(0),
+            version: Cell::new(0),
+            reshaped: Cell::new(false),
+            saves: Saves::NOTHING,
+            versions: [0; 2],
             rule,
         }
     }
@@ -199,22 +290,35 @@ impl<T: Float> Var<T> {
         inputs: impl IntoIterator<Item = Var<T>>,
         backward: impl Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<G> + 'static,
     ) -> Self {
-        Self::with_rule(name, value, inputs, Borrowing(backward, PhantomData))
+        Self::with_rule(name, Saves::ALL, value, inputs, Borrowing(backward, PhantomData))
+    }
+
+    /// [`from_op`](Var::from_op) for a built-in op, saying what its rule reads.
+    pub(crate) fn from_op_saving<G: IntoGrads<T> + 'static>(
+        name: &'static str,
+        saves: Saves,
+        value: Tensor<T>,
+        inputs: impl IntoIterator<Item = Var<T>>,
+        backward: impl Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<G> + 'static,
+    ) -> Self {
+        Self::with_rule(name, saves, value, inputs, Borrowing(backward, PhantomData))
     }
 
     /// [`from_op`](Var::from_op) for a rule that takes the incoming gradient by value, so it
     /// can compute in place when nothing else holds it (with [`Var::reuse`]).
     pub(crate) fn from_op_owned<G: IntoGrads<T> + 'static>(
         name: &'static str,
+        saves: Saves,
         value: Tensor<T>,
         inputs: impl IntoIterator<Item = Var<T>>,
         backward: impl Fn(Var<T>, &Var<T>, &[Var<T>]) -> Result<G> + 'static,
     ) -> Self {
-        Self::with_rule(name, value, inputs, Owning(backward, PhantomData))
+        Self::with_rule(name, saves, value, inputs, Owning(backward, PhantomData))
     }
 
     fn with_rule<R: Rule<T> + 'static>(
         name: &'static str,
+        saves: Saves,
         value: Tensor<T>,
         inputs: impl IntoIterator<Item = Var<T>>,
         rule: R,
@@ -226,7 +330,16 @@ impl<T: Float> Var<T> {
         if !inputs.iter().any(Var::requires_grad) {
             return Self::new(value);
         }
-        let var = Var(Rc::new(Node::new(value, Some(GradFn { name, inputs }), true, rule)));
+        let version = |i: usize| inputs.get(i).map_or(0, |v: &Var<T>| v.0.version.get() as u16);
+        let versions = [version(0), version(1)];
+        let more: Option<Box<[u32]>> = (inputs.len() > 2).then(|| inputs[2..].iter().map(Var::version).collect());
+        let mut node = Node::new(value, Some(GradFn { name, inputs }), true, rule);
+        node.saves = saves;
+        node.versions = versions;
+        let var = Var(Rc::new(node));
+        if let Some(more) = more {
+            MORE_VERSIONS.with(|m| m.borrow_mut().insert(var.id(), more));
+        }
         if crate::anomaly::is_anomaly_enabled() {
             crate::anomaly::check_forward(&var);
         }
@@ -254,38 +367,75 @@ impl<T: Float> Var<T> {
     /// The value, borrowed.
     ///
     /// # Panics
-    /// If a [`value_mut`](Var::value_mut) borrow of the same `Var` is alive (a `RefCell` rule).
+    /// If a [`value_mut`](Var::value_mut) borrow of the same `Var` is alive (a `RefCell` rule);
+    /// [`try_value`](Var::try_value) returns an error instead.
     pub fn value(&self) -> Ref<'_, Tensor<T>> {
         self.0.value.borrow()
     }
 
+    /// [`value`](Var::value), or an [`Error::Borrowed`] naming `op` if a
+    /// [`value_mut`](Var::value_mut) borrow of this `Var` is alive.
+    pub fn try_value(&self) -> Result<Ref<'_, Tensor<T>>> {
+        self.0
+            .value
+            .try_borrow()
+            .map_err(|_| self.borrowed("value", "a value_mut() of it"))
+    }
+
     /// The value, mutably borrowed: how an optimizer updates a parameter in place.
-    /// Changing a value that a recorded op has used makes that op's gradient wrong, as in
-    /// PyTorch; do it outside the forward/backward of a step.
+    ///
+    /// Every call counts as a change in place: it adds one to the [`version`](Var::version).
+    /// A recorded op whose gradient reads this value (as `*` reads both operands and `exp` its
+    /// output) notes the version it saw, and a backward through it after the change is an
+    /// error, PyTorch's "one of the variables needed for gradient computation has been
+    /// modified by an inplace operation". Replacing the value by one of another shape is an
+    /// error for every op recorded with it, as it would give gradients of the wrong shape.
     ///
     /// # Panics
     /// If any other borrow of this `Var`'s value is alive (a `RefCell` rule): drop the `Ref`
-    /// from [`value`](Var::value) before updating in place.
-    pub fn value_mut(&self) -> RefMut<'_, Tensor<T>> {
-        self.0.value.borrow_mut()
+    /// from [`value`](Var::value) before updating in place. [`try_value_mut`](Var::try_value_mut)
+    /// returns an error instead.
+    pub fn value_mut(&self) -> ValueMut<'_, T> {
+        ValueMut::new(&self.0, self.0.value.borrow_mut())
     }
 
-    /// The value, mutably borrowed, or an error naming the `Var` if another borrow of it is
-    /// alive: how a library call that updates values (a load, an optimizer step) checks
-    /// before it changes anything.
-    pub fn try_value_mut(&self) -> Result<RefMut<'_, Tensor<T>>> {
-        self.0.value.try_borrow_mut().map_err(|_| {
-            Error::invalid(
-                "value_mut",
-                format!(
-                    "the value of {} is borrowed elsewhere (a `value()` still held); drop that borrow first",
-                    self.name().unwrap_or_else(|| match self.0.value.try_borrow() {
-                        Ok(v) => format!("the tensor of shape {}", Shape(v.shape().to_vec())),
-                        Err(_) => "this tensor".to_string(),
-                    })
-                ),
-            )
-        })
+    /// [`value_mut`](Var::value_mut), or an [`Error::Borrowed`] if another borrow of this
+    /// `Var`'s value is alive.
+    pub fn try_value_mut(&self) -> Result<ValueMut<'_, T>> {
+        let value = self
+            .0
+            .value
+            .try_borrow_mut()
+            .map_err(|_| self.borrowed("value_mut", "every value() of it"))?;
+        Ok(ValueMut::new(&self.0, value))
+    }
+
+    /// Whether a [`value`](Var::value) or [`value_mut`](Var::value_mut) borrow of this `Var`'s
+    /// value is alive, so that [`value_mut`](Var::value_mut) would panic: what a call that
+    /// changes values in place (an optimizer's step) checks for every value before changing any.
+    pub fn is_value_borrowed(&self) -> bool {
+        self.0.value.try_borrow_mut().is_err()
+    }
+
+    /// How many times the value was changed in place, as PyTorch's `tensor._version`: 0 for a
+    /// new `Var`, one more at every [`value_mut`](Var::value_mut) (and so every optimizer step).
+    pub fn version(&self) -> u32 {
+        self.0.version.get()
+    }
+
+    /// The error of a library call that needs a borrow the caller holds.
+    pub(crate) fn borrowed(&self, op: &'static str, what: &str) -> Error {
+        let name = self.name().map(|n| format!(" '{n}'")).unwrap_or_default();
+        Error::Borrowed {
+            op,
+            message: format!(
+                "the Var{name} of shape {} is borrowed elsewhere; drop {what} before calling {op}",
+                self.0
+                    .value
+                    .try_borrow()
+                    .map_or_else(|_| "?".to_string(), |v| Shape(v.shape().to_vec()).to_string())
+            ),
+        }
     }
 
     /// A copy of the value.
@@ -316,29 +466,51 @@ impl<T: Float> Var<T> {
 
     /// The accumulated gradient, borrowed instead of copied (as an optimizer reads it).
     ///
-    /// # Panics
-    /// If the gradient is being changed at the same time (a backward pass or a hook holding it).
+    /// While it is held, a `backward` that would add into this gradient, [`set_grad`](Var::set_grad)
+    /// and [`try_zero_grad`](Var::try_zero_grad) return [`Error::Borrowed`] and change nothing;
+    /// [`zero_grad`](Var::zero_grad) leaves the gradient as it is.
     pub fn grad_ref(&self) -> Option<Ref<'_, Tensor<T>>> {
-        Ref::filter_map(self.0.grad.borrow(), |g| g.as_deref()).ok()
+        // The library never holds a mutable borrow of a gradient across a call of user code.
+        let grad = self.0.grad.try_borrow().ok()?;
+        Ref::filter_map(grad, |g| g.as_deref()).ok()
     }
 
     /// Clears the gradient, as `tensor.grad = None` (PyTorch's default `zero_grad(set_to_none=True)`).
     /// A big gradient's buffer is kept for the next gradient of its size
-    /// ([`recycle`](ferrograd_tensor::parallel::recycle)), which saves faulting in new pages.
+    /// ([`recycle`](ferrograd_tensor::recycle)), which saves faulting in new pages.
+    ///
+    /// If a [`grad_ref`](Var::grad_ref) of this `Var` is alive, the gradient is left as it is
+    /// (it cannot be taken from under the borrow); [`try_zero_grad`](Var::try_zero_grad) says so.
     pub fn zero_grad(&self) {
-        let old = self.0.grad.borrow_mut().take();
-        if let Some(old) = old {
-            ferrograd_tensor::parallel::recycle(*old);
-        }
+        let _ = self.try_zero_grad();
     }
 
-    /// Sets the stored gradient; its shape must be the value's shape.
+    /// [`zero_grad`](Var::zero_grad), or an [`Error::Borrowed`] if a
+    /// [`grad_ref`](Var::grad_ref) of this `Var` is alive.
+    pub fn try_zero_grad(&self) -> Result<()> {
+        let old = self.grad_slot("zero_grad")?.take();
+        if let Some(old) = old {
+            ferrograd_tensor::recycle(*old);
+        }
+        Ok(())
+    }
+
+    /// Sets the stored gradient; its shape must be the value's shape. An [`Error::Borrowed`]
+    /// if a [`grad_ref`](Var::grad_ref) of this `Var` is alive.
     pub fn set_grad(&self, grad: Option<Tensor<T>>) -> Result<()> {
         if let Some(g) = &grad {
             self.check_same_shape("set_grad", g)?;
         }
-        *self.0.grad.borrow_mut() = grad.map(Box::new);
+        *self.grad_slot("set_grad")? = grad.map(Box::new);
         Ok(())
+    }
+
+    /// The gradient, to change, or the error of `op` if a [`grad_ref`](Var::grad_ref) is alive.
+    pub(crate) fn grad_slot(&self, op: &'static str) -> Result<RefMut<'_, Option<Box<Tensor<T>>>>> {
+        self.0
+            .grad
+            .try_borrow_mut()
+            .map_err(|_| self.borrowed(op, "the grad_ref() of it"))
     }
 
     /// Whether a gradient flows to this `Var`.
@@ -379,8 +551,28 @@ impl<T: Float> Var<T> {
 
     /// Runs `hook` on the gradient flowing through this `Var` during every later backward;
     /// returning `Some(new)` replaces the gradient passed on (its shape must not change).
+    ///
+    /// A hook may itself register hooks or call [`set_name`](Var::set_name) on its `Var`;
+    /// hooks registered during a backward run from the next one on.
+    ///
+    /// A hook that holds its own `Var` (or one that leads back to it) makes a cycle that is
+    /// never freed, as any `Rc` cycle: capture a [`WeakVar`] ([`Var::downgrade`]) instead.
     pub fn register_hook(&self, hook: impl Fn(&Tensor<T>) -> Option<Tensor<T>> + 'static) {
-        self.extras().hooks.push(Box::new(hook));
+        self.extras().hooks.push(Rc::new(hook));
+    }
+
+    /// The hooks of this node, copied (a few `Rc`s) so that none of its state is borrowed while
+    /// they run.
+    #[inline]
+    pub(crate) fn hooks(&self) -> Option<Vec<SharedHook<T>>> {
+        let extras = self.0.extras.borrow();
+        extras.as_ref().filter(|e| !e.hooks.is_empty()).map(|e| e.hooks.clone())
+    }
+
+    /// A handle that does not keep the node alive: what a hook should capture to reach its
+    /// own `Var` (a hook holding the `Var` itself would make a cycle that is never freed).
+    pub fn downgrade(&self) -> WeakVar<T> {
+        WeakVar(Rc::downgrade(&self.0))
     }
 
     /// The node's hooks and name, boxed on first use.
@@ -396,6 +588,10 @@ impl<T: Float> Var<T> {
     }
 
     /// A new leaf with the same value that is cut off from the graph, as `detach()`.
+    ///
+    /// Unlike PyTorch's, whose result shares its storage with the original, this is a copy:
+    /// a change in place to either one is not seen by the other (and does not count as a
+    /// change of the other's [`version`](Var::version)).
     pub fn detach(&self) -> Self {
         Self::new(self.to_tensor())
     }
@@ -453,6 +649,73 @@ impl<T: Float> Var<T> {
     }
 }
 
+/// The value of a [`Var`], mutably borrowed ([`Var::value_mut`]): derefs to the `Tensor`. When
+/// it is dropped having replaced the value by one of another shape, the `Var` remembers it,
+/// and a backward through an op recorded before is an error.
+pub struct ValueMut<'a, T: Float> {
+    value: RefMut<'a, Tensor<T>>,
+    node: &'a Node<T>,
+    shape: SmallVec<[usize; 4]>,
+}
+
+thread_local! {
+    /// How many [`ValueMut`]s are alive on this thread.
+    static VALUE_MUTS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether a [`ValueMut`] is alive on this thread, so that some value may be mutably borrowed.
+pub(crate) fn value_muts_alive() -> bool {
+    VALUE_MUTS.with(Cell::get) > 0
+}
+
+impl<'a, T: Float> ValueMut<'a, T> {
+    fn new(node: &'a Node<T>, value: RefMut<'a, Tensor<T>>) -> Self {
+        VALUE_MUTS.with(|n| n.set(n.get() + 1));
+        node.version.set(node.version.get().wrapping_add(1));
+        let shape = collect_small(value.shape().iter().copied());
+        ValueMut { value, node, shape }
+    }
+}
+
+impl<T: Float> Deref for ValueMut<'_, T> {
+    type Target = Tensor<T>;
+    fn deref(&self) -> &Tensor<T> {
+        &self.value
+    }
+}
+
+impl<T: Float> DerefMut for ValueMut<'_, T> {
+    fn deref_mut(&mut self) -> &mut Tensor<T> {
+        &mut self.value
+    }
+}
+
+impl<T: Float> Drop for ValueMut<'_, T> {
+    fn drop(&mut self) {
+        let _ = VALUE_MUTS.try_with(|n| n.set(n.get().saturating_sub(1)));
+        if self.value.shape() != &self.shape[..] {
+            self.node.reshaped.set(true);
+        }
+    }
+}
+
+/// A handle to a [`Var`] that does not keep it alive, as `std::rc::Weak`: what a hook captures
+/// to reach its own `Var` without making a cycle.
+pub struct WeakVar<T: Float = f32>(Weak<Node<T>>);
+
+impl<T: Float> WeakVar<T> {
+    /// The `Var`, if it is still alive.
+    pub fn upgrade(&self) -> Option<Var<T>> {
+        self.0.upgrade().map(Var)
+    }
+}
+
+impl<T: Float> Clone for WeakVar<T> {
+    fn clone(&self) -> Self {
+        WeakVar(Weak::clone(&self.0))
+    }
+}
+
 impl<T: Float> From<Tensor<T>> for Var<T> {
     fn from(t: Tensor<T>) -> Self {
         Var::new(t)
@@ -477,12 +740,45 @@ impl<T: Float> fmt::Debug for Var<T> {
     }
 }
 
+thread_local! {
+    /// Whether a node's drop is running on this thread, and the hooks and names of nodes
+    /// dropped inside it, whose freeing waits for it (see `Drop for Node`).
+    static DROPPING: Cell<bool> = const { Cell::new(false) };
+    static PENDING: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Frees `extras` (a node's hooks, which may hold other `Var`s) without recursion: inside a
+/// node's drop it is queued, and the outermost drop frees the queue in a loop, so that a chain
+/// of leaves whose hooks each hold the one before is freed one link at a time.
+fn free_extras(extras: Box<dyn Any>) {
+    if DROPPING.try_with(Cell::get).unwrap_or(true) {
+        // Queued (never borrowed while a drop runs); if the thread is ending and its queue is
+        // gone, the closure, and the extras with it, are freed here.
+        let _ = PENDING.try_with(move |p| p.borrow_mut().push(extras));
+        return;
+    }
+    DROPPING.with(|d| d.set(true));
+    drop(extras);
+    while let Some(next) = PENDING.with(|p| p.borrow_mut().pop()) {
+        drop(next);
+    }
+    DROPPING.with(|d| d.set(false));
+}
+
 impl<T: Float, R: ?Sized> Drop for Node<T, R> {
     /// Frees a long chain of nodes with a loop instead of recursion, so that dropping the
-    /// result of a million chained ops does not overflow the stack.
+    /// result of a million chained ops (or a chain of hooks each holding the `Var` before)
+    /// does not overflow the stack.
     fn drop(&mut self) {
         let _ = LIVE_NODES.try_with(|n| n.set(n.get().saturating_sub(1)));
+        if self.extras.get_mut().as_ref().is_some_and(|e| !e.hooks.is_empty()) {
+            free_extras(self.extras.get_mut().take().expect("checked"));
+        }
+        let id = self as *const Self as *const () as usize;
         let Some(f) = self.grad_fn.as_mut() else { return };
+        if f.inputs.len() > 2 {
+            let _ = MORE_VERSIONS.try_with(|m| m.borrow_mut().remove(&id));
+        }
         if f.inputs.is_empty() {
             // Emptied by the loop below while dropping a later node: nothing left to free.
             return;

@@ -48,6 +48,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 // `#[derive(Module)]` names this crate `::ferrograd_nn`, here as in a user's crate.
 extern crate self as ferrograd_nn;

@@ -148,6 +148,17 @@ pub enum Error {
         /// What is wrong with the content.
         message: String,
     },
+
+    /// A call that needs a value or gradient the caller holds a borrow of (a `Ref` from
+    /// `value()` or `grad_ref()`); the message names the call and what to drop. Nothing was
+    /// changed.
+    #[error("{op}: {message}")]
+    Borrowed {
+        /// The call.
+        op: &'static str,
+        /// What is borrowed and what to drop.
+        message: String,
+    },
 }
 
 impl Error {

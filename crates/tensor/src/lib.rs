@@ -36,12 +36,12 @@ mod element;
 mod elementwise;
 mod error;
 mod index;
-pub mod kernels;
+mod kernels;
 mod layout;
 mod linalg;
 mod mask;
 pub mod npy;
-pub mod parallel;
+mod parallel;
 mod reduce;
 mod select;
 mod shape;
@@ -55,8 +55,15 @@ pub use conv::Window2d;
 pub use element::{DType, Float};
 pub use error::{Error, Result, Shape};
 pub use index::IndexTensor;
+/// Rows shorter than this take the row kernels' plain path (what `cross_entropy` uses to pick
+/// how it sums a short row).
+pub use kernels::SMALL_ROW;
 pub use layout::{chunk_size, split_ranges};
 pub use mask::BoolTensor;
+/// Work split across threads for big inputs, and output buffers kept for reuse: what the fused
+/// `cross_entropy` kernel of `ferrograd-nn` builds on. All of it safe code; the `unsafe` of the
+/// matrix and row kernels and of the helper thread stays inside this crate.
+pub use parallel::{for_each_block_mut, for_each_block_pair_mut, output_vec, recycle, release_spare_buffers};
 pub use shape::{broadcast_reduction_axes, broadcast_shape, normalize_dim};
 pub use stats::normalize_dims;
 pub use tensor::{checked_numel, Tensor};

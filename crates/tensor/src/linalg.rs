@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use ndarray::{s, Array2, ArrayD, ArrayView1, ArrayView2, Ix2, IxDyn};
 
+use crate::tensor::checked_alloc;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -56,6 +57,9 @@ impl<T: Float> Tensor<T> {
                 reason: format!("mat1 and mat2 shapes cannot be multiplied ({m}x{k} and {k2}x{n})"),
             });
         }
+        let mut out_shape = broadcast_shape("matmul", &sa[..sa.len() - 2], &sb[..sb.len() - 2]).unwrap_or_default();
+        out_shape.extend([m, n]);
+        checked_alloc::<T>("matmul", &out_shape)?;
         if sa.len() == 2 && sb.len() == 2 {
             return self.mm(other, false, false);
         }
@@ -114,6 +118,7 @@ impl<T: Float> Tensor<T> {
                 reason: format!("mat1 and mat2 shapes cannot be multiplied ({m}x{k} and {k2}x{n})"),
             });
         }
+        checked_alloc::<T>("matmul", &[m, n])?;
         Ok(Tensor {
             data: gemm(a, b, None).into_dyn(),
         })
@@ -161,6 +166,7 @@ impl<T: Float> Tensor<T> {
                 reason: format!("the bias must have shape [{n}], one value per output feature"),
             });
         }
+        checked_alloc::<T>("linear", &[m, n])?;
         let bias = bias.map(|b| b.data.view().into_dimensionality::<ndarray::Ix1>().expect("1-D"));
         Ok(Tensor {
             data: gemm(x, w, bias).into_dyn(),

@@ -4,6 +4,7 @@ use ndarray::{ArrayD, Axis, IxDyn};
 
 use crate::kernels::wide;
 use crate::shape::broadcast_reduction_axes;
+use crate::tensor::checked_alloc;
 use crate::{normalize_dim, Error, Float, IndexTensor, Result, Shape, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -17,6 +18,12 @@ impl<T: Float> Tensor<T> {
         let d = normalize_dim(op, dim, self.ndim().max(1))?;
         if self.ndim() == 0 {
             return Ok(self.clone());
+        }
+        // An empty dimension reduced away can leave a result larger than the input.
+        if self.numel() == 0 {
+            let mut shape = self.shape().to_vec();
+            shape.remove(d);
+            checked_alloc::<T>(op, &shape)?;
         }
         let out = self.data.map_axis(Axis(d), f);
         Ok(Tensor {

@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
-use crate::tensor::checked_shape;
+use crate::tensor::{checked_alloc, checked_shape};
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -92,6 +92,9 @@ impl<T: Float> Tensor<T> {
     /// Flattens dimensions `start..=end` into one.
     pub fn flatten(&self, start: isize, end: isize) -> Result<Self> {
         if self.ndim() == 0 {
+            // As PyTorch: a 0-d tensor flattens to [1] for dims in [-1, 0], else an error.
+            normalize_dim("flatten", start, 1)?;
+            normalize_dim("flatten", end, 1)?;
             return self.reshape(&[1]);
         }
         let s = normalize_dim("flatten", start, self.ndim())?;
@@ -116,6 +119,7 @@ impl<T: Float> Tensor<T> {
             lhs: Shape(self.shape().to_vec()),
             rhs: Shape(shape.to_vec()),
         })?;
+        checked_alloc::<T>("broadcast_to", shape)?;
         Ok(Tensor { data: view.to_owned() })
     }
 

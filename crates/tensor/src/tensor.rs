@@ -25,7 +25,7 @@ impl<T: Float> Tensor<T> {
     /// # Ok::<(), ferrograd_tensor::Error>(())
     /// ```
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
-        let numel = checked_shape("from_vec", shape)?;
+        let numel = checked_alloc::<T>("from_vec", shape)?;
         if numel != data.len() {
             return Err(Error::DataLength {
                 op: "from_vec",
@@ -125,10 +125,10 @@ impl<T: Float> Tensor<T> {
             ));
         }
         let steps = ((end - start) / step).ceil();
-        if steps > isize::MAX as f64 {
+        if steps * std::mem::size_of::<T>() as f64 > isize::MAX as f64 {
             return Err(Error::invalid(
                 "arange",
-                format!("start {start}, end {end} and step {step} give {steps:e} elements, more than fit in memory"),
+                format!("start {start}, end {end} and step {step} give {steps:e} elements: shape [{steps}] has more elements than fit in memory"),
             ));
         }
         let n = steps as usize;
@@ -139,7 +139,7 @@ impl<T: Float> Tensor<T> {
 
     /// Values drawn uniformly from `[low, high)` with the given generator.
     pub fn uniform<R: Rng + ?Sized>(shape: &[usize], low: f64, high: f64, rng: &mut R) -> Result<Self> {
-        checked_shape("uniform", shape)?;
+        checked_alloc::<T>("uniform", shape)?;
         let dist =
             Uniform::new(low, high).map_err(|e| Error::invalid("uniform", format!("low {low}, high {high}: {e}")))?;
         Ok(Self::from_fn_rng(shape, rng, |r| dist.sample(r)))
@@ -147,7 +147,7 @@ impl<T: Float> Tensor<T> {
 
     /// Values drawn from a normal distribution with the given generator.
     pub fn normal<R: Rng + ?Sized>(shape: &[usize], mean: f64, std: f64, rng: &mut R) -> Result<Self> {
-        checked_shape("normal", shape)?;
+        checked_alloc::<T>("normal", shape)?;
         if std < 0.0 {
             // rand_distr accepts a negative std (and mirrors it); PyTorch does not.
             return Err(Error::invalid(
@@ -301,6 +301,18 @@ pub(crate) fn checked_shape(op: &'static str, shape: &[usize]) -> Result<usize> 
         .try_fold(1usize, |acc, &d| acc.checked_mul(d));
     match nonzero {
         Some(n) if n <= isize::MAX as usize => Ok(numel),
+        _ => Err(too_large(op, shape)),
+    }
+}
+
+/// [`checked_shape`] for a buffer of `E`s: the shape's bytes at most `isize::MAX`, the most a
+/// Rust allocation can ask for. Every op that makes a result larger than its inputs checks its
+/// result's shape with this first, so an absurd shape is this error, not a "capacity overflow"
+/// or "Shape too large" panic.
+pub(crate) fn checked_alloc<E>(op: &'static str, shape: &[usize]) -> Result<usize> {
+    let numel = checked_shape(op, shape)?;
+    match numel.checked_mul(std::mem::size_of::<E>()) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(numel),
         _ => Err(too_large(op, shape)),
     }
 }

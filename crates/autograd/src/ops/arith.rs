@@ -7,6 +7,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use ferrograd_tensor::{Float, Result};
 
+use crate::var::Saves;
 use crate::Var;
 
 /// Sums a gradient down to the shape of the operand it is for, undoing NumPy broadcasting.
@@ -18,8 +19,9 @@ impl<T: Float> Var<T> {
     /// `self + other`, broadcasting; the fallible form of `+`.
     pub fn try_add(&self, other: &Var<T>) -> Result<Var<T>> {
         let out = self.value().add(&other.value())?;
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "AddBackward0",
+            Saves::NOTHING,
             out,
             [self.clone(), other.clone()],
             |g, _, x| Ok([Some(unbroadcast(g, &x[0])?), Some(unbroadcast(g, &x[1])?)]),
@@ -29,8 +31,9 @@ impl<T: Float> Var<T> {
     /// `self - other`, broadcasting; the fallible form of `-`.
     pub fn try_sub(&self, other: &Var<T>) -> Result<Var<T>> {
         let out = self.value().sub(&other.value())?;
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "SubBackward0",
+            Saves::NOTHING,
             out,
             [self.clone(), other.clone()],
             |g, _, x| Ok([Some(unbroadcast(g, &x[0])?), Some(unbroadcast(&-g, &x[1])?)]),
@@ -40,8 +43,9 @@ impl<T: Float> Var<T> {
     /// `self * other`, broadcasting; the fallible form of `*`.
     pub fn try_mul(&self, other: &Var<T>) -> Result<Var<T>> {
         let out = self.value().mul(&other.value())?;
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "MulBackward0",
+            Saves::INPUTS,
             out,
             [self.clone(), other.clone()],
             |g, _, x| {
@@ -63,8 +67,9 @@ impl<T: Float> Var<T> {
     /// `self / other`, broadcasting; the fallible form of `/`.
     pub fn try_div(&self, other: &Var<T>) -> Result<Var<T>> {
         let out = self.value().div(&other.value())?;
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "DivBackward0",
+            Saves::INPUTS,
             out,
             [self.clone(), other.clone()],
             |g, _, x| {
@@ -79,13 +84,15 @@ impl<T: Float> Var<T> {
     /// `self + s`.
     pub fn add_scalar(&self, s: T) -> Var<T> {
         let out = self.value().add_scalar(s);
-        Var::from_op_owned("AddBackward1", out, [self.clone()], |g, _, _| Ok([Some(g)]))
+        Var::from_op_owned("AddBackward1", Saves::NOTHING, out, [self.clone()], |g, _, _| {
+            Ok([Some(g)])
+        })
     }
 
     /// `self * s`.
     pub fn mul_scalar(&self, s: T) -> Var<T> {
         let out = self.value().mul_scalar(s);
-        Var::from_op_owned("MulBackward1", out, [self.clone()], move |g, _, _| {
+        Var::from_op_owned("MulBackward1", Saves::NOTHING, out, [self.clone()], move |g, _, _| {
             Ok([Some(g.reuse(|t| t.map_inplace(|x| x * s), |g| g.mul_scalar(s)))])
         })
     }
@@ -93,7 +100,7 @@ impl<T: Float> Var<T> {
     /// `self / s` (a true division, as PyTorch's, not a multiplication by `1/s`).
     pub fn div_scalar(&self, s: T) -> Var<T> {
         let out = self.value().map(|x| x / s);
-        Var::from_op_owned("DivBackward1", out, [self.clone()], move |g, _, _| {
+        Var::from_op_owned("DivBackward1", Saves::NOTHING, out, [self.clone()], move |g, _, _| {
             Ok([Some(g.reuse(|t| t.map_inplace(|x| x / s), |g| g.div_scalar(s)))])
         })
     }
@@ -101,7 +108,7 @@ impl<T: Float> Var<T> {
     /// `-self`.
     pub fn neg(&self) -> Var<T> {
         let out = self.value().neg();
-        Var::from_op_owned("NegBackward0", out, [self.clone()], |g, _, _| {
+        Var::from_op_owned("NegBackward0", Saves::NOTHING, out, [self.clone()], |g, _, _| {
             Ok([Some(g.reuse(|t| t.map_inplace(|x| -x), Var::neg))])
         })
     }

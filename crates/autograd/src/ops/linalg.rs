@@ -3,7 +3,8 @@
 use ferrograd_tensor::{Error, Float, Result};
 
 use crate::ops::arith::unbroadcast;
-use crate::Var;
+use crate::var::Saves;
+use crate::{Grads, Var};
 
 impl<T: Float> Var<T> {
     /// The matrix product, as `torch.matmul`: 2-D, batched with broadcast batch dimensions,
@@ -47,8 +48,9 @@ impl<T: Float> Var<T> {
             return self.mm(other, false, false);
         }
         let out = self.value().matmul(&other.value())?;
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "MmBackward0",
+            Saves::INPUTS,
             out,
             [self.clone(), other.clone()],
             |g, _, x| {
@@ -79,8 +81,9 @@ impl<T: Float> Var<T> {
             None => self.value().linear(&weight.value(), None)?,
         };
         let inputs = [Some(self.clone()), Some(weight.clone()), bias.cloned()];
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "AddmmBackward0",
+            Saves::FIRST_TWO,
             out,
             inputs.into_iter().flatten(),
             |g, _, x| {
@@ -95,11 +98,16 @@ impl<T: Float> Var<T> {
                 } else {
                     None
                 };
-                let gb = match x.get(2) {
-                    Some(b) if b.requires_grad() => Some(g.sum_to_shape(&b.shape())?),
-                    _ => None,
-                };
-                Ok([gx, gw, gb])
+                let mut grads: Grads<T> = [gx, gw].into_iter().collect();
+                if let Some(b) = x.get(2) {
+                    // One gradient per input: the bias's only when there is a bias.
+                    grads.push(if b.requires_grad() {
+                        Some(g.sum_to_shape(&b.shape())?)
+                    } else {
+                        None
+                    });
+                }
+                Ok(grads)
             },
         ))
     }
@@ -111,8 +119,9 @@ impl<T: Float> Var<T> {
     /// `dA`/`dB` by the same flags, so every gradient is again an `mm`.
     fn mm(&self, other: &Var<T>, ta: bool, tb: bool) -> Result<Var<T>> {
         let out = self.value().mm(&other.value(), ta, tb)?;
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "MmBackward0",
+            Saves::INPUTS,
             out,
             [self.clone(), other.clone()],
             move |g, _, x| {

@@ -3,13 +3,14 @@
 
 use ferrograd_tensor::{normalize_dim, Float, Result, Tensor};
 
+use crate::var::Saves;
 use crate::Var;
 
 impl<T: Float> Var<T> {
     /// The sum of every element (a 0-d `Var`); gradient: the output gradient everywhere.
     pub fn sum(&self) -> Var<T> {
         let out = self.value().sum();
-        Var::from_op("SumBackward0", out, [self.clone()], |g, _, x| {
+        Var::from_op_saving("SumBackward0", Saves::NOTHING, out, [self.clone()], |g, _, x| {
             Ok([Some(g.broadcast_to(&x[0].shape())?)])
         })
     }
@@ -17,9 +18,13 @@ impl<T: Float> Var<T> {
     /// The sum along `dim`; gradient: the output gradient repeated along `dim`.
     pub fn sum_dim(&self, dim: isize, keepdim: bool) -> Result<Var<T>> {
         let out = self.value().sum_dim(dim, keepdim)?;
-        Ok(Var::from_op("SumBackward1", out, [self.clone()], move |g, _, x| {
-            Ok([Some(restore_dim(g, dim, keepdim, &x[0])?.broadcast_to(&x[0].shape())?)])
-        }))
+        Ok(Var::from_op_saving(
+            "SumBackward1",
+            Saves::NOTHING,
+            out,
+            [self.clone()],
+            move |g, _, x| Ok([Some(restore_dim(g, dim, keepdim, &x[0])?.broadcast_to(&x[0].shape())?)]),
+        ))
     }
 
     /// The mean of every element.
@@ -37,28 +42,45 @@ impl<T: Float> Var<T> {
     /// The largest element; the gradient is shared evenly among tied maxima, as `torch.max(t)`.
     pub fn max(&self) -> Result<Var<T>> {
         let out = self.value().max()?;
-        Ok(Var::from_op("MaxBackward1", out, [self.clone()], |g, out, x| {
-            Ok([Some(g.try_mul(&share_among_maxima(&x[0].value(), &out.value())?)?)])
-        }))
+        Ok(Var::from_op_saving(
+            "MaxBackward1",
+            Saves::ALL,
+            out,
+            [self.clone()],
+            |g, out, x| {
+                Ok([Some(g.try_mul(&share_among_maxima(
+                    &x[0].value(),
+                    &out.value(),
+                    true,
+                )?)?)])
+            },
+        ))
     }
 
     /// The largest element along `dim`; the gradient is shared evenly among tied maxima, as
     /// `torch.amax(t, dim)`.
     pub fn max_dim(&self, dim: isize, keepdim: bool) -> Result<Var<T>> {
         let out = self.value().max_dim(dim, keepdim)?;
-        Ok(Var::from_op("AmaxBackward0", out, [self.clone()], move |g, out, x| {
-            let out_k = restore_dim(out, dim, keepdim, &x[0])?.to_tensor();
-            let g_k = restore_dim(g, dim, keepdim, &x[0])?;
-            Ok([Some(g_k.try_mul(&share_among_maxima(&x[0].value(), &out_k)?)?)])
-        }))
+        Ok(Var::from_op_saving(
+            "AmaxBackward0",
+            Saves::ALL,
+            out,
+            [self.clone()],
+            move |g, out, x| {
+                let out_k = restore_dim(out, dim, keepdim, &x[0])?.to_tensor();
+                let g_k = restore_dim(g, dim, keepdim, &x[0])?;
+                Ok([Some(g_k.try_mul(&share_among_maxima(&x[0].value(), &out_k, false)?)?)])
+            },
+        ))
     }
 
     /// `log(Σ exp(x))` along `dim`, stable for large inputs; gradient: `softmax(x)` times the
     /// output gradient.
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Var<T>> {
         let out = self.value().logsumexp(dim, keepdim)?;
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "LogsumexpBackward0",
+            Saves::ALL,
             out,
             [self.clone()],
             move |g, out, x| {
@@ -75,9 +97,13 @@ impl<T: Float> Var<T> {
             return Ok(self.clone());
         }
         let out = self.value().sum_to_shape(shape)?;
-        Ok(Var::from_op("SumToBackward", out, [self.clone()], |g, _, x| {
-            Ok([Some(g.broadcast_to(&x[0].shape())?)])
-        }))
+        Ok(Var::from_op_saving(
+            "SumToBackward",
+            Saves::NOTHING,
+            out,
+            [self.clone()],
+            |g, _, x| Ok([Some(g.broadcast_to(&x[0].shape())?)]),
+        ))
     }
 
     /// Repeats along broadcast dimensions to `shape`; gradient: summed back with `sum_to_shape`.
@@ -86,9 +112,13 @@ impl<T: Float> Var<T> {
             return Ok(self.clone());
         }
         let out = self.value().broadcast_to(shape)?;
-        Ok(Var::from_op("ExpandBackward0", out, [self.clone()], |g, _, x| {
-            Ok([Some(g.sum_to_shape(&x[0].shape())?)])
-        }))
+        Ok(Var::from_op_saving(
+            "ExpandBackward0",
+            Saves::NOTHING,
+            out,
+            [self.clone()],
+            |g, _, x| Ok([Some(g.sum_to_shape(&x[0].shape())?)]),
+        ))
     }
 }
 
@@ -101,8 +131,18 @@ fn restore_dim<T: Float>(v: &Var<T>, dim: isize, keepdim: bool, input: &Var<T>) 
 }
 
 /// `1/k` at each of the `k` positions equal to the (broadcast) maximum, 0 elsewhere.
-fn share_among_maxima<T: Float>(x: &Tensor<T>, max: &Tensor<T>) -> Result<Var<T>> {
-    let is_max = x.zip_map(max, "max", |a, m| if a == m { T::one() } else { T::zero() })?;
+///
+/// With `nan_is_max` (`torch.max(t)`'s `evenly_distribute_backward`), a NaN maximum is shared
+/// among the NaN elements; without (`torch.amax`), a NaN maximum equals nothing, and its
+/// gradient is NaN, as PyTorch's.
+fn share_among_maxima<T: Float>(x: &Tensor<T>, max: &Tensor<T>, nan_is_max: bool) -> Result<Var<T>> {
+    let is_max = x.zip_map(max, "max", |a, m| {
+        if a == m || (nan_is_max && a.is_nan() && m.is_nan()) {
+            T::one()
+        } else {
+            T::zero()
+        }
+    })?;
     let count = is_max.sum_to_shape(max.shape())?;
     Ok(Var::new(is_max.div(&count)?))
 }

@@ -2,15 +2,20 @@
 
 use ferrograd_tensor::{normalize_dim, Error, Float, Result, Tensor};
 
+use crate::var::Saves;
 use crate::{Grads, Var};
 
 impl<T: Float> Var<T> {
     /// The same elements in a new shape; gradient: reshaped back.
     pub fn reshape(&self, shape: &[usize]) -> Result<Var<T>> {
         let out = self.value().reshape(shape)?;
-        Ok(Var::from_op("ViewBackward0", out, [self.clone()], |g, _, x| {
-            Ok([Some(g.reshape(&x[0].shape())?)])
-        }))
+        Ok(Var::from_op_saving(
+            "ViewBackward0",
+            Saves::NOTHING,
+            out,
+            [self.clone()],
+            |g, _, x| Ok([Some(g.reshape(&x[0].shape())?)]),
+        ))
     }
 
     /// Flattens dimensions `start..=end` into one.
@@ -25,8 +30,9 @@ impl<T: Float> Var<T> {
             2 => transpose_2d(&self.value(), dim0, dim1)?,
             _ => self.value().transpose(dim0, dim1)?,
         };
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "TransposeBackward0",
+            Saves::NOTHING,
             out,
             [self.clone()],
             move |g, _, _| Ok([Some(g.transpose(dim0, dim1)?)]),
@@ -52,9 +58,13 @@ impl<T: Float> Var<T> {
         for (i, &d) in dims.iter().enumerate() {
             inverse[d] = i;
         }
-        Ok(Var::from_op("PermuteBackward0", out, [self.clone()], move |g, _, _| {
-            Ok([Some(g.permute(&inverse)?)])
-        }))
+        Ok(Var::from_op_saving(
+            "PermuteBackward0",
+            Saves::NOTHING,
+            out,
+            [self.clone()],
+            move |g, _, _| Ok([Some(g.permute(&inverse)?)]),
+        ))
     }
 
     /// Removes `dim` if its size is 1.
@@ -72,17 +82,23 @@ impl<T: Float> Var<T> {
     /// `length` elements along `dim` from `start`; gradient: placed back between zeros.
     pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Result<Var<T>> {
         let out = self.value().narrow(dim, start, length)?;
-        Ok(Var::from_op("NarrowBackward0", out, [self.clone()], move |g, _, x| {
-            let shape = x[0].shape();
-            let d = normalize_dim("narrow", dim, shape.len())?;
-            let zeros = |n: usize| {
-                let mut s = shape.clone();
-                s[d] = n;
-                Var::new(Tensor::zeros(&s))
-            };
-            let (before, after) = (zeros(start), zeros(shape[d] - start - length));
-            Ok([Some(Var::concat(&[before, g.clone(), after], dim)?)])
-        }))
+        Ok(Var::from_op_saving(
+            "NarrowBackward0",
+            Saves::NOTHING,
+            out,
+            [self.clone()],
+            move |g, _, x| {
+                let shape = x[0].shape();
+                let d = normalize_dim("narrow", dim, shape.len())?;
+                let zeros = |n: usize| {
+                    let mut s = shape.clone();
+                    s[d] = n;
+                    Var::new(Tensor::zeros(&s))
+                };
+                let (before, after) = (zeros(start), zeros(shape[d] - start - length));
+                Ok([Some(Var::concat(&[before, g.clone(), after], dim)?)])
+            },
+        ))
     }
 
     /// Joins `Var`s along an existing dimension, as `torch.cat`; gradient: each input's slice.
@@ -90,17 +106,23 @@ impl<T: Float> Var<T> {
         let values: Vec<_> = vars.iter().map(|v| v.value()).collect();
         let out = Tensor::concat(&values.iter().map(|v| &**v).collect::<Vec<_>>(), dim)?;
         drop(values);
-        Ok(Var::from_op("CatBackward0", out, vars.to_vec(), move |g, _, x| {
-            let d = normalize_dim("concat", dim, g.ndim())?;
-            let mut start = 0;
-            x.iter()
-                .map(|v| {
-                    let len = v.value().shape()[d];
-                    start += len;
-                    g.narrow(dim, start - len, len).map(Some)
-                })
-                .collect::<Result<Grads<T>>>()
-        }))
+        Ok(Var::from_op_saving(
+            "CatBackward0",
+            Saves::NOTHING,
+            out,
+            vars.to_vec(),
+            move |g, _, x| {
+                let d = normalize_dim("concat", dim, g.ndim())?;
+                let mut start = 0;
+                x.iter()
+                    .map(|v| {
+                        let len = v.value().shape()[d];
+                        start += len;
+                        g.narrow(dim, start - len, len).map(Some)
+                    })
+                    .collect::<Result<Grads<T>>>()
+            },
+        ))
     }
 
     /// Joins `Var`s of one shape along a new dimension, as `torch.stack`.

@@ -2,6 +2,7 @@
 
 use ferrograd_tensor::{Float, Result};
 
+use crate::var::Saves;
 use crate::Var;
 
 impl<T: Float> Var<T> {
@@ -10,10 +11,16 @@ impl<T: Float> Var<T> {
     /// Gradient: `y ⊙ (g - Σ_dim(g ⊙ y))` with `y` the output.
     pub fn softmax(&self, dim: isize) -> Result<Var<T>> {
         let out = self.value().softmax(dim)?;
-        Ok(Var::from_op("SoftmaxBackward0", out, [self.clone()], move |g, y, _| {
-            let dot = g.try_mul(y)?.sum_dim(dim, true)?;
-            Ok([Some(y.try_mul(&g.try_sub(&dot)?)?)])
-        }))
+        Ok(Var::from_op_saving(
+            "SoftmaxBackward0",
+            Saves::OUTPUT,
+            out,
+            [self.clone()],
+            move |g, y, _| {
+                let dot = g.try_mul(y)?.sum_dim(dim, true)?;
+                Ok([Some(y.try_mul(&g.try_sub(&dot)?)?)])
+            },
+        ))
     }
 
     /// `(x - max) - log Σ exp(x - max)` along `dim`, as PyTorch computes it.
@@ -21,8 +28,9 @@ impl<T: Float> Var<T> {
     /// Gradient: `g - exp(y) ⊙ Σ_dim g` with `y` the output (PyTorch's `_log_softmax_backward_data`).
     pub fn log_softmax(&self, dim: isize) -> Result<Var<T>> {
         let out = self.value().log_softmax(dim)?;
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "LogSoftmaxBackward0",
+            Saves::OUTPUT,
             out,
             [self.clone()],
             move |g, y, _| Ok([Some(g.try_sub(&y.exp().try_mul(&g.sum_dim(dim, true)?)?)?)]),

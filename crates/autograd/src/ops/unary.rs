@@ -6,6 +6,7 @@
 use ferrograd_tensor::{Float, Result, Tensor};
 
 use crate::ops::arith::unbroadcast;
+use crate::var::Saves;
 use crate::Var;
 
 /// A constant `Var` of 1 where `pred` holds and 0 elsewhere.
@@ -17,7 +18,7 @@ impl<T: Float> Var<T> {
     /// `e^x`; its derivative is its own output.
     pub fn exp(&self) -> Var<T> {
         let out = self.value().exp();
-        Var::from_op("ExpBackward0", out, [self.clone()], |g, out, _| {
+        Var::from_op_saving("ExpBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
             Ok([Some(g.try_mul(out)?)])
         })
     }
@@ -25,7 +26,7 @@ impl<T: Float> Var<T> {
     /// The natural logarithm; derivative `1/x`.
     pub fn log(&self) -> Var<T> {
         let out = self.value().log();
-        Var::from_op("LogBackward0", out, [self.clone()], |g, _, x| {
+        Var::from_op_saving("LogBackward0", Saves::INPUTS, out, [self.clone()], |g, _, x| {
             Ok([Some(g.try_div(&x[0])?)])
         })
     }
@@ -33,7 +34,7 @@ impl<T: Float> Var<T> {
     /// `x^p`; derivative `p·x^(p-1)`.
     pub fn powf(&self, p: T) -> Var<T> {
         let out = self.value().powf(p);
-        Var::from_op("PowBackward0", out, [self.clone()], move |g, _, x| {
+        Var::from_op_saving("PowBackward0", Saves::INPUTS, out, [self.clone()], move |g, _, x| {
             if p == T::zero() {
                 return Ok([Some(g.mul_scalar(T::zero()))]); // as PyTorch: no 0·x^-1 NaN at x = 0
             }
@@ -44,25 +45,35 @@ impl<T: Float> Var<T> {
     /// `√x`; derivative `1/(2√x)`.
     pub fn sqrt(&self) -> Var<T> {
         let out = self.value().sqrt();
-        Var::from_op("SqrtBackward0", out, [self.clone()], |g, out, _| {
+        Var::from_op_saving("SqrtBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
             Ok([Some(g.try_div(&out.mul_scalar(T::of(2.0)))?)])
         })
     }
 
-    /// `|x|`; derivative `sign(x)` (0 at 0, as PyTorch).
+    /// `|x|`; derivative `sign(x)`: 0 at 0 and at NaN, as PyTorch's `sgn`.
     pub fn abs(&self) -> Var<T> {
         let out = self.value().abs();
-        Var::from_op("AbsBackward0", out, [self.clone()], |g, _, x| {
-            Ok([Some(g.try_mul(&Var::new(x[0].value().sign()))?)])
+        Var::from_op_saving("AbsBackward0", Saves::INPUTS, out, [self.clone()], |g, _, x| {
+            let sign = x[0].value().map(|v| {
+                if v > T::zero() {
+                    T::one()
+                } else if v < T::zero() {
+                    -T::one()
+                } else {
+                    T::zero()
+                }
+            });
+            Ok([Some(g.try_mul(&Var::new(sign))?)])
         })
     }
 
-    /// `max(x, 0)`; derivative 1 where `x > 0`, else 0 (0 at 0, as PyTorch). The gradient is
-    /// multiplied by that mask in place when nothing else holds it (the same products).
+    /// `max(x, 0)`; derivative 0 where the output is `<= 0`, else 1: 0 at 0, and 1 at NaN, as
+    /// PyTorch's `threshold_backward`. The gradient is multiplied by that mask in place when
+    /// nothing else holds it (the same products).
     pub fn relu(&self) -> Var<T> {
         let out = self.value().relu();
-        Var::from_op_owned("ReluBackward0", out, [self.clone()], |g, out, _| {
-            let positive = |v: T| v > T::zero();
+        Var::from_op_owned("ReluBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
+            let positive = |v: T| v > T::zero() || v.is_nan(); // not `v <= 0`, as PyTorch
             if g.value().shape() != out.value().shape() {
                 // The error, or the broadcast, of `*`.
                 return Ok([Some(g.try_mul(&mask(&out.value(), positive))?)]);
@@ -82,16 +93,22 @@ impl<T: Float> Var<T> {
     /// `x` where `x > 0`, else `slope·x`; derivative 1 or `slope` (`slope` at 0, as PyTorch).
     pub fn leaky_relu(&self, slope: T) -> Var<T> {
         let out = self.value().map(|v| if v > T::zero() { v } else { v * slope });
-        Var::from_op("LeakyReluBackward0", out, [self.clone()], move |g, _, x| {
-            let d = x[0].value().map(|v| if v > T::zero() { T::one() } else { slope });
-            Ok([Some(g.try_mul(&Var::new(d))?)])
-        })
+        Var::from_op_saving(
+            "LeakyReluBackward0",
+            Saves::INPUTS,
+            out,
+            [self.clone()],
+            move |g, _, x| {
+                let d = x[0].value().map(|v| if v > T::zero() { T::one() } else { slope });
+                Ok([Some(g.try_mul(&Var::new(d))?)])
+            },
+        )
     }
 
     /// The hyperbolic tangent; derivative `1 - tanh²`.
     pub fn tanh(&self) -> Var<T> {
         let out = self.value().tanh();
-        Var::from_op("TanhBackward0", out, [self.clone()], |g, out, _| {
+        Var::from_op_saving("TanhBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
             Ok([Some(g.try_mul(&(out.try_mul(out)?.neg().add_scalar(T::one())))?)])
         })
     }
@@ -99,7 +116,7 @@ impl<T: Float> Var<T> {
     /// The logistic function; derivative `σ(1 - σ)`.
     pub fn sigmoid(&self) -> Var<T> {
         let out = self.value().sigmoid();
-        Var::from_op("SigmoidBackward0", out, [self.clone()], |g, out, _| {
+        Var::from_op_saving("SigmoidBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
             Ok([Some(g.try_mul(&out.try_mul(&out.neg().add_scalar(T::one()))?)?)])
         })
     }
@@ -107,7 +124,7 @@ impl<T: Float> Var<T> {
     /// `log σ(x)`, stable for large `|x|`; derivative `σ(-x)`.
     pub fn log_sigmoid(&self) -> Var<T> {
         let out = self.value().log_sigmoid();
-        Var::from_op("LogSigmoidBackward0", out, [self.clone()], |g, _, x| {
+        Var::from_op_saving("LogSigmoidBackward0", Saves::INPUTS, out, [self.clone()], |g, _, x| {
             Ok([Some(g.try_mul(&x[0].neg().sigmoid())?)])
         })
     }
@@ -116,7 +133,7 @@ impl<T: Float> Var<T> {
     /// `torch.clamp` with number bounds in the reference PyTorch (2.15).
     pub fn clamp(&self, min: Option<T>, max: Option<T>) -> Var<T> {
         let out = self.value().clamp(min, max);
-        Var::from_op("ClampBackward1", out, [self.clone()], move |g, _, x| {
+        Var::from_op_saving("ClampBackward1", Saves::INPUTS, out, [self.clone()], move |g, _, x| {
             let inside = mask(&x[0].value(), |v| {
                 min.is_none_or(|m| v > m) && max.is_none_or(|m| v < m)
             });
@@ -125,24 +142,30 @@ impl<T: Float> Var<T> {
     }
 
     /// The elementwise maximum, broadcasting; on ties the gradient is split in half between
-    /// the operands, as `torch.maximum`.
+    /// the operands, and an operand gets all of it unless it is the smaller one, as
+    /// `torch.maximum` (so both get all of it where either is NaN).
     pub fn maximum(&self, other: &Var<T>) -> Result<Var<T>> {
         let out = self.value().maximum(&other.value())?;
-        Ok(Var::from_op(
+        Ok(Var::from_op_saving(
             "MaximumBackward0",
+            Saves::INPUTS,
             out,
             [self.clone(), other.clone()],
             |g, _, x| {
-                let share = x[0].value().zip_map(&x[1].value(), "maximum", |a, b| {
-                    if a > b {
-                        T::one()
-                    } else if a == b {
-                        T::of(0.5)
-                    } else {
-                        T::zero()
-                    }
-                })?;
-                let other_share = share.map(|s| T::one() - s);
+                // PyTorch: where(a == b, g / 2, g), then 0 where this operand is the smaller.
+                let share_of = |smaller: fn(T, T) -> bool| {
+                    x[0].value().zip_map(&x[1].value(), "maximum", |a, b| {
+                        if a == b {
+                            T::of(0.5)
+                        } else if smaller(a, b) {
+                            T::zero()
+                        } else {
+                            T::one()
+                        }
+                    })
+                };
+                let share = share_of(|a, b| a < b)?;
+                let other_share = share_of(|a, b| a > b)?;
                 let ga = unbroadcast(&g.try_mul(&Var::new(share))?, &x[0])?;
                 let gb = unbroadcast(&g.try_mul(&Var::new(other_share))?, &x[1])?;
                 Ok([Some(ga), Some(gb)])

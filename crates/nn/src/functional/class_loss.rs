@@ -24,7 +24,7 @@
 //! only when the row itself holds NaN or `+inf`.
 //!
 //! How it is computed. Forward reads each row from memory once: `RowKernels::max_log_sum_exp`
-//! (in `ferrograd_tensor::kernels`) sweeps it for its max `m`, then, from cache, sums
+//! (in the tensor crate's row kernels) sweeps it for its max `m`, then, from cache, sums
 //! `exp(x - m)` into `ℓ = ln Σ exp(x - m)`; `lp = (x - m) - ℓ` is formed only where the loss
 //! reads it: the target's entry, or every entry with label smoothing or probability targets.
 //! The pair `(m, ℓ)`, the row's log-sum-exp kept as two numbers so that `x - m` stays exact, is
@@ -53,9 +53,9 @@
 use ferrograd_autograd::{is_grad_enabled, Var};
 use std::cell::RefCell;
 
-use ferrograd_tensor::kernels::SMALL_ROW;
-use ferrograd_tensor::parallel::{for_each_block_mut, for_each_block_pair_mut, output_vec};
-use ferrograd_tensor::{Error, Float, Result, Tensor};
+use ferrograd_tensor::{
+    for_each_block_mut, for_each_block_pair_mut, output_vec, Error, Float, Result, Tensor, SMALL_ROW,
+};
 
 use super::checks::Layout;
 use crate::Reduction;
@@ -600,7 +600,9 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
         // computes it again from the logits.
         let unit_grad = unit_grad.take();
         if is_grad_enabled() {
-            return loss.backward_composite(g, xs);
+            let mut grads = loss.backward_composite(g, xs)?;
+            grads.truncate(xs.len()); // one per input
+            return Ok(grads);
         }
         let x = xs[0].value();
         let x = x.array().as_standard_layout();
@@ -612,6 +614,9 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
             (xs[0].requires_grad(), wants_target),
             unit_grad,
         );
-        Ok(vec![gx.map(Var::new), gt.map(Var::new)])
+        // One gradient per input: the target's only when the target is an input.
+        let mut grads = vec![gx.map(Var::new), gt.map(Var::new)];
+        grads.truncate(xs.len());
+        Ok(grads)
     }))
 }

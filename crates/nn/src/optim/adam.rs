@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Error, Float, Result, Tensor};
 
-use super::Optimizer;
+use super::{check_param, Optimizer};
 
 /// `torch.optim.Adam`, step for step, in torch's order of operations (scalars in `f64`, then
 /// converted to the parameter's type, as torch does):
@@ -137,6 +137,19 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         let op = self.name;
         let (beta1, beta2) = self.betas;
         let (w1, b2, w2, eps) = (T::of(1.0 - beta1), T::of(beta2), T::of(1.0 - beta2), T::of(self.eps));
+        // All or nothing: every parameter and its state is checked before any changes (weight
+        // decay included).
+        for (i, (p, state)) in self.params.iter().zip(&self.state).enumerate() {
+            let buffers = match state {
+                Some(s) => [
+                    ("exp_avg", Some(s.exp_avg.shape())),
+                    ("exp_avg_sq", Some(s.exp_avg_sq.shape())),
+                    ("max_exp_avg_sq", s.max_exp_avg_sq.as_ref().map(|m| m.shape())),
+                ],
+                None => [("exp_avg", None), ("exp_avg_sq", None), ("max_exp_avg_sq", None)],
+            };
+            check_param(op, i, p, &buffers)?;
+        }
         for (p, state) in self.params.iter().zip(self.state.iter_mut()) {
             let Some(mut g) = p.grad() else { continue };
             let mut value = p.value_mut();

@@ -7,7 +7,8 @@ mod sgd;
 pub use adam::{Adam, AdamW};
 pub use sgd::SGD;
 
-use ferrograd_tensor::{Float, Result};
+use ferrograd_autograd::Var;
+use ferrograd_tensor::{Error, Float, Result, Shape};
 
 /// Updates parameters from their gradients, as `torch.optim.Optimizer`.
 pub trait Optimizer<T: Float = f32> {
@@ -38,4 +39,44 @@ pub trait Optimizer<T: Float = f32> {
 
     /// Sets that momentum factor; does nothing for an optimizer without one.
     fn set_momentum_or_beta1(&mut self, _momentum: f64) {}
+}
+
+/// What an optimizer's step checks for parameter `index` before it changes any parameter, so
+/// that a step is all or nothing: its value is not borrowed by the caller, and its gradient and
+/// each of its `state` buffers (named) have its shape. Whether it has a gradient to step with.
+pub(crate) fn check_param<T: Float>(
+    op: &'static str,
+    index: usize,
+    p: &Var<T>,
+    state: &[(&str, Option<&[usize]>)],
+) -> Result<bool> {
+    let Some(grad) = p.grad_ref() else { return Ok(false) };
+    if p.is_value_borrowed() {
+        return Err(Error::Borrowed {
+            op,
+            message: format!(
+                "the value of parameter {index} is borrowed elsewhere; drop every value() of it before calling step() (no parameter was changed)"
+            ),
+        });
+    }
+    let shape = p.shape();
+    let mismatch = |what: &str, other: &[usize]| Error::ShapeMismatch {
+        op,
+        lhs: Shape(shape.clone()),
+        rhs: Shape(other.to_vec()),
+        reason: format!(
+            "parameter {index} has shape {} but its {what} has shape {}; no parameter was changed",
+            Shape(shape.clone()),
+            Shape(other.to_vec())
+        ),
+    };
+    if grad.shape() != shape.as_slice() {
+        return Err(mismatch("gradient", grad.shape()));
+    }
+    for &(what, other) in state {
+        if let Some(other) = other.filter(|o| *o != shape.as_slice()) {
+            return Err(mismatch(what, other));
+        }
+    }
+    Ok(true)
 }

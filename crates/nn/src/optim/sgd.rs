@@ -3,7 +3,7 @@
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Error, Float, Result, Tensor};
 
-use super::Optimizer;
+use super::{check_param, Optimizer};
 
 /// `torch.optim.SGD`, step for step:
 ///
@@ -101,6 +101,10 @@ impl<T: Float> Optimizer<T> for SGD<T> {
             T::of(1.0 - self.dampening),
             T::of(self.weight_decay),
         );
+        // All or nothing: every parameter is checked before any changes.
+        for (i, (p, buf)) in self.params.iter().zip(&self.buffers).enumerate() {
+            check_param("SGD", i, p, &[("momentum_buffer", buf.as_ref().map(|b| b.shape()))])?;
+        }
         // Every update is in place, with the arithmetic of PyTorch's out-of-place steps: the
         // same operations on the same values, rounded to `T` after each.
         for (p, buf) in self.params.iter().zip(self.buffers.iter_mut()) {

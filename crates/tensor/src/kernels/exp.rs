@@ -10,6 +10,7 @@
 /// parts, Cody–Waite), `e^r` from the degree-6 polynomial of Cephes' `expf` on
 /// `|r| ≤ ln 2 / 2` (its last coefficient, 0.5000000120, is 0.5 in `f32`), and `2^k` applied in two steps so that subnormal results come out right.
 /// Branch-free, so a loop of it vectorizes.
+#[cfg(test)]
 pub fn exp_f32(x: f32) -> f32 {
     exp_any::<false>(x)
 }
@@ -19,6 +20,7 @@ pub fn exp_f32(x: f32) -> f32 {
 ///
 /// Range reduction `e^x = 2^k · e^r`, `|r| ≤ ln 2 / 2` (ln 2 in fdlibm's two parts), `e^r`
 /// from its Taylor series to `r^13/13!` (truncation below 5e-18), `2^k` applied in two steps.
+#[cfg(test)]
 pub fn exp_f64(x: f64) -> f64 {
     exp_f64_impl::<false>(x)
 }

@@ -13,7 +13,7 @@
 //! row (not on threads, not on the caller).
 //!
 //! Rows shorter than [`SMALL_ROW`] take the short path: max, then `Σ exp(x - max)` with `f64`
-//! exponentials ([`exp_f64`]), many rows at a time; long `f64` rows the same one row at a time.
+//! exponentials (`exp::exp_f64`), many rows at a time; long `f64` rows the same one row at a time.
 
 mod exp;
 #[cfg(target_arch = "x86_64")]
@@ -22,7 +22,6 @@ pub mod gemm;
 mod wide;
 
 use exp::{exp_any, exp_f64_impl, exp_in_range};
-pub use exp::{exp_f32, exp_f64};
 pub use wide::wide;
 
 use crate::reduce::nan_max;

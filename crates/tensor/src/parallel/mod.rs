@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use crate::{Float, Tensor};
 
 mod join;
-pub use join::{join, SPIN};
+pub use join::join;
 
 /// Below this many elements of work a loop runs on the calling thread: handing blocks to other
 /// threads costs a few microseconds.
