@@ -40,14 +40,23 @@ impl<T: Float> Tensor<T> {
         for lane in values.chunks_exact(n.max(1)).take(lanes) {
             order.clear();
             order.extend(0..n);
-            // Stable: equal values keep the lower index first.
-            if largest {
-                order.sort_by(|&a, &b| nan_greatest(lane[b], lane[a]));
-            } else {
-                order.sort_by(|&a, &b| nan_greatest(lane[a], lane[b]));
+            // The order wanted, equal values by lower index: a total order, so the partial
+            // selection (linear in n) and the sort of the k chosen give one answer.
+            let before = |a: &usize, b: &usize| {
+                let by_value = if largest {
+                    nan_greatest(lane[*b], lane[*a])
+                } else {
+                    nan_greatest(lane[*a], lane[*b])
+                };
+                by_value.then(a.cmp(b))
+            };
+            if k > 0 && k < n {
+                order.select_nth_unstable_by(k - 1, before);
             }
             let chosen = &mut order[..k];
-            if !sorted {
+            if sorted {
+                chosen.sort_unstable_by(before);
+            } else {
                 chosen.sort_unstable();
             }
             out_values.extend(chosen.iter().map(|&i| lane[i]));

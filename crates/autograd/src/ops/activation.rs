@@ -68,52 +68,78 @@ impl<T: Float> Var<T> {
     /// GELU, `approximate` `"none"` or `"tanh"` (anything else is an error), as
     /// `torch.nn.functional.gelu`.
     ///
-    /// Derivative, `"none"`: `Φ(x) + x·φ(x)`; `"tanh"`, with `u = √(2/π)(x + 0.044715x³)`:
-    /// `½(1 + tanh u) + ½x(1 - tanh²u)·√(2/π)(1 + 3·0.044715x²)` (PyTorch's `gelu_backward`).
+    /// Gradient: `g · gelu'(x)`, the derivative computed in one pass by
+    /// [`gelu_derivative`](Var::gelu_derivative) (PyTorch's `gelu_backward`).
     pub fn gelu(&self, approximate: &str) -> Result<Var<T>> {
         let form = GeluApproximate::parse(approximate)?;
         let out = self.value().gelu(approximate)?;
         Ok(Var::from_op("GeluBackward0", out, [self.clone()], move |g, _, x| {
-            let x = &x[0];
-            let d = match form {
-                GeluApproximate::None => {
-                    let cdf = x
-                        .mul_scalar(T::of(FRAC_1_SQRT_2))
-                        .erf()
-                        .add_scalar(T::one())
-                        .mul_scalar(T::of(0.5));
-                    let pdf = x
-                        .try_mul(x)?
-                        .mul_scalar(T::of(-0.5))
-                        .exp()
-                        .mul_scalar(T::of(1.0 / (2.0 * PI).sqrt()));
-                    cdf.try_add(&x.try_mul(&pdf)?)?
-                }
-                GeluApproximate::Tanh => {
-                    let (beta, kappa) = (T::of(GeluApproximate::BETA), T::of(GeluApproximate::KAPPA));
-                    let x_sq = x.try_mul(x)?;
-                    let inner = x.try_add(&x_sq.try_mul(x)?.mul_scalar(kappa))?.mul_scalar(beta);
-                    let t = inner.tanh();
-                    let left = t.add_scalar(T::one()).mul_scalar(T::of(0.5));
-                    let sech2 = t.try_mul(&t)?.neg().add_scalar(T::one());
-                    let slope = x_sq
-                        .mul_scalar(T::of(3.0) * kappa)
-                        .add_scalar(T::one())
-                        .mul_scalar(beta);
-                    left.try_add(&x.mul_scalar(T::of(0.5)).try_mul(&sech2)?.try_mul(&slope)?)?
-                }
-            };
-            Ok([Some(g.try_mul(&d)?)])
+            Ok([Some(g.try_mul(&x[0].gelu_derivative(form))?)])
         }))
     }
 
-    /// `x·σ(x)`, as `torch.nn.functional.silu`; derivative `σ(x)(1 + x(1 - σ(x)))`.
+    /// GELU's derivative, one op (a single pass over `x`) whose own gradient is written with
+    /// `Var` ops, as PyTorch's `gelu_backward` and its double backward.
+    ///
+    /// `"none"`: `gelu'(x) = Φ(x) + x·φ(x)`, `gelu''(x) = φ(x)(2 - x²)`.
+    /// `"tanh"`, with `u = β(x + κx³)`, `t = tanh u`, `u' = β(1 + 3κx²)`:
+    /// `gelu'(x) = ½(1 + t) + ½x(1 - t²)u'`, `gelu''(x) = (1 - t²)(u' - x·t·u'² + 3βκx²)`.
+    fn gelu_derivative(&self, form: GeluApproximate) -> Var<T> {
+        let (half, beta, kappa) = (T::of(0.5), T::of(GeluApproximate::BETA), T::of(GeluApproximate::KAPPA));
+        let (sqrt1_2, inv_sqrt_2pi) = (T::of(FRAC_1_SQRT_2), T::of(1.0 / (2.0 * PI).sqrt()));
+        let three = T::of(3.0);
+        let d = self.value().map(|x| match form {
+            GeluApproximate::None => {
+                let cdf = half * (T::one() + (x * sqrt1_2).erf());
+                cdf + x * inv_sqrt_2pi * (-half * x * x).exp()
+            }
+            GeluApproximate::Tanh => {
+                let x_sq = x * x;
+                let t = (beta * (x + kappa * x_sq * x)).tanh();
+                let slope = beta * (T::one() + three * kappa * x_sq);
+                half * (T::one() + t) + half * x * (T::one() - t * t) * slope
+            }
+        });
+        Var::from_op("GeluBackwardBackward0", d, [self.clone()], move |g, _, x| {
+            let x = &x[0];
+            let x_sq = x.try_mul(x)?;
+            let dd = match form {
+                GeluApproximate::None => {
+                    let pdf = x_sq.mul_scalar(-half).exp().mul_scalar(inv_sqrt_2pi);
+                    pdf.try_mul(&x_sq.neg().add_scalar(T::of(2.0)))?
+                }
+                GeluApproximate::Tanh => {
+                    let u = x.try_add(&x_sq.try_mul(x)?.mul_scalar(kappa))?.mul_scalar(beta);
+                    let t = u.tanh();
+                    let sech2 = t.try_mul(&t)?.neg().add_scalar(T::one());
+                    let slope = x_sq.mul_scalar(three * kappa).add_scalar(T::one()).mul_scalar(beta);
+                    let curve = x.try_mul(&t)?.try_mul(&slope.try_mul(&slope)?)?;
+                    let rest = slope.try_sub(&curve)?.try_add(&x_sq.mul_scalar(three * beta * kappa))?;
+                    sech2.try_mul(&rest)?
+                }
+            };
+            Ok([Some(g.try_mul(&dd)?)])
+        })
+    }
+
+    /// `x·σ(x)`, as `torch.nn.functional.silu`.
+    ///
+    /// Gradient: `g · silu'(x)` with `silu'(x) = σ(x)(1 + x(1 - σ(x)))` computed in one pass;
+    /// its own derivative is `σ(1 - σ)(2 + x(1 - 2σ))`, written with `Var` ops.
     pub fn silu(&self) -> Var<T> {
         let out = self.value().silu();
         Var::from_op("SiluBackward0", out, [self.clone()], |g, _, x| {
-            let x = &x[0];
-            let s = x.sigmoid();
-            let d = s.try_mul(&x.try_mul(&s.neg().add_scalar(T::one()))?.add_scalar(T::one()))?;
+            let d = x[0].value().map(|x| {
+                let s = T::one() / (T::one() + (-x).exp());
+                s * (T::one() + x * (T::one() - s))
+            });
+            let d = Var::from_op("SiluBackwardBackward0", d, [x[0].clone()], |g, _, x| {
+                let x = &x[0];
+                let s = x.sigmoid();
+                let one_minus = s.neg().add_scalar(T::one());
+                let tail = x.try_mul(&one_minus.try_sub(&s)?)?.add_scalar(T::of(2.0));
+                Ok([Some(g.try_mul(&s.try_mul(&one_minus)?.try_mul(&tail)?)?)])
+            });
             Ok([Some(g.try_mul(&d)?)])
         })
     }

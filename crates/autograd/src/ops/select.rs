@@ -35,9 +35,11 @@ impl<T: Float> Var<T> {
             out,
             [a.clone(), b.clone()],
             move |g, _, x| {
-                let ga = unbroadcast(&g.masked_fill(&not_cond, T::zero())?, &x[0])?;
-                let gb = unbroadcast(&g.masked_fill(&cond, T::zero())?, &x[1])?;
-                Ok([Some(ga), Some(gb)])
+                let chosen = |other: &BoolTensor, operand: &Var<T>| match operand.requires_grad() {
+                    true => unbroadcast(&g.masked_fill(other, T::zero())?, operand).map(Some),
+                    false => Ok(None),
+                };
+                Ok([chosen(&not_cond, &x[0])?, chosen(&cond, &x[1])?])
             },
         ))
     }
