@@ -102,11 +102,7 @@ fn every_model_type_lowers_the_loss_in_a_few_steps() {
             train::step(&model, &mut opt, &data, 32, &mut rng).unwrap();
         }
         let after = train::full_loss(&model, &data).unwrap();
-        assert!(
-            after < before - 0.05,
-            "{}: loss {before:.4} -> {after:.4}",
-            kind.name()
-        );
+        assert!(after < before - 0.05, "{}: loss {before:.4} -> {after:.4}", kind.name());
         let samples = train::sample(&model, &vocab, config.block_size, 3, 2, &mut rng).unwrap();
         assert_eq!(samples.len(), 3);
         assert!(samples.iter().all(|s| s.chars().count() < config.block_size));
@@ -134,7 +130,11 @@ fn a_saved_model_reloads_to_the_same_outputs() {
         let (a, b) = (trained.forward(&x).unwrap(), fresh.forward(&x).unwrap());
         assert_eq!(a.to_tensor().to_vec(), b.to_tensor().to_vec(), "{}", kind.name());
         // A model of another type refuses the file, naming what does not fit.
-        let other = if kind == ModelType::Bigram { ModelType::Mlp } else { ModelType::Bigram };
+        let other = if kind == ModelType::Bigram {
+            ModelType::Mlp
+        } else {
+            ModelType::Bigram
+        };
         let wrong = model::build(other, &config, &mut rng).unwrap();
         let err = model::load(&wrong, &path).unwrap_err();
         assert!(err.contains("same --type"), "{err}");
@@ -164,7 +164,10 @@ fn parameters_carry_pytorchs_names() {
     }
     assert!(!t.iter().any(|n| n == "lm_head.bias"));
     assert_eq!(names(ModelType::Bigram), ["logits"]);
-    assert_eq!(names(ModelType::Mlp), ["wte.weight", "mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias"]);
+    assert_eq!(
+        names(ModelType::Mlp),
+        ["wte.weight", "mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias"]
+    );
     assert_eq!(
         names(ModelType::Gru),
         [
@@ -232,7 +235,9 @@ fn bad_input_files_give_clear_errors_or_a_sensible_model() {
         let model = model::build(kind, &config, &mut rng).unwrap();
         let mut opt = train::optimizer(&model, 1e-2, 0.01);
         train::step(&model, &mut opt, &train_set, 4, &mut rng).unwrap();
-        assert!(train::evaluate(&model, &test_set, 100, 10, &mut rng).unwrap().is_finite());
+        assert!(train::evaluate(&model, &test_set, 100, 10, &mut rng)
+            .unwrap()
+            .is_finite());
         train::sample(&model, &vocab, 2, 2, 0, &mut rng).unwrap();
     }
     // Unicode words: characters, not bytes.
@@ -247,10 +252,15 @@ fn the_command_line_has_the_reference_defaults_and_refuses_mistakes() {
     let parse = |a: &[&str]| args::parse_args(a.iter().map(|s| s.into()));
     let c = parse(&[]).unwrap().unwrap();
     assert_eq!(c.kind, ModelType::Transformer);
-    assert_eq!((c.n_layer, c.n_head, c.n_embd, c.n_embd2, c.batch_size), (4, 4, 64, 64, 32));
+    assert_eq!(
+        (c.n_layer, c.n_head, c.n_embd, c.n_embd2, c.batch_size),
+        (4, 4, 64, 64, 32)
+    );
     assert_eq!((c.learning_rate, c.weight_decay, c.seed), (5e-4, 0.01, 3407));
     assert_eq!(c.work_dir, "target/char_lm/transformer");
-    let c = parse(&["--type", "gru", "--top-k", "5", "--max-steps", "10"]).unwrap().unwrap();
+    let c = parse(&["--type", "gru", "--top-k", "5", "--max-steps", "10"])
+        .unwrap()
+        .unwrap();
     assert_eq!((c.kind, c.top_k, c.max_steps), (ModelType::Gru, 5, 10));
     assert!(parse(&["--type", "lstm"]).unwrap_err().contains("expected bigram"));
     assert!(parse(&["--batch-size", "0"]).unwrap_err().contains("at least 1"));
@@ -264,9 +274,13 @@ fn the_command_line_has_the_reference_defaults_and_refuses_mistakes() {
         n_embd: 6,
         n_embd2: 4,
     };
-    let err = model::build(ModelType::Transformer, &config, &mut StdRng::seed_from_u64(0)).err().unwrap();
+    let err = model::build(ModelType::Transformer, &config, &mut StdRng::seed_from_u64(0))
+        .err()
+        .unwrap();
     assert!(err.contains("multiple of --n-head 4"), "{err}");
     // An index tensor of the wrong vocabulary is an error, not a panic.
     let model = model::build(ModelType::Bigram, &config, &mut StdRng::seed_from_u64(0)).unwrap();
-    assert!(model.forward(&IndexTensor::from_slice(&[9]).reshape(&[1, 1]).unwrap()).is_err());
+    assert!(model
+        .forward(&IndexTensor::from_slice(&[9]).reshape(&[1, 1]).unwrap())
+        .is_err());
 }

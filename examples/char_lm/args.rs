@@ -84,9 +84,8 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Con
         match arg {
             Long("type") => {
                 let name = text(&mut parser, "--type")?;
-                c.kind = ModelType::parse(&name).ok_or_else(|| {
-                    format!("--type {name:?}: expected bigram, mlp, rnn, gru, bow or transformer")
-                })?;
+                c.kind = ModelType::parse(&name)
+                    .ok_or_else(|| format!("--type {name:?}: expected bigram, mlp, rnn, gru, bow or transformer"))?;
             }
             Long("input-file") => c.input_file = text(&mut parser, "--input-file")?,
             Long("work-dir") => c.work_dir = text(&mut parser, "--work-dir")?,

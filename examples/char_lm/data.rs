@@ -122,7 +122,11 @@ impl CharDataset {
         for (k, word) in words.iter().enumerate() {
             let ix: Vec<i64> = word
                 .chars()
-                .map(|c| vocab.encode_char(c).ok_or_else(|| format!("{word:?}: {c:?} is not in the vocabulary")))
+                .map(|c| {
+                    vocab
+                        .encode_char(c)
+                        .ok_or_else(|| format!("{word:?}: {c:?} is not in the vocabulary"))
+                })
                 .collect::<Result<_, _>>()?;
             if ix.len() + 1 > block_size {
                 return Err(format!(
@@ -131,7 +135,10 @@ impl CharDataset {
                     block_size - 1
                 ));
             }
-            let (xr, yr) = (&mut x[k * block_size..][..block_size], &mut y[k * block_size..][..block_size]);
+            let (xr, yr) = (
+                &mut x[k * block_size..][..block_size],
+                &mut y[k * block_size..][..block_size],
+            );
             xr[1..=ix.len()].copy_from_slice(&ix);
             yr[..ix.len()].copy_from_slice(&ix);
             yr[ix.len()] = 0;
@@ -152,7 +159,11 @@ impl CharDataset {
     /// The examples at `rows`, as `x` and `y` of shape `[rows, block_size]`.
     pub fn batch(&self, rows: &[usize]) -> (IndexTensor, IndexTensor) {
         let t = self.block_size;
-        let gather = |v: &[i64]| rows.iter().flat_map(|&r| v[r * t..][..t].iter().copied()).collect::<Vec<_>>();
+        let gather = |v: &[i64]| {
+            rows.iter()
+                .flat_map(|&r| v[r * t..][..t].iter().copied())
+                .collect::<Vec<_>>()
+        };
         let shape = [rows.len(), t];
         (
             IndexTensor::from_vec(gather(&self.x), &shape).expect("rows × block_size values"),

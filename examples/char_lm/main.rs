@@ -104,11 +104,7 @@ fn run(config: &Config) -> Result<(), String> {
     let mut rng = StdRng::seed_from_u64(config.seed);
     let corpus = corpus(config, &mut rng)?;
     let model = model::build(config.kind, &corpus.model_config, &mut rng)?;
-    println!(
-        "model: {} ({} parameters)",
-        config.kind.name(),
-        model::n_params(&model)
-    );
+    println!("model: {} ({} parameters)", config.kind.name(), model::n_params(&model));
     let work_dir = Path::new(&config.work_dir);
     let checkpoint = work_dir.join("model.safetensors");
 
@@ -124,7 +120,11 @@ fn run(config: &Config) -> Result<(), String> {
     let history = fit(config, &corpus, &model, &checkpoint, &mut rng)?;
     if config.plot && !history.test.is_empty() {
         let path = work_dir.join("loss.png");
-        let title = format!("{} on {} words: cross-entropy", config.kind.name(), corpus.train.len() + corpus.test.len());
+        let title = format!(
+            "{} on {} words: cross-entropy",
+            config.kind.name(),
+            corpus.train.len() + corpus.test.len()
+        );
         plot::loss_curves(&path, &title, &history.train, &history.test)?;
         println!("wrote {}", path.display());
     }
@@ -143,7 +143,13 @@ struct History {
     best_step: usize,
 }
 
-fn fit(config: &Config, corpus: &Corpus, model: &Model, checkpoint: &Path, rng: &mut StdRng) -> Result<History, String> {
+fn fit(
+    config: &Config,
+    corpus: &Corpus,
+    model: &Model,
+    checkpoint: &Path,
+    rng: &mut StdRng,
+) -> Result<History, String> {
     let mut optimizer = train::optimizer(model, config.learning_rate, config.weight_decay);
     println!(
         "training: AdamW lr {}, weight decay {}, betas (0.9, 0.99), batch size {}, {} steps",
@@ -201,7 +207,14 @@ fn print_samples(
     rng: &mut StdRng,
     step: Option<usize>,
 ) -> Result<(), String> {
-    let words = train::sample(model, &corpus.vocab, corpus.train.block_size, N_SAMPLES, config.top_k, rng)?;
+    let words = train::sample(
+        model,
+        &corpus.vocab,
+        corpus.train.block_size,
+        N_SAMPLES,
+        config.top_k,
+        rng,
+    )?;
     let train: HashSet<&str> = corpus.train.words.iter().map(String::as_str).collect();
     let test: HashSet<&str> = corpus.test.words.iter().map(String::as_str).collect();
     match step {

@@ -14,7 +14,8 @@ fn err(e: impl std::fmt::Display) -> String {
 
 /// Draws the train and test losses, each `(step, loss)`, into `path`.
 pub fn loss_curves(path: &Path, title: &str, train: &[(f64, f64)], test: &[(f64, f64)]) -> Result<(), String> {
-    register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| "the shipped font could not be read".to_string())?;
+    register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| "the shipped font could not be read".to_string())?;
     let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let finite = || train.iter().chain(test).filter(|p| p.1.is_finite());

@@ -116,6 +116,8 @@ impl Forward<IndexTensor, f32> for Rnn {
             hiddens.push(h.clone());
         }
         let hidden = Var::stack(&hiddens, 1)?.reshape(&[b * t, h_dim])?;
-        self.lm_head.forward(&hidden)?.reshape(&[b, t, self.wte.num_embeddings()])
+        self.lm_head
+            .forward(&hidden)?
+            .reshape(&[b, t, self.wte.num_embeddings()])
     }
 }

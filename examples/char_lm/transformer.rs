@@ -133,10 +133,7 @@ impl Transformer {
     pub fn new<R: Rng + ?Sized>(config: &ModelConfig, rng: &mut R) -> std::result::Result<Self, String> {
         let (v, e) = (config.vocab_size, config.n_embd);
         if config.n_head == 0 || e % config.n_head != 0 {
-            return Err(format!(
-                "--n-embd {e} must be a multiple of --n-head {}",
-                config.n_head
-            ));
+            return Err(format!("--n-embd {e} must be a multiple of --n-head {}", config.n_head));
         }
         let wte = Embedding::with_rng(v, e, rng);
         let wpe = Embedding::with_rng(config.block_size, e, rng);
