@@ -128,10 +128,12 @@ fn run(config: &Config) -> Result<(), String> {
         plot::loss_curves(&path, &title, &history.train, &history.test)?;
         println!("wrote {}", path.display());
     }
-    // The best model, on every test word.
-    model::load(&model, &checkpoint)?;
+    // The best model, on every test word (with --max-steps 0, the untrained one).
+    if let Some(step) = history.best_step {
+        model::load(&model, &checkpoint)?;
+        println!("best model: {} (step {step})", checkpoint.display());
+    }
     let test_loss = train::full_loss(&model, &corpus.test)?;
-    println!("best model: {} (step {})", checkpoint.display(), history.best_step);
     println!("test loss: {test_loss:.4}");
     Ok(())
 }
@@ -140,7 +142,7 @@ fn run(config: &Config) -> Result<(), String> {
 struct History {
     train: Vec<(f64, f64)>,
     test: Vec<(f64, f64)>,
-    best_step: usize,
+    best_step: Option<usize>,
 }
 
 fn fit(
@@ -158,7 +160,7 @@ fn fit(
     let mut history = History {
         train: Vec::new(),
         test: Vec::new(),
-        best_step: 0,
+        best_step: None,
     };
     let bar = ProgressBar::new(config.max_steps as u64).with_style(
         ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} steps [{elapsed_precise}] {per_sec} {msg}")
@@ -166,8 +168,12 @@ fn fit(
     );
     let mut best = f64::INFINITY;
     let start = Instant::now();
+    // The time spent in training steps, without evaluation and sampling.
+    let mut step_time = 0.0;
     for step in 0..config.max_steps {
+        let step_start = Instant::now();
         let loss = train::step(model, &mut optimizer, &corpus.train, config.batch_size, rng)?;
+        step_time += step_start.elapsed().as_secs_f64();
         bar.inc(1);
         bar.set_message(format!("loss {loss:.4}"));
         let last = step + 1 == config.max_steps;
@@ -179,7 +185,7 @@ fn fit(
             let mut line = format!("step {step} train loss: {train_loss:.4} test loss: {test_loss:.4}");
             if test_loss < best {
                 best = test_loss;
-                history.best_step = step;
+                history.best_step = Some(step);
                 model::save(model, checkpoint)?;
                 line.push_str(&format!("; best so far, saved to {}", checkpoint.display()));
             }
@@ -190,11 +196,12 @@ fn fit(
         }
     }
     bar.finish_and_clear();
-    let seconds = start.elapsed().as_secs_f64();
     println!(
-        "trained {} steps in {seconds:.1} s ({:.1} steps/s)",
+        "trained {} steps in {:.1} s; the training steps alone: {:.1} steps/s ({:.2} ms per step)",
         config.max_steps,
-        config.max_steps as f64 / seconds.max(1e-9)
+        start.elapsed().as_secs_f64(),
+        config.max_steps as f64 / step_time.max(1e-9),
+        1000.0 * step_time / config.max_steps.max(1) as f64
     );
     Ok(history)
 }
