@@ -1,6 +1,7 @@
 //! Fuzzes every loader on stable Rust: the bodies of the `cargo fuzz` targets in `fuzz/`
-//! (safetensors and JSON checkpoints, conformance case files, CSV data sets), run over the
-//! committed corpus in `fuzz/corpus/` and then over seeded random mutations of it.
+//! (safetensors and JSON checkpoints, conformance case files, CSV data sets, NumPy `.npy` and
+//! `.npz` files), run over the committed corpus in `fuzz/corpus/` and then over seeded random
+//! mutations of it.
 //!
 //!     cargo run --release --example fuzz_loaders -- --iterations 100000
 //!     cargo run --release --example fuzz_loaders -- --target csv --iterations 1000000 --seed 7
@@ -26,7 +27,7 @@ static ALLOCATOR: mutate::CountingAllocator = mutate::CountingAllocator;
 const USAGE: &str = "usage: fuzz_loaders [--iterations N] [--seed S] [--target NAME]
   --iterations N   mutants per target (default 100000)
   --seed S         the seed of the mutations (default 0)
-  --target NAME    safetensors, json_checkpoint, case_file or csv (default: all four)";
+  --target NAME    safetensors, json_checkpoint, case_file, csv or numpy (default: all five)";
 
 fn main() -> ExitCode {
     let (mut iterations, mut seed, mut only) = (100_000u64, 0u64, None::<String>);

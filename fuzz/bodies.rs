@@ -9,6 +9,7 @@
 use ferrograd::conformance::{parse_cases, run_cases};
 use ferrograd::nn::csv::read_csv;
 use ferrograd::nn::{Linear, Module, ReLU, Sequential, StateDict, StateValue};
+use ferrograd::tensor::npy::NpyArray;
 use ferrograd::tensor::Float;
 
 /// A fuzz target's body.
@@ -20,6 +21,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("json_checkpoint", json_checkpoint),
     ("case_file", case_file),
     ("csv", csv),
+    ("numpy", numpy),
 ];
 
 /// Whether the loader of `target` reads `data` (the stable driver keeps such inputs to mutate).
@@ -35,6 +37,7 @@ pub fn accepted(target: &str, data: &[u8]) -> bool {
         }
         "case_file" => parse_cases(&text).is_ok(),
         "csv" => read_csv::<f64>(&text).is_ok(),
+        "numpy" => NpyArray::from_npy_bytes(data).is_ok() || StateDict::<f32>::from_npz_bytes(data).is_ok(),
         _ => false,
     }
 }
@@ -149,4 +152,25 @@ pub fn csv(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     csv_as::<f32>(&text);
     csv_as::<f64>(&text);
+}
+
+fn npz_as<T: Float>(data: &[u8]) {
+    if let Ok(sd) = StateDict::<T>::from_npz_bytes(data) {
+        check_load(&sd);
+        let again = StateDict::<T>::from_npz_bytes(&sd.to_npz_bytes().expect("re-serialises"))
+            .expect("what it wrote reads back");
+        assert_eq!(sd_bits(&sd), sd_bits(&again), "an npz round trip is exact");
+    }
+}
+
+/// NumPy files: `NpyArray::from_npy_bytes` (a `.npy`, any of its dtypes) and
+/// `StateDict::from_npz_bytes` in f32 and f64 (a `.npz`), then a load into a model.
+pub fn numpy(data: &[u8]) {
+    if let Ok(array) = NpyArray::from_npy_bytes(data) {
+        let again =
+            NpyArray::from_npy_bytes(&array.to_npy_bytes().expect("re-serialises")).expect("what it wrote reads back");
+        assert_eq!(format!("{array:?}"), format!("{again:?}"), "an npy round trip is exact");
+    }
+    npz_as::<f32>(data);
+    npz_as::<f64>(data);
 }

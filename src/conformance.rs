@@ -1,5 +1,5 @@
 //! The cross-entropy conformance runner: reads cases in a JSON file, runs each through
-//! [`cross_entropy`](crate::nn::functional::cross_entropy) and reports loss and gradients
+//! [`cross_entropy`](crate::nn::functional::cross_entropy()) and reports loss and gradients
 //! in the same format, so anyone can cross-check ferrograd against PyTorch.
 //!
 //! Case file: `{"cases": [{"name", "dtype": "float32"|"float64", "input": {"shape", "data"},
@@ -30,10 +30,13 @@ pub enum Number {
 /// The non-finite numbers JSON cannot hold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum SpecialNumber {
+    /// Positive infinity, `"inf"`.
     #[serde(rename = "inf")]
     Inf,
+    /// Negative infinity, `"-inf"`.
     #[serde(rename = "-inf")]
     NegInf,
+    /// Not a number, `"nan"`.
     #[serde(rename = "nan")]
     NaN,
 }
@@ -66,7 +69,9 @@ impl Number {
 /// A tensor in a case file: a shape and its elements in row-major order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TensorData<N = Number> {
+    /// The size of each dimension.
     pub shape: Vec<usize>,
+    /// The elements, in row-major order.
     pub data: Vec<N>,
 }
 
@@ -100,17 +105,26 @@ fn check_len(what: &str, shape: &[usize], len: usize) -> Result<()> {
 /// One case of a case file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Case {
+    /// The case's name, repeated in its result.
     pub name: String,
+    /// `"float32"` or `"float64"`.
     pub dtype: String,
+    /// The logits.
     pub input: TensorData,
+    /// `"indices"` (class indices) or `"probabilities"` (class probabilities).
     pub target_kind: String,
+    /// The target: integers for indices, numbers for probabilities.
     pub target: TensorData<Value>,
+    /// The class weights, `weight=` (none by default).
     #[serde(default)]
     pub weight: Option<Vec<Number>>,
+    /// `ignore_index=` (-100 by default).
     #[serde(default = "default_ignore_index")]
     pub ignore_index: i64,
+    /// `reduction=`: `"mean"` (the default), `"sum"` or `"none"`.
     #[serde(default = "default_reduction")]
     pub reduction: String,
+    /// `label_smoothing=` (0 by default).
     #[serde(default = "default_smoothing")]
     pub label_smoothing: Number,
 }
@@ -128,6 +142,7 @@ fn default_smoothing() -> Number {
 /// A case file: `{"cases": [...]}` (other top-level keys are ignored).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseFile {
+    /// The cases, in order.
     pub cases: Vec<Case>,
 }
 
@@ -137,19 +152,29 @@ pub struct CaseFile {
 pub enum CaseResult {
     /// The loss and the gradients.
     Value {
+        /// The case's name.
         name: String,
+        /// The loss: a 0-d tensor, or the unreduced losses for `reduction="none"`.
         loss: TensorData,
+        /// The gradient of the summed loss with respect to the input.
         grad: TensorData,
+        /// The gradient with respect to a probability target, when there is one.
         #[serde(skip_serializing_if = "Option::is_none")]
         target_grad: Option<TensorData>,
     },
     /// The error ferrograd returned.
-    Error { name: String, error: String },
+    Error {
+        /// The case's name.
+        name: String,
+        /// The error's message.
+        error: String,
+    },
 }
 
 /// The runner's output: `{"results": [...]}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Results {
+    /// One result per case, in the case file's order.
     pub results: Vec<CaseResult>,
 }
 

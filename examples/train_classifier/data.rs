@@ -104,8 +104,9 @@ fn standard_normal(rng: &mut impl Rng) -> f64 {
 pub use ferrograd::nn::csv::CsvError;
 
 /// Parses CSV text with [`ferrograd::nn::csv::parse_csv`]: numeric feature columns, then an
-/// integer label in the last column; the first line is a header if any of its fields is not a
-/// number; blank lines are skipped; classes are the distinct labels in increasing order.
+/// integer label in the last column; the first line is a header if none of its fields is a
+/// number (a line mixing both is an error); blank lines are skipped; classes are the distinct
+/// labels in increasing order.
 pub fn parse_csv(text: &str) -> Result<Dataset, CsvError> {
     let table = ferrograd::nn::csv::parse_csv::<f32>(text)?;
     Ok(Dataset {

@@ -34,6 +34,8 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod anomaly;
 mod backward;
 mod dot;

@@ -1,5 +1,7 @@
 //! A labelled data set from CSV text: numeric feature columns, then an integer class label in
 //! the last column, as [`read_csv`] reads it. Every fault is an error naming its 1-based line.
+//! A UTF-8 byte-order mark at the start is skipped; a first line that mixes numbers and text
+//! is an error rather than a guess (say which it is with [`read_csv_with`] and [`Header`]).
 //!
 //! ```
 //! use ferrograd_nn::csv::read_csv;
@@ -34,23 +36,78 @@ pub struct CsvDataset<T: Float = f32> {
     pub class_names: Vec<String>,
 }
 
-/// What is wrong with a CSV text, with the 1-based line where there is one. [`read_csv`]
-/// returns it inside [`Error::Format`]; [`parse_csv`] returns it as it is, for callers that
-/// match on it.
+/// Whether the first non-blank line of a CSV text is a header naming the columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Header {
+    /// Decided from the line: a header if none of its fields is a number, a data row if all
+    /// are. A line with both is [`CsvError::AmbiguousHeader`], never a silent guess: a data
+    /// row with an empty or mistyped field is not swallowed as a header.
+    #[default]
+    Auto,
+    /// The first line is a header, whatever it holds (`0,1,2,label` as pandas writes it).
+    Present,
+    /// Every line is a data row.
+    Absent,
+}
+
+/// What is wrong with a CSV text, with the 1-based line (and column) where there is one.
+/// [`read_csv`] returns it inside [`Error::Format`]; [`parse_csv`] returns it as it is, for
+/// callers that match on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CsvError {
     /// No data rows at all.
     Empty,
     /// A row with a different number of columns than the first.
-    Columns { line: usize, expected: usize, found: usize },
+    Columns {
+        /// The row's line.
+        line: usize,
+        /// The number of columns of the first line.
+        expected: usize,
+        /// The number of columns of this one.
+        found: usize,
+    },
     /// A feature that is not a finite number (of the element type read).
-    Number { line: usize, column: usize, value: String },
+    Number {
+        /// The row's line.
+        line: usize,
+        /// The feature's 1-based column.
+        column: usize,
+        /// The field as written.
+        value: String,
+    },
     /// A label that is not an integer.
-    Label { line: usize, value: String },
+    Label {
+        /// The row's line.
+        line: usize,
+        /// The label as written.
+        value: String,
+    },
     /// Fewer than two columns: no feature, or no label.
-    TooFewColumns { line: usize, found: usize },
+    TooFewColumns {
+        /// The line.
+        line: usize,
+        /// Its number of columns.
+        found: usize,
+    },
     /// Fewer than two distinct labels.
-    OneClass { label: String },
+    OneClass {
+        /// The one label.
+        label: String,
+    },
+    /// A first line with [`Header::Auto`] that has both numbers and other fields, so it is
+    /// neither clearly a header nor clearly a data row.
+    AmbiguousHeader {
+        /// The line.
+        line: usize,
+        /// The 1-based column of its first number.
+        number_column: usize,
+        /// That number as written.
+        number: String,
+        /// The 1-based column of its first field that is not a number.
+        text_column: usize,
+        /// That field as written.
+        text: String,
+    },
 }
 
 impl fmt::Display for CsvError {
@@ -74,6 +131,18 @@ impl fmt::Display for CsvError {
             CsvError::OneClass { label } => {
                 write!(f, "every row has label {label}: a classifier needs at least 2 classes")
             }
+            CsvError::AmbiguousHeader {
+                line,
+                number_column,
+                number,
+                text_column,
+                text,
+            } => write!(
+                f,
+                "line {line}: column {number_column} ({number:?}) is a number but column {text_column} \
+                 ({text:?}) is not, so it is neither a header nor a data row; \
+                 read it with Header::Present or Header::Absent to say which"
+            ),
         }
     }
 }
@@ -87,19 +156,33 @@ impl From<CsvError> for Error {
 }
 
 /// Reads a classification data set from CSV text: numeric feature columns, then an integer
-/// label in the last column (`3` or `3.0`). The first line is a header if any of its fields is
-/// not a number; blank lines are skipped; fields are trimmed. Classes are the distinct labels
-/// in increasing order, and `labels` holds each row's class index.
+/// label in the last column (`3` or `3.0`). A UTF-8 byte-order mark at the start is skipped.
+/// The first line is a header if none of its fields is a number, a data row if all are (see
+/// [`Header::Auto`]; [`read_csv_with`] says which); blank lines are skipped; fields are
+/// trimmed. Classes are the distinct labels in increasing order, and `labels` holds each
+/// row's class index.
 ///
 /// Every fault is an [`Error::Format`] naming the 1-based line (and column): a row with
 /// another number of columns than the first, a feature that is not a finite `T`, a label that
-/// is not an integer, fewer than two columns, no data row, fewer than two classes.
+/// is not an integer, fewer than two columns, a first line mixing numbers and text, no data
+/// row, fewer than two classes.
 pub fn read_csv<T: Float>(text: &str) -> Result<CsvDataset<T>> {
     Ok(parse_csv(text)?)
 }
 
+/// [`read_csv`] with the first line a header or not as `header` says.
+pub fn read_csv_with<T: Float>(text: &str, header: Header) -> Result<CsvDataset<T>> {
+    Ok(parse_csv_with(text, header)?)
+}
+
 /// [`read_csv`] with its error as the [`CsvError`] it is, to match on.
 pub fn parse_csv<T: Float>(text: &str) -> std::result::Result<CsvDataset<T>, CsvError> {
+    parse_csv_with(text, Header::Auto)
+}
+
+/// [`read_csv_with`] with its error as the [`CsvError`] it is, to match on.
+pub fn parse_csv_with<T: Float>(text: &str, header_rule: Header) -> std::result::Result<CsvDataset<T>, CsvError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut header: Option<Vec<String>> = None;
     let mut width = None;
     let mut features: Vec<T> = Vec::new();
@@ -117,8 +200,7 @@ pub fn parse_csv<T: Float>(text: &str) -> std::result::Result<CsvDataset<T>, Csv
                 found: fields.len(),
             });
         }
-        let is_first = width.is_none();
-        if is_first && fields.iter().any(|f| f.parse::<f64>().is_err()) {
+        if width.is_none() && is_header(line_no, &fields, header_rule)? {
             header = Some(fields.iter().map(|s| s.to_string()).collect());
             width = Some(fields.len());
             continue;
@@ -181,6 +263,30 @@ pub fn parse_csv<T: Float>(text: &str) -> std::result::Result<CsvDataset<T>, Csv
         feature_names,
         class_names: classes.iter().map(i64::to_string).collect(),
     })
+}
+
+/// Whether the first line, `fields`, is a header under `rule`.
+fn is_header(line: usize, fields: &[&str], rule: Header) -> std::result::Result<bool, CsvError> {
+    match rule {
+        Header::Present => return Ok(true),
+        Header::Absent => return Ok(false),
+        Header::Auto => {}
+    }
+    let is_number = |f: &&str| f.parse::<f64>().is_ok();
+    match (
+        fields.iter().position(is_number),
+        fields.iter().position(|f| !is_number(f)),
+    ) {
+        (Some(n), Some(t)) => Err(CsvError::AmbiguousHeader {
+            line,
+            number_column: n + 1,
+            number: fields[n].to_string(),
+            text_column: t + 1,
+            text: fields[t].to_string(),
+        }),
+        (None, _) => Ok(true),
+        (Some(_), None) => Ok(false),
+    }
 }
 
 /// A number parsed directly as `T` (so an `f32` is rounded once, from the decimal text).

@@ -10,13 +10,13 @@
 //!   functions in [`functional`].
 //! - Optimizers ([`Optimizer`]): [`SGD`], [`Adam`], [`AdamW`], step for step as `torch.optim`.
 //! - Checkpoints: [`Module::state_dict`] / [`Module::load_state_dict`] with a [`StateDict`],
-//!   saved as JSON or as safetensors files that PyTorch reads and writes.
+//!   saved as JSON, as safetensors files that PyTorch reads and writes, or as NumPy `.npz`.
 //! - Data: [`DataLoader`], seeded shuffled mini-batches; [`csv::read_csv`], a labelled data
 //!   set from CSV text, every fault an error naming its line.
 //!
 //! ```
 //! use ferrograd_autograd::Var;
-//! use ferrograd_nn::{Adam, CrossEntropyLoss, DataLoader, Linear, Module, Optimizer, ReLU, Sequential, StateDict};
+//! use ferrograd_nn::{Adam, CrossEntropyLoss, DataLoader, Forward, Linear, Module, Optimizer, ReLU, Sequential, StateDict};
 //! use ferrograd_tensor::{IndexTensor, Tensor};
 //!
 //! let model: Sequential = Sequential::new()
@@ -41,6 +41,8 @@
 //! model.load_state_dict(&StateDict::from_safetensors_bytes(&state.to_safetensors_bytes()?)?)?;
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
+
+#![warn(missing_docs)]
 
 // `#[derive(Module)]` names this crate `::ferrograd_nn`, here as in a user's crate.
 extern crate self as ferrograd_nn;

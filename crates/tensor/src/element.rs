@@ -7,8 +7,10 @@ use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 /// The data type of a tensor's elements, named as in PyTorch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DType {
+    /// 32-bit IEEE 754 floating point, `torch.float32`.
     #[serde(rename = "float32")]
     F32,
+    /// 64-bit IEEE 754 floating point, `torch.float64`.
     #[serde(rename = "float64")]
     F64,
 }

@@ -26,6 +26,8 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod activation;
 mod categorical;
 mod display;
@@ -37,6 +39,7 @@ pub mod kernels;
 mod layout;
 mod linalg;
 mod mask;
+pub mod npy;
 pub mod parallel;
 mod reduce;
 mod select;

@@ -1,8 +1,9 @@
 //! [`StateDict`]: named parameter and buffer values, as `model.state_dict()`, checked before
-//! they are loaded into a model, and their files: JSON (`json.rs`) and safetensors
-//! (`safetensors.rs`).
+//! they are loaded into a model, and their files: JSON (`json.rs`), safetensors
+//! (`safetensors.rs`) and NumPy `.npz` (`npz.rs`).
 
 mod json;
+mod npz;
 mod safetensors;
 
 use std::path::Path;
