@@ -51,11 +51,13 @@ mod checkpoint;
 pub mod csv;
 mod data;
 pub mod functional;
+pub mod init;
 mod layers;
 mod loss;
 mod module;
 mod optim;
 mod reduction;
+pub mod utils;
 
 pub use checkpoint::{StateDict, StateValue};
 pub use data::DataLoader;
@@ -65,6 +67,7 @@ pub use ferrograd_derive::Module;
 pub use layers::*;
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss};
 pub use module::{Buffer, Component, Forward, Module, ModuleDict, ModuleList, Sequential, TrainingFlag, Visitor};
+pub use optim::lr_scheduler;
 pub use optim::{Adam, AdamW, Optimizer, SGD};
 pub use reduction::Reduction;
 

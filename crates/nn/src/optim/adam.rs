@@ -39,6 +39,7 @@ pub struct Adam<T: Float = f32> {
     pub amsgrad: bool,
     /// Decay the weights directly instead of adding `wd·p` to the gradient (AdamW).
     pub decoupled_weight_decay: bool,
+    initial_lr: Option<f64>,
 }
 
 /// The running state of one parameter, created at its first step.
@@ -63,6 +64,7 @@ impl<T: Float> Adam<T> {
             weight_decay: 0.0,
             amsgrad: false,
             decoupled_weight_decay: false,
+            initial_lr: None,
         }
     }
 
@@ -178,6 +180,30 @@ impl<T: Float> Optimizer<T> for Adam<T> {
     fn zero_grad(&mut self) {
         self.params.iter().for_each(Var::zero_grad);
     }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn initial_lr(&self) -> Option<f64> {
+        self.initial_lr
+    }
+
+    fn set_initial_lr(&mut self, lr: f64) {
+        self.initial_lr = Some(lr);
+    }
+
+    fn momentum_or_beta1(&self) -> Option<f64> {
+        Some(self.betas.0)
+    }
+
+    fn set_momentum_or_beta1(&mut self, beta1: f64) {
+        self.betas.0 = beta1;
+    }
 }
 
 /// `torch.optim.AdamW`: [`Adam`] with decoupled weight decay, default 0.01.
@@ -249,5 +275,29 @@ impl<T: Float> Optimizer<T> for AdamW<T> {
 
     fn zero_grad(&mut self) {
         self.0.zero_grad();
+    }
+
+    fn lr(&self) -> f64 {
+        self.0.lr()
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.0.set_lr(lr);
+    }
+
+    fn initial_lr(&self) -> Option<f64> {
+        self.0.initial_lr()
+    }
+
+    fn set_initial_lr(&mut self, lr: f64) {
+        self.0.set_initial_lr(lr);
+    }
+
+    fn momentum_or_beta1(&self) -> Option<f64> {
+        self.0.momentum_or_beta1()
+    }
+
+    fn set_momentum_or_beta1(&mut self, beta1: f64) {
+        self.0.set_momentum_or_beta1(beta1);
     }
 }

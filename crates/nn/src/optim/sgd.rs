@@ -27,6 +27,7 @@ pub struct SGD<T: Float = f32> {
     pub weight_decay: f64,
     /// Nesterov momentum (default false).
     pub nesterov: bool,
+    initial_lr: Option<f64>,
 }
 
 impl<T: Float> SGD<T> {
@@ -41,6 +42,7 @@ impl<T: Float> SGD<T> {
             dampening: 0.0,
             weight_decay: 0.0,
             nesterov: false,
+            initial_lr: None,
         }
     }
 
@@ -134,5 +136,29 @@ impl<T: Float> Optimizer<T> for SGD<T> {
 
     fn zero_grad(&mut self) {
         self.params.iter().for_each(Var::zero_grad);
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    fn initial_lr(&self) -> Option<f64> {
+        self.initial_lr
+    }
+
+    fn set_initial_lr(&mut self, lr: f64) {
+        self.initial_lr = Some(lr);
+    }
+
+    fn momentum_or_beta1(&self) -> Option<f64> {
+        Some(self.momentum)
+    }
+
+    fn set_momentum_or_beta1(&mut self, momentum: f64) {
+        self.momentum = momentum;
     }
 }
