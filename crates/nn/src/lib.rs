@@ -6,6 +6,11 @@
 //!
 //! - Layers ([`Module`]): [`Linear`], [`Sequential`], [`ReLU`], [`LeakyReLU`], [`Tanh`],
 //!   [`Sigmoid`], [`Dropout`] (train / eval), [`Flatten`].
+//! - Activations [`GELU`], [`SiLU`], [`Softplus`], [`ELU`], [`Softmax`], [`LogSoftmax`],
+//!   [`Identity`]; attention, [`functional::scaled_dot_product_attention`]; recurrent cells
+//!   [`RNNCell`], [`GRUCell`], [`LSTMCell`].
+//! - Normalization: [`LayerNorm`], [`BatchNorm1d`], [`BatchNorm2d`] (running statistics as
+//!   buffers), and [`functional::layer_norm`], [`functional::batch_norm`].
 //! - Losses: [`CrossEntropyLoss`], [`NLLLoss`], [`MSELoss`], [`BCEWithLogitsLoss`], and their
 //!   functions in [`functional`].
 //! - Optimizers ([`Optimizer`]): [`SGD`], [`Adam`], [`AdamW`], step for step as `torch.optim`.

@@ -1,10 +1,13 @@
 //! `Embedding` / `F.embedding`: rows picked by index, gradients added back per row, the
 //! padding row left out, and bad indices refused.
 
+mod common;
+
+use common::fixtures::{layer_cases, Case, Matcher};
 use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};
 use ferrograd_nn::functional::embedding;
 use ferrograd_nn::{Embedding, Forward, Module};
-use ferrograd_tensor::{IndexTensor, Result, Tensor};
+use ferrograd_tensor::{Float, IndexTensor, Result, Tensor};
 
 #[test]
 fn rows_are_picked_for_indices_of_any_shape() -> Result<()> {
@@ -108,4 +111,51 @@ fn gradient_matches_finite_differences() -> Result<()> {
         assert_eq!(padded.grad().unwrap().to_vec(), expected, "padding {padding:?}");
     }
     Ok(())
+}
+
+/// One fixture case through `Embedding` in `T`: the weight from `state`, forward, backward of
+/// `sum(out * upstream)`, the output and the weight's gradient compared with PyTorch's.
+fn run_embedding_case<T: Float>(case: &Case, m: &mut Matcher) {
+    let num = case.arg_i64("num_embeddings").unwrap() as usize;
+    let dim = case.arg_i64("embedding_dim").unwrap() as usize;
+    let build = || -> Result<Embedding<T>> {
+        let emb = match case.state_tensor("weight") {
+            Some(w) => Embedding::from_tensor(w.tensor::<T>())?,
+            None => Embedding::new(num, dim, 0),
+        };
+        match case.arg_i64("padding_idx") {
+            Some(p) => emb.padding_idx(p),
+            None => Ok(emb),
+        }
+    };
+    let indices = case.inputs[0].as_ref().unwrap().index_tensor();
+    if case.is_error() {
+        let err = build().and_then(|emb| emb.forward(&indices)).unwrap_err();
+        m.error_contains(case, &err.to_string());
+        return;
+    }
+    let emb = build().unwrap();
+    let step = case.single_step().unwrap();
+    let out = emb.forward(&indices).unwrap();
+    m.close(case, "output", &out.to_tensor(), &step.expected.outputs[0]);
+    let up = Var::new(step.upstream[0].as_ref().unwrap().tensor::<T>());
+    out.try_mul(&up).unwrap().sum().backward().unwrap();
+    let grad = emb.weight.grad().unwrap_or_else(|| emb.weight.to_tensor().zeros_like());
+    m.close(case, "weight.grad", &grad, step.expected.param_grad("weight").unwrap());
+}
+
+#[test]
+fn every_pytorch_fixture_case_matches() {
+    // Cases from tests/fixtures/generate_layers.py (layer "Embedding"), e.g.
+    // e = torch.nn.Embedding(10, 4, padding_idx=0); out = e(idx); (out * up).sum().backward()
+    let (mut m32, mut m64) = (Matcher::new(), Matcher::new());
+    for case in layer_cases("Embedding") {
+        match case.dtype.as_str() {
+            "float64" => run_embedding_case::<f64>(case, &mut m64),
+            _ => run_embedding_case::<f32>(case, &mut m32),
+        }
+    }
+    println!("Embedding f32: {}", m32.summary());
+    println!("Embedding f64: {}", m64.summary());
+    assert_eq!(m32.cases() + m64.cases(), layer_cases("Embedding").len());
 }

@@ -30,6 +30,7 @@
 
 mod activation;
 mod categorical;
+mod conv;
 mod display;
 mod element;
 mod elementwise;
@@ -50,6 +51,7 @@ mod stats;
 mod tensor;
 
 pub use activation::GeluApproximate;
+pub use conv::Window2d;
 pub use element::{DType, Float};
 pub use error::{Error, Result, Shape};
 pub use index::IndexTensor;

@@ -507,7 +507,13 @@ unsafe fn dot_f32_avx(x: &[f32], y: &[f32]) -> f32 {
 fn broadcast_batch<T: Float>(a: &ArrayD<T>, batch: &[usize], r: usize, c: usize) -> ndarray::Array3<T> {
     let mut full = batch.to_vec();
     full.extend([r, c]);
-    let v = a.broadcast(IxDyn(&full)).expect("batch shape checked").to_owned();
+    // In row-major order whatever the operand's strides (a transposed view keeps its own
+    // order under `to_owned`, which the reshape below cannot take).
+    let v = a
+        .broadcast(IxDyn(&full))
+        .expect("batch shape checked")
+        .as_standard_layout()
+        .into_owned();
     v.into_shape_with_order((batch.iter().product(), r, c))
         .expect("element count")
 }

@@ -249,6 +249,30 @@ fn matmul_values() {
 }
 
 #[test]
+fn batched_matmul_takes_operands_stored_in_any_order() {
+    // The same values stored row-major and stored with the last two axes swapped in memory
+    // (as an array handed over by `from_array`): the products are equal.
+    let a = iota(&[2, 3, 4]);
+    let b = iota(&[2, 4, 2]);
+    let swapped = |t: &Tensor<f64>| {
+        let [n, r, c] = t.shape()[..] else { unreachable!() };
+        let stored = t
+            .transpose(1, 2)
+            .unwrap()
+            .into_array()
+            .into_shape_with_order((n, c, r))
+            .unwrap();
+        Tensor::from_array(stored.permuted_axes([0, 2, 1]))
+    };
+    let (a2, b2) = (swapped(&a), swapped(&b));
+    assert_eq!(a2, a);
+    let want = a.matmul(&b).unwrap();
+    assert_eq!(a2.matmul(&b).unwrap(), want);
+    assert_eq!(a.matmul(&b2).unwrap(), want);
+    assert_eq!(a2.matmul(&b2).unwrap(), want);
+}
+
+#[test]
 fn matmul_shape_errors() {
     // torch: torch.ones(2, 4) @ torch.ones(2, 2) -> "mat1 and mat2 shapes cannot be multiplied (2x4 and 2x2)"
     let err = iota(&[2, 4]).matmul(&iota(&[2, 2])).unwrap_err();

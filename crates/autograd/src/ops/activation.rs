@@ -159,13 +159,13 @@ impl<T: Float> Var<T> {
 
     /// `x` where `x > 0`, else `α(eˣ - 1)`, as `torch.nn.functional.elu(x, alpha)`.
     ///
-    /// Derivative: 1 where `x > 0`, `α·eˣ` (= `out + α`) where `x <= 0`; its own derivative
-    /// is 0 at `x = 0`, as PyTorch's `elu_double_backward`.
+    /// Derivative: `α·eˣ` (= `out + α`) where `x <= 0`, else 1 (also at NaN, as PyTorch's
+    /// `elu_backward`); its own derivative is 0 at `x = 0`, as PyTorch's `elu_double_backward`.
     pub fn elu(&self, alpha: T) -> Var<T> {
         let out = self.value().elu(alpha);
         Var::from_op("EluBackward0", out, [self.clone()], move |g, _, x| {
             let v = x[0].value();
-            let (zero, positive) = (v.eq_scalar(T::zero()), v.gt_scalar(T::zero()));
+            let (zero, positive) = (v.eq_scalar(T::zero()), v.to_mask(|x| x > T::zero() || x.is_nan()));
             drop(v);
             let d = x[0]
                 .exp()

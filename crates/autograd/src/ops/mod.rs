@@ -2,6 +2,7 @@
 
 mod activation;
 pub(crate) mod arith;
+mod conv;
 mod index;
 mod linalg;
 mod reduce;

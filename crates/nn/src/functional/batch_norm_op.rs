@@ -1,0 +1,159 @@
+//! The batch norm op in training: `y = (x - mean)·rstd·w + b` per channel of an `(N, C, L)`
+//! input, `mean` and the biased variance `var` over `N` and `L`, `rstd = 1/√(var + eps)`;
+//! forward and gradient each a few passes over contiguous rows, no intermediate tensors.
+//!
+//! Gradient (PyTorch's `batch_norm_backward` in training), with `x̂ = (x - mean)·rstd` and
+//! `M` the `N·L` values of a channel:
+//! - `x`: `rstd·w · (g - Σg/M - x̂ · Σ(g·x̂)/M)`, sums over the channel;
+//! - `w`: `Σ g·x̂`;  `b`: `Σ g`.
+//!
+//! When the gradient is itself recorded (`create_graph`), the same formula is written with
+//! `Var` ops from `x`, so that it can be differentiated again.
+
+use std::rc::Rc;
+
+use ferrograd_autograd::{is_grad_enabled, Var};
+use ferrograd_tensor::{Float, Result, Tensor};
+
+/// The output of batch norm in training for `input` seen as `[n, c, l]` (checked by the
+/// caller), and the batch's per-channel mean and biased variance (`[c]` each, for the running
+/// statistics).
+pub(crate) fn fused_batch_norm_train<T: Float>(
+    input: &Var<T>,
+    [n, c, l]: [usize; 3],
+    weight: Option<&Var<T>>,
+    bias: Option<&Var<T>>,
+    eps: T,
+) -> Result<(Var<T>, Tensor<T>, Tensor<T>)> {
+    let shape = input.shape();
+    let w = weight.map_or_else(|| vec![T::one(); c], |w| w.value().to_vec());
+    let b = bias.map_or_else(|| vec![T::zero(); c], |b| b.value().to_vec());
+    let count = T::of((n * l) as f64);
+    let mut mean = vec![T::zero(); c];
+    let mut var = vec![T::zero(); c];
+    let mut out = vec![T::zero(); n * c * l];
+    if !out.is_empty() {
+        let x = input.value();
+        let x = x.array().as_standard_layout();
+        let x = x.as_slice().expect("a standard-layout array is one slice");
+        for (r, row) in x.chunks_exact(l).enumerate() {
+            mean[r % c] += row.iter().copied().sum::<T>();
+        }
+        mean.iter_mut().for_each(|m| *m /= count);
+        for (r, row) in x.chunks_exact(l).enumerate() {
+            let m = mean[r % c];
+            var[r % c] += row.iter().map(|&v| (v - m) * (v - m)).sum::<T>();
+        }
+        var.iter_mut().for_each(|v| *v /= count);
+        for (r, (row, yr)) in x.chunks_exact(l).zip(out.chunks_exact_mut(l)).enumerate() {
+            let ch = r % c;
+            // As PyTorch's kernel: `x·α + β` with `α = w·rstd`, `β = b - mean·α`.
+            let alpha = w[ch] / (var[ch] + eps).sqrt();
+            let beta = b[ch] - mean[ch] * alpha;
+            for (y, &v) in yr.iter_mut().zip(row) {
+                *y = v * alpha + beta;
+            }
+        }
+    }
+    let rstd: Rc<Vec<T>> = Rc::new(var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect());
+    let saved_mean = Rc::new(mean.clone());
+    let mut inputs = vec![input.clone()];
+    inputs.extend(weight.cloned());
+    inputs.extend(bias.cloned());
+    let (has_weight, has_bias) = (weight.is_some(), bias.is_some());
+    let y = Var::from_op(
+        "NativeBatchNormBackward0",
+        Tensor::from_vec(out, &shape)?,
+        inputs,
+        move |g, _, inputs| {
+            let weight = has_weight.then(|| &inputs[1]);
+            let (dx, dw, db) = if is_grad_enabled() {
+                recorded_backward(g, &inputs[0], weight, [n, c, l], eps)?
+            } else {
+                fused_backward(g, &inputs[0], weight, &saved_mean, &rstd, [n, c, l])?
+            };
+            let mut grads = vec![Some(dx)];
+            if has_weight {
+                grads.push(Some(dw.reshape(&inputs[1].shape())?));
+            }
+            if has_bias {
+                grads.push(Some(db.reshape(&inputs[inputs.len() - 1].shape())?));
+            }
+            Ok(grads)
+        },
+    );
+    Ok((y, Tensor::from_vec(mean, &[c])?, Tensor::from_vec(var, &[c])?))
+}
+
+/// The gradients of `x`, `w` and `b` from the saved mean and `rstd`.
+fn fused_backward<T: Float>(
+    g: &Var<T>,
+    x: &Var<T>,
+    weight: Option<&Var<T>>,
+    mean: &[T],
+    rstd: &[T],
+    [n, c, l]: [usize; 3],
+) -> Result<(Var<T>, Var<T>, Var<T>)> {
+    let shape = x.shape();
+    let w = weight.map_or_else(|| vec![T::one(); c], |w| w.value().to_vec());
+    let mut dx = vec![T::zero(); n * c * l];
+    let mut sum_g = vec![T::zero(); c];
+    let mut sum_g_xhat = vec![T::zero(); c];
+    if !dx.is_empty() {
+        let (g, x) = (g.value(), x.value());
+        let (g, x) = (g.array().as_standard_layout(), x.array().as_standard_layout());
+        let one_slice = "a standard-layout array is one slice";
+        let (g, x) = (g.as_slice().expect(one_slice), x.as_slice().expect(one_slice));
+        for (r, (gr, xr)) in g.chunks_exact(l).zip(x.chunks_exact(l)).enumerate() {
+            let ch = r % c;
+            let (m, rs) = (mean[ch], rstd[ch]);
+            sum_g[ch] += gr.iter().copied().sum::<T>();
+            sum_g_xhat[ch] += gr.iter().zip(xr).map(|(&g, &v)| g * (v - m) * rs).sum::<T>();
+        }
+        let count = T::of((n * l) as f64);
+        let rows = g.chunks_exact(l).zip(x.chunks_exact(l)).zip(dx.chunks_exact_mut(l));
+        for (r, ((gr, xr), dxr)) in rows.enumerate() {
+            let ch = r % c;
+            let (m, rs) = (mean[ch], rstd[ch]);
+            let (mean_g, mean_gx) = (sum_g[ch] / count, sum_g_xhat[ch] / count);
+            let scale = rs * w[ch];
+            for ((d, &g), &v) in dxr.iter_mut().zip(gr).zip(xr) {
+                *d = scale * (g - mean_g - (v - m) * rs * mean_gx);
+            }
+        }
+    }
+    Ok((
+        Var::new(Tensor::from_vec(dx, &shape)?),
+        Var::new(Tensor::from_vec(sum_g_xhat, &[c])?),
+        Var::new(Tensor::from_vec(sum_g, &[c])?),
+    ))
+}
+
+/// The same gradients as [`fused_backward`], written with `Var` ops from `x`, `w` and `g` so
+/// that they are recorded and can be differentiated again.
+fn recorded_backward<T: Float>(
+    g: &Var<T>,
+    x: &Var<T>,
+    weight: Option<&Var<T>>,
+    [n, c, l]: [usize; 3],
+    eps: T,
+) -> Result<(Var<T>, Var<T>, Var<T>)> {
+    let shape = x.shape();
+    let count = T::of((n * l) as f64);
+    let channel_mean = |v: &Var<T>| -> Result<Var<T>> { Ok(v.sum_dim(2, true)?.sum_dim(0, true)?.div_scalar(count)) };
+    let (g, x) = (g.reshape(&[n, c, l])?, x.reshape(&[n, c, l])?);
+    let centred = x.try_sub(&channel_mean(&x)?)?;
+    let rstd = channel_mean(&centred.try_mul(&centred)?)?.add_scalar(eps).rsqrt();
+    let xhat = centred.try_mul(&rstd)?;
+    let g_xhat = g.try_mul(&xhat)?;
+    let scale = match weight {
+        Some(w) => rstd.try_mul(&w.reshape(&[1, c, 1])?)?,
+        None => rstd,
+    };
+    let dx = g
+        .try_sub(&channel_mean(&g)?)?
+        .try_sub(&xhat.try_mul(&channel_mean(&g_xhat)?)?)?
+        .try_mul(&scale)?;
+    let per_channel_sum = |v: &Var<T>| -> Result<Var<T>> { v.sum_dim(2, false)?.sum_dim(0, false) };
+    Ok((dx.reshape(&shape)?, per_channel_sum(&g_xhat)?, per_channel_sum(&g)?))
+}

@@ -1,0 +1,179 @@
+//! The layer norm op: `y = (x - mean)·rstd·w + b` per row of `k` values, `rstd = 1/√(var + eps)`
+//! with the biased variance; forward and gradient each one pass over the rows.
+//!
+//! Gradient (PyTorch's `layer_norm_backward`), with `x̂ = (x - mean)·rstd` and `ĝ = g·w`:
+//! - `x`: `rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ·x̂))`, means over the row;
+//! - `w`: `Σ_rows g·x̂`;  `b`: `Σ_rows g`.
+//!
+//! When the gradient is itself recorded (`create_graph`), the same formula is written with
+//! `Var` ops from `x`, so that it can be differentiated again.
+
+use std::rc::Rc;
+
+use ferrograd_autograd::{is_grad_enabled, Var};
+use ferrograd_tensor::{Float, Result, Tensor};
+
+/// Each row's mean and `1/√(var + eps)`, kept from the forward for the gradient.
+struct RowStats<T> {
+    mean: Vec<T>,
+    rstd: Vec<T>,
+}
+
+/// `layer_norm` of `input` seen as `rows × k` values (checked by the caller), with `weight`
+/// and `bias` of `k` elements, as one op.
+pub(crate) fn fused_layer_norm<T: Float>(
+    input: &Var<T>,
+    rows: usize,
+    k: usize,
+    weight: Option<&Var<T>>,
+    bias: Option<&Var<T>>,
+    eps: T,
+) -> Result<Var<T>> {
+    let shape = input.shape();
+    let w = weight.map(|w| w.value().to_vec());
+    let b = bias.map(|b| b.value().to_vec());
+    let (out, stats) = {
+        let x = input.value();
+        let x = x.array().as_standard_layout();
+        let x = x.as_slice().expect("a standard-layout array is one slice");
+        forward_rows(x, rows, k, w.as_deref(), b.as_deref(), eps)
+    };
+    let stats = Rc::new(stats);
+    let mut inputs = vec![input.clone()];
+    inputs.extend(weight.cloned());
+    inputs.extend(bias.cloned());
+    let (has_weight, has_bias) = (weight.is_some(), bias.is_some());
+    Ok(Var::from_op(
+        "NativeLayerNormBackward0",
+        Tensor::from_vec(out, &shape)?,
+        inputs,
+        move |g, _, inputs| {
+            let weight = has_weight.then(|| &inputs[1]);
+            let (dx, dw, db) = if is_grad_enabled() {
+                recorded_backward(g, &inputs[0], weight, rows, k, eps)?
+            } else {
+                fused_backward(g, &inputs[0], weight, &stats, rows, k)?
+            };
+            let mut grads = vec![Some(dx)];
+            if has_weight {
+                grads.push(Some(dw.reshape(&inputs[1].shape())?));
+            }
+            if has_bias {
+                grads.push(Some(db.reshape(&inputs[inputs.len() - 1].shape())?));
+            }
+            Ok(grads)
+        },
+    ))
+}
+
+/// The normalized rows and their statistics.
+fn forward_rows<T: Float>(
+    x: &[T],
+    rows: usize,
+    k: usize,
+    w: Option<&[T]>,
+    b: Option<&[T]>,
+    eps: T,
+) -> (Vec<T>, RowStats<T>) {
+    let mut out = vec![T::zero(); rows * k];
+    let mut stats = RowStats {
+        mean: vec![T::zero(); rows],
+        rstd: vec![T::zero(); rows],
+    };
+    if k == 0 {
+        return (out, stats);
+    }
+    let n = T::of(k as f64);
+    for (r, (xr, yr)) in x.chunks_exact(k).zip(out.chunks_exact_mut(k)).enumerate() {
+        let mean = xr.iter().copied().sum::<T>() / n;
+        let var = xr.iter().map(|&v| (v - mean) * (v - mean)).sum::<T>() / n;
+        let rstd = T::one() / (var + eps).sqrt();
+        for (y, &v) in yr.iter_mut().zip(xr) {
+            *y = (v - mean) * rstd;
+        }
+        if let Some(w) = w {
+            yr.iter_mut().zip(w).for_each(|(y, &w)| *y *= w);
+        }
+        if let Some(b) = b {
+            yr.iter_mut().zip(b).for_each(|(y, &b)| *y += b);
+        }
+        stats.mean[r] = mean;
+        stats.rstd[r] = rstd;
+    }
+    (out, stats)
+}
+
+/// The gradients of `x`, `w` and `b` (the last two of shape `[k]`), one pass over the rows.
+fn fused_backward<T: Float>(
+    g: &Var<T>,
+    x: &Var<T>,
+    weight: Option<&Var<T>>,
+    stats: &RowStats<T>,
+    rows: usize,
+    k: usize,
+) -> Result<(Var<T>, Var<T>, Var<T>)> {
+    let shape = x.shape();
+    let w = weight.map_or_else(|| vec![T::one(); k], |w| w.value().to_vec());
+    let mut dx = vec![T::zero(); rows * k];
+    let mut dw = vec![T::zero(); k];
+    let mut db = vec![T::zero(); k];
+    if k > 0 {
+        let (g, x) = (g.value(), x.value());
+        let (g, x) = (g.array().as_standard_layout(), x.array().as_standard_layout());
+        let one_slice = "a standard-layout array is one slice";
+        let (g, x) = (g.as_slice().expect(one_slice), x.as_slice().expect(one_slice));
+        let n = T::of(k as f64);
+        let row_pairs = g.chunks_exact(k).zip(x.chunks_exact(k));
+        for (r, ((gr, xr), dxr)) in row_pairs.zip(dx.chunks_exact_mut(k)).enumerate() {
+            let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
+            let (mut sum_gw, mut sum_gw_xhat) = (T::zero(), T::zero());
+            for j in 0..k {
+                let xhat = (xr[j] - mean) * rstd;
+                let gw = gr[j] * w[j];
+                sum_gw += gw;
+                sum_gw_xhat += gw * xhat;
+                dw[j] += gr[j] * xhat;
+                db[j] += gr[j];
+            }
+            let (mean_gw, mean_gw_xhat) = (sum_gw / n, sum_gw_xhat / n);
+            for j in 0..k {
+                let xhat = (xr[j] - mean) * rstd;
+                let gw = gr[j] * w[j];
+                dxr[j] = rstd * (gw - mean_gw - xhat * mean_gw_xhat);
+            }
+        }
+    }
+    Ok((
+        Var::new(Tensor::from_vec(dx, &shape)?),
+        Var::new(Tensor::from_vec(dw, &[k])?),
+        Var::new(Tensor::from_vec(db, &[k])?),
+    ))
+}
+
+/// The same gradients as [`fused_backward`], written with `Var` ops from `x`, `w` and `g` so
+/// that they are recorded and can be differentiated again.
+fn recorded_backward<T: Float>(
+    g: &Var<T>,
+    x: &Var<T>,
+    weight: Option<&Var<T>>,
+    rows: usize,
+    k: usize,
+    eps: T,
+) -> Result<(Var<T>, Var<T>, Var<T>)> {
+    let shape = x.shape();
+    let (g, x) = (g.reshape(&[rows, k])?, x.reshape(&[rows, k])?);
+    let centred = x.try_sub(&x.mean_dim(1, true)?)?;
+    let rstd = centred.try_mul(&centred)?.mean_dim(1, true)?.add_scalar(eps).rsqrt();
+    let xhat = centred.try_mul(&rstd)?;
+    let gw = match weight {
+        Some(w) => g.try_mul(&w.reshape(&[k])?)?,
+        None => g.clone(),
+    };
+    let dx = gw
+        .try_sub(&gw.mean_dim(1, true)?)?
+        .try_sub(&xhat.try_mul(&gw.try_mul(&xhat)?.mean_dim(1, true)?)?)?
+        .try_mul(&rstd)?;
+    let dw = g.try_mul(&xhat)?.sum_dim(0, false)?;
+    let db = g.sum_dim(0, false)?;
+    Ok((dx.reshape(&shape)?, dw, db))
+}

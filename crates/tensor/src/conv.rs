@@ -1,0 +1,436 @@
+//! Sliding windows over the last two dimensions, the kernels of convolution and pooling:
+//! `im2col` (every window laid out as a row) and its adjoint `col2im`, the argmax of each
+//! window for max pooling, and a row-wise gather / scatter-add pair that routes values by
+//! those indices.
+//!
+//! A one-dimensional window is the same thing with a height of 1.
+
+use crate::{Error, Float, IndexTensor, Result, Shape, Tensor};
+
+/// The geometry of a sliding window over an `H × W` plane: where each of the `OH × OW`
+/// windows starts and which elements it reads. Positions outside the plane (padding) read 0.
+///
+/// Only the padding before each dimension (top, left) places the windows; the padding after
+/// (bottom, right, or the extra windows of `ceil_mode`) only changes `output`, which the caller
+/// computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window2d {
+    /// `[H, W]` of the input plane.
+    pub input: [usize; 2],
+    /// `[OH, OW]`: the number of windows along each dimension.
+    pub output: [usize; 2],
+    /// `[KH, KW]`: the window's size in elements.
+    pub kernel: [usize; 2],
+    /// The step between windows.
+    pub stride: [usize; 2],
+    /// The step between the elements of a window.
+    pub dilation: [usize; 2],
+    /// Padding before each dimension (top, left).
+    pub padding: [usize; 2],
+}
+
+impl Window2d {
+    /// Elements of one window, `KH · KW`.
+    pub fn kernel_numel(&self) -> usize {
+        self.kernel[0] * self.kernel[1]
+    }
+
+    /// Windows per plane, `OH · OW`.
+    pub fn output_numel(&self) -> usize {
+        self.output[0] * self.output[1]
+    }
+
+    /// For each window along `axis`: the range of kernel elements that fall inside the plane
+    /// and the input position of element 0 (`o·stride − padding`, possibly negative), so the
+    /// loops over a window need no bounds test per element.
+    fn spans(&self, axis: usize) -> Vec<Span> {
+        let (s, d, p) = (self.stride[axis], self.dilation[axis], self.padding[axis] as isize);
+        let (n, k) = (self.input[axis] as isize, self.kernel[axis]);
+        (0..self.output[axis])
+            .map(|o| {
+                let start = (o * s) as isize - p;
+                // start + kx·d in [0, n)  ⇔  kx in [ceil(-start/d), ceil((n-start)/d))
+                let lo = if start >= 0 { 0 } else { (-start as usize).div_ceil(d) };
+                let hi = if n > start {
+                    ((n - start) as usize).div_ceil(d).min(k)
+                } else {
+                    0
+                };
+                Span {
+                    lo: lo.min(hi),
+                    hi,
+                    start,
+                }
+            })
+            .collect()
+    }
+
+    fn check(&self, op: &'static str) -> Result<()> {
+        if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
+            return Err(Error::invalid(
+                op,
+                format!(
+                    "kernel {:?}, stride {:?} and dilation {:?} must be positive",
+                    self.kernel, self.stride, self.dilation
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The kernel elements `lo..hi` of one window that read inside the plane, and the input
+/// position of element 0.
+#[derive(Clone, Copy)]
+struct Span {
+    lo: usize,
+    hi: usize,
+    start: isize,
+}
+
+impl Span {
+    /// The input position of kernel element `k` (one of `lo..hi`).
+    #[inline]
+    fn at(&self, k: usize, dilation: usize) -> usize {
+        (self.start + (k * dilation) as isize) as usize
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// Every window of a `[N, C, H, W]` tensor as a row: a 2-D tensor `[groups·N·OH·OW,
+    /// C/groups·KH·KW]` whose row `(g, n, oy, ox)` holds the window at `(oy, ox)` of sample
+    /// `n` over the channels of group `g`, ordered `(channel, ky, kx)`; padding reads 0. A
+    /// convolution is then one matrix product per group, each over a block of whole rows
+    /// (im2col).
+    pub fn im2col(&self, window: &Window2d, groups: usize) -> Result<Self> {
+        let op = "im2col";
+        window.check(op)?;
+        let [n, c, h, w] = match *self.shape() {
+            [n, c, h, w] if [h, w] == window.input && groups > 0 && c % groups == 0 => [n, c, h, w],
+            _ => {
+                return Err(Error::invalid(
+                    op,
+                    format!(
+                        "expected an input [N, C, {}, {}] with C divisible by groups = {groups}, got {}",
+                        window.input[0],
+                        window.input[1],
+                        Shape(self.shape().to_vec())
+                    ),
+                ))
+            }
+        };
+        let (cg, k, l) = (c / groups, window.kernel_numel(), window.output_numel());
+        let row_len = cg * k;
+        let x = self.data.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let mut out = vec![T::zero(); groups * n * l * row_len];
+        let (ys, xs) = (window.spans(0), window.spans(1));
+        let [dy, dx] = window.dilation;
+        let kw = window.kernel[1];
+        for (r, row) in out.chunks_exact_mut(row_len.max(1)).enumerate().take(groups * n * l) {
+            let (gb, pos) = (r / l, r % l);
+            let (g, b) = (gb / n, gb % n);
+            let (y, x_span) = (ys[pos / xs.len()], xs[pos % xs.len()]);
+            for ci in 0..cg {
+                let plane = &x[(b * c + g * cg + ci) * h * w..][..h * w];
+                for ky in y.lo..y.hi {
+                    let src = &plane[y.at(ky, dy) * w..][..w];
+                    let dst = &mut row[ci * k + ky * kw..][..kw];
+                    if dx == 1 {
+                        // A few elements: a plain loop, cheaper than a call to memcpy.
+                        let from = x_span.at(x_span.lo, 1);
+                        let len = x_span.hi - x_span.lo;
+                        for (d, &v) in dst[x_span.lo..x_span.hi].iter_mut().zip(&src[from..from + len]) {
+                            *d = v;
+                        }
+                    } else {
+                        for kx in x_span.lo..x_span.hi {
+                            dst[kx] = src[x_span.at(kx, dx)];
+                        }
+                    }
+                }
+            }
+        }
+        Tensor::from_vec(out, &[groups * n * l, row_len])
+    }
+
+    /// The adjoint of [`im2col`](Tensor::im2col): adds each element of a `[groups·N·OH·OW,
+    /// C/groups·KH·KW]` tensor back into the `[N, C, H, W]` position it was read from
+    /// (col2im); elements read from padding are dropped.
+    pub fn col2im(&self, window: &Window2d, groups: usize) -> Result<Self> {
+        let op = "col2im";
+        window.check(op)?;
+        let (k, l) = (window.kernel_numel(), window.output_numel());
+        let [all_rows, row_len] = match *self.shape() {
+            [rows, row_len] if groups > 0 && l > 0 && rows % (groups * l) == 0 && row_len % k == 0 => [rows, row_len],
+            _ => {
+                return Err(Error::invalid(
+                    op,
+                    format!(
+                        "expected columns [{groups}·N·{l}, C/{groups}·{k}], got {}",
+                        Shape(self.shape().to_vec())
+                    ),
+                ))
+            }
+        };
+        let (n, cg) = (all_rows / (groups * l), row_len / k);
+        let c = groups * cg;
+        let [h, w] = window.input;
+        let cols = self.data.as_standard_layout();
+        let cols = cols.as_slice().expect("standard layout");
+        let mut out = vec![T::zero(); n * c * h * w];
+        let (ys, xs) = (window.spans(0), window.spans(1));
+        let [dy, dx] = window.dilation;
+        let kw = window.kernel[1];
+        for (r, row) in cols.chunks_exact(row_len.max(1)).enumerate().take(all_rows) {
+            let (gb, pos) = (r / l, r % l);
+            let (g, b) = (gb / n, gb % n);
+            let (y, x_span) = (ys[pos / xs.len()], xs[pos % xs.len()]);
+            for ci in 0..cg {
+                let plane = &mut out[(b * c + g * cg + ci) * h * w..][..h * w];
+                for ky in y.lo..y.hi {
+                    let src = &row[ci * k + ky * kw..][..kw];
+                    let dst = &mut plane[y.at(ky, dy) * w..][..w];
+                    if dx == 1 {
+                        let from = x_span.at(x_span.lo, 1);
+                        let len = x_span.hi - x_span.lo;
+                        for (d, &v) in dst[from..from + len].iter_mut().zip(&src[x_span.lo..x_span.hi]) {
+                            *d += v;
+                        }
+                    } else {
+                        for kx in x_span.lo..x_span.hi {
+                            dst[x_span.at(kx, dx)] += src[kx];
+                        }
+                    }
+                }
+            }
+        }
+        Tensor::from_vec(out, &[n, c, h, w])
+    }
+
+    /// For each window of each `[H, W]` plane of a `[R, H, W]` tensor, the position of its
+    /// maximum within the plane (`iy·W + ix`), shape `[R, OH, OW]`, as max pooling's
+    /// `return_indices`. The first maximum in row-major window order wins; a NaN is the
+    /// maximum (a later NaN replaces an earlier one, as PyTorch's kernel); padding never wins.
+    pub fn max_pool2d_indices(&self, window: &Window2d) -> Result<IndexTensor> {
+        let op = "max_pool2d";
+        window.check(op)?;
+        let [r, h, w] = match *self.shape() {
+            [r, h, w] if [h, w] == window.input => [r, h, w],
+            _ => {
+                return Err(Error::invalid(
+                    op,
+                    format!(
+                        "expected planes [R, {}, {}], got {}",
+                        window.input[0],
+                        window.input[1],
+                        Shape(self.shape().to_vec())
+                    ),
+                ))
+            }
+        };
+        let x = self.data.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let [oh, ow] = window.output;
+        let (ys, xs) = (window.spans(0), window.spans(1));
+        let [dy, dx] = window.dilation;
+        let mut out = Vec::with_capacity(r * oh * ow);
+        for plane in x.chunks_exact((h * w).max(1)).take(r) {
+            for y in &ys {
+                for xw in &xs {
+                    // The first position inside the plane, the answer if every value is -inf.
+                    let inside = y.lo < y.hi && xw.lo < xw.hi;
+                    let mut best = if inside {
+                        y.at(y.lo, dy) * w + xw.at(xw.lo, dx)
+                    } else {
+                        0
+                    };
+                    let mut max = T::neg_infinity();
+                    for ky in y.lo..y.hi {
+                        let row = y.at(ky, dy) * w;
+                        for kx in xw.lo..xw.hi {
+                            let at = row + xw.at(kx, dx);
+                            let v = plane[at];
+                            if v > max || v.is_nan() {
+                                max = v;
+                                best = at;
+                            }
+                        }
+                    }
+                    out.push(best as i64);
+                }
+            }
+        }
+        IndexTensor::from_vec(out, &[r, oh, ow])
+    }
+
+    /// `out[i][j] = self[i][index[i][j]]` for a 2-D `self` `[R, M]` and `index` `[R, J]`:
+    /// `torch.gather(self, 1, index)` over contiguous rows.
+    pub fn gather_rows(&self, index: &IndexTensor) -> Result<Self> {
+        let op = "gather_rows";
+        let (rows, m) = rows_shape(op, self.shape(), index.shape())?;
+        let x = self.data.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let idx = index.data.as_standard_layout();
+        let idx = idx.as_slice().expect("standard layout");
+        let j = index.shape()[1];
+        let mut out = Vec::with_capacity(rows * j);
+        for (r, ix) in idx.chunks_exact(j.max(1)).enumerate().take(rows) {
+            let row = &x[r * m..][..m];
+            for &i in ix {
+                out.push(row[check_column(op, i, m)?]);
+            }
+        }
+        Tensor::from_vec(out, index.shape())
+    }
+
+    /// The adjoint of [`gather_rows`](Tensor::gather_rows): zeros `[R, columns]` with each
+    /// element of `self` `[R, J]` added at column `index[i][j]` of its row.
+    pub fn scatter_add_rows(&self, index: &IndexTensor, columns: usize) -> Result<Self> {
+        let op = "scatter_add_rows";
+        if self.shape() != index.shape() || self.ndim() != 2 {
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: Shape(index.shape().to_vec()),
+                rhs: Shape(self.shape().to_vec()),
+                reason: "index and src must be 2-D of the same shape".into(),
+            });
+        }
+        let (rows, j) = (self.shape()[0], self.shape()[1]);
+        let src = self.data.as_standard_layout();
+        let src = src.as_slice().expect("standard layout");
+        let idx = index.data.as_standard_layout();
+        let idx = idx.as_slice().expect("standard layout");
+        let mut out = vec![T::zero(); rows * columns];
+        for r in 0..rows {
+            let row = &mut out[r * columns..][..columns];
+            for (&i, &v) in idx[r * j..][..j].iter().zip(&src[r * j..][..j]) {
+                row[check_column(op, i, columns)?] += v;
+            }
+        }
+        Tensor::from_vec(out, &[rows, columns])
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// `[B, R, C]` → `[B, C, R]`: each matrix of a batch transposed, as `x.transpose(1, 2)`,
+    /// written in tiles so that reads and writes stay within a few cache lines.
+    pub fn batch_transpose(&self) -> Result<Self> {
+        const TILE: usize = 16;
+        let [b, r, c] = match *self.shape() {
+            [b, r, c] => [b, r, c],
+            _ => {
+                return Err(Error::invalid(
+                    "batch_transpose",
+                    format!("expected a 3-D tensor, got {}", Shape(self.shape().to_vec())),
+                ))
+            }
+        };
+        let x = self.data.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let mut out = vec![T::zero(); b * r * c];
+        for (src, dst) in x.chunks_exact((r * c).max(1)).zip(out.chunks_exact_mut((r * c).max(1))) {
+            for i0 in (0..r).step_by(TILE) {
+                for j0 in (0..c).step_by(TILE) {
+                    for i in i0..(i0 + TILE).min(r) {
+                        for j in j0..(j0 + TILE).min(c) {
+                            dst[j * r + i] = src[i * c + j];
+                        }
+                    }
+                }
+            }
+        }
+        Tensor::from_vec(out, &[b, c, r])
+    }
+}
+
+fn rows_shape(op: &'static str, shape: &[usize], index: &[usize]) -> Result<(usize, usize)> {
+    match (shape, index) {
+        ([r, m], [ri, _]) if r == ri => Ok((*r, *m)),
+        _ => Err(Error::ShapeMismatch {
+            op,
+            lhs: Shape(shape.to_vec()),
+            rhs: Shape(index.to_vec()),
+            reason: "expected a 2-D input and a 2-D index with the same number of rows".into(),
+        }),
+    }
+}
+
+fn check_column(op: &'static str, i: i64, size: usize) -> Result<usize> {
+    usize::try_from(i)
+        .ok()
+        .filter(|&i| i < size)
+        .ok_or(Error::IndexOutOfBounds {
+            op,
+            index: i,
+            dim: 1,
+            size,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(input: [usize; 2], kernel: [usize; 2], stride: usize, padding: usize) -> Window2d {
+        let out = |a: usize| (input[a] + 2 * padding - kernel[a]) / stride + 1;
+        Window2d {
+            input,
+            output: [out(0), out(1)],
+            kernel,
+            stride: [stride; 2],
+            dilation: [1; 2],
+            padding: [padding; 2],
+        }
+    }
+
+    #[test]
+    fn im2col_lays_out_each_window_and_col2im_is_its_adjoint() {
+        let x = Tensor::<f64>::from_vec((1..=9).map(f64::from).collect(), &[1, 1, 3, 3]).unwrap();
+        let win = window([3, 3], [2, 2], 1, 0);
+        let cols = x.im2col(&win, 1).unwrap();
+        assert_eq!(cols.shape(), [4, 4]);
+        assert_eq!(
+            cols.to_vec(),
+            [1., 2., 4., 5., 2., 3., 5., 6., 4., 5., 7., 8., 5., 6., 8., 9.]
+        );
+        // <im2col(x), y> = <x, col2im(y)> with padding, stride and groups.
+        let x = Tensor::<f64>::randn(&[2, 4, 5, 4], 1);
+        let win = window([5, 4], [3, 2], 2, 1);
+        let cols = x.im2col(&win, 2).unwrap();
+        let y = Tensor::<f64>::randn(cols.shape(), 2);
+        let back = y.col2im(&win, 2).unwrap();
+        assert_eq!(back.shape(), x.shape());
+        let lhs: f64 = cols.to_vec().iter().zip(y.to_vec()).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.to_vec().iter().zip(back.to_vec()).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-12 * lhs.abs().max(1.0), "{lhs} {rhs}");
+    }
+
+    #[test]
+    fn batch_transpose_is_transpose_1_2() {
+        let x = Tensor::<f32>::randn(&[3, 17, 5], 4);
+        assert_eq!(x.batch_transpose().unwrap(), x.transpose(1, 2).unwrap());
+        assert!(Tensor::<f32>::zeros(&[2, 2]).batch_transpose().is_err());
+    }
+
+    #[test]
+    fn max_indices_take_the_first_maximum_and_nan() {
+        let x = Tensor::<f32>::from_vec(vec![1., 1., 1., 1.], &[1, 2, 2]).unwrap();
+        let win = window([2, 2], [2, 2], 1, 0);
+        assert_eq!(x.max_pool2d_indices(&win).unwrap().to_vec(), [0]);
+        let x = Tensor::<f32>::from_vec(vec![1., f32::NAN, 5., 1.], &[1, 2, 2]).unwrap();
+        assert_eq!(x.max_pool2d_indices(&win).unwrap().to_vec(), [1]);
+    }
+
+    #[test]
+    fn gather_and_scatter_rows_are_adjoint_and_check_indices() {
+        let x = Tensor::<f64>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3]).unwrap();
+        let idx = IndexTensor::from_vec(vec![2, 2, 0, 1], &[2, 2]).unwrap();
+        let g = x.gather_rows(&idx).unwrap();
+        assert_eq!(g.to_vec(), [3., 3., 4., 5.]);
+        assert_eq!(g.scatter_add_rows(&idx, 3).unwrap().to_vec(), [0., 0., 6., 4., 5., 0.]);
+        let bad = IndexTensor::from_vec(vec![3, 0, 0, 0], &[2, 2]).unwrap();
+        assert!(x.gather_rows(&bad).is_err());
+        assert!(g.scatter_add_rows(&bad, 3).is_err());
+    }
+}
