@@ -4,42 +4,11 @@
 //! bias. The names are PyTorch's (`transformer.h.0.attn.c_attn.weight`, `lm_head.weight`).
 
 use ferrograd::autograd::Var;
-use ferrograd::nn::{Embedding, Forward, Linear, Module};
+use ferrograd::nn::{Embedding, Forward, LayerNorm, Linear, Module};
 use ferrograd::tensor::{BoolTensor, IndexTensor, Result, Tensor};
 use rand::Rng;
 
 use crate::model::ModelConfig;
-
-/// `nn.LayerNorm(n)` over the last dimension: weight 1, bias 0, eps 1e-5.
-#[derive(Debug, Module)]
-pub struct LayerNorm {
-    /// `[n]`, the scale.
-    pub weight: Var<f32>,
-    /// `[n]`, the shift.
-    pub bias: Var<f32>,
-}
-
-impl LayerNorm {
-    fn new(n: usize) -> Self {
-        LayerNorm {
-            weight: Var::parameter(Tensor::ones(&[n])),
-            bias: Var::parameter(Tensor::zeros(&[n])),
-        }
-    }
-}
-
-impl Forward<Var<f32>, f32> for LayerNorm {
-    type Output = Var<f32>;
-
-    /// `(x - mean) / √(var + 1e-5) · weight + bias`, the statistics over the last dimension.
-    fn forward(&self, x: &Var<f32>) -> Result<Var<f32>> {
-        let mean = x.mean_dim(-1, true)?;
-        let centred = x.try_sub(&mean)?;
-        let var = centred.try_mul(&centred)?.mean_dim(-1, true)?;
-        let normed = centred.try_mul(&var.add_scalar(1e-5).rsqrt())?;
-        normed.try_mul(&self.weight)?.try_add(&self.bias)
-    }
-}
 
 /// Causal multi-head self-attention: one Linear to q, k, v, an output Linear.
 #[derive(Debug, Module)]
@@ -139,13 +108,13 @@ impl Transformer {
         let wpe = Embedding::with_rng(config.block_size, e, rng);
         let h = (0..config.n_layer)
             .map(|_| Block {
-                ln_1: LayerNorm::new(e),
+                ln_1: LayerNorm::new(&[e]),
                 attn: CausalSelfAttention {
                     c_attn: Linear::with_rng(e, 3 * e, true, rng),
                     c_proj: Linear::with_rng(e, e, true, rng),
                     n_head: config.n_head,
                 },
-                ln_2: LayerNorm::new(e),
+                ln_2: LayerNorm::new(&[e]),
                 mlp: Mlp {
                     c_fc: Linear::with_rng(e, 4 * e, true, rng),
                     c_proj: Linear::with_rng(4 * e, e, true, rng),
@@ -157,7 +126,7 @@ impl Transformer {
                 wte,
                 wpe,
                 h,
-                ln_f: LayerNorm::new(e),
+                ln_f: LayerNorm::new(&[e]),
             },
             lm_head: Linear::with_rng(e, v, false, rng),
         })
