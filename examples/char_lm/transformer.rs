@@ -5,7 +5,7 @@
 
 use ferrograd::autograd::Var;
 use ferrograd::nn::{Embedding, Forward, LayerNorm, Linear, Module};
-use ferrograd::tensor::{BoolTensor, IndexTensor, Result, Tensor};
+use ferrograd::tensor::{BoolTensor, IndexTensor, Result};
 use rand::Rng;
 
 use crate::model::ModelConfig;
