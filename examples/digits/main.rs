@@ -99,7 +99,11 @@ fn run(config: &Config) -> Result<(), String> {
         let (_, acc) = model::evaluate(&model, &test_set)?;
         println!("epoch {:>3}  loss {loss:.4}  test acc {acc:.4}", epoch + 1);
     }
-    println!("trained {} epochs in {:.2} s", config.epochs, start.elapsed().as_secs_f64());
+    println!(
+        "trained {} epochs in {:.2} s",
+        config.epochs,
+        start.elapsed().as_secs_f64()
+    );
     let (predicted, test_acc) = model::evaluate(&model, &test_set)?;
 
     let out = Path::new(&config.out);

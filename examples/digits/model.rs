@@ -59,7 +59,10 @@ pub fn train_epoch(
         optimizer.step().map_err(|e| e.to_string())?;
         let value = loss.item().map_err(|e| e.to_string())? as f64;
         if !value.is_finite() {
-            return Err(format!("the loss became {value} in epoch {}: try a smaller --lr", epoch + 1));
+            return Err(format!(
+                "the loss became {value} in epoch {}: try a smaller --lr",
+                epoch + 1
+            ));
         }
         total += value * y.numel() as f64;
         rows += y.numel();
@@ -84,7 +87,10 @@ pub fn evaluate(model: &Sequential<f32>, data: &Digits) -> Result<(Vec<usize>, f
         .map(|row| {
             row.iter()
                 .enumerate()
-                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+                .fold(
+                    (0, f32::NEG_INFINITY),
+                    |best, (i, &v)| if v > best.1 { (i, v) } else { best },
+                )
                 .0
         })
         .collect();

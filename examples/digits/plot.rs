@@ -35,13 +35,18 @@ pub fn confusion_matrix(path: &Path, title: &str, m: &[[usize; CLASSES]; CLASSES
     let root = BitMapBackend::new(path, ((left + side + 20) as u32, (top + side + 60) as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let text = |size| ("sans-serif", size).into_font();
-    root.draw_text(title, &text(20).color(&BLACK), (left, 15)).map_err(err)?;
+    root.draw_text(title, &text(20).color(&BLACK), (left, 15))
+        .map_err(err)?;
     for (t, row) in m.iter().enumerate() {
         let total = row.iter().sum::<usize>().max(1) as f64;
         for (p, &count) in row.iter().enumerate() {
             let share = count as f64 / total;
             let shade = (255.0 * (1.0 - 0.85 * share)) as u8;
-            let colour = if t == p { RGBColor(shade, shade, 255) } else { RGBColor(255, shade, shade) };
+            let colour = if t == p {
+                RGBColor(shade, shade, 255)
+            } else {
+                RGBColor(255, shade, shade)
+            };
             let (x, y) = (left + p as i32 * cell, top + t as i32 * cell);
             root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], colour.filled()))
                 .map_err(err)?;
@@ -51,10 +56,18 @@ pub fn confusion_matrix(path: &Path, title: &str, m: &[[usize; CLASSES]; CLASSES
             root.draw_text(&count.to_string(), &text(16).color(&ink), (x + 12, y + 16))
                 .map_err(err)?;
         }
-        root.draw_text(&t.to_string(), &text(16).color(&BLACK), (left - 22, top + t as i32 * cell + 16))
-            .map_err(err)?;
-        root.draw_text(&t.to_string(), &text(16).color(&BLACK), (left + t as i32 * cell + 20, top - 22))
-            .map_err(err)?;
+        root.draw_text(
+            &t.to_string(),
+            &text(16).color(&BLACK),
+            (left - 22, top + t as i32 * cell + 16),
+        )
+        .map_err(err)?;
+        root.draw_text(
+            &t.to_string(),
+            &text(16).color(&BLACK),
+            (left + t as i32 * cell + 20, top - 22),
+        )
+        .map_err(err)?;
     }
     root.draw_text("predicted", &text(16).color(&BLACK), (left + side / 2 - 35, top - 45))
         .map_err(err)?;
@@ -83,12 +96,19 @@ pub fn misclassified(path: &Path, data: &Digits, predicted: &[usize], max: usize
         for (j, &v) in data.image(i).iter().enumerate() {
             let ink = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
             let (x, y) = (x0 + (j % SIDE) as i32 * scale, y0 + (j / SIDE) as i32 * scale);
-            root.draw(&Rectangle::new([(x, y), (x + scale, y + scale)], RGBColor(ink, ink, ink).filled()))
-                .map_err(err)?;
+            root.draw(&Rectangle::new(
+                [(x, y), (x + scale, y + scale)],
+                RGBColor(ink, ink, ink).filled(),
+            ))
+            .map_err(err)?;
         }
         let caption = format!("{} -> {}", data.labels[i], predicted[i]);
-        root.draw_text(&caption, &("sans-serif", 14).into_font().color(&RED), (x0 + 15, y0 + SIDE as i32 * scale + 4))
-            .map_err(err)?;
+        root.draw_text(
+            &caption,
+            &("sans-serif", 14).into_font().color(&RED),
+            (x0 + 15, y0 + SIDE as i32 * scale + 4),
+        )
+        .map_err(err)?;
     }
     root.present().map_err(err)?;
     Ok(wrong.len())
