@@ -33,7 +33,7 @@ Trains a small CNN on the 8x8 handwritten digits with ferrograd.
 Usage: cargo run --release --example digits -- [OPTIONS]
 
 Options:
-  --epochs N        passes over the training set [default: 15]
+  --epochs N        passes over the training set [default: 25]
   --lr F            Adam's learning rate [default: 0.003]
   --seed N          seeds the split, the weights and the shuffling [default: 0]
   --batch-size N    images per step [default: 64]
@@ -137,7 +137,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Opti
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_args(args);
     let mut config = Config {
-        epochs: 15,
+        epochs: 25,
         lr: 0.003,
         seed: 0,
         batch_size: 64,
