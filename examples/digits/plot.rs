@@ -30,7 +30,7 @@ pub fn confusion(labels: &[i64], predicted: &[usize]) -> [[usize; CLASSES]; CLAS
 
 /// Draws the confusion matrix: a cell per (true, predicted) pair, shaded by its share of the row.
 pub fn confusion_matrix(path: &Path, title: &str, m: &[[usize; CLASSES]; CLASSES]) -> Result<(), String> {
-    let (cell, left, top) = (50i32, 70i32, 70i32);
+    let (cell, left, top) = (50i32, 70i32, 90i32);
     let side = cell * CLASSES as i32;
     let root = BitMapBackend::new(path, ((left + side + 20) as u32, (top + side + 60) as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
@@ -40,7 +40,11 @@ pub fn confusion_matrix(path: &Path, title: &str, m: &[[usize; CLASSES]; CLASSES
     for (t, row) in m.iter().enumerate() {
         let total = row.iter().sum::<usize>().max(1) as f64;
         for (p, &count) in row.iter().enumerate() {
-            let share = count as f64 / total;
+            // A mistake stays visible however rare it is.
+            let share = match count as f64 / total {
+                s if t != p && count > 0 => s.max(0.3),
+                s => s,
+            };
             let shade = (255.0 * (1.0 - 0.85 * share)) as u8;
             let colour = if t == p {
                 RGBColor(shade, shade, 255)
