@@ -220,7 +220,7 @@ pub fn release_spare_buffers() {
     spare().clear();
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 fn advise_huge_pages<T>(v: &[T]) {
     const HUGE: usize = 2 << 20;
     let bytes = std::mem::size_of_val(v);
@@ -238,7 +238,8 @@ fn advise_huge_pages<T>(v: &[T]) {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+/// Elsewhere, and under Miri (which cannot call `madvise`), no advice is given.
+#[cfg(not(all(target_os = "linux", not(miri))))]
 fn advise_huge_pages<T>(_: &[T]) {}
 
 #[cfg(test)]
