@@ -69,7 +69,7 @@ impl<T: Float> Var<T> {
     /// `torch.nn.functional.gelu`.
     ///
     /// Gradient: `g · gelu'(x)`, the derivative computed in one pass by
-    /// [`gelu_derivative`](Var::gelu_derivative) (PyTorch's `gelu_backward`).
+    /// `gelu_derivative` (PyTorch's `gelu_backward`).
     pub fn gelu(&self, approximate: &str) -> Result<Var<T>> {
         let form = GeluApproximate::parse(approximate)?;
         let out = self.value().gelu(approximate)?;

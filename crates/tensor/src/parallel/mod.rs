@@ -66,7 +66,7 @@ pub fn for_each_index(count: usize, f: impl Fn(usize) + Sync) {
 }
 
 /// Calls `f(i, block)` for each block of `block_len` consecutive elements of `out` (the last
-/// may be shorter), on several threads when there is at least [`PARALLEL_MIN_WORK`] work in
+/// may be shorter), on several threads when there is at least `PARALLEL_MIN_WORK` work in
 /// all, counting `work_per_block` for each block.
 pub fn for_each_block_mut<U: Send>(
     out: &mut [U],
@@ -200,7 +200,7 @@ pub fn recycle<T: Float>(t: Tensor<T>) {
 
 /// A vector of `len` values for a big result that is about to be overwritten in full: a
 /// [`recycle`]d buffer of that length if there is one (its old values still in it), else
-/// [`zeroed_vec`].
+/// `zeroed_vec`.
 pub fn output_vec<T: Float>(len: usize) -> Vec<T> {
     if len * std::mem::size_of::<T>() >= SPARE_MIN_BYTES {
         let mut spare = spare();
