@@ -119,6 +119,20 @@ fn unbatch<T: Float>(out: Var<T>, batched: bool) -> Result<Var<T>> {
 macro_rules! cell_common {
     ($cell:ident, $gates:expr) => {
         impl<T: Float> $cell<T> {
+            /// A cell with biases (an `RNNCell` with tanh), initialised as PyTorch does from a
+            /// seed: every parameter uniform in `±1/√hidden_size`.
+            ///
+            /// # Panics
+            /// If a weight is too large for a tensor (more than `isize::MAX` elements).
+            pub fn new(input_size: usize, hidden_size: usize, seed: u64) -> Self {
+                Self::with_rng(
+                    input_size,
+                    hidden_size,
+                    true,
+                    &mut rand::rngs::StdRng::seed_from_u64(seed),
+                )
+            }
+
             /// The size of each input vector.
             pub fn input_size(&self) -> usize {
                 self.weight_ih.shape()[1]
@@ -161,20 +175,6 @@ pub struct RNNCell<T: Float = f32> {
 cell_common!(RNNCell, 1);
 
 impl<T: Float> RNNCell<T> {
-    /// A tanh cell with biases, initialised as PyTorch does from a seed: every parameter
-    /// uniform in `±1/√hidden_size`.
-    ///
-    /// # Panics
-    /// If a weight is too large for a tensor (more than `isize::MAX` elements).
-    pub fn new(input_size: usize, hidden_size: usize, seed: u64) -> Self {
-        Self::with_rng(
-            input_size,
-            hidden_size,
-            true,
-            &mut rand::rngs::StdRng::seed_from_u64(seed),
-        )
-    }
-
     /// A tanh cell initialised as PyTorch does with the given generator; `bias` chooses
     /// whether it has `bias_ih` and `bias_hh`.
     ///
@@ -254,20 +254,6 @@ pub struct GRUCell<T: Float = f32> {
 cell_common!(GRUCell, 3);
 
 impl<T: Float> GRUCell<T> {
-    /// A cell with biases, initialised as PyTorch does from a seed: every parameter uniform
-    /// in `±1/√hidden_size`.
-    ///
-    /// # Panics
-    /// If a weight is too large for a tensor (more than `isize::MAX` elements).
-    pub fn new(input_size: usize, hidden_size: usize, seed: u64) -> Self {
-        Self::with_rng(
-            input_size,
-            hidden_size,
-            true,
-            &mut rand::rngs::StdRng::seed_from_u64(seed),
-        )
-    }
-
     /// A cell initialised as PyTorch does with the given generator; `bias` chooses whether it
     /// has `bias_ih` and `bias_hh`.
     ///
@@ -335,20 +321,6 @@ pub struct LSTMCell<T: Float = f32> {
 cell_common!(LSTMCell, 4);
 
 impl<T: Float> LSTMCell<T> {
-    /// A cell with biases, initialised as PyTorch does from a seed: every parameter uniform
-    /// in `±1/√hidden_size`.
-    ///
-    /// # Panics
-    /// If a weight is too large for a tensor (more than `isize::MAX` elements).
-    pub fn new(input_size: usize, hidden_size: usize, seed: u64) -> Self {
-        Self::with_rng(
-            input_size,
-            hidden_size,
-            true,
-            &mut rand::rngs::StdRng::seed_from_u64(seed),
-        )
-    }
-
     /// A cell initialised as PyTorch does with the given generator; `bias` chooses whether it
     /// has `bias_ih` and `bias_hh`.
     ///
