@@ -31,6 +31,7 @@
 mod activation;
 mod categorical;
 mod conv;
+pub mod cpu;
 mod display;
 mod element;
 mod elementwise;

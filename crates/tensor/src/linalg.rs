@@ -337,8 +337,8 @@ fn columns_contiguous<T>(v: &ArrayView2<'_, T>) -> bool {
 /// so the result is the same, bit for bit, with and without AVX2.
 fn small_gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
+    if crate::cpu::isa() >= crate::cpu::Isa::Avx2 {
+        // SAFETY: the CPU supports AVX2 (cpu::isa never picks a level the CPU lacks).
         return unsafe { small_gemm_avx2(a, b) };
     }
     small_gemm_loops(a, b)
@@ -433,8 +433,8 @@ fn gather_rows<T: Float>(a: ArrayView2<'_, T>, b: &[T]) -> Vec<T> {
 #[inline(always)]
 fn dot<T: Float>(x: &[T], y: &[T]) -> T {
     #[cfg(target_arch = "x86_64")]
-    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && is_x86_feature_detected!("avx") {
-        // SAFETY: T is f32 (same layout); the CPU has AVX, checked just above.
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && crate::cpu::isa() >= crate::cpu::Isa::Avx2 {
+        // SAFETY: T is f32 (same layout); the CPU has AVX2, hence AVX (cpu::isa).
         let (x, y) = unsafe { (as_f32(x), as_f32(y)) };
         return T::of(unsafe { dot_f32_avx(x, y) } as f64);
     }

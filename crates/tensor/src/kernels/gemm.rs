@@ -35,7 +35,7 @@ thread_local! {
 /// Whether [`product`] can run here for `T`: `f32` on x86-64 with AVX-512F.
 pub fn available<T: Float>() -> bool {
     #[cfg(target_arch = "x86_64")]
-    return T::DTYPE == crate::DType::F32 && std::is_x86_feature_detected!("avx512f");
+    return T::DTYPE == crate::DType::F32 && crate::cpu::isa() >= crate::cpu::Isa::Avx512;
     #[cfg(not(target_arch = "x86_64"))]
     false
 }

@@ -353,11 +353,11 @@ mod x86 {
     }
 
     pub fn has_avx512() -> bool {
-        std::is_x86_feature_detected!("avx512f")
+        crate::cpu::isa() >= crate::cpu::Isa::Avx512
     }
 
     pub fn has_avx2_fma() -> bool {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        crate::cpu::isa() >= crate::cpu::Isa::Avx2
     }
 }
 

@@ -14,7 +14,7 @@ pub fn wide<R>(f: impl FnOnce() -> R) -> R {
             // SAFETY: the CPU has AVX-512F.
             return unsafe { avx512(f) };
         }
-        if std::is_x86_feature_detected!("avx2") {
+        if super::x86::has_avx2_fma() {
             // SAFETY: the CPU has AVX2.
             return unsafe { avx2(f) };
         }
