@@ -7,7 +7,8 @@ past the word's end, left out through ignore_index=-1), the same test split rule
 AdamW(lr 5e-4, weight_decay 0.01, betas (0.9, 0.99), eps 1e-8), batches of 32 drawn with
 replacement, evaluation as the mean loss over 10 batches of 100 words. The random numbers are
 PyTorch's, so the split and the initial weights differ from ferrograd's, not their
-distributions.
+distributions; `--test-words target/char_lm/<type>/test_words.txt` holds out ferrograd's test
+words instead, so that the test losses are taken on the same words.
 
     python benches/char_lm_pytorch.py --type transformer --max-steps 3000
     python benches/char_lm_pytorch.py --type all --max-steps 20      # a smoke run
@@ -231,6 +232,22 @@ def run(kind, a, words):
     rp = torch.randperm(len(words)).tolist()
     train_words = [words[i] for i in rp[:len(words) - n_test]]
     test_words = [words[i] for i in rp[len(words) - n_test:]]
+    if a.test_words:
+        # ferrograd's split (the test_words.txt its char_lm example writes): one occurrence of
+        # each listed word is held out, the rest train, so both frameworks see the same words.
+        with open(a.test_words, encoding="utf-8") as f:
+            test_words = [w for w in f.read().split("\n") if w]
+        remaining = {}
+        for w in test_words:
+            remaining[w] = remaining.get(w, 0) + 1
+        train_words = []
+        for i in rp:
+            if remaining.get(words[i], 0) > 0:
+                remaining[words[i]] -= 1
+            else:
+                train_words.append(words[i])
+        if any(remaining.values()):
+            raise SystemExit(f"{a.test_words}: words that are not in {a.input_file}")
     xtr, ytr = encode(train_words, stoi, block_size)
     xte, yte = encode(test_words, stoi, block_size)
 
@@ -277,6 +294,9 @@ def main():
     p.add_argument("--n-embd", type=int, default=64)
     p.add_argument("--n-embd2", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--test-words", default=None,
+                   help="hold out these words (one per line; e.g. ferrograd's test_words.txt) "
+                        "instead of a split drawn here")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     with open(a.input_file, encoding="utf-8") as f:

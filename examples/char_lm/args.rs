@@ -14,7 +14,8 @@ Usage: cargo run --release --example char_lm -- [OPTIONS]
 Options:
   --type NAME            bigram, mlp, rnn, gru, bow or transformer [default: transformer]
   --input-file PATH      one word per line [default: examples/data/names.txt]
-  --work-dir DIR         where the best model (model.safetensors) and loss.png go
+  --work-dir DIR         where the best model (model.safetensors), loss.png and the held-out
+                         words (test_words.txt) go
                          [default: target/char_lm/TYPE]
   --sample-only          load DIR/model.safetensors and print samples, no training
   --max-steps N          training steps [default: 3000]

@@ -107,6 +107,13 @@ fn run(config: &Config) -> Result<(), String> {
     println!("model: {} ({} parameters)", config.kind.name(), model::n_params(&model));
     let work_dir = Path::new(&config.work_dir);
     let checkpoint = work_dir.join("model.safetensors");
+    if !config.sample_only {
+        // Which words were held out, for comparing test losses on the same words elsewhere.
+        let path = work_dir.join("test_words.txt");
+        std::fs::create_dir_all(work_dir)
+            .and_then(|()| std::fs::write(&path, corpus.test.words.join("\n") + "\n"))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
 
     if config.sample_only {
         model::load(&model, &checkpoint)?;
