@@ -5,3 +5,7 @@
 //! that compute (tensor, autograd, nn) do not depend on it or on its plotting stack.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod graph;
+
+pub use graph::{graph_svg, write_graph_svg};
