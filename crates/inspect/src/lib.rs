@@ -5,3 +5,7 @@
 //! that compute (tensor, autograd, nn) do not depend on it or on its plotting stack.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod record;
+
+pub use record::{Histogram, LayerKind, LayerStats, ParamStats, Record, StepRecord, Warning, WarningKind};
