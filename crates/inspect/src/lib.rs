@@ -7,5 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod graph;
+pub mod record;
 
 pub use graph::{graph_svg, write_graph_svg};
+pub use record::{Histogram, LayerKind, LayerStats, ParamStats, Record, StepRecord, Warning, WarningKind};
