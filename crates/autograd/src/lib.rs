@@ -41,15 +41,15 @@ mod anomaly;
 mod backward;
 mod dot;
 mod grad_mode;
-mod graph;
 mod gradcheck;
+mod graph;
 mod ops;
 mod var;
 
 pub use anomaly::{detect_anomaly, is_anomaly_enabled, take_forward_anomaly, AnomalyGuard, ForwardAnomaly};
 pub use backward::grad;
 pub use dot::to_dot;
-pub use graph::Graph;
 pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, GradModeGuard};
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
+pub use graph::Graph;
 pub use var::{live_nodes, BackwardFn, Grads, Hook, Inputs, IntoGrads, ValueMut, Var, WeakVar};

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod graph;
+pub mod plot;
 pub mod record;
 
 pub use graph::{graph_svg, write_graph_svg};
