@@ -75,12 +75,24 @@ pub struct NodeBox {
 pub struct GraphLayout {
     /// One box per node.
     pub nodes: Vec<NodeBox>,
-    /// One polyline per edge, `(from, to, points)`.
-    pub edges: Vec<(usize, usize, Vec<(f64, f64)>)>,
+    /// One polyline per edge.
+    pub edges: Vec<EdgeLine>,
     /// Width of the picture in pixels.
     pub width: f64,
     /// Height of the picture in pixels.
     pub height: f64,
+}
+
+/// An edge drawn as a polyline, from the bottom of an input's box to the top of the box of
+/// the op that uses it, through a waypoint in every layer it crosses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeLine {
+    /// The input's node.
+    pub from: usize,
+    /// The node of the op that uses it.
+    pub to: usize,
+    /// The polyline's points, top to bottom.
+    pub points: Vec<(f64, f64)>,
 }
 
 impl NodeBox {
@@ -264,7 +276,7 @@ pub fn layout<T: Float>(outputs: &[Var<T>]) -> Result<GraphLayout> {
             let mut points = vec![(centre_x[from], top_y[from] + size(from).1)];
             points.extend(chain[1..chain.len() - 1].iter().map(|&s| (centre_x[s], top_y[s])));
             points.push((centre_x[to], top_y[to]));
-            (from, to, points)
+            EdgeLine { from, to, points }
         })
         .collect();
     Ok(GraphLayout {
@@ -305,8 +317,8 @@ impl GraphLayout {
 "##,
         );
         let _ = writeln!(svg, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-        for (_, _, points) in &self.edges {
-            let path: Vec<String> = points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+        for edge in &self.edges {
+            let path: Vec<String> = edge.points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
             let _ = writeln!(
                 svg,
                 r##"<polyline points="{}" fill="none" stroke="#555" stroke-width="1.2" marker-end="url(#arrow)"/>"##,

@@ -9,6 +9,8 @@
 pub mod graph;
 pub mod plot;
 pub mod record;
+pub mod report;
 
 pub use graph::{graph_svg, write_graph_svg};
 pub use record::{Histogram, LayerKind, LayerStats, ParamStats, Record, StepRecord, Warning, WarningKind};
+pub use report::Report;

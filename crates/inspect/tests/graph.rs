@@ -14,10 +14,10 @@ fn assert_no_overlap(l: &GraphLayout) {
             assert!(!a.overlaps(b), "{:?} overlaps {:?}", a.lines, b.lines);
         }
     }
-    for (from, to, points) in &l.edges {
-        assert!(l.nodes[*from].layer > l.nodes[*to].layer);
-        assert!(points.len() >= 2);
-        assert!(points.windows(2).all(|w| w[0].1 <= w[1].1), "edges run downwards");
+    for e in &l.edges {
+        assert!(l.nodes[e.from].layer > l.nodes[e.to].layer);
+        assert!(e.points.len() >= 2);
+        assert!(e.points.windows(2).all(|w| w[0].1 <= w[1].1), "edges run downwards");
     }
 }
 
@@ -64,7 +64,7 @@ fn shared_inputs_long_edges_and_two_outputs() {
     assert_no_overlap(&l);
     assert_eq!(l.nodes.iter().filter(|n| n.kind == NodeKind::Output).count(), 2);
     // long edges pass through waypoints, one per layer crossed
-    assert!(l.edges.iter().any(|(_, _, p)| p.len() > 2));
+    assert!(l.edges.iter().any(|e| e.points.len() > 2));
     // an output that is also an input elsewhere
     let l = layout(&[out1.clone(), out1.exp()]).unwrap();
     assert_no_overlap(&l);
