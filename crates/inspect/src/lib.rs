@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod attribution;
 pub mod graph;
 pub mod plot;
 pub mod record;
