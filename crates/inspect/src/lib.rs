@@ -9,3 +9,9 @@
 pub mod record;
 
 pub use record::{Histogram, LayerKind, LayerStats, ParamStats, Record, StepRecord, Warning, WarningKind};
+pub mod monitor;
+pub mod stats;
+pub mod warnings;
+
+pub use monitor::{Monitor, MonitorOptions};
+pub use warnings::Thresholds;
