@@ -8,10 +8,15 @@
 
 pub mod attribution;
 pub mod graph;
+pub mod monitor;
 pub mod plot;
 pub mod record;
 pub mod report;
+pub mod stats;
+pub mod warnings;
 
 pub use graph::{graph_svg, write_graph_svg};
+pub use monitor::{Monitor, MonitorOptions};
 pub use record::{Histogram, LayerKind, LayerStats, ParamStats, Record, StepRecord, Warning, WarningKind};
 pub use report::Report;
+pub use warnings::Thresholds;
