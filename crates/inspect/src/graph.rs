@@ -1,5 +1,5 @@
-//! The autograd graph of some `Var`s drawn as an SVG picture, with no Graphviz: a layered
-//! layout computed here.
+//! The autograd graph of some `Var`s drawn as an SVG (or PNG) picture, with no Graphviz: a
+//! layered layout computed here.
 //!
 //! 1. **Layers**: each node's layer is its longest path to an output (outputs are layer 0), so
 //!    every edge goes from a higher layer to a lower one; inputs are drawn at the top, the
@@ -21,6 +21,10 @@ use std::path::Path;
 
 use ferrograd_autograd::{Graph, Var};
 use ferrograd_tensor::{Error, Float, Result};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::plot::draw_png;
 
 /// Width of a character of the labels, in pixels (11 px sans-serif, a little generous).
 const CHAR_WIDTH: f64 = 6.8;
@@ -293,6 +297,12 @@ pub fn graph_svg<T: Float>(outputs: &[Var<T>]) -> Result<String> {
     Ok(layout(outputs)?.to_svg())
 }
 
+/// The graph behind `outputs` as a PNG (the picture of [`graph_svg`]). Fails if `outputs` is
+/// empty.
+pub fn graph_png<T: Float>(outputs: &[Var<T>]) -> Result<Vec<u8>> {
+    layout(outputs)?.to_png()
+}
+
 /// Writes [`graph_svg`] to `path`.
 pub fn write_graph_svg<T: Float>(path: impl AsRef<Path>, outputs: &[Var<T>]) -> Result<()> {
     let path = path.as_ref();
@@ -326,12 +336,7 @@ impl GraphLayout {
             );
         }
         for node in &self.nodes {
-            let (fill, stroke) = match node.kind {
-                NodeKind::Output => ("#caff70", "#556b2f"),
-                NodeKind::Op => ("#e8e8e8", "#777777"),
-                NodeKind::Parameter => ("#add8e6", "#1f5f8b"),
-                NodeKind::Leaf => ("#ffffff", "#777777"),
-            };
+            let (fill, stroke) = colours(node.kind);
             let _ = writeln!(
                 svg,
                 r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="6" fill="{fill}" stroke="{stroke}"/>"#,
@@ -351,6 +356,77 @@ impl GraphLayout {
         svg.push_str("</svg>\n");
         svg
     }
+}
+
+impl GraphLayout {
+    /// The layout drawn as a PNG (the same picture as [`to_svg`](GraphLayout::to_svg), with the
+    /// shipped font). Fails only if drawing fails.
+    pub fn to_png(&self) -> Result<Vec<u8>> {
+        let op = "GraphLayout::to_png";
+        let size = (self.width.ceil().max(1.0) as u32, self.height.ceil().max(1.0) as u32);
+        draw_png(op, size, |root| {
+            let fail = |e: String| Error::invalid(op, format!("drawing failed: {e}"));
+            let ink = RGBColor(85, 85, 85);
+            for edge in &self.edges {
+                let points: Vec<(i32, i32)> = edge.points.iter().map(|&(x, y)| (x as i32, y as i32)).collect();
+                root.draw(&PathElement::new(points.clone(), ink.stroke_width(1)))
+                    .map_err(|e| fail(e.to_string()))?;
+                if let [.., (ax, ay), (bx, by)] = points[..] {
+                    // an arrow head at the end, pointing along the last segment
+                    let (dx, dy) = ((bx - ax) as f64, (by - ay) as f64);
+                    let len = (dx * dx + dy * dy).sqrt().max(1e-9);
+                    let (ux, uy) = (dx / len, dy / len);
+                    let corner = |side: f64| {
+                        (
+                            (bx as f64 - 8.0 * ux + side * 4.0 * uy) as i32,
+                            (by as f64 - 8.0 * uy - side * 4.0 * ux) as i32,
+                        )
+                    };
+                    root.draw(&Polygon::new(vec![(bx, by), corner(1.0), corner(-1.0)], ink.filled()))
+                        .map_err(|e| fail(e.to_string()))?;
+                }
+            }
+            for node in &self.nodes {
+                let (fill, stroke) = colours(node.kind);
+                let corners = [
+                    (node.x as i32, node.y as i32),
+                    ((node.x + node.width) as i32, (node.y + node.height) as i32),
+                ];
+                root.draw(&Rectangle::new(corners, rgb(fill).filled()))
+                    .map_err(|e| fail(e.to_string()))?;
+                root.draw(&Rectangle::new(corners, rgb(stroke)))
+                    .map_err(|e| fail(e.to_string()))?;
+                for (k, line) in node.lines.iter().enumerate() {
+                    let style = ("sans-serif", 11)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Center, VPos::Top));
+                    let at = (
+                        (node.x + node.width / 2.0) as i32,
+                        (node.y + PAD / 2.0 + LINE_HEIGHT * k as f64 + 1.0) as i32,
+                    );
+                    root.draw_text(line, &style, at).map_err(|e| fail(e.to_string()))?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Fill and stroke of a node, as `#rrggbb`.
+fn colours(kind: NodeKind) -> (&'static str, &'static str) {
+    match kind {
+        NodeKind::Output => ("#caff70", "#556b2f"),
+        NodeKind::Op => ("#e8e8e8", "#777777"),
+        NodeKind::Parameter => ("#add8e6", "#1f5f8b"),
+        NodeKind::Leaf => ("#ffffff", "#777777"),
+    }
+}
+
+/// `#rrggbb` as a plotters colour.
+fn rgb(hex: &str) -> RGBColor {
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0);
+    RGBColor(byte(1), byte(3), byte(5))
 }
 
 /// Escapes text for SVG or HTML.

@@ -15,7 +15,7 @@ pub mod report;
 pub mod stats;
 pub mod warnings;
 
-pub use graph::{graph_svg, write_graph_svg};
+pub use graph::{graph_png, graph_svg, write_graph_svg};
 pub use monitor::{Monitor, MonitorOptions};
 pub use record::{Histogram, LayerKind, LayerStats, ParamStats, Record, StepRecord, Warning, WarningKind};
 pub use report::Report;

@@ -1,6 +1,8 @@
 //! The graph picture: no two boxes overlap, every edge goes down a layer, the labels and
 //! colours are there, and an empty request is an error.
 
+mod common;
+
 use ferrograd_autograd::Var;
 use ferrograd_inspect::graph::{graph_svg, layout, GraphLayout, NodeKind};
 use ferrograd_nn::{CrossEntropyLoss, Forward, Linear, Module, ReLU, Sequential, Tanh};
@@ -44,6 +46,11 @@ fn an_mlp_loss_is_laid_out_without_overlaps() {
     assert_eq!(l.nodes[0].layer, 0);
     assert_eq!(l.nodes.iter().filter(|n| n.kind == NodeKind::Parameter).count(), 6);
     assert!(l.nodes.iter().any(|n| n.lines.iter().any(|s| s.contains("norm"))));
+    let png = l.to_png().unwrap();
+    common::assert_picture(&png, l.width.ceil() as u32, l.height.ceil() as u32);
+    if let Ok(dir) = std::env::var("FERROGRAD_PICTURES") {
+        ferrograd_inspect::plot::write_png(format!("{dir}/graph.png"), &png).unwrap();
+    }
     let svg = graph_svg(&[loss]).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert!(svg.contains("0.weight (parameter)") && svg.contains("TanhBackward0"));
