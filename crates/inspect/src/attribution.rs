@@ -281,7 +281,7 @@ pub fn overlay_png(
     let (tile_w, tile_h) = (width as i32 * s + 20, height as i32 * s + 34);
     let rows = tiles.len().div_ceil(columns);
     let size = (
-        (tile_w * columns.min(tiles.len()) as i32 + 20).max(360) as u32,
+        (tile_w * columns.min(tiles.len()) as i32 + 20).max(9 * title.chars().count() as i32 + 20) as u32,
         (tile_h * rows as i32 + 50) as u32,
     );
     draw_png(op, size, |root| {
@@ -293,12 +293,17 @@ pub fn overlay_png(
             let image = scaled(&tile.image, false);
             let map = tile.map.as_ref().map(|m| scaled(m, true));
             for (j, &v) in image.iter().enumerate() {
-                let grey = 255.0 * (1.0 - v);
-                let heat = map.as_ref().map_or(0.0, |m| m[j]);
-                // Over the grey, red with opacity `heat`.
-                let r = grey + (230.0 - grey) * heat;
-                let g = grey + (20.0 - grey) * heat;
-                let b = grey + (20.0 - grey) * heat;
+                // The image in grey, faded under a map so the map reads first; over it, red
+                // with opacity growing with the map's magnitude.
+                let grey = if map.is_some() {
+                    255.0 * (1.0 - 0.45 * v)
+                } else {
+                    255.0 * (1.0 - v)
+                };
+                let heat = map.as_ref().map_or(0.0, |m| m[j].powf(0.7));
+                let r = grey + (215.0 - grey) * heat;
+                let g = grey + (25.0 - grey) * heat;
+                let b = grey + (30.0 - grey) * heat;
                 let (x, y) = (x0 + (j % width) as i32 * s, y0 + (j / width) as i32 * s);
                 root.draw(&Rectangle::new(
                     [(x, y), (x + s, y + s)],
