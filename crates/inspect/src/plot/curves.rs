@@ -4,7 +4,7 @@ use ferrograd_tensor::{Error, Result};
 use plotters::prelude::*;
 
 use super::histograms::plain;
-use super::{colour, draw_png, failed, note, range, HEIGHT, WIDTH};
+use super::{colour, draw_png, failed, legend_share, note, range, with_headroom, HEIGHT, WIDTH};
 use crate::Record;
 
 /// The healthy update:data ratio, as log10: an update a thousandth of the data.
@@ -101,7 +101,8 @@ fn lines<DB: DrawingBackend>(
         (first - 0.5, first + 0.5)
     };
     let ys = series.iter().flat_map(|s| s.1.iter().map(|p| p.1)).chain(guide);
-    let (low, high) = range(ys, 0.08).unwrap_or((-1.0, 1.0));
+    let entries = series.len() + usize::from(guide.is_some());
+    let (low, high) = with_headroom(range(ys, 0.08).unwrap_or((-1.0, 1.0)), legend_share(entries));
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 21))
         .margin(15)

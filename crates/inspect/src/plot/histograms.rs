@@ -3,12 +3,14 @@
 use ferrograd_tensor::{Error, Result};
 use plotters::prelude::*;
 
-use super::{colour, draw_png, failed, note, range, HEIGHT, WIDTH};
-use crate::{Histogram, LayerStats, Record};
+use super::{colour, draw_png, failed, legend_share, note, range, with_headroom, HEIGHT, WIDTH};
+use crate::{Histogram, LayerKind, LayerStats, Record};
 
 /// The distribution of every layer's output at `step` (or, for `None`, at the last step that
 /// has histograms): one density curve per layer with a histogram, overlaid, labelled
-/// `layer (type): mean, std, saturated`. As a PNG.
+/// `layer (type): mean, std, saturated`. As a PNG. When some of the layers are nonlinearities
+/// (tanh, sigmoid, ReLU), only those are drawn: their outputs are where saturation and dead
+/// units show, and the linear layers in between would crowd the picture.
 ///
 /// Fails if the record has no such step, if the step has no activation histogram, or if a
 /// histogram's edges are not `counts.len() + 1` increasing numbers.
@@ -17,7 +19,8 @@ pub fn activation_histograms(record: &Record, step: Option<usize>) -> Result<Vec
 }
 
 /// The distribution of the gradient reaching every layer's output at `step` (or the last step
-/// with histograms), overlaid as in [`activation_histograms`], labelled with mean and std.
+/// with histograms), overlaid as in [`activation_histograms`] (the same layers), labelled with
+/// mean and std.
 pub fn gradient_histograms(record: &Record, step: Option<usize>) -> Result<Vec<u8>> {
     histograms("gradient_histograms", record, step, true)
 }
@@ -41,8 +44,12 @@ fn histograms(op: &'static str, record: &Record, step: Option<usize>, grads: boo
             .find(|s| s.layers.iter().any(|l| hist_of(l).is_some()))
             .ok_or_else(|| Error::invalid(op, "the record has no step with histograms"))?,
     };
+    // The nonlinearities' outputs tell the story (as in Karpathy's makemore lectures); the
+    // other layers are drawn only when there are none.
+    let nonlinear = |l: &LayerStats| l.kind != LayerKind::Other;
+    let only_nonlinear = chosen.layers.iter().any(|l| nonlinear(l) && hist_of(l).is_some());
     let mut curves: Vec<Curve> = Vec::new();
-    for layer in &chosen.layers {
+    for layer in chosen.layers.iter().filter(|l| !only_nonlinear || nonlinear(l)) {
         let Some(h) = hist_of(layer) else { continue };
         check(op, &layer.layer, &h)?;
         let mut legend = format!(
@@ -114,8 +121,8 @@ fn draw<DB: DrawingBackend>(
 ) -> std::result::Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let xs = range(curves.iter().flat_map(|c| c.1.iter().map(|p| p.0)), 0.02).unwrap_or((-1.0, 1.0));
-    let top = range(curves.iter().flat_map(|c| c.1.iter().map(|p| p.1)), 0.0).map_or(1.0, |r| r.1) * 1.1;
-    let top = if top > 0.0 { top } else { 1.0 };
+    let top = range(curves.iter().flat_map(|c| c.1.iter().map(|p| p.1)), 0.0).map_or(1.0, |r| r.1) * 1.05;
+    let top = with_headroom((0.0, if top > 0.0 { top } else { 1.0 }), legend_share(curves.len())).1;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(15)

@@ -118,6 +118,17 @@ fn range(values: impl IntoIterator<Item = f64>, pad: f64) -> Option<(f64, f64)> 
     Some((lo - pad * span, hi + pad * span))
 }
 
+/// The share of the plot's height the legend of `entries` lines takes at the top, so that the
+/// axis can be extended to keep the curves below it.
+fn legend_share(entries: usize) -> f64 {
+    ((18.0 * entries as f64 + 24.0) / (HEIGHT as f64 - 110.0)).min(0.6)
+}
+
+/// Extends `(low, high)` upwards so that a legend taking `share` of the height sits above it.
+fn with_headroom((low, high): (f64, f64), share: f64) -> (f64, f64) {
+    (low, high + (high - low) * share / (1.0 - share))
+}
+
 /// Writes a grey note in the middle of an empty plot.
 fn note<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
