@@ -11,6 +11,7 @@ pub mod record;
 pub use record::{Histogram, LayerKind, LayerStats, ParamStats, Record, StepRecord, Warning, WarningKind};
 pub mod monitor;
 pub mod stats;
+mod table;
 pub mod warnings;
 
 pub use monitor::{Monitor, MonitorOptions};

@@ -218,7 +218,7 @@ impl<'m, T: Float + 'static> Monitor<'m, T> {
                 record,
                 ..
             } = &mut *s;
-            for w in warnings::check(&step, &options.thresholds) {
+            for w in warnings::check(&step, &record.steps, &options.thresholds) {
                 if warned.insert((w.layer.clone(), w.kind)) {
                     record.warnings.push(w);
                 }
