@@ -6,7 +6,8 @@
 //! others are healthy.
 //!
 //! ```text
-//! cargo run --release --example inspect_training [-- --steps 4000 --every 10]
+//! cargo run --release --example inspect_training [-- --steps 15000 --every 10]
+//! cargo run --release --example inspect_training -- --overhead --steps 2000   # the monitor's cost
 //! ```
 //! See docs/inspecting.md for how to read the tables.
 
@@ -119,57 +120,92 @@ fn batch(xs: &[i64], ys: &[i64], rows: &[usize]) -> Result<(IndexTensor, IndexTe
 struct Args {
     steps: usize,
     every: usize,
+    /// Time the Kaiming run unwatched and watched instead (the monitor's cost per step).
+    overhead: bool,
 }
 
 fn args() -> std::result::Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
-    let mut a = Args { steps: 4000, every: 10 };
+    let mut a = Args {
+        steps: 15000,
+        every: 10,
+        overhead: false,
+    };
     let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
         match arg {
             Long("steps") => a.steps = parser.value()?.parse()?,
             Long("every") => a.every = parser.value()?.parse()?,
+            Long("overhead") => a.overhead = true,
             _ => return Err(arg.unexpected()),
         }
     }
     Ok(a)
 }
 
-/// Trains one model for `steps` steps of SGD; returns the record and the validation loss.
+/// Trains one model for `steps` steps of SGD, watched every `every` steps (not at all if
+/// `None`); returns the record, the validation loss and the training time per step in ms.
 fn run(
     init: Init,
-    args: &Args,
-    train: &(Vec<i64>, Vec<i64>),
-    val: &(Vec<i64>, Vec<i64>),
+    steps: usize,
+    every: Option<usize>,
+    train: &Examples,
+    val: &Examples,
     vocab: usize,
 ) -> Result<(Record, f32, f64)> {
     let mut rng = StdRng::seed_from_u64(42);
     let model = model(init, vocab, &mut rng)?;
     let mut opt = SGD::new(model.parameters(), 0.1);
-    let options = MonitorOptions {
-        every: args.every,
-        histogram_steps: vec![0, args.steps - 1],
-        ..MonitorOptions::default()
-    };
-    let mut mon = Monitor::attach(&model, options);
+    let mut mon = every.map(|every| {
+        let options = MonitorOptions {
+            every,
+            histogram_steps: vec![0, steps - 1],
+            ..MonitorOptions::default()
+        };
+        Monitor::attach(&model, options)
+    });
     let n = train.1.len();
     let start = Instant::now();
-    for _ in 0..args.steps {
+    for _ in 0..steps {
         let rows: Vec<usize> = (0..BATCH).map(|_| rng.random_range(0..n)).collect();
         let (x, y) = batch(&train.0, &train.1, &rows)?;
         let loss = CrossEntropyLoss::new().forward(&model.call(&x)?, &y)?;
         opt.zero_grad();
         loss.backward()?;
-        mon.step(&mut opt, loss.item()? as f64)?;
+        match &mut mon {
+            Some(mon) => mon.step(&mut opt, loss.item()? as f64)?,
+            None => opt.step()?,
+        }
     }
-    let ms_per_step = start.elapsed().as_secs_f64() * 1e3 / args.steps as f64;
+    let ms_per_step = start.elapsed().as_secs_f64() * 1e3 / steps as f64;
     model.eval();
     let _no_grad = no_grad();
     let rows: Vec<usize> = (0..val.1.len()).collect();
     let (x, y) = batch(&val.0, &val.1, &rows)?;
     let val_loss = CrossEntropyLoss::new().forward(&model.forward(&x)?, &y)?.item()?;
-    Ok((mon.into_record(), val_loss, ms_per_step))
+    Ok((mon.map(Monitor::into_record).unwrap_or_default(), val_loss, ms_per_step))
 }
+
+/// The training time per step unwatched, watched every 10 steps and every step: the median
+/// of 5 alternating runs of each.
+fn overhead(steps: usize, train: &Examples, val: &Examples, vocab: usize) -> Result<()> {
+    let watches = [None, Some(10), Some(1)];
+    let mut times = vec![Vec::new(); watches.len()];
+    for _ in 0..5 {
+        for (w, t) in watches.iter().zip(&mut times) {
+            t.push(run(Init::Kaiming, steps, *w, train, val, vocab)?.2);
+        }
+    }
+    for (w, t) in watches.iter().zip(&mut times) {
+        t.sort_by(f64::total_cmp);
+        let label = w.map_or("unwatched".to_string(), |e| format!("watched every {e}"));
+        println!("{label:<18} {:.3} ms/step (median of 5 runs of {steps} steps)", t[2]);
+    }
+    Ok(())
+}
+
+/// `(x, y)`: `CONTEXT` character indices per example, and the next character.
+type Examples = (Vec<i64>, Vec<i64>);
 
 fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let args = args()?;
@@ -190,8 +226,11 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         args.steps,
         args.every
     );
+    if args.overhead {
+        return Ok(overhead(args.steps, &train, &val, vocab.size())?);
+    }
     for init in [Init::Normal, Init::Kaiming, Init::KaimingBatchNorm] {
-        let (record, val_loss, ms) = run(init, &args, &train, &val, vocab.size())?;
+        let (record, val_loss, ms) = run(init, args.steps, Some(args.every), &train, &val, vocab.size())?;
         let last = record.steps.last().and_then(|s| s.loss).unwrap_or(f64::NAN);
         println!(
             "=== {} === last training loss {last:.3}, validation loss {val_loss:.3}, {ms:.2} ms/step",
