@@ -55,6 +55,7 @@ pub mod plot;
 pub mod record;
 pub mod report;
 pub mod stats;
+mod table;
 pub mod warnings;
 
 pub use graph::{graph_png, graph_svg, write_graph_svg};

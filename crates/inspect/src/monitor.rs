@@ -89,7 +89,7 @@ impl State {
 /// let mut mon = Monitor::attach(&model, MonitorOptions::default());
 /// let x = Var::new(Tensor::randn(&[16, 4], 0));
 /// for _ in 0..3 {
-///     let loss = model.call(&x)?.pow_scalar(2.0).mean(); // `call` runs the hooks
+///     let loss = model.call(&x)?.powf(2.0).mean(); // `call` runs the hooks
 ///     opt.zero_grad();
 ///     loss.backward()?;
 ///     mon.step(&mut opt, loss.item()? as f64)?; // opt.step() between before_step and after_step
@@ -203,9 +203,9 @@ impl<'m, T: Float + 'static> Monitor<'m, T> {
         if s.recording {
             for (((_, p), before), stats) in self.params.iter().zip(&mut self.before).zip(&mut s.current.params) {
                 let Some(before) = before.take() else { continue };
-                let after = p.value();
-                let delta = after.array() - before.array();
-                let (_, delta_std, _) = stats::mean_std(&Tensor::from_array(delta));
+                let Some((_, delta_std, _)) = stats::mean_std_of_difference(&p.value(), &before) else {
+                    continue;
+                };
                 if delta_std > 0.0 && stats.data_std > 0.0 {
                     stats.update_ratio_log10 = Some((delta_std / stats.data_std).log10());
                 }
@@ -218,7 +218,7 @@ impl<'m, T: Float + 'static> Monitor<'m, T> {
                 record,
                 ..
             } = &mut *s;
-            for w in warnings::check(&step, &options.thresholds) {
+            for w in warnings::check(&step, &record.steps, &options.thresholds) {
                 if warned.insert((w.layer.clone(), w.kind)) {
                     record.warnings.push(w);
                 }

@@ -12,27 +12,63 @@ pub const SATURATION: f64 = 0.97;
 /// Mean and population standard deviation of the tensor's elements (two passes, in `f64`),
 /// and whether every element is finite. An empty tensor has mean and std 0.
 pub fn mean_std<T: Float>(t: &Tensor<T>) -> (f64, f64, bool) {
-    let a = t.array();
-    let n = a.len();
+    with_values(t, |v| mean_std_of(v.len(), |i| to_f64(v[i])))
+}
+
+/// [`mean_std`] of the elementwise difference `a - b` of two tensors of one shape (the
+/// change an update made), without forming it; `None` if the shapes differ.
+pub fn mean_std_of_difference<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Option<(f64, f64, bool)> {
+    if a.shape() != b.shape() {
+        return None;
+    }
+    Some(with_values(a, |a| {
+        with_values(b, |b| mean_std_of(a.len(), |i| to_f64(a[i]) - to_f64(b[i])))
+    }))
+}
+
+/// The elements as one slice: the tensor's own memory when it is contiguous in standard
+/// order (almost always), a copy otherwise.
+fn with_values<T: Float, R>(t: &Tensor<T>, f: impl FnOnce(&[T]) -> R) -> R {
+    match t.array().as_slice() {
+        Some(v) => f(v),
+        None => f(&t.array().iter().copied().collect::<Vec<_>>()),
+    }
+}
+
+/// Mean, population std and finiteness of the `n` values `value(0..n)`, in two passes.
+fn mean_std_of(n: usize, value: impl Fn(usize) -> f64) -> (f64, f64, bool) {
     if n == 0 {
         return (0.0, 0.0, true);
     }
-    let mut sum = 0.0;
-    let mut finite = true;
-    for x in a.iter() {
-        let x = to_f64(*x);
-        finite &= x.is_finite();
-        sum += x;
-    }
+    let sum = sum_of(n, &value);
     let mean = sum / n as f64;
-    let var = a.iter().map(|x| (to_f64(*x) - mean).powi(2)).sum::<f64>() / n as f64;
-    (mean, var.sqrt(), finite)
+    let var = sum_of(n, |i| (value(i) - mean) * (value(i) - mean)) / n as f64;
+    (mean, var.sqrt(), sum.is_finite() && var.is_finite())
+}
+
+/// `value(0) + ... + value(n - 1)` in eight running sums, which the processor adds side by
+/// side (one running sum waits for each addition to finish).
+fn sum_of(n: usize, value: impl Fn(usize) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let whole = n - n % 8;
+    for base in (0..whole).step_by(8) {
+        for (lane, a) in acc.iter_mut().enumerate() {
+            *a += value(base + lane);
+        }
+    }
+    for i in whole..n {
+        acc[i - whole] += value(i);
+    }
+    acc.iter().sum()
 }
 
 /// The fraction of elements that are saturated for a layer of `kind` (`None` for kinds that do
 /// not saturate): `|y| > 0.97` for tanh, `y < 0.03` or `y > 0.97` for sigmoid.
 pub fn saturated<T: Float>(kind: LayerKind, t: &Tensor<T>) -> Option<f64> {
-    let a = t.array();
+    with_values(t, |a| saturated_of(kind, a))
+}
+
+fn saturated_of<T: Float>(kind: LayerKind, a: &[T]) -> Option<f64> {
     let n = a.len().max(1) as f64;
     let count = match kind {
         LayerKind::Tanh => a.iter().filter(|x| to_f64(**x).abs() > SATURATION).count(),
@@ -55,8 +91,11 @@ pub fn dead<T: Float>(kind: LayerKind, t: &Tensor<T>) -> Option<f64> {
     if kind != LayerKind::Relu {
         return None;
     }
-    let a = t.array();
     let batch = if t.ndim() < 2 { 1 } else { t.shape()[0] };
+    with_values(t, |a| dead_of(a, batch))
+}
+
+fn dead_of<T: Float>(a: &[T], batch: usize) -> Option<f64> {
     let units = if batch == 0 { 0 } else { a.len() / batch };
     if units == 0 {
         return Some(0.0);
@@ -74,7 +113,7 @@ pub fn dead<T: Float>(kind: LayerKind, t: &Tensor<T>) -> Option<f64> {
 /// (one bin of width 1 around the value when they are all equal).
 pub fn histogram<T: Float>(t: &Tensor<T>, bins: usize, kind: LayerKind) -> Histogram {
     let bins = bins.max(1);
-    let values: Vec<f64> = t.array().iter().map(|x| to_f64(*x)).filter(|x| x.is_finite()).collect();
+    let values: Vec<f64> = with_values(t, |v| v.iter().map(|x| to_f64(*x)).filter(|x| x.is_finite()).collect());
     let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
         (lo.min(x), hi.max(x))
     });

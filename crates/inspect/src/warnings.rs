@@ -2,41 +2,50 @@
 
 use ferrograd_autograd::{is_anomaly_enabled, take_forward_anomaly};
 
-use crate::record::{StepRecord, Warning, WarningKind};
+use crate::record::{LayerKind, StepRecord, Warning, WarningKind};
 
 /// When a statistic raises a warning. The defaults follow the usual rules of thumb: a few
-/// percent of saturated or dead units is normal, a tenth is not; gradients should keep their
-/// size from one layer to the next within a factor of ten; updates should be about a
-/// thousandth of the data (`log10` near -3).
+/// percent of saturated units is normal (a fifth in the first tanh layer of a Kaiming-scaled
+/// network is common), a quarter is not; a tenth of dead ReLU units is too many; gradients
+/// should keep their size from one nonlinearity to the next within a factor of ten; updates
+/// should be about a thousandth of the data (`log10` near -3), within a factor of ten.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thresholds {
-    /// A tanh or sigmoid layer with more saturated units than this fraction (default 0.1).
+    /// A tanh or sigmoid layer with more saturated units than this fraction (default 0.25).
     pub saturated: f64,
     /// A ReLU layer with more dead units than this fraction (default 0.1).
     pub dead: f64,
-    /// The factor by which the output-gradient std may change from a layer to the previous
-    /// layer of the same type (default 10: below a tenth is vanishing, above ten exploding).
+    /// The factor by which the std of the gradient reaching a nonlinearity (tanh, sigmoid,
+    /// ReLU) may change from one to the previous one of the same type (default 10: below a
+    /// tenth is vanishing, above ten exploding).
     pub grad_change: f64,
-    /// The lowest healthy `log10(std(Δθ)/std(θ))` (default -4).
+    /// The lowest healthy `log10(std(Δθ)/std(θ))` (default -4). Update ratios are checked on
+    /// weights (parameters of two dimensions or more) only: biases and normalisation scales
+    /// start at 0 or 1 with little spread, so their ratio says little.
     pub update_low: f64,
     /// The highest healthy `log10(std(Δθ)/std(θ))` (default -2).
     pub update_high: f64,
+    /// How many recorded steps the update ratio is averaged over (in `log10`) before it is
+    /// compared with `update_low` and `update_high` (default 10): one step's update is noisy,
+    /// and the first steps' are often large while the loss falls from its initial value.
+    pub update_window: usize,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
-            saturated: 0.1,
+            saturated: 0.25,
             dead: 0.1,
             grad_change: 10.0,
             update_low: -4.0,
             update_high: -2.0,
+            update_window: 10,
         }
     }
 }
 
-/// The warnings of one recorded step.
-pub fn check(step: &StepRecord, t: &Thresholds) -> Vec<Warning> {
+/// The warnings of one recorded step; `earlier` are the steps recorded before it, in order.
+pub fn check(step: &StepRecord, earlier: &[StepRecord], t: &Thresholds) -> Vec<Warning> {
     let s = step.step;
     let mut out = Vec::new();
     let mut warn = |layer: &str, kind, message: String| {
@@ -89,9 +98,11 @@ pub fn check(step: &StepRecord, t: &Thresholds) -> Vec<Warning> {
             );
         }
     }
-    // Gradient flow: each layer against the next one of the same type, in forward order.
+    // Gradient flow: each nonlinearity against the next one of the same type, in forward order.
     for (i, l) in step.layers.iter().enumerate() {
-        let Some(g) = l.grad_std else { continue };
+        let Some(g) = l.grad_std.filter(|_| l.kind != LayerKind::Other) else {
+            continue;
+        };
         let Some(next) = step.layers[i + 1..].iter().find(|n| n.module_type == l.module_type) else {
             continue;
         };
@@ -119,7 +130,9 @@ pub fn check(step: &StepRecord, t: &Thresholds) -> Vec<Warning> {
             ),
         );
     }
-    for p in &step.params {
+    let window = t.update_window.max(1);
+    let recent = &earlier[earlier.len().saturating_sub(window - 1)..];
+    for (i, p) in step.params.iter().enumerate() {
         if !p.data_std.is_finite() || p.grad_std.is_some_and(|g| !g.is_finite()) {
             warn(
                 &p.name,
@@ -131,12 +144,24 @@ pub fn check(step: &StepRecord, t: &Thresholds) -> Vec<Warning> {
                 ),
             );
         }
-        if let Some(r) = p.update_ratio_log10.filter(|r| *r < t.update_low || *r > t.update_high) {
+        let ratios: Vec<f64> = recent
+            .iter()
+            .filter_map(|s| {
+                s.params
+                    .get(i)
+                    .filter(|q| q.name == p.name)
+                    .and_then(|q| q.update_ratio_log10)
+            })
+            .chain(p.update_ratio_log10)
+            .collect();
+        // Weights only (see `update_low`), once the window is full.
+        let mean = (p.shape.len() >= 2 && ratios.len() == window).then(|| ratios.iter().sum::<f64>() / window as f64);
+        if let Some(r) = mean.filter(|r| *r < t.update_low || *r > t.update_high) {
             warn(
                 &p.name,
                 WarningKind::UpdateRatio,
                 format!(
-                    "parameter {:?}: update:data ratio 10^{r:.2} is far from 10^-3 (healthy between 10^{} and 10^{}): the learning rate is too {} for it",
+                    "parameter {:?}: update:data ratio 10^{r:.2} (mean over the last {window} recorded steps) is far from 10^-3 (healthy between 10^{} and 10^{}): the learning rate is too {} for it",
                     p.name,
                     t.update_low,
                     t.update_high,

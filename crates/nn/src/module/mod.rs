@@ -219,6 +219,7 @@ pub trait Forward<In: ?Sized, T: Float = f32>: Module<T> {
     /// ```
     fn register_forward_hook(&self, hook: impl Fn(&In, &Self::Output) + 'static) -> HookHandle<'_>
     where
+        Self: Sized,
         In: Sized + 'static,
         Self::Output: 'static,
     {
@@ -237,6 +238,7 @@ pub trait Forward<In: ?Sized, T: Float = f32>: Module<T> {
     /// is the module's share alone when the input is also used elsewhere.
     fn register_full_backward_hook(&self, hook: impl Fn(Option<&Tensor<T>>, &Tensor<T>) + 'static) -> HookHandle<'_>
     where
+        Self: Sized,
         T: 'static,
     {
         ModuleRef::new(HookKey::of(self)).register_full_backward_hook(hook)
