@@ -2,8 +2,10 @@
 //! trained three ways, watched by a `Monitor`: weights drawn N(0, 1), Kaiming-scaled weights,
 //! and Kaiming-scaled weights with BatchNorm before each tanh. For each it prints a table per
 //! layer (saturation, std, gradient) and per parameter (update:data ratio), and the warnings:
-//! the first run is flagged (saturated tanh units, vanishing gradients, tiny updates), the
-//! others are healthy.
+//! the first run is flagged (saturated tanh units, updates far too large), the others are
+//! healthy at the start. It writes the pictures of each run (activation and gradient
+//! histograms at step 0, update:data ratios and gradient std per layer over the steps) and
+//! one HTML report gathering them into `--out` (default `target/inspect_training`).
 //!
 //! ```text
 //! cargo run --release --example inspect_training [-- --steps 15000 --every 10]
@@ -18,7 +20,7 @@ use ferrograd::nn::{
     BatchNorm1d, CrossEntropyLoss, Embedding, Flatten, Forward, Linear, Module, Optimizer, Sequential, Tanh, SGD,
 };
 use ferrograd::tensor::{IndexTensor, Result, Tensor};
-use ferrograd_inspect::{Monitor, MonitorOptions, Record};
+use ferrograd_inspect::{plot, Monitor, MonitorOptions, Record, Report};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -46,6 +48,15 @@ enum Init {
 }
 
 impl Init {
+    /// The start of the run's file names.
+    fn slug(self) -> &'static str {
+        match self {
+            Init::Normal => "normal",
+            Init::Kaiming => "kaiming",
+            Init::KaimingBatchNorm => "batchnorm",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Init::Normal => "N(0, 1) weights",
@@ -118,6 +129,8 @@ fn batch(xs: &[i64], ys: &[i64], rows: &[usize]) -> Result<(IndexTensor, IndexTe
 }
 
 struct Args {
+    /// Where the pictures and the report go.
+    out: String,
     steps: usize,
     every: usize,
     /// Time the Kaiming run unwatched and watched instead (the monitor's cost per step).
@@ -127,6 +140,7 @@ struct Args {
 fn args() -> std::result::Result<Args, lexopt::Error> {
     use lexopt::prelude::*;
     let mut a = Args {
+        out: "target/inspect_training".to_string(),
         steps: 15000,
         every: 10,
         overhead: false,
@@ -137,6 +151,7 @@ fn args() -> std::result::Result<Args, lexopt::Error> {
             Long("steps") => a.steps = parser.value()?.parse()?,
             Long("every") => a.every = parser.value()?.parse()?,
             Long("overhead") => a.overhead = true,
+            Long("out") => a.out = parser.value()?.string()?,
             _ => return Err(arg.unexpected()),
         }
     }
@@ -229,8 +244,24 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     if args.overhead {
         return Ok(overhead(args.steps, &train, &val, vocab.size())?);
     }
+    std::fs::create_dir_all(&args.out)?;
+    let mut report = Report::new("The character MLP trained three ways");
+    report.paragraph(&format!(
+        "Four tanh layers of {HIDDEN} units over {CONTEXT} characters of context ({EMBED}-dimensional embeddings), {} steps of SGD (lr 0.1, batch {BATCH}), recorded every {} steps.",
+        args.steps, args.every
+    ));
     for init in [Init::Normal, Init::Kaiming, Init::KaimingBatchNorm] {
         let (record, val_loss, ms) = run(init, args.steps, Some(args.every), &train, &val, vocab.size())?;
+        let pictures = [
+            ("activations_step0", plot::activation_histograms(&record, Some(0))?),
+            ("gradients_step0", plot::gradient_histograms(&record, Some(0))?),
+            ("update_ratios", plot::update_ratios(&record)?),
+            ("grad_stds", plot::grad_stds(&record)?),
+        ];
+        for (what, png) in &pictures {
+            plot::write_png(format!("{}/{}_{what}.png", args.out, init.slug()), png)?;
+        }
+        report.record(init.name(), &record)?;
         let last = record.steps.last().and_then(|s| s.loss).unwrap_or(f64::NAN);
         println!(
             "=== {} === last training loss {last:.3}, validation loss {val_loss:.3}, {ms:.2} ms/step",
@@ -243,5 +274,8 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
             println!("{}", record.warning_lines());
         }
     }
+    let path = format!("{}/report.html", args.out);
+    report.write(&path)?;
+    println!("pictures and {path} written");
     Ok(())
 }
