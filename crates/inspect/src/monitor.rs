@@ -43,7 +43,7 @@ impl Default for MonitorOptions {
 
 impl MonitorOptions {
     fn records(&self, step: usize) -> bool {
-        (self.every > 0 && step % self.every == 0) || self.histogram_steps.contains(&step)
+        (self.every > 0 && step.is_multiple_of(self.every)) || self.histogram_steps.contains(&step)
     }
 }
 

@@ -96,7 +96,7 @@ pub fn dead<T: Float>(kind: LayerKind, t: &Tensor<T>) -> Option<f64> {
 }
 
 fn dead_of<T: Float>(a: &[T], batch: usize) -> Option<f64> {
-    let units = if batch == 0 { 0 } else { a.len() / batch };
+    let units = a.len().checked_div(batch).unwrap_or(0);
     if units == 0 {
         return Some(0.0);
     }
