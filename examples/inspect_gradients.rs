@@ -8,9 +8,10 @@
 //! 4. `gradcheck`: the gradients against finite differences;
 //! 5. second derivatives with `grad(.., create_graph = true)`: d²/dx² of a scalar function,
 //!    and a Hessian-vector product of the loss checked against finite differences;
-//! 6. the graph as a Graphviz DOT file.
+//! 6. the graph as a Graphviz DOT file, and as an SVG picture laid out by ferrograd-inspect
+//!    (no Graphviz needed): ops, shapes and gradient norms, parameters in blue.
 //!
-//!     cargo run --release --example inspect_gradients [-- --out target/inspect_gradients.dot]
+//!     cargo run --release --example inspect_gradients [-- --out target/inspect_gradients.dot --svg target/inspect_gradients.svg]
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 use ferrograd::autograd::{grad, gradcheck, no_grad, GradcheckOptions, Var};
 use ferrograd::nn::{CrossEntropyLoss, Forward, Linear, Module};
 use ferrograd::tensor::{IndexTensor, Result, Tensor};
+use ferrograd_inspect::graph_svg;
 
 /// `fc2(tanh(fc1(x)))`, keeping the hidden activation for inspection. Its parameters are
 /// named by its fields: `fc1.weight`, `fc1.bias`, `fc2.weight`, `fc2.bias`.
@@ -61,8 +63,11 @@ fn norm(t: &Tensor<f64>) -> f64 {
     t.to_vec().iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
+const USAGE: &str = "cargo run --example inspect_gradients -- [--out FILE.dot] [--svg FILE.svg]";
+
 fn main() -> ExitCode {
     let mut out = "target/inspect_gradients.dot".to_string();
+    let mut svg = "target/inspect_gradients.svg".to_string();
     let mut args = lexopt::Parser::from_env();
     loop {
         match args.next() {
@@ -71,15 +76,19 @@ fn main() -> ExitCode {
                 Ok(Ok(v)) => out = v,
                 _ => return usage_error("--out needs a UTF-8 path"),
             },
+            Ok(Some(lexopt::Arg::Long("svg"))) => match args.value().map(|v| v.into_string()) {
+                Ok(Ok(v)) => svg = v,
+                _ => return usage_error("--svg needs a UTF-8 path"),
+            },
             Ok(Some(lexopt::Arg::Long("help") | lexopt::Arg::Short('h'))) => {
-                println!("Usage: cargo run --example inspect_gradients -- [--out FILE.dot]");
+                println!("Usage: {USAGE}");
                 return ExitCode::SUCCESS;
             }
             Ok(Some(other)) => return usage_error(&other.unexpected().to_string()),
             Err(e) => return usage_error(&e.to_string()),
         }
     }
-    match run(&out) {
+    match run(&out, &svg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -89,11 +98,11 @@ fn main() -> ExitCode {
 }
 
 fn usage_error(message: &str) -> ExitCode {
-    eprintln!("error: {message}\nUsage: cargo run --example inspect_gradients -- [--out FILE.dot]");
+    eprintln!("error: {message}\nUsage: {USAGE}");
     ExitCode::from(2)
 }
 
-fn run(dot_path: &str) -> std::result::Result<(), Box<dyn Error>> {
+fn run(dot_path: &str, svg_path: &str) -> std::result::Result<(), Box<dyn Error>> {
     let model = Mlp {
         fc1: Linear::new(2, 3, 1),
         fc2: Linear::new(3, 2, 2),
@@ -137,6 +146,7 @@ fn run(dot_path: &str) -> std::result::Result<(), Box<dyn Error>> {
     );
 
     let dot = loss.to_dot(); // the graph with the gradients of this first backward
+    let svg = graph_svg(std::slice::from_ref(&loss))?; // the same graph, drawn
 
     println!("\n== 3. a hook on hidden that halves the gradient passing through it ==");
     let before: Vec<f64> = model
@@ -191,6 +201,11 @@ fn run(dot_path: &str) -> std::result::Result<(), Box<dyn Error>> {
         dot.lines().filter(|l| l.contains("[label=")).count(),
         dot.lines().filter(|l| l.contains("->")).count()
     );
+    if let Some(dir) = std::path::Path::new(svg_path).parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(svg_path, &svg).map_err(|e| format!("cannot write {svg_path}: {e}"))?;
+    println!("wrote {svg_path}: the same graph drawn without Graphviz (open it in a browser)");
     Ok(())
 }
 

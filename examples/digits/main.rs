@@ -3,10 +3,13 @@
 //! test accuracy, saves the model as safetensors with PyTorch's names (`0.weight`,
 //! `1.running_mean`, ...) and the test split's indices next to it (for
 //! `examples/digits/check_pytorch.py`), draws the confusion matrix and the misclassified test
-//! digits, and ends with `test accuracy: X`.
+//! digits, and ends with `test accuracy: X`. With `--saliency` it also draws, for a few test
+//! digits, which pixels the score of the true digit depends on (saliency and integrated
+//! gradients, `saliency.png`).
 //!
 //!     cargo run --release --example digits
 //!     cargo run --release --example digits -- --epochs 20 --lr 0.005 --seed 3 --out target/digits
+//!     cargo run --release --example digits -- --saliency
 //!
 //! Any mistake (an unknown option, a malformed CSV) is reported as `error: ...` with a
 //! non-zero exit status.
@@ -14,6 +17,7 @@
 mod data;
 mod model;
 mod plot;
+mod saliency;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -39,6 +43,8 @@ Options:
   --batch-size N    images per step [default: 64]
   --out DIR         where to write the model, the test indices and the plots
                     [default: target/digits]
+  --saliency        also draw saliency and integrated-gradient maps of a few test
+                    digits (saliency.png)
   -h, --help        print this help";
 
 /// The command line, defaults filled in.
@@ -49,6 +55,7 @@ struct Config {
     seed: u64,
     batch_size: usize,
     out: String,
+    saliency: bool,
 }
 
 fn main() -> ExitCode {
@@ -128,6 +135,15 @@ fn run(config: &Config) -> Result<(), String> {
     let path = out.join("misclassified.png");
     let n = plot::misclassified(&path, &test_set, &predicted, 48)?;
     println!("wrote {} ({n} digits)", path.display());
+    if config.saliency {
+        let path = out.join("saliency.png");
+        let gap = saliency::maps(&path, &model, &test_set, &predicted)?;
+        println!(
+            "wrote {} ({} test digits; integrated gradients add up to the score's change within {gap:.1e})",
+            path.display(),
+            saliency::SHOWN.min(test_set.len())
+        );
+    }
     println!("test accuracy: {test_acc:.4}");
     Ok(())
 }
@@ -142,6 +158,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Opti
         seed: 0,
         batch_size: 64,
         out: "target/digits".into(),
+        saliency: false,
     };
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -161,6 +178,7 @@ fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Opti
                 }
             }
             Long("out") => config.out = text(&mut parser, "--out")?,
+            Long("saliency") => config.saliency = true,
             Short('h') | Long("help") => return Ok(None),
             other => return Err(other.unexpected().to_string()),
         }

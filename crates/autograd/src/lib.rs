@@ -42,6 +42,7 @@ mod backward;
 mod dot;
 mod grad_mode;
 mod gradcheck;
+mod graph;
 mod ops;
 mod var;
 
@@ -50,4 +51,5 @@ pub use backward::grad;
 pub use dot::to_dot;
 pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, GradModeGuard};
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
+pub use graph::Graph;
 pub use var::{live_nodes, BackwardFn, Grads, Hook, Inputs, IntoGrads, ValueMut, Var, WeakVar};

@@ -72,7 +72,10 @@ pub use data::DataLoader;
 pub use ferrograd_derive::Module;
 pub use layers::*;
 pub use loss::{BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss};
-pub use module::{Buffer, Component, Forward, Module, ModuleDict, ModuleList, Sequential, TrainingFlag, Visitor};
+pub use module::{
+    Buffer, Component, Forward, HookHandle, HookKey, Module, ModuleDict, ModuleList, ModuleRef, Sequential,
+    TrainingFlag, Visitor,
+};
 pub use optim::lr_scheduler;
 pub use optim::{Adam, AdamW, Optimizer, SGD};
 pub use reduction::Reduction;

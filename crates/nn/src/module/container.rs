@@ -6,6 +6,7 @@ use std::ops::{Deref, DerefMut};
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Error, Float, IndexTensor, Result};
 
+use super::hooks::{self, HookKey};
 use super::visit::module_component;
 use super::{Component, Forward, Module, Visitor};
 
@@ -55,12 +56,18 @@ trait Layer<T: Float>: Module<T> {
     fn forward_flow(&self, i: usize, x: FlowRef<'_, T>) -> Result<Var<T>>;
 }
 
-/// A layer with the input type it takes.
-struct Typed<L, I: ?Sized>(L, std::marker::PhantomData<fn(&I)>);
+/// A layer with the input type it takes. The byte gives each layer an address of its own,
+/// even a zero-sized one such as `Tanh` (boxed, it would share one with every other), since
+/// hooks find a module by its address: the layer's hooks are registered under this wrapper's.
+struct Typed<L, I: ?Sized>(L, std::marker::PhantomData<fn(&I)>, #[allow(dead_code)] u8);
 
 impl<T: Float, I: SequentialInput<T>, L: Forward<I, T, Output = Var<T>>> Module<T> for Typed<L, I> {
     fn visit(&self, v: &mut Visitor<'_, T>) {
         self.0.visit(v);
+    }
+
+    fn hook_key(&self) -> HookKey {
+        HookKey::of(self).named::<L>()
     }
 }
 
@@ -83,7 +90,7 @@ impl<T: Float, I: SequentialInput<T>, L: Forward<I, T, Output = Var<T>>> Layer<T
                 format!("layer {i} ({name}) takes {} but was given {given}", I::WHAT),
             ));
         };
-        self.0.forward(input)
+        hooks::call::<T, I, Var<T>>(self.hook_key(), input, |x| self.0.forward(x))
     }
 }
 
@@ -127,7 +134,7 @@ impl<T: Float> Sequential<T> {
     /// returns a `Var`.
     #[allow(clippy::should_implement_trait)]
     pub fn add<I: SequentialInput<T>, L: Forward<I, T, Output = Var<T>> + 'static>(mut self, layer: L) -> Self {
-        self.layers.push(Box::new(Typed(layer, std::marker::PhantomData)));
+        self.layers.push(Box::new(Typed(layer, std::marker::PhantomData, 0)));
         self
     }
 

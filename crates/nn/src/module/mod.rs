@@ -6,13 +6,17 @@
 //! dotted names of `named_parameters` and `state_dict` (`transformer.h.0.ln_1.weight`).
 
 mod container;
+mod hooks;
 mod visit;
 
 pub use container::{ModuleDict, ModuleList, Sequential};
+#[doc(hidden)]
+pub use hooks::HookKey;
+pub use hooks::{HookHandle, ModuleRef};
 pub use visit::{Buffer, Component, TrainingFlag, Visitor};
 
 use ferrograd_autograd::Var;
-use ferrograd_tensor::{Float, Result};
+use ferrograd_tensor::{Float, Result, Tensor};
 
 use crate::checkpoint::StateValue;
 use crate::StateDict;
@@ -68,6 +72,27 @@ pub trait Module<T: Float = f32> {
     /// The parameters, in the order of [`named_parameters`](Module::named_parameters).
     fn parameters(&self) -> Vec<Var<T>> {
         self.named_parameters().into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// This module and every sub-module under its dotted name, the module itself first (named
+    /// `""`), then each sub-module before its own sub-modules, as `named_modules()`: what
+    /// hooks are registered on without knowing the modules' types.
+    fn named_modules(&self) -> Vec<(String, ModuleRef<'_>)> {
+        let mut out = vec![(String::new(), ModuleRef::new(self.hook_key()))];
+        Visitor::walk(self, &mut |name, entry| {
+            if let Entry::Module(key) = entry {
+                out.push((name.to_string(), ModuleRef::new(key)));
+            }
+        });
+        out
+    }
+
+    /// Which module a hook registered through [`named_modules`](Module::named_modules)
+    /// belongs to: the module [`Forward::call`] runs as. Only a wrapper that forwards to the
+    /// module it holds (`Box`) gives another's.
+    #[doc(hidden)]
+    fn hook_key(&self) -> HookKey {
+        HookKey::of(self)
     }
 
     /// The buffers (running statistics, counters) with their dotted names, as
@@ -131,7 +156,7 @@ pub trait Module<T: Float = f32> {
             Entry::Buffer(b) => {
                 sd.insert(name, b.value().clone());
             }
-            Entry::Training(_) => {}
+            Entry::Training(_) | Entry::Module(_) => {}
         });
         sd
     }
@@ -157,4 +182,65 @@ pub trait Forward<In: ?Sized, T: Float = f32>: Module<T> {
 
     /// Computes the output.
     fn forward(&self, input: &In) -> Result<Self::Output>;
+
+    /// Calls the module, as `module(x)` in PyTorch: [`forward`](Forward::forward) with the
+    /// hooks registered on this module around it. A model calls its sub-modules with `call`
+    /// for their hooks to run; a [`Sequential`] calls every layer so. Without any hook
+    /// registered it costs one atomic load more than `forward`.
+    fn call(&self, input: &In) -> Result<Self::Output>
+    where
+        In: Sized + 'static,
+        Self::Output: 'static,
+    {
+        hooks::call::<T, In, Self::Output>(HookKey::of(self), input, |x| self.forward(x))
+    }
+
+    /// Runs `hook(input, output)` after every later [`call`](Forward::call) of this module, as
+    /// `register_forward_hook`; the hook sees exactly what `forward` was given and returned.
+    /// It stays on until the handle is dropped or [`removed`](HookHandle::remove); the handle
+    /// borrows the module, which cannot be moved meanwhile.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use ferrograd_nn::{Forward, Linear, Sequential, Tanh};
+    /// use ferrograd_autograd::Var;
+    /// use ferrograd_tensor::Tensor;
+    ///
+    /// let tanh = Tanh;
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let handle = tanh.register_forward_hook(move |_x: &Var, y: &Var| log.borrow_mut().push(y.shape()));
+    /// tanh.call(&Var::new(Tensor::<f32>::zeros(&[2, 3])))?;
+    /// tanh.forward(&Var::new(Tensor::<f32>::zeros(&[4])))?; // forward alone runs no hook
+    /// handle.remove();
+    /// tanh.call(&Var::new(Tensor::<f32>::zeros(&[5])))?;
+    /// assert_eq!(*seen.borrow(), [vec![2, 3]]);
+    /// # Ok::<(), ferrograd_tensor::Error>(())
+    /// ```
+    fn register_forward_hook(&self, hook: impl Fn(&In, &Self::Output) + 'static) -> HookHandle<'_>
+    where
+        Self: Sized,
+        In: Sized + 'static,
+        Self::Output: 'static,
+    {
+        hooks::typed_forward::<In, Self::Output>(HookKey::of(self), hook)
+    }
+
+    /// Runs `hook(grad_input, grad_output)` during every backward through a later
+    /// [`call`](Forward::call) of this module, as `register_full_backward_hook`:
+    /// `grad_output` is the gradient of the loss with respect to the module's output and
+    /// `grad_input` with respect to its input, `None` where PyTorch gives `None` (an input
+    /// that does not require a gradient, or one that is not a float `Var`). The hook only
+    /// looks: unlike PyTorch's, it cannot replace `grad_input`. Removed as a forward hook is.
+    ///
+    /// The gradients are exactly those of a backward without the hook: the input passes
+    /// through an identity op (`BackwardHookFunctionBackward`, as in PyTorch), whose gradient
+    /// is the module's share alone when the input is also used elsewhere.
+    fn register_full_backward_hook(&self, hook: impl Fn(Option<&Tensor<T>>, &Tensor<T>) + 'static) -> HookHandle<'_>
+    where
+        Self: Sized,
+        T: 'static,
+    {
+        ModuleRef::new(HookKey::of(self)).register_full_backward_hook(hook)
+    }
 }

@@ -18,6 +18,8 @@ pub(crate) enum Entry<'e, T: Float> {
     Buffer(&'e Buffer<T>),
     /// The module's train/eval flag.
     Training(&'e TrainingFlag),
+    /// A sub-module, by the key its hooks are registered under.
+    Module(super::HookKey),
 }
 
 /// Which of a module's entries the walk wants now: PyTorch lists a module's own parameters,
@@ -93,6 +95,7 @@ impl<'a, T: Float> Visitor<'a, T> {
         if self.pass == Pass::Children {
             let len = self.prefix.len();
             self.prefix.push_str(name);
+            (self.sink)(&self.prefix, Entry::Module(m.hook_key()));
             self.prefix.push('.');
             self.walk_module(m);
             self.prefix.truncate(len);
@@ -166,6 +169,10 @@ impl<T: Float, C: Component<T>> Module<T> for Vec<C> {
 impl<T: Float, M: Module<T> + ?Sized> Module<T> for Box<M> {
     fn visit(&self, v: &mut Visitor<'_, T>) {
         (**self).visit(v);
+    }
+
+    fn hook_key(&self) -> super::HookKey {
+        (**self).hook_key()
     }
 }
 
