@@ -24,10 +24,13 @@ pub const JOIN_RUNS: usize = 32;
 /// not started when the caller is done with its own is taken back by the caller, so a parked
 /// helper costs only the parallelism of the pieces posted while it wakes, never a wait.
 ///
-/// Measured on the char transformer (`char_lm --type transformer`, 300 steps): the helper
-/// spinning 500 µs after each piece took 17% of the process's cycles (`perf`), for the same
-/// time per step as 50 µs; pieces of a step come every few µs, so 50 µs still catches the
-/// next piece of the same step, and the helper sleeps between steps and during evaluation.
+/// Measured on the char transformer (`char_lm --type transformer`, 150 steps, three runs of
+/// each): with 500 µs the helper's spinning was 17% of the process's cycles (`perf`) and the
+/// process used 6.5-7.0 s of CPU; with 50 µs, 5.8-6.1 s and `helper_loop` 1.8% of the
+/// cycles; with no spin at all, 5.6-5.8 s. Pieces of a step come every few µs, so 50 µs still
+/// catches the next piece of the same op, and the helper sleeps between steps and during
+/// evaluation. (The times per step of those runs, on a host running other builds, varied
+/// more between runs than between settings.)
 pub const SPIN: Duration = Duration::from_micros(50);
 
 // --- Matrix products (crate::linalg, crate::kernels::gemm) ---
@@ -36,8 +39,8 @@ pub const SPIN: Duration = Duration::from_micros(50);
 /// columns), products with at most this many multiply-adds run in `small_gemm`'s plain loops,
 /// larger ones in matrixmultiply. On the tables of docs/performance.md ("Matrix products")
 /// matrixmultiply takes 16x16x16 (4 096, the bound before) faster than the loops (0.3
-/// against 0.6-0.8 µs) and 8x8x8 as fast or faster (0.1 against 0.2 µs); 4x4x4 costs the
-/// same 0.1 µs either way, so only such tiny products stay with the loops.
+/// against 0.6-0.8 µs) and 8x8x8 too (0.11 against 0.18 µs); the loops keep 4x4x4 (0.08
+/// against 0.11 µs).
 pub const SMALL_GEMM: usize = 1 << 8;
 
 /// A product with a dimension below this is skinny: matrixmultiply's kernel works on 8x8
