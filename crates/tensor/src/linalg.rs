@@ -97,7 +97,8 @@ impl<T: Float> Tensor<T> {
 impl<T: Float> Tensor<T> {
     /// `op(self) · op(other)` for 2-D tensors, where `op` transposes its operand when the flag
     /// says so: `a.mm(&b, false, true)` is `a · bᵀ`. The transposes are strided views, nothing
-    /// is copied; large products go to ndarray's `dot` (matrixmultiply), tiny ones to a loop.
+    /// is copied. f32 products go to the AVX-512 kernel where the CPU has it, others to
+    /// matrixmultiply, tiny and small skinny ones to plain loops (sizes in [`crate::tuning`]).
     pub fn mm(&self, other: &Self, transpose_self: bool, transpose_other: bool) -> Result<Self> {
         if self.ndim() != 2 || other.ndim() != 2 {
             return Err(Error::invalid(
