@@ -35,6 +35,10 @@ use args::Config;
 use data::{CharDataset, Vocab};
 use model::{Model, ModelConfig};
 
+/// Steps before the page faults of a step are counted: the first steps make the buffers
+/// that the later ones reuse.
+const WARM_UP: usize = 10;
+
 /// Words sampled at each sampling step.
 const N_SAMPLES: usize = 10;
 /// Evaluation: up to this many batches of this many words.
@@ -177,10 +181,19 @@ fn fit(
     let start = Instant::now();
     // The time spent in training steps, without evaluation and sampling.
     let mut step_time = 0.0;
+    // Minor page faults in the training steps after the first WARM_UP (steady state).
+    let (mut faults, mut counted) = (0u64, 0usize);
     for step in 0..config.max_steps {
         let step_start = Instant::now();
+        let faults_before = ferrograd_tensor::minor_page_faults();
         let loss = train::step(model, &mut optimizer, &corpus.train, config.batch_size, rng)?;
         step_time += step_start.elapsed().as_secs_f64();
+        if let (Some(before), Some(after)) = (faults_before, ferrograd_tensor::minor_page_faults()) {
+            if step >= WARM_UP {
+                faults += after - before;
+                counted += 1;
+            }
+        }
         bar.inc(1);
         bar.set_message(format!("loss {loss:.4}"));
         let last = step + 1 == config.max_steps;
@@ -210,6 +223,12 @@ fn fit(
         config.max_steps as f64 / step_time.max(1e-9),
         1000.0 * step_time / config.max_steps.max(1) as f64
     );
+    if counted > 0 {
+        println!(
+            "minor page faults per training step after the first {WARM_UP}: {:.1}",
+            faults as f64 / counted as f64
+        );
+    }
     Ok(history)
 }
 

@@ -101,8 +101,17 @@ fn run(config: &Config) -> Result<(), String> {
         config.lr, config.batch_size, config.epochs
     );
     let start = Instant::now();
+    // Minor page faults in the training steps of every epoch but the first (steady state).
+    let (mut faults, mut steps) = (0u64, 0usize);
     for epoch in 0..config.epochs {
+        let faults_before = ferrograd_tensor::minor_page_faults();
         let loss = model::train_epoch(&model, &mut optimizer, &loader, epoch as u64)?;
+        if let (Some(before), Some(after)) = (faults_before, ferrograd_tensor::minor_page_faults()) {
+            if epoch > 0 {
+                faults += after - before;
+                steps += loader.len();
+            }
+        }
         let (_, acc) = model::evaluate(&model, &test_set)?;
         println!("epoch {:>3}  loss {loss:.4}  test acc {acc:.4}", epoch + 1);
     }
@@ -111,6 +120,12 @@ fn run(config: &Config) -> Result<(), String> {
         config.epochs,
         start.elapsed().as_secs_f64()
     );
+    if steps > 0 {
+        println!(
+            "minor page faults per training step after the first epoch: {:.1}",
+            faults as f64 / steps as f64
+        );
+    }
     let (predicted, test_acc) = model::evaluate(&model, &test_set)?;
 
     let out = Path::new(&config.out);

@@ -41,6 +41,8 @@ mod kernels;
 mod layout;
 mod linalg;
 mod mask;
+#[doc(hidden)]
+pub mod matmul_paths;
 pub mod npy;
 mod parallel;
 mod reduce;
@@ -50,6 +52,7 @@ mod shape_ops;
 mod softmax;
 mod stats;
 mod tensor;
+pub mod tuning;
 
 pub use activation::GeluApproximate;
 pub use conv::Window2d;
@@ -65,6 +68,8 @@ pub use mask::BoolTensor;
 /// `cross_entropy` kernel of `ferrograd-nn` builds on. All of it safe code; the `unsafe` of the
 /// matrix and row kernels and of the helper thread stays inside this crate.
 pub use parallel::{for_each_block_mut, for_each_block_pair_mut, output_vec, recycle, release_spare_buffers};
+/// Page faults and malloc's set-up: see `docs/performance.md`, "Page faults".
+pub use parallel::{minor_page_faults, tune_allocator};
 pub use shape::{broadcast_reduction_axes, broadcast_shape, normalize_dim};
 pub use stats::normalize_dims;
 pub use tensor::{checked_numel, Tensor};

@@ -79,7 +79,8 @@ impl<T: Float> Tensor<T> {
         let b = broadcast_batch(&other.data, &batch, k, n);
         let mut out = ndarray::Array3::<T>::zeros((nb, m, n));
         for i in 0..nb {
-            let r: Array2<T> = a.slice(s![i, .., ..]).dot(&b.slice(s![i, .., ..]));
+            // Each product by the path `mm` would take (attention's 16x16x16: the kernel).
+            let r = gemm(a.slice(s![i, .., ..]), b.slice(s![i, .., ..]), None);
             out.slice_mut(s![i, .., ..]).assign(&r);
         }
         let mut shape = batch;
@@ -96,7 +97,8 @@ impl<T: Float> Tensor<T> {
 impl<T: Float> Tensor<T> {
     /// `op(self) · op(other)` for 2-D tensors, where `op` transposes its operand when the flag
     /// says so: `a.mm(&b, false, true)` is `a · bᵀ`. The transposes are strided views, nothing
-    /// is copied; large products go to ndarray's `dot` (matrixmultiply), tiny ones to a loop.
+    /// is copied. f32 products go to the AVX-512 kernel where the CPU has it, others to
+    /// matrixmultiply, tiny and small skinny ones to plain loops (sizes in [`crate::tuning`]).
     pub fn mm(&self, other: &Self, transpose_self: bool, transpose_other: bool) -> Result<Self> {
         if self.ndim() != 2 || other.ndim() != 2 {
             return Err(Error::invalid(
@@ -184,32 +186,12 @@ fn view_2d<T: Float>(t: &Tensor<T>, transpose: bool) -> ArrayView2<'_, T> {
     }
 }
 
-/// Products with at most this many multiply-adds skip matrixmultiply, whose packing costs more
-/// than the arithmetic at this size.
-const SMALL_GEMM: usize = 1 << 12;
-
-/// Products with a dimension below this skip matrixmultiply too: its kernel works on 8x8
-/// blocks of C padded to full size, and packs all of A and B, so that a product with 3
-/// columns (the logits of a small classifier) or 2 rows of B (2 input features) runs at a
-/// tenth of its speed.
-const SKINNY: usize = 16;
-
-/// Products with at least this many multiply-adds leave the f32 kernel (which does not block
-/// for caches) for matrixmultiply.
-const PARALLEL_GEMM: usize = 1 << 25;
-
-/// Products with at least this many multiply-adds are shared between threads (with two, this
-/// one and `parallel::join`'s helper). What the helper reads of the operands and writes of
-/// C has to cross between the cores, and later writes by this thread (an optimizer updating
-/// the weights the helper read) wait for the helper's copies to be invalidated. How much that
-/// costs depends on where the host places the two cores: for the 784-128-128-10 step (products
-/// of 1-6.4 M) splitting gave 250-300 µs in some runs and 500-630 µs in others, against a
-/// steady 388 µs on one thread; for a 2-64-64-3 step (0.5 M) 64 against 69 µs, or 115.
-const JOIN_GEMM: usize = 1 << 23;
+use crate::tuning::{JOIN_GEMM, KERNEL_MAX_GEMM, SKINNY, SMALL_GEMM, SMALL_SKINNY_GEMM};
 
 /// `A·B`, plus `bias` added to each row after the product (as a separate addition would).
-fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<ArrayView1<'_, T>>) -> Array2<T> {
+pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<ArrayView1<'_, T>>) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
+    crate::parallel::tune_allocator();
     let copy: Vec<T>; // a strided bias, made contiguous
     let bias = match bias.map(|b| (b.to_slice(), b)) {
         Some((Some(b), _)) => Some(b),
@@ -225,7 +207,7 @@ fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<Array
     );
     // The f32 kernel adds the bias as it stores C; every other path adds it afterwards.
     let kernel = crate::kernels::gemm::available::<T>() && n >= SKINNY && m >= crate::kernels::gemm::MR;
-    if kernel && m * n * k < PARALLEL_GEMM && m * n * k > SMALL_GEMM {
+    if kernel && m * n * k < KERNEL_MAX_GEMM {
         return kernel_product(a, b, bias);
     }
     let mut c = product(a, b, kernel);
@@ -245,7 +227,8 @@ fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<Array
 fn product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, kernel: bool) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
     // The f32 kernel takes any k, rows of B of at least `SKINNY` and blocks of 8 rows of A.
-    if m * n * k <= SMALL_GEMM || (m.min(n).min(k) < SKINNY && !kernel) {
+    let skinny = m.min(n).min(k) < SKINNY && !kernel;
+    if m * n * k <= SMALL_GEMM || (skinny && m * n * k <= SMALL_SKINNY_GEMM) {
         return small_gemm(a, b);
     }
     let threads = rayon::current_num_threads();
@@ -282,7 +265,7 @@ impl<T> RowsOut<T> {
 /// (`parallel::for_each_index`), so a helper slowed down by the host leaves more to this one.
 /// Pieces are panels of columns of C when A is the smaller operand (a batch of 64 through a
 /// 784 -> 128 layer: each thread reads and packs only its share of B), else blocks of rows.
-fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<&[T]>) -> Array2<T> {
+pub(crate) fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<&[T]>) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
     let mut c = Vec::<T>::with_capacity(m * n);
     let out = RowsOut(c.as_mut_ptr());
@@ -335,7 +318,7 @@ fn columns_contiguous<T>(v: &ArrayView2<'_, T>) -> bool {
 /// On x86-64 with AVX2 the same loops are compiled for 256-bit vectors (chosen at run time, as
 /// matrixmultiply does). Products and sums stay separate operations (no fused multiply-add),
 /// so the result is the same, bit for bit, with and without AVX2.
-fn small_gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
+pub(crate) fn small_gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Array2<T> {
     #[cfg(target_arch = "x86_64")]
     if crate::cpu::isa() >= crate::cpu::Isa::Avx2 {
         // SAFETY: the CPU supports AVX2 (cpu::isa never picks a level the CPU lacks).

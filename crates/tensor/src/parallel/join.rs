@@ -4,7 +4,8 @@
 //! rayon's idle threads go to sleep within microseconds, and waking one costs tens of
 //! microseconds on a shared virtual machine: more than a 128x64x64 product takes. A training
 //! step of a small model hands out a piece every few microseconds, so the helper here spins
-//! for [`SPIN`] after each piece before it parks, as OpenMP's threads (PyTorch's) do. Nothing
+//! for a while ([`SPIN`]) after each piece before it parks, as OpenMP's threads (PyTorch's)
+//! do, and sleeps between steps. Nothing
 //! waits on it blindly: a piece it has not started when the caller is done with its own is
 //! taken back and run on the caller, so a descheduled helper costs no more than running both
 //! pieces in turn.
@@ -15,10 +16,9 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::OnceLock;
 use std::thread::{self, Thread};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// How long the helper spins for the next piece before it parks.
-pub const SPIN: Duration = Duration::from_micros(500);
+use crate::tuning::SPIN;
 
 const EMPTY: u8 = 0;
 const POSTED: u8 = 1;

@@ -11,6 +11,7 @@
 //! ([`output_vec`]) takes it over instead of asking for new pages, as in a training loop where
 //! every step's gradient has the shape of the last. At most [`SPARE_MAX`] buffers and
 //! [`SPARE_MAX_BYTES`] are kept; [`release_spare_buffers`] gives them back to the system.
+//! Smaller buffers are reused by malloc itself, set up for it by [`memory`].
 
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,14 +22,11 @@ use rayon::prelude::*;
 use crate::{Float, Tensor};
 
 mod join;
+pub mod memory;
 pub use join::join;
+pub use memory::{minor_page_faults, tune_allocator};
 
-/// Below this many elements of work a loop runs on the calling thread: handing blocks to other
-/// threads costs a few microseconds.
-pub const PARALLEL_MIN_WORK: usize = 1 << 15;
-
-/// With two threads, work is handed out in this many runs (at most).
-const JOIN_RUNS: usize = 32;
+use crate::tuning::{HUGE_PAGE_MIN_BYTES, JOIN_RUNS, PARALLEL_MIN_WORK, SPARE_MAX, SPARE_MAX_BYTES, SPARE_MIN_BYTES};
 
 /// Calls `f(i)` for every `i < count`, on this thread and `join`'s helper: this thread takes
 /// indices from the front, the helper from the back, each the next one when done with the
@@ -100,6 +98,7 @@ pub fn for_each_block_pair_mut<U: Send, V: Send>(
         b.len()
     );
     let work = blocks.saturating_mul(work_per_block.max(1));
+    tune_allocator();
     let threads = rayon::current_num_threads();
     let serial = work < PARALLEL_MIN_WORK || threads < 2;
     if !serial && threads == 2 && blocks >= 2 {
@@ -152,21 +151,15 @@ fn blocks_of<V>(b: &mut [V], len: usize) -> impl Iterator<Item = &mut [V]> {
 
 /// A vector of `len` zeros for a big result that is about to be overwritten.
 ///
-/// The zeros come from the allocator's fresh pages, untouched; on Linux a buffer of 4 MiB or
-/// more is marked for transparent huge pages (`madvise(MADV_HUGEPAGE)`), so that writing it
+/// The zeros come from the allocator's fresh pages, untouched; on Linux a buffer of
+/// [`HUGE_PAGE_MIN_BYTES`] or more is marked for transparent huge pages (`madvise(MADV_HUGEPAGE)`), so that writing it
 /// faults in 2 MiB pages instead of 4 KiB ones (a 250 MiB gradient: 125 faults, not 64 000).
 pub fn zeroed_vec<T: Float>(len: usize) -> Vec<T> {
+    tune_allocator();
     let v = vec![T::zero(); len];
     advise_huge_pages(&v);
     v
 }
-
-/// Buffers smaller than this are not kept: the allocator reuses small ones by itself.
-pub const SPARE_MIN_BYTES: usize = 1 << 20;
-/// At most this many spare buffers are kept (the oldest goes first).
-pub const SPARE_MAX: usize = 2;
-/// At most this many bytes of spare buffers are kept.
-pub const SPARE_MAX_BYTES: usize = 1 << 30;
 
 /// A spare buffer: its size in bytes and the `Vec<T>` of some `Float` type.
 type Spare = (usize, Box<dyn Any + Send>);
@@ -215,16 +208,18 @@ pub fn output_vec<T: Float>(len: usize) -> Vec<T> {
     zeroed_vec(len)
 }
 
-/// Drops the spare buffers, giving their memory back (as `torch.cuda.empty_cache()`).
+/// Drops the spare buffers and gives free memory at the top of malloc's heap back to the
+/// system (as `torch.cuda.empty_cache()`).
 pub fn release_spare_buffers() {
     spare().clear();
+    memory::trim();
 }
 
 #[cfg(all(target_os = "linux", not(miri)))]
 fn advise_huge_pages<T>(v: &[T]) {
     const HUGE: usize = 2 << 20;
     let bytes = std::mem::size_of_val(v);
-    if bytes < 2 * HUGE {
+    if bytes < HUGE_PAGE_MIN_BYTES {
         return;
     }
     let start = (v.as_ptr() as usize).next_multiple_of(HUGE);

@@ -1,0 +1,103 @@
+//! Every size that picks a path: when work is shared between threads, which matrix-product
+//! loop runs, how long an idle thread waits awake, which buffers are kept for reuse, and how
+//! the C allocator is set up. Each value sits beside the measurement it follows from (on the
+//! 2-core AVX-512 machine of docs/performance.md; release build, medians of repeated runs).
+//!
+//! The values only choose between paths that give the same result: a product or a loop gives
+//! the same numbers, bit for bit, whichever side of a threshold it falls on (the tests of
+//! `linalg` and `parallel` check the paths against each other).
+
+use std::time::Duration;
+
+// --- Sharing work between threads (crate::parallel) ---
+
+/// Below this many elements of work a loop runs on the calling thread: handing blocks to
+/// other threads costs a few microseconds.
+pub const PARALLEL_MIN_WORK: usize = 1 << 15;
+
+/// With two threads, a loop's blocks are handed out in at most this many runs: enough for a
+/// thread slowed down by the host to leave most of the work to the other, few enough that
+/// taking a run (an atomic exchange and a lock) costs nothing next to the run.
+pub const JOIN_RUNS: usize = 32;
+
+/// How long `join`'s helper thread spins for the next piece before it parks. A piece it has
+/// not started when the caller is done with its own is taken back by the caller, so a parked
+/// helper costs only the parallelism of the pieces posted while it wakes, never a wait.
+///
+/// Measured on the char transformer (`char_lm --type transformer`, 150 steps, three runs of
+/// each): with 500 µs the helper's spinning was 17% of the process's cycles (`perf`) and the
+/// process used 6.5-7.0 s of CPU; with 50 µs, 5.8-6.1 s and `helper_loop` 1.8% of the
+/// cycles; with no spin at all, 5.6-5.8 s. Pieces of a step come every few µs, so 50 µs still
+/// catches the next piece of the same op, and the helper sleeps between steps and during
+/// evaluation. (The times per step of those runs, on a host running other builds, varied
+/// more between runs than between settings.)
+pub const SPIN: Duration = Duration::from_micros(50);
+
+// --- Matrix products (crate::linalg, crate::kernels::gemm) ---
+
+/// Where the f32 AVX-512 kernel cannot run (f64, AVX2 or scalar, fewer than 8 rows or 16
+/// columns), products with at most this many multiply-adds run in `small_gemm`'s plain loops,
+/// larger ones in matrixmultiply. On the tables of docs/performance.md ("Matrix products")
+/// matrixmultiply takes 16x16x16 (4 096, the bound before) faster than the loops (0.3
+/// against 0.6-0.8 µs) and 8x8x8 too (0.11 against 0.18 µs); the loops keep 4x4x4 (0.08
+/// against 0.11 µs).
+pub const SMALL_GEMM: usize = 1 << 8;
+
+/// A product with a dimension below this is skinny: matrixmultiply's kernel works on 8x8
+/// blocks of C padded to full size, and packs all of A and B.
+pub const SKINNY: usize = 16;
+
+/// Skinny products (without the kernel) with at most this many multiply-adds run in the
+/// plain loops: there, matrixmultiply's packing and padding cost more than the arithmetic
+/// (the 2-64 bench's 128x64x2, 1.1 against 2.3 µs; the spiral's 32x64x3, 0.4 against 0.8 µs;
+/// the digits' 64x128x10, 3.4 against 3.6 µs), while above, matrixmultiply is 2-5 times
+/// faster (the digits' conv1 backward, 4096x16x9: 103 against 55 µs; 16ᵀx4096x9: 102
+/// against 22 µs; 4096x16x4: 47 against 22 µs).
+pub const SMALL_SKINNY_GEMM: usize = 1 << 17;
+
+/// Products with at least this many multiply-adds leave the f32 AVX-512 kernel (which does
+/// not block for caches) for matrixmultiply (which does). The kernel was the faster at every
+/// size measured, from 16x16x16 (0.2 against 0.3 µs) to 1024x1024x1024 (39 against 56 ms)
+/// and the char MLP's 512x1024x64 (400 against 660 µs, where the bound was 2²⁵ before and
+/// sent that product to matrixmultiply); above 1024³, unmeasured, matrixmultiply takes over.
+pub const KERNEL_MAX_GEMM: usize = (1 << 30) + 1;
+
+/// Products with at least this many multiply-adds are shared between threads (with two, this
+/// one and `parallel::join`'s helper). What the helper reads of the operands and writes of
+/// C has to cross between the cores, and later writes by this thread (an optimizer updating
+/// the weights the helper read) wait for the helper's copies to be invalidated. How much that
+/// costs depends on where the host places the two cores: for the 784-128-128-10 step (products
+/// of 1-6.4 M) splitting gave 250-300 µs in some runs and 500-630 µs in others, against a
+/// steady 388 µs on one thread; for a 2-64-64-3 step (0.5 M) 64 against 69 µs, or 115.
+pub const JOIN_GEMM: usize = 1 << 23;
+
+// --- Buffers kept for reuse (crate::parallel::output_vec / recycle) ---
+
+/// Buffers smaller than this are not kept by `recycle`: the allocator reuses them by itself
+/// (see [`MMAP_THRESHOLD`]).
+pub const SPARE_MIN_BYTES: usize = 1 << 20;
+/// At most this many spare buffers are kept (the oldest goes first).
+pub const SPARE_MAX: usize = 2;
+/// At most this many bytes of spare buffers are kept.
+pub const SPARE_MAX_BYTES: usize = 1 << 30;
+/// Fresh buffers of at least this many bytes are marked for transparent huge pages, so that
+/// writing one faults in 2 MiB pages instead of 4 KiB ones (a 250 MiB gradient: 125 faults,
+/// not 64 000). Two huge pages: a smaller buffer may not hold a whole aligned one.
+pub const HUGE_PAGE_MIN_BYTES: usize = 4 << 20;
+
+// --- The C allocator (glibc's malloc, set once: crate::parallel::memory) ---
+
+/// Allocations up to this many bytes come from malloc's heap, whose freed memory the next
+/// allocation reuses; larger ones are mapped fresh from the kernel, which faults in and clears
+/// every page at its first write. glibc's default starts at 128 KiB and rises only to the size
+/// of the largest mapped block freed so far, so the char transformer's 128 KiB-2 MiB
+/// activations and gradients were mapped and unmapped every step: 1 600 page faults per step,
+/// against 0-1 with this value (docs/performance.md, "Page faults"). 32 MiB is the most glibc
+/// accepts on 64-bit targets; larger buffers go through [`SPARE_MIN_BYTES`]'s spare buffers.
+pub const MMAP_THRESHOLD: usize = 32 << 20;
+
+/// Free memory at the top of malloc's heap is given back to the kernel only past this many
+/// bytes: twice [`MMAP_THRESHOLD`], as glibc sets it when it raises the threshold itself.
+/// Given back, it would come back as fresh pages at the next step; kept, a training loop
+/// reuses it. `release_spare_buffers` gives it back on request (`malloc_trim`).
+pub const TRIM_THRESHOLD: usize = 2 * MMAP_THRESHOLD;
