@@ -1,6 +1,7 @@
 //! `--saliency`: which pixels the trained CNN's score for the true digit depends on, for a few
 //! test digits, as saliency (|∂ score / ∂ pixel|) and integrated gradients from a black image,
-//! drawn over each digit in one PNG grid: the digit, its saliency, its integrated gradients.
+//! drawn over each digit in one PNG grid: the digit, its saliency, its integrated gradients
+//! (two digits a row).
 
 use std::path::Path;
 
@@ -59,7 +60,7 @@ pub fn maps(path: &Path, model: &Sequential<f32>, test: &Digits, predicted: &[us
         });
     }
     let title = "test digits: |d score / d pixel| and integrated gradients for the true digit";
-    let png = overlay_png(title, &tiles, (SIDE, SIDE), 3, 16).map_err(|e| e.to_string())?;
+    let png = overlay_png(title, &tiles, (SIDE, SIDE), 6, 14).map_err(|e| e.to_string())?;
     std::fs::write(path, png).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(ig.gap.iter().map(|g| g.abs()).fold(0.0, f64::max))
 }

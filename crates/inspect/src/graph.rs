@@ -9,8 +9,8 @@
 //!    barycentre (mean position) of its neighbours in the layer just done, which removes most
 //!    edge crossings.
 //! 3. **Coordinates**: each box is as wide as its longest label line; a node is pulled towards
-//!    its neighbours' centre and then pushed right until it clears the box before it, so no two
-//!    boxes overlap.
+//!    the centre of its inputs (a parameter or input: of the ops that use it) and then pushed
+//!    right until it clears the box before it, so no two boxes overlap.
 //!
 //! The nodes and labels are [`Graph`]'s, the same as [`to_dot`](ferrograd_autograd::to_dot)
 //! writes: op (or `parameter` / `leaf`) and name, shape, value if scalar, gradient norm once
@@ -223,28 +223,41 @@ pub fn layout<T: Float>(outputs: &[Var<T>]) -> Result<GraphLayout> {
             lines[s].len() as f64 * LINE_HEIGHT + PAD,
         )
     };
+    // Two passes: the first places each node under its inputs (sources at the left); the
+    // second places the sources (parameters, inputs) over the ops that use them, as placed by
+    // the first, and the rest under their inputs again.
     let mut centre_x = vec![0.0f64; slots];
     let mut top_y = vec![0.0f64; slots];
-    let mut y = MARGIN;
     let mut width = 0.0f64;
-    for (r, row) in rows.iter().enumerate() {
-        let row_height = row.iter().map(|&s| size(s).1).fold(0.0, f64::max);
-        let mut right_edge = MARGIN - GAP_X;
-        for &s in row {
-            let (w, h) = size(s);
-            let wanted = if r == 0 || up[s].is_empty() {
-                0.0
-            } else {
-                up[s].iter().map(|&t| centre_x[t]).sum::<f64>() / up[s].len() as f64
-            };
-            let gap = if w == 0.0 { GAP_X / 2.0 } else { GAP_X };
-            let left = (wanted - w / 2.0).max(right_edge + gap);
-            centre_x[s] = left + w / 2.0;
-            top_y[s] = y + (row_height - h) / 2.0;
-            right_edge = left + w;
+    let mut y = MARGIN;
+    for pass in 0..2 {
+        let hint: Vec<Option<f64>> = (0..slots)
+            .map(|s| {
+                (pass == 1 && up[s].is_empty() && !down[s].is_empty())
+                    .then(|| down[s].iter().map(|&t| centre_x[t]).sum::<f64>() / down[s].len() as f64)
+            })
+            .collect();
+        width = 0.0;
+        y = MARGIN;
+        for row in &rows {
+            let row_height = row.iter().map(|&s| size(s).1).fold(0.0, f64::max);
+            let mut right_edge = MARGIN - GAP_X;
+            for &s in row {
+                let (w, h) = size(s);
+                let wanted = match hint[s] {
+                    Some(x) => x,
+                    None if up[s].is_empty() => 0.0,
+                    None => up[s].iter().map(|&t| centre_x[t]).sum::<f64>() / up[s].len() as f64,
+                };
+                let gap = if w == 0.0 { GAP_X / 2.0 } else { GAP_X };
+                let left = (wanted - w / 2.0).max(right_edge + gap);
+                centre_x[s] = left + w / 2.0;
+                top_y[s] = y + (row_height - h) / 2.0;
+                right_edge = left + w;
+            }
+            width = width.max(right_edge);
+            y += row_height + GAP_Y;
         }
-        width = width.max(right_edge);
-        y += row_height + GAP_Y;
     }
     let height = y - GAP_Y + MARGIN;
 

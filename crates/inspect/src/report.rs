@@ -26,7 +26,7 @@ use ferrograd_tensor::{Error, Result};
 
 use crate::graph::escape_xml;
 use crate::plot::{activation_histograms, grad_stds, gradient_histograms, update_ratios};
-use crate::{Record, StepRecord, Warning};
+use crate::{Record, StepRecord, Warning, WarningKind};
 
 /// Warnings listed in full per run; the rest are counted.
 const MAX_WARNINGS_LISTED: usize = 200;
@@ -153,7 +153,8 @@ impl Report {
         Ok(self)
     }
 
-    /// A list of warnings, each with its step, layer and message.
+    /// A list of warnings: one line per kind and layer (how often, first and last step), then
+    /// every message under a fold (a `<details>` element, no script needed).
     pub fn warnings(&mut self, warnings: &[Warning]) -> &mut Self {
         self.blocks.push(Block::Warnings(warnings.to_vec()));
         self
@@ -336,23 +337,55 @@ impl Block {
                     html.push_str("<p class=\"healthy\">No warnings.</p>\n");
                     return;
                 }
+                // One line per kind and layer, then every warning under a fold.
+                let mut groups: Vec<(WarningKind, &str, usize, usize, usize)> = Vec::new();
+                for w in warnings {
+                    match groups.iter_mut().find(|g| g.0 == w.kind && g.1 == w.layer) {
+                        Some(g) => {
+                            g.2 += 1;
+                            g.3 = g.3.min(w.step);
+                            g.4 = g.4.max(w.step);
+                        }
+                        None => groups.push((w.kind, &w.layer, 1, w.step, w.step)),
+                    }
+                }
                 let _ = writeln!(html, "<div class=\"warnings\"><p>{} warnings:</p><ul>", warnings.len());
-                for w in warnings.iter().take(MAX_WARNINGS_LISTED) {
+                for (kind, layer, count, first, last) in groups {
+                    let steps = if first == last {
+                        format!("step {first}")
+                    } else {
+                        format!("{count} times, steps {first} to {last}")
+                    };
                     let _ = writeln!(
                         html,
-                        "<li><b>step {}, {}</b> ({:?}): {}</li>",
-                        w.step,
-                        escape_xml(if w.layer.is_empty() { "model" } else { &w.layer }),
-                        w.kind,
-                        escape_xml(&w.message)
+                        "<li><b>{}</b> in {}: {steps}</li>",
+                        kind_words(kind),
+                        escape_xml(if layer.is_empty() { "model" } else { layer })
                     );
+                }
+                html.push_str("</ul>\n<details><summary>every warning</summary><ul>\n");
+                for w in warnings.iter().take(MAX_WARNINGS_LISTED) {
+                    let _ = writeln!(html, "<li>{}</li>", escape_xml(&w.message));
                 }
                 if warnings.len() > MAX_WARNINGS_LISTED {
                     let _ = writeln!(html, "<li>... and {} more</li>", warnings.len() - MAX_WARNINGS_LISTED);
                 }
-                html.push_str("</ul></div>\n");
+                html.push_str("</ul></details>\n");
+                html.push_str("</div>\n");
             }
         }
+    }
+}
+
+/// What a warning is about, in words.
+fn kind_words(kind: WarningKind) -> &'static str {
+    match kind {
+        WarningKind::Saturation => "saturation",
+        WarningKind::DeadUnits => "dead units",
+        WarningKind::VanishingGradient => "vanishing gradient",
+        WarningKind::ExplodingGradient => "exploding gradient",
+        WarningKind::UpdateRatio => "update:data ratio",
+        WarningKind::NonFinite => "NaN or infinity",
     }
 }
 

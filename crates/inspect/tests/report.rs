@@ -73,7 +73,7 @@ fn a_run_gives_every_section_with_its_pictures_embedded() {
     assert_eq!(html.matches("src=\"data:image/png;base64,iVBORw0KGgo").count(), 4);
     assert_eq!(html.matches("<svg ").count(), 1);
     // warnings, escaped, naming layer and step
-    assert!(html.contains("<b>step 3, 5</b> (Saturation)") && html.contains("&lt;check&gt;"));
+    assert!(html.contains("<li><b>saturation</b> in 5: step 3</li>") && html.contains("&lt;check&gt;"));
     // every layer and parameter of the last step has a row
     assert_eq!(html.matches("<td>Tanh</td>").count(), 3);
     assert!(html.contains("<td>4.weight</td><td>[100, 100]</td>"));
