@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
 
-use ferrograd_autograd::Var;
+use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_nn::{HookHandle, Module, ModuleRef, Optimizer};
 use ferrograd_tensor::{Float, Result, Tensor};
 
@@ -79,7 +79,7 @@ impl State {
 /// naming the layer and the step.
 ///
 /// ```
-/// use ferrograd_autograd::Var;
+/// use ferrograd_autograd::{is_grad_enabled, Var};
 /// use ferrograd_inspect::{Monitor, MonitorOptions};
 /// use ferrograd_nn::{Forward, Linear, Module, Optimizer, Sequential, Tanh, SGD};
 /// use ferrograd_tensor::Tensor;
@@ -113,9 +113,9 @@ impl<'m, T: Float + 'static> Monitor<'m, T> {
     /// which runs when the layer is [`call`](ferrograd_nn::Forward::call)ed (every layer of a
     /// `Sequential` is). The monitor borrows the model; dropping it takes the hooks off.
     ///
-    /// At a recorded step each layer's first call is recorded (its output and, through a
-    /// gradient hook on that output, the gradient reaching it); later calls in the same step
-    /// (an evaluation pass) are not.
+    /// At a recorded step each layer's first call with gradients on is recorded (its output
+    /// and, through a gradient hook on that output, the gradient reaching it); later calls in
+    /// the same step and calls under `no_grad` (an evaluation pass) are not.
     pub fn attach<M: Module<T> + ?Sized>(model: &'m M, options: MonitorOptions) -> Self {
         let modules = model.named_modules();
         let leaves: Vec<&(String, ModuleRef<'m>)> = modules
@@ -264,7 +264,7 @@ fn on_output<T: Float + 'static>(
     y: &Var<T>,
 ) {
     let Ok(mut s) = state.try_borrow_mut() else { return };
-    if !s.recording {
+    if !s.recording || !is_grad_enabled() {
         return;
     }
     let call = s.calls[group];

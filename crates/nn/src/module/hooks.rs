@@ -12,7 +12,8 @@
 //! moved (which would leave the hook behind) while the hook is on. Dropping the handle, or
 //! calling [`remove`](HookHandle::remove), takes the hook off.
 //!
-//! When no hook is registered anywhere, [`call`](super::Forward::call) costs one atomic load
+//! Hooks belong to the thread that registered them (a model's `Var`s do too), so a handle
+//! cannot be sent to another thread. When no hook is registered anywhere, [`call`](super::Forward::call) costs one atomic load
 //! over `forward`.
 
 use std::any::{type_name, Any};
@@ -91,7 +92,8 @@ impl HookKey {
 pub struct HookHandle<'m> {
     key: HookKey,
     id: u64,
-    _module: PhantomData<&'m ()>,
+    /// Borrows the module; not `Send`, as the hook lives in this thread's registry.
+    _module: PhantomData<(&'m (), *const ())>,
 }
 
 impl HookHandle<'_> {
@@ -141,7 +143,8 @@ fn register<'m>(key: HookKey, hook: Hook) -> HookHandle<'m> {
 #[derive(Debug, Clone, Copy)]
 pub struct ModuleRef<'m> {
     key: HookKey,
-    _module: PhantomData<&'m ()>,
+    /// Borrows the model; not `Send`, as hooks registered through it live in this thread.
+    _module: PhantomData<(&'m (), *const ())>,
 }
 
 impl<'m> ModuleRef<'m> {
