@@ -17,6 +17,9 @@ use std::rc::Rc;
 use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_tensor::{Float, Result, Tensor};
 
+/// The attention weights of `(query, key)`, written with `Var` ops.
+type Weights<T> = dyn Fn(&Var<T>, &Var<T>) -> Result<Var<T>>;
+
 /// The sizes of one attention: `n` products of `L x E` queries, `S x E` keys and `S x Ev`
 /// values, with or without the causal mask (query `i` sees keys `0..=i`).
 #[derive(Debug, Clone, Copy)]
@@ -149,7 +152,7 @@ fn recorded_backward<T: Float>(
     k: &Var<T>,
     v: &Var<T>,
     scale: T,
-    weights: &dyn Fn(&Var<T>, &Var<T>) -> Result<Var<T>>,
+    weights: &Weights<T>,
 ) -> Result<[Option<Var<T>>; 3]> {
     let p = weights(q, k)?;
     let dv = p.transpose(-2, -1)?.matmul(g)?;
@@ -171,7 +174,7 @@ fn softmax_in_place<T: Float>(row: &mut [T]) {
     });
     row.iter_mut().for_each(|x| *x = (*x - m).exp());
     let sum = row.iter().copied().fold(T::zero(), |a, b| a + b);
-    row.iter_mut().for_each(|x| *x = *x / sum);
+    row.iter_mut().for_each(|x| *x /= sum);
 }
 
 /// `Σ x·y`, in four running sums so that the loop vectorises.

@@ -153,7 +153,7 @@ impl<T: Float> Rule<T> {
     #[inline(always)]
     fn apply(&self, p: &mut T, m: &mut T, v: &mut T, max: Option<&mut T>, g: T) {
         if let Some(decay) = self.decay {
-            *p = *p * decay;
+            *p *= decay;
         }
         let g = match self.l2 {
             Some(wd) => g + wd * *p,
@@ -174,7 +174,7 @@ impl<T: Float> Rule<T> {
             None => *v,
         };
         let denom = second.sqrt() / self.bias_correction2_sqrt + self.eps;
-        *p = *p + self.neg_step * *m / denom;
+        *p += self.neg_step * *m / denom;
     }
 }
 
