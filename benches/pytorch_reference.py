@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch's side of ferrograd's benchmarks (docs/performance.md).
 
-Runs the workloads of `benches/workloads.rs` and `benches/ce_memory.rs` in PyTorch, float32 on
+Runs the workloads of `benches/workloads.rs`, `benches/ce_memory.rs` and `benches/models.rs` in PyTorch, float32 on
 two threads, and prints one line per workload with the same name and the median time, so the
 two outputs can be put side by side:
 
@@ -118,6 +118,129 @@ def memcpy(n, c):
     return (lambda: dst.copy_(src)), (lambda: src.clone())
 
 
+# ----------------------------------------------------------------------------- benches/models.rs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHAR_MODELS = ["mlp", "gru", "transformer"]
+LAYERS = ["conv2d_16x16x8x8_k3", "layernorm_512x64", "embedding_512x27x64", "sdpa_causal_32x4x16x16",
+          "batchnorm2d_64x16x8x8"]
+
+
+def char_model_step(kind):
+    """One AdamW step of the char_lm model `kind` (benches/char_lm_pytorch.py's, at its default
+    sizes) on 32 words of names.txt, cycling through 16 fixed batches, as model_step/char_*."""
+    sys.path.insert(0, HERE)
+    import char_lm_pytorch as cl
+
+    torch.manual_seed(3407)
+    with open(os.path.join(HERE, "..", "examples", "data", "names.txt"), encoding="utf-8") as f:
+        words = [w.strip() for w in f if w.strip()]
+    chars = sorted(set("".join(words)))
+    stoi = {ch: i + 1 for i, ch in enumerate(chars)}
+    block_size = max(len(w) for w in words) + 1
+    x, y = cl.encode(words, stoi, block_size)
+    batches = [torch.randint(len(x), (32,)) for _ in range(16)]
+    batches = [(x[rows], y[rows]) for rows in batches]
+    c = argparse.Namespace(vocab_size=len(chars) + 1, block_size=block_size, n_layer=4, n_head=4,
+                           n_embd=64, n_embd2=64)
+    model = cl.build(kind, c)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01, betas=(0.9, 0.99), eps=1e-8)
+    state = {"i": 0}
+
+    def step():
+        xb, yb = batches[state["i"] % len(batches)]
+        state["i"] += 1
+        opt.zero_grad(set_to_none=True)
+        loss = cl.loss_of(model, xb, yb)
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return step
+
+
+def digits_cnn_step():
+    """One Adam step (lr 0.003) of examples/digits' CNN on the first 64 images, in training
+    mode, as model_step/digits_cnn."""
+    import numpy as np
+
+    rows = np.loadtxt(os.path.join(HERE, "..", "examples", "data", "digits.csv"), delimiter=",",
+                      dtype=np.float32, ndmin=2)[:64]
+    x = torch.from_numpy(rows[:, :64] / 16.0).reshape(-1, 1, 8, 8)
+    y = torch.from_numpy(rows[:, 64].astype(np.int64))
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 2 * 2, 10),
+    )
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=0.003)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return step
+
+
+def layer_fwd_bwd(name):
+    """Forward of one layer, then backward from a fixed random output gradient to its
+    parameters and input (gradients cleared first), as layer_fwd_bwd/<name>."""
+    g = torch.Generator().manual_seed(0)
+
+    def leaf(*shape):
+        return torch.randn(*shape, generator=g).requires_grad_()
+
+    nn = torch.nn
+    if name == "conv2d_16x16x8x8_k3":
+        x, layer = leaf(16, 16, 8, 8), nn.Conv2d(16, 16, 3, padding=1)
+        inputs, fn = [x], lambda: layer(x)
+    elif name == "layernorm_512x64":
+        x, layer = leaf(512, 64), nn.LayerNorm(64)
+        inputs, fn = [x], lambda: layer(x)
+    elif name == "embedding_512x27x64":
+        idx, layer = torch.randint(0, 27, (512,), generator=g), nn.Embedding(27, 64)
+        inputs, fn = [], lambda: layer(idx)
+    elif name == "sdpa_causal_32x4x16x16":
+        q, k, v = leaf(32, 4, 16, 16), leaf(32, 4, 16, 16), leaf(32, 4, 16, 16)
+        layer = None
+        inputs, fn = [q, k, v], lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    elif name == "batchnorm2d_64x16x8x8":
+        x, layer = leaf(64, 16, 8, 8), nn.BatchNorm2d(16)
+        layer.train()
+        inputs, fn = [x], lambda: layer(x)
+    else:
+        raise KeyError(name)
+    tensors = inputs + (list(layer.parameters()) if layer is not None else [])
+    grad = torch.randn(fn().shape, generator=g)
+
+    def run():
+        for t in tensors:
+            t.grad = None
+        fn().backward(grad)
+
+    return run
+
+
+def models(want, budget, quick):
+    for kind in CHAR_MODELS:
+        name = f"model_step/char_{kind}"
+        if want(name):
+            report(name, *measure(char_model_step(kind), budget, 10 if quick else 30))
+    name = "model_step/digits_cnn"
+    if want(name):
+        report(name, *measure(digits_cnn_step(), budget, 10 if quick else 30))
+    for layer in LAYERS:
+        name = f"layer_fwd_bwd/{layer}"
+        if want(name):
+            report(name, *measure(layer_fwd_bwd(layer), budget, 10 if quick else 30))
+
+
 def vm(field):
     with open("/proc/self/status") as f:
         for line in f:
@@ -191,6 +314,7 @@ def main():
         ).stdout.split()
         extra, logit_bytes = int(out[0]), int(out[1])
         print(f"{name:<42} extra peak RSS {extra / MIB:8.1f} MiB = {extra / logit_bytes:.3f} x logits ({logit_bytes / MIB:.1f} MiB)")
+    models(want, budget, args.quick)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
 //! bias. The names are PyTorch's (`transformer.h.0.attn.c_attn.weight`, `lm_head.weight`).
 
 use ferrograd::autograd::Var;
+use ferrograd::nn::functional::scaled_dot_product_attention;
 use ferrograd::nn::{Embedding, Forward, LayerNorm, Linear, Module};
-use ferrograd::tensor::{BoolTensor, IndexTensor, Result};
+use ferrograd::tensor::{IndexTensor, Result};
 use rand::Rng;
 
 use crate::model::ModelConfig;
@@ -32,11 +33,9 @@ impl Forward<Var<f32>, f32> for CausalSelfAttention {
         let heads = |v: &Var<f32>| v.reshape(&[b, t, nh, hs])?.transpose(1, 2);
         let parts = qkv.split(c, 2)?;
         let (q, k, v) = (heads(&parts[0])?, heads(&parts[1])?, heads(&parts[2])?);
-        let scale = 1.0 / (hs as f32).sqrt();
-        let att = q.matmul(&k.transpose(-2, -1)?)?.mul_scalar(scale);
-        let future = BoolTensor::from_vec((0..t * t).map(|i| i % t > i / t).collect(), &[t, t])?;
-        let att = att.masked_fill(&future, f32::NEG_INFINITY)?.softmax(-1)?;
-        let y = att.matmul(&v)?.transpose(1, 2)?.reshape(&[b * t, c])?;
+        // softmax(q·kᵀ/√hs, the future masked)·v
+        let y = scaled_dot_product_attention(&q, &k, &v, None, true, None)?;
+        let y = y.transpose(1, 2)?.reshape(&[b * t, c])?;
         self.c_proj.forward(&y)?.reshape(&[b, t, c])
     }
 }

@@ -9,7 +9,7 @@ use ferrograd::nn::{
 };
 use ferrograd::tensor::{IndexTensor, Tensor};
 
-use crate::data::{Digits, CLASSES, PIXELS, SIDE};
+use super::data::{Digits, CLASSES, PIXELS, SIDE};
 
 /// `nn.Sequential(Conv2d(1, 16, 3, padding=1), BatchNorm2d(16), ReLU(), MaxPool2d(2),
 /// Conv2d(16, 32, 3, padding=1), BatchNorm2d(32), ReLU(), MaxPool2d(2), Flatten(),

@@ -1,6 +1,6 @@
 //! Integer index tensors (class targets, gather indices) and the ops that use them.
 
-use ndarray::{ArrayD, Axis, Dimension, IxDyn};
+use ndarray::{ArrayD, Dimension, IxDyn};
 
 use crate::tensor::checked_shape;
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
@@ -157,9 +157,24 @@ impl<T: Float> Tensor<T> {
             .iter()
             .map(|&i| check_index("index_select", i, d, size))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Tensor {
-            data: self.data.select(Axis(d), &idx),
-        })
+        // Seen as [outer, size, inner] in row-major order: whole runs of `inner` copied.
+        let shape = self.shape();
+        let (outer, inner) = (
+            shape[..d].iter().product::<usize>(),
+            shape[d + 1..].iter().product::<usize>(),
+        );
+        let src = self.data.as_standard_layout();
+        let src = src.as_slice().expect("a standard-layout array is one slice");
+        let mut out = Vec::with_capacity(outer * idx.len() * inner);
+        for o in 0..outer {
+            let block = &src[o * size * inner..][..size * inner];
+            for &i in &idx {
+                out.extend_from_slice(&block[i * inner..][..inner]);
+            }
+        }
+        let mut out_shape = shape.to_vec();
+        out_shape[d] = idx.len();
+        Tensor::from_vec(out, &out_shape)
     }
 
     /// Adds the slices of `src` along `dim` into a tensor of zeros of `shape` at `index`:
@@ -176,14 +191,33 @@ impl<T: Float> Tensor<T> {
                 reason: "src must have the destination's shape with index.len() slices along dim".into(),
             });
         }
-        checked_shape("index_add", shape)?;
-        let mut out = ArrayD::zeros(IxDyn(shape));
-        for (k, &i) in index.data.iter().enumerate() {
-            let i = check_index("index_add", i, d, shape[d])?;
-            let mut dst = out.index_axis_mut(Axis(d), i);
-            dst += &src.data.index_axis(Axis(d), k);
+        let numel = checked_shape("index_add", shape)?;
+        let size = shape[d];
+        let idx = index
+            .data
+            .iter()
+            .map(|&i| check_index("index_add", i, d, size))
+            .collect::<Result<Vec<_>>>()?;
+        // Seen as [outer, size, inner] and src as [outer, len, inner], in row-major order.
+        let (outer, inner) = (
+            shape[..d].iter().product::<usize>(),
+            shape[d + 1..].iter().product::<usize>(),
+        );
+        let src = src.data.as_standard_layout();
+        let src = src.as_slice().expect("a standard-layout array is one slice");
+        let mut out = vec![T::zero(); numel];
+        if inner > 0 {
+            for (o, dst) in out.chunks_exact_mut((size * inner).max(1)).take(outer).enumerate() {
+                let rows = src[o * idx.len() * inner..][..idx.len() * inner].chunks_exact(inner);
+                for (&i, row) in idx.iter().zip(rows) {
+                    dst[i * inner..][..inner]
+                        .iter_mut()
+                        .zip(row)
+                        .for_each(|(a, &b)| *a += b);
+                }
+            }
         }
-        Ok(Tensor { data: out })
+        Tensor::from_vec(out, shape)
     }
 }
 

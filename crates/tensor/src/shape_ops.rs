@@ -1,11 +1,34 @@
 //! Ops that move or regroup elements: reshape, transpose, permute, squeeze, broadcast, narrow, concat.
 
-use ndarray::{ArrayD, Axis, IxDyn, Slice};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 
 use crate::tensor::{checked_alloc, checked_shape};
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
+/// The elements of `view` in row-major order, copied a lane of its last dimension at a time
+/// (a whole slice when the view is contiguous).
+pub(crate) fn row_major<T: Copy>(view: &ArrayViewD<'_, T>) -> Vec<T> {
+    if let Some(s) = view.as_slice() {
+        return s.to_vec();
+    }
+    let mut out = Vec::with_capacity(view.len());
+    for lane in view.lanes(Axis(view.ndim() - 1)) {
+        match lane.as_slice() {
+            Some(s) => out.extend_from_slice(s),
+            None => out.extend(lane.iter().copied()),
+        }
+    }
+    out
+}
+
 impl<T: Float> Tensor<T> {
+    /// A tensor of `shape` from its row-major elements (`data.len()` is the shape's count).
+    fn from_standard(data: Vec<T>, shape: &[usize]) -> Self {
+        Tensor {
+            data: ArrayD::from_shape_vec(IxDyn(shape), data).expect("element count"),
+        }
+    }
+
     /// The same elements in a new shape with the same element count (row-major order).
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
         let numel = checked_shape("reshape", shape)?;
@@ -16,10 +39,7 @@ impl<T: Float> Tensor<T> {
                 numel: self.numel(),
             });
         }
-        let data = self.data.as_standard_layout().into_owned();
-        Ok(Tensor {
-            data: data.into_shape_with_order(IxDyn(shape)).expect("element count checked"),
-        })
+        Tensor::from_vec(row_major(&self.data.view()), shape)
     }
 
     /// Swaps two dimensions.
@@ -61,9 +81,7 @@ impl<T: Float> Tensor<T> {
             ));
         }
         let view = self.data.view().permuted_axes(IxDyn(dims));
-        Ok(Tensor {
-            data: view.as_standard_layout().into_owned(),
-        })
+        Ok(Tensor::from_standard(row_major(&view), view.shape()))
     }
 
     /// Removes `dim` if its size is 1 (otherwise returns the tensor unchanged, as PyTorch).
@@ -136,12 +154,8 @@ impl<T: Float> Tensor<T> {
                 ),
             ));
         }
-        Ok(Tensor {
-            data: self
-                .data
-                .slice_axis(Axis(d), Slice::from(start..start + length))
-                .to_owned(),
-        })
+        let view = self.data.slice_axis(Axis(d), Slice::from(start..start + length));
+        Ok(Tensor::from_standard(row_major(&view), view.shape()))
     }
 
     /// Joins tensors along an existing dimension, as `torch.cat`.
@@ -161,9 +175,26 @@ impl<T: Float> Tensor<T> {
                 });
             }
         }
-        let views: Vec<_> = tensors.iter().map(|t| t.data.view()).collect();
-        let data: ArrayD<T> = ndarray::concatenate(Axis(d), &views).expect("shapes checked");
-        Ok(Tensor { data })
+        // Row-major: for each index before `d`, each tensor's block of its `d..` elements.
+        let mut shape = first.shape().to_vec();
+        shape[d] = tensors.iter().map(|t| t.shape()[d]).sum();
+        checked_alloc::<T>("concat", &shape)?;
+        let outer: usize = shape[..d].iter().product();
+        let parts: Vec<_> = tensors.iter().map(|t| t.data.as_standard_layout()).collect();
+        let blocks: Vec<(&[T], usize)> = parts
+            .iter()
+            .map(|p| {
+                let p = p.as_slice().expect("a standard-layout array is one slice");
+                (p, p.len() / outer.max(1))
+            })
+            .collect();
+        let mut data = Vec::with_capacity(shape.iter().product());
+        for o in 0..outer {
+            for &(p, block) in &blocks {
+                data.extend_from_slice(&p[o * block..][..block]);
+            }
+        }
+        Ok(Tensor::from_standard(data, &shape))
     }
 
     /// Joins tensors of one shape along a new dimension, as `torch.stack`.

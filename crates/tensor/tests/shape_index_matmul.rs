@@ -292,3 +292,24 @@ fn matmul_shape_errors() {
     let err = Tensor::scalar(1.0).matmul(&iota(&[2])).unwrap_err();
     assert!(err.to_string().contains("at least 1D, but they are 0D and 1D"), "{err}");
 }
+
+#[test]
+fn index_select_and_index_add_along_a_middle_dim() {
+    // x = torch.arange(24.).reshape(2, 3, 4); x.index_select(1, torch.tensor([2, 0, 2]))
+    let x = Tensor::<f64>::arange(24).reshape(&[2, 3, 4]).unwrap();
+    let index = IndexTensor::from_slice(&[2, 0, 2]);
+    let picked = x.index_select(1, &index).unwrap();
+    assert_eq!(picked.shape(), &[2, 3, 4]);
+    let rows: Vec<f64> = [
+        8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11, 20, 21, 22, 23, 12, 13, 14, 15, 20, 21, 22, 23,
+    ]
+    .iter()
+    .map(|&v| v as f64)
+    .collect();
+    assert_eq!(picked.to_vec(), rows);
+    // The adjoint: the repeated row 2 gets both slices, row 1 none.
+    let src = Tensor::<f64>::ones(&[2, 3, 4]);
+    let added = Tensor::index_add(&[2, 3, 4], 1, &index, &src).unwrap();
+    let expect: Vec<f64> = (0..24).map(|i| [1.0, 0.0, 2.0][(i / 4) % 3]).collect();
+    assert_eq!(added.to_vec(), expect);
+}

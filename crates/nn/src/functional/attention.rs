@@ -1,9 +1,12 @@
 //! `scaled_dot_product_attention`, as `F.scaled_dot_product_attention`: written with
-//! differentiable `Var` ops (batched matmul, masking, softmax), so its gradient is theirs.
+//! differentiable `Var` ops (batched matmul, masking, softmax), or, without a mask tensor and
+//! with one batch shape for the three inputs, as one op with its own gradient (`attention_op`).
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::ndarray::Axis;
 use ferrograd_tensor::{BoolTensor, Error, Float, Result};
+
+use super::attention_op::{fused_attention, Sizes};
 
 const OP: &str = "scaled_dot_product_attention";
 
@@ -70,11 +73,38 @@ pub fn scaled_dot_product_attention<T: Float>(
     if sv != s {
         return Err(bmm_error(batch.iter().product(), s, sv));
     }
-    let mut scores_shape = qk_batch;
-    scores_shape.extend([l, s]);
+    let scale = T::of(scale.unwrap_or_else(|| 1.0 / (e as f64).sqrt()));
+    let same_batch = qs[..qs.len() - 2] == ks[..ks.len() - 2] && ks[..ks.len() - 2] == vs[..vs.len() - 2];
+    if attn_mask.is_none() && same_batch {
+        let sizes = Sizes {
+            n: count,
+            l,
+            s,
+            e,
+            ev: vs[vs.len() - 1],
+            causal: is_causal,
+        };
+        let weights = move |q: &Var<T>, k: &Var<T>| attention_weights(q, k, None, is_causal, scale);
+        return fused_attention(query, key, value, sizes, scale, weights);
+    }
+    attention_weights(query, key, attn_mask, is_causal, scale)?.matmul(value)
+}
 
-    let scale = scale.unwrap_or_else(|| 1.0 / (e as f64).sqrt());
-    let mut scores = query.matmul(&key.transpose(-2, -1)?)?.mul_scalar(T::of(scale));
+/// `softmax(q·kᵀ·scale + mask)` over the last dimension, a fully masked row giving zeros;
+/// the mask's shape is checked against the scores'.
+fn attention_weights<T: Float>(
+    query: &Var<T>,
+    key: &Var<T>,
+    attn_mask: Option<AttnMask<'_, T>>,
+    is_causal: bool,
+    scale: T,
+) -> Result<Var<T>> {
+    let mut scores = query.matmul(&key.transpose(-2, -1)?)?.mul_scalar(scale);
+    let scores_shape = scores.shape();
+    let (l, s) = (
+        scores_shape[scores_shape.len() - 2],
+        scores_shape[scores_shape.len() - 1],
+    );
     let masked = attn_mask.is_some() || is_causal;
     match attn_mask {
         Some(AttnMask::Bool(mask)) => {
@@ -91,16 +121,15 @@ pub fn scaled_dot_product_attention<T: Float>(
         }
         None => {}
     }
-    let attn = match masked.then(|| fully_masked_rows(&scores)).flatten() {
+    match masked.then(|| fully_masked_rows(&scores)).flatten() {
         // Such a row is set to 0 before the softmax (which would give NaN) and its weights to 0
         // after: both fills send a zero gradient back through that row.
         Some(rows) => scores
             .masked_fill(&rows, T::zero())?
             .softmax(-1)?
-            .masked_fill(&rows, T::zero())?,
-        None => scores.softmax(-1)?,
-    };
-    attn.matmul(value)
+            .masked_fill(&rows, T::zero()),
+        None => scores.softmax(-1),
+    }
 }
 
 /// `(..., L, 1)`, true where every score of the row is `-inf`; `None` if no row is.

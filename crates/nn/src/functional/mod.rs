@@ -2,6 +2,7 @@
 
 mod activation;
 mod attention;
+mod attention_op;
 mod batch_norm_op;
 mod bce_with_logits;
 mod checks;

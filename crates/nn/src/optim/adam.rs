@@ -3,6 +3,7 @@
 use std::ops::{Deref, DerefMut};
 
 use ferrograd_autograd::Var;
+use ferrograd_tensor::ndarray::Zip;
 use ferrograd_tensor::{Error, Float, Result, Tensor};
 
 use super::{check_param, Optimizer};
@@ -131,6 +132,52 @@ fn lerp<T: Float>(start: T, end: T, weight: T) -> T {
     }
 }
 
+/// The scalars of one parameter's step, in `T`.
+struct Rule<T> {
+    /// `1 - lr·wd`, AdamW's decay of the weights.
+    decay: Option<T>,
+    /// `wd`, Adam's L2 penalty added to the gradient.
+    l2: Option<T>,
+    w1: T,
+    b2: T,
+    w2: T,
+    eps: T,
+    bias_correction2_sqrt: T,
+    /// `-lr / (1 - β1^t)`.
+    neg_step: T,
+}
+
+impl<T: Float> Rule<T> {
+    /// The step of one element, in torch's order of operations (see [`Adam`]): the parameter,
+    /// its moments (and their maximum with AMSGrad) updated in place from its gradient.
+    #[inline(always)]
+    fn apply(&self, p: &mut T, m: &mut T, v: &mut T, max: Option<&mut T>, g: T) {
+        if let Some(decay) = self.decay {
+            *p *= decay;
+        }
+        let g = match self.l2 {
+            Some(wd) => g + wd * *p,
+            None => g,
+        };
+        *m = lerp(*m, g, self.w1);
+        *v = *v * self.b2 + self.w2 * g * g;
+        let second = match max {
+            Some(max) => {
+                // torch.maximum: NaN if either is NaN.
+                *max = if max.is_nan() || v.is_nan() {
+                    T::nan()
+                } else {
+                    max.max(*v)
+                };
+                *max
+            }
+            None => *v,
+        };
+        let denom = second.sqrt() / self.bias_correction2_sqrt + self.eps;
+        *p += self.neg_step * *m / denom;
+    }
+}
+
 impl<T: Float> Optimizer<T> for Adam<T> {
     fn step(&mut self) -> Result<()> {
         self.check()?;
@@ -151,7 +198,7 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             check_param(op, i, p, &buffers)?;
         }
         for (p, state) in self.params.iter().zip(self.state.iter_mut()) {
-            let Some(mut g) = p.grad() else { continue };
+            let Some(g) = p.grad_ref() else { continue };
             let mut value = p.value_mut();
             let s = state.get_or_insert_with(|| Moments {
                 step: 0,
@@ -160,32 +207,29 @@ impl<T: Float> Optimizer<T> for Adam<T> {
                 max_exp_avg_sq: None,
             });
             s.step += 1;
-            if self.weight_decay != 0.0 {
-                if self.decoupled_weight_decay {
-                    let decay = T::of(1.0 - self.lr * self.weight_decay);
-                    *value = value.map(|p| p * decay);
-                } else {
-                    let wd = T::of(self.weight_decay);
-                    g = g.zip_map(&value, op, |g, p| g + wd * p)?;
-                }
-            }
-            s.exp_avg = s.exp_avg.zip_map(&g, op, |m, g| lerp(m, g, w1))?;
-            s.exp_avg_sq = s.exp_avg_sq.zip_map(&g, op, |v, g| v * b2 + w2 * g * g)?;
-
             let t = s.step as f64;
-            let step_size = self.lr / (1.0 - beta1.powf(t));
-            let bias_correction2_sqrt = T::of((1.0 - beta2.powf(t)).powf(0.5));
-            let second = if self.amsgrad {
-                let max = s.max_exp_avg_sq.get_or_insert_with(|| value.zeros_like());
-                *max = max.maximum(&s.exp_avg_sq)?;
-                &*max
-            } else {
-                &s.exp_avg_sq
+            let wd = self.weight_decay;
+            let rule = Rule {
+                decay: (wd != 0.0 && self.decoupled_weight_decay).then(|| T::of(1.0 - self.lr * wd)),
+                l2: (wd != 0.0 && !self.decoupled_weight_decay).then(|| T::of(wd)),
+                w1,
+                b2,
+                w2,
+                eps,
+                bias_correction2_sqrt: T::of((1.0 - beta2.powf(t)).powf(0.5)),
+                neg_step: T::of(-(self.lr / (1.0 - beta1.powf(t)))),
             };
-            let denom = second.map(|v| v.sqrt() / bias_correction2_sqrt + eps);
-            let neg_step = T::of(-step_size);
-            let update = s.exp_avg.zip_map(&denom, op, |m, d| neg_step * m / d)?;
-            *value = value.add(&update)?;
+            if self.amsgrad && s.max_exp_avg_sq.is_none() {
+                s.max_exp_avg_sq = Some(value.zeros_like());
+            }
+            let (p, m, v) = (value.array_mut(), s.exp_avg.array_mut(), s.exp_avg_sq.array_mut());
+            let zip = Zip::from(p).and(m).and(v).and(g.array());
+            if let Some(max) = s.max_exp_avg_sq.as_mut().filter(|_| self.amsgrad) {
+                zip.and(max.array_mut())
+                    .for_each(|p, m, v, &g, max| rule.apply(p, m, v, Some(max), g));
+            } else {
+                zip.for_each(|p, m, v, &g| rule.apply(p, m, v, None, g));
+            }
         }
         Ok(())
     }
