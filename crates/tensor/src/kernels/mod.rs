@@ -19,9 +19,14 @@ mod exp;
 #[cfg(target_arch = "x86_64")]
 mod exp512;
 pub mod gemm;
+mod map;
+mod math;
+#[cfg(test)]
+mod math_tests;
 mod wide;
 
 use exp::{exp_any, exp_f64_impl, exp_in_range};
+pub use map::{Backward, MapKernels, Unary};
 pub use wide::wide;
 
 use crate::reduce::nan_max;
