@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, Zip};
 
-use crate::kernels::{wide, Backward, MapKernels as _, Unary};
+use crate::kernels::{wide, Backward, Unary};
 use crate::parallel::{for_each_block_mut, output_vec};
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 

@@ -57,7 +57,7 @@ pub enum Backward {
     GeluTanh,
     /// `g·gelu'(x)` of exact GELU.
     GeluErf,
-    /// `g·σ(βx)`, and `g` where `βx > threshold`.
+    /// `g·σ(βx)` (as `g·z/(z + 1)`, `z = e^(βx)`), and `g` where `βx > threshold`.
     Softplus {
         /// `β`.
         beta: f64,
@@ -282,10 +282,11 @@ impl MapKernels for f64 {
                 g * (cdf + x * pdf)
             }),
             Backward::Softplus { beta, threshold } => each2(g, s, out, |g, x| {
+                let z = (x * beta).exp();
                 if x * beta > threshold {
                     g
                 } else {
-                    g * sigmoid_f64(x * beta)
+                    g * z / (z + 1.0)
                 }
             }),
         }

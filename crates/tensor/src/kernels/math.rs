@@ -195,15 +195,17 @@ pub(crate) fn softplus<const FMA: bool>(x: f32, beta: f32, threshold: f32) -> f3
     }
 }
 
-/// `g·σ(βx)`, and `g` where `βx > threshold`, PyTorch's `softplus_backward`.
+/// `g·σ(βx)` as `g·z/(z + 1)` with `z = e^(βx)`, and `g` where `βx > threshold`, PyTorch's
+/// `softplus_backward`.
 #[inline(always)]
 pub(crate) fn softplus_backward<const FMA: bool>(g: f32, x: f32, beta: f32, threshold: f32) -> f32 {
     let bx = x * beta;
-    let d = sigmoid::<FMA>(bx);
+    let z = exp_any::<FMA>(bx);
+    let d = g * z / (z + 1.0);
     if bx > threshold {
         g
     } else {
-        g * d
+        d
     }
 }
 
