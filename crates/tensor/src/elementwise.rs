@@ -39,8 +39,9 @@ impl<T: Float> Tensor<T> {
             }
         }
         if let Some(values) = self.data.as_slice() {
-            // Row-major: one loop over the values, compiled by `wide`.
-            let out = wide(|| values.iter().map(|&v| f(v)).collect());
+            // Row-major: one loop over the values, compiled by `wide`, into a pooled buffer.
+            let mut out = output_vec::<T>(values.len());
+            wide(|| out.iter_mut().zip(values).for_each(|(o, &v)| *o = f(v)));
             return Tensor {
                 data: ArrayD::from_shape_vec(self.data.raw_dim(), out).expect("same element count"),
             };
@@ -101,6 +102,19 @@ impl<T: Float> Tensor<T> {
     /// Combines two tensors elementwise after NumPy broadcasting; `op` names the operation in errors.
     pub fn zip_map(&self, other: &Self, op: &'static str, f: impl Fn(T, T) -> T) -> Result<Self> {
         if self.shape() == other.shape() {
+            if let (Some(a), Some(b)) = (self.data.as_slice(), other.data.as_slice()) {
+                // Both row-major: one loop over two slices, compiled by `wide`, into a pooled
+                // buffer (ndarray's `Zip` over dynamic dimensions does not vectorize).
+                let mut out = output_vec::<T>(a.len());
+                wide(|| {
+                    for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                        *o = f(a, b);
+                    }
+                });
+                return Ok(Tensor {
+                    data: ArrayD::from_shape_vec(self.data.raw_dim(), out).expect("same element count"),
+                });
+            }
             return Ok(Tensor {
                 data: Zip::from(&self.data).and(&other.data).map_collect(|&a, &b| f(a, b)),
             });
