@@ -142,7 +142,8 @@ fn elementwise(c: &mut Criterion) {
     group.throughput(Throughput::Elements(ELEMENTWISE as u64));
     let x = Var::parameter(Tensor::<f32>::randn(&[ELEMENTWISE], 0));
     let ones = Tensor::<f32>::ones(&[ELEMENTWISE]);
-    let ops: [(&str, fn(&Var<f32>) -> Var<f32>); 3] = [
+    type Op = fn(&Var<f32>) -> Var<f32>;
+    let ops: [(&str, Op); 3] = [
         ("tanh_1M", |x| x.tanh()),
         ("gelu_tanh_1M", |x| x.gelu("tanh").expect("a known form")),
         ("sigmoid_1M", |x| x.sigmoid()),

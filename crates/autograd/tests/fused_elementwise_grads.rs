@@ -25,7 +25,8 @@ fn grad(f: &dyn Fn(&Var<f32>) -> Var<f32>, x: &Tensor<f32>, g: &Tensor<f32>, cre
 #[test]
 fn one_pass_gradients_match_the_var_op_rules() {
     let (x, g) = inputs();
-    let ops: [(&str, &dyn Fn(&Var<f32>) -> Var<f32>); 6] = [
+    type Op<'a> = &'a dyn Fn(&Var<f32>) -> Var<f32>;
+    let ops: [(&str, Op); 6] = [
         ("tanh", &|x| x.tanh()),
         ("sigmoid", &|x| x.sigmoid()),
         ("gelu none", &|x| x.gelu("none").unwrap()),

@@ -16,10 +16,10 @@ pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
     let mut p = -5.704_988_7e-3;
-    p = mul_add::<FMA>(p, z, 2.063_908_9e-2);
+    p = mul_add::<FMA>(p, z, 2.063_909e-2);
     p = mul_add::<FMA>(p, z, -5.373_971_6e-2);
     p = mul_add::<FMA>(p, z, 1.333_144_2e-1);
-    p = mul_add::<FMA>(p, z, -3.333_328_2e-1);
+    p = mul_add::<FMA>(p, z, -3.333_328e-1);
     let small = mul_add::<FMA>(p * z, a, a);
     let e = exp_in_range::<FMA>(2.0 * a.min(22.0));
     let large = 1.0 - 2.0 / (e + 1.0);
@@ -40,7 +40,7 @@ pub(crate) fn sigmoid<const FMA: bool>(x: f32) -> f32 {
 /// `ln x = NaN` for `x < 0`, `ln inf = inf`.
 #[inline(always)]
 pub(crate) fn log<const FMA: bool>(x: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_359_375;
+    const LN2_HI: f32 = 0.693_359_4; // 0.693359375 exactly
     const LN2_LO: f32 = -2.121_944_4e-4;
     let subnormal = x < f32::MIN_POSITIVE;
     let scaled = if subnormal { x * 8_388_608.0 } else { x };
@@ -54,14 +54,14 @@ pub(crate) fn log<const FMA: bool>(x: f32) -> f32 {
     let z = f * f;
     let mut p = 7.037_683_6e-2;
     for c in [
-        -1.151_461_0e-1,
+        -1.151_461e-1,
         1.167_699_9e-1,
         -1.242_014_1e-1,
         1.424_932_3e-1,
         -1.666_805_8e-1,
         2.000_071_4e-1,
         -2.499_999_4e-1,
-        3.333_333_1e-1,
+        3.333_333e-1,
     ] {
         p = mul_add::<FMA>(p, f, c);
     }
