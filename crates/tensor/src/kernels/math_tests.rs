@@ -138,6 +138,7 @@ fn check(xs: &[f32]) {
     for case in cases() {
         for isa in levels() {
             let (e, x) = worst(&case, isa, xs);
+            eprintln!("{:?} at {}: at most {e} ulp (at {x:e})", case.op, isa.name());
             assert!(
                 e <= case.max_ulps,
                 "{:?} at {}: {e} ulp at {x:e} (bits {:#x})",

@@ -14,6 +14,11 @@
 //!
 //! Rows shorter than [`SMALL_ROW`] take the short path: max, then `Σ exp(x - max)` with `f64`
 //! exponentials (`exp::exp_f64`), many rows at a time; long `f64` rows the same one row at a time.
+//!
+//! The elementwise kernels (`map.rs`, over the functions of `math.rs`) are built the same way:
+//! `tanh`, `sigmoid`, `exp`, `log`, `erf`, GELU, SiLU, softplus and `pow` of a slice, and the
+//! one-pass gradients of the activations, compiled per instruction set and picked by
+//! [`crate::cpu::isa`]; each function's doc states its error bound.
 
 mod exp;
 #[cfg(target_arch = "x86_64")]
