@@ -30,6 +30,7 @@ THREADS = 2
 CE_SHAPES = [(64, 4), (4096, 1000), (2048, 32000)]
 MLP_SHAPES = [("2-64-64-3_b128", (2, 64, 64, 3), 128), ("784-128-128-10_b64", (784, 128, 128, 10), 64)]
 CHAIN = 1000
+ELEMENTWISE = 1 << 20
 MIB = 1024 * 1024
 
 
@@ -241,6 +242,19 @@ def models(want, budget, quick):
             report(name, *measure(layer_fwd_bwd(layer), budget, 10 if quick else 30))
 
 
+def elementwise(op):
+    """On a leaf of ELEMENTWISE random normal values: y = op(x), then y.backward(ones)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(ELEMENTWISE, generator=g).requires_grad_()
+    ones = torch.ones(ELEMENTWISE)
+
+    def step():
+        x.grad = None
+        op(x).backward(ones)
+
+    return step
+
+
 def vm(field):
     with open("/proc/self/status") as f:
         for line in f:
@@ -306,6 +320,20 @@ def main():
         # copy_ splits a copy this big across PyTorch's threads: ferrograd's memcpy_parallel.
         report(name, *measure(copy, budget, 10 if args.quick else 20), "   (dst.copy_(src), preallocated, on its threads)")
         report("memcpy_alloc/2048x32000", *measure(clone, budget, 10 if args.quick else 20), "   (src.clone(), fresh allocation)")
+    elementwise_ops = [
+        ("tanh_1M", torch.tanh),
+        ("gelu_tanh_1M", lambda x: F.gelu(x, approximate="tanh")),
+        ("sigmoid_1M", torch.sigmoid),
+    ]
+    for label, op in elementwise_ops:
+        name = f"elementwise/{label}"
+        if want(name):
+            report(name, *measure(elementwise(op), budget, 20 if args.quick else 50))
+    name = "elementwise/memcpy_1M"
+    if want(name):
+        src = torch.randn(ELEMENTWISE)
+        dst = torch.empty_like(src)
+        report(name, *measure(lambda: dst.copy_(src), budget, 20 if args.quick else 50), "   (dst.copy_(src), preallocated)")
     name = "cross_entropy_memory/2048x32000"
     if want(name):
         out = subprocess.run(

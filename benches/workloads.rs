@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --bench workloads                      # everything, a few minutes
 //! cargo bench --bench workloads -- cross_entropy     # one group
+//! cargo bench --bench workloads -- elementwise/tanh_1M
 //! ```
 //!
 //! Every workload is float32. Times are per call of the closure; `autograd_overhead/chain_1000`
@@ -129,6 +130,42 @@ fn memcpy(c: &mut Criterion) {
     group.finish();
 }
 
+/// Values in each `elementwise` workload: 1,048,576 `f32`.
+const ELEMENTWISE: usize = 1 << 20;
+
+/// On a leaf of `ELEMENTWISE` random normal values: `y = op(x)`, then `y.backward(g)` with a
+/// gradient of ones (the leaf's gradient cleared first), as PyTorch's
+/// `y = torch.tanh(x); y.backward(g)`; and `memcpy_1M`, one copy of the same bytes into a
+/// buffer that exists, the yardstick (one read and one write of 4 MiB).
+fn elementwise(c: &mut Criterion) {
+    let mut group = c.benchmark_group("elementwise");
+    group.throughput(Throughput::Elements(ELEMENTWISE as u64));
+    let x = Var::parameter(Tensor::<f32>::randn(&[ELEMENTWISE], 0));
+    let ones = Tensor::<f32>::ones(&[ELEMENTWISE]);
+    type Op = fn(&Var<f32>) -> Var<f32>;
+    let ops: [(&str, Op); 3] = [
+        ("tanh_1M", |x| x.tanh()),
+        ("gelu_tanh_1M", |x| x.gelu("tanh").expect("a known form")),
+        ("sigmoid_1M", |x| x.sigmoid()),
+    ];
+    for (name, op) in ops {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                x.zero_grad();
+                op(&x).backward_with(&ones).expect("same shape");
+            })
+        });
+    }
+    let src = Tensor::<f32>::randn(&[ELEMENTWISE], 1)
+        .into_array()
+        .into_raw_vec_and_offset()
+        .0;
+    let mut dst = vec![0.0f32; src.len()];
+    group.bench_function("memcpy_1M", |b| b.iter(|| dst.copy_from_slice(black_box(&src))));
+    black_box(x.grad());
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -139,6 +176,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = cross_entropy_fwd_bwd, mlp_step, autograd_overhead, memcpy
+    targets = cross_entropy_fwd_bwd, mlp_step, autograd_overhead, memcpy, elementwise
 }
 criterion_main!(benches);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{away_from_zero, check, pos, randn, t};
+use common::{away_from_zero, check, check_second, pos, randn, t};
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Result, Tensor};
 
@@ -122,6 +122,12 @@ fn smooth_activations() {
     check(|v| Ok(v[0].sigmoid()), &x);
     check(|v| Ok(v[0].log_sigmoid()), &x);
     check(|v| Ok(v[0].log_sigmoid()), &[t(&[-40.0, -5.0, 5.0, 40.0], &[4])]);
+    // Second order: the gradient rules fall back to `Var` ops when the gradient is recorded.
+    let w = Var::new(randn(&[3, 4], 13));
+    check_second(|v| Ok(v[0].tanh().try_mul(&w)?.sum()), &x);
+    check_second(|v| Ok(v[0].sigmoid().try_mul(&w)?.sum()), &x);
+    check_second(|v| Ok(v[0].exp().try_mul(&w)?.sum()), &x);
+    check_second(|v| Ok(v[0].log().try_mul(&w)?.sum()), &[pos(&[3, 4], 14)]);
 }
 
 #[test]

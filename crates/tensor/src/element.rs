@@ -51,6 +51,7 @@ pub trait Float:
     + serde::Serialize
     + for<'de> serde::Deserialize<'de>
     + crate::kernels::RowKernels
+    + crate::kernels::MapKernels
     + 'static
 {
     /// This type's [`DType`].

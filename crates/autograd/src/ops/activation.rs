@@ -8,6 +8,7 @@ use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
 use ferrograd_tensor::{Float, GeluApproximate, Result};
 
+use crate::grad_mode::is_grad_enabled;
 use crate::ops::arith::unbroadcast;
 use crate::Var;
 
@@ -68,13 +69,17 @@ impl<T: Float> Var<T> {
     /// GELU, `approximate` `"none"` or `"tanh"` (anything else is an error), as
     /// `torch.nn.functional.gelu`.
     ///
-    /// Gradient: `g · gelu'(x)`, the derivative computed in one pass by
-    /// `gelu_derivative` (PyTorch's `gelu_backward`).
+    /// Gradient: `g · gelu'(x)`, one pass over `g` and `x` (`Tensor::gelu_backward`, as
+    /// PyTorch's `gelu_backward`); when the gradient is itself recorded, `g` times
+    /// `gelu_derivative`, an op with its own gradient.
     pub fn gelu(&self, approximate: &str) -> Result<Var<T>> {
         let form = GeluApproximate::parse(approximate)?;
         let out = self.value().gelu(approximate)?;
         Ok(Var::from_op("GeluBackward0", out, [self.clone()], move |g, _, x| {
-            Ok([Some(g.try_mul(&x[0].gelu_derivative(form))?)])
+            if is_grad_enabled() || g.shape() != x[0].shape() {
+                return Ok([Some(g.try_mul(&x[0].gelu_derivative(form))?)]);
+            }
+            Ok([Some(Var::new(g.value().gelu_backward(&x[0].value(), form)?))])
         }))
     }
 
@@ -124,11 +129,16 @@ impl<T: Float> Var<T> {
 
     /// `x·σ(x)`, as `torch.nn.functional.silu`.
     ///
-    /// Gradient: `g · silu'(x)` with `silu'(x) = σ(x)(1 + x(1 - σ(x)))` computed in one pass;
-    /// its own derivative is `σ(1 - σ)(2 + x(1 - 2σ))`, written with `Var` ops.
+    /// Gradient: `g · silu'(x)` with `silu'(x) = σ(x)(1 + x(1 - σ(x)))`, one pass over `g`
+    /// and `x` (`Tensor::silu_backward`); when the gradient is itself recorded, `g` times
+    /// `silu'(x)` as an op whose own derivative, `σ(1 - σ)(2 + x(1 - 2σ))`, is written with
+    /// `Var` ops.
     pub fn silu(&self) -> Var<T> {
         let out = self.value().silu();
         Var::from_op("SiluBackward0", out, [self.clone()], |g, _, x| {
+            if !is_grad_enabled() && g.shape() == x[0].shape() {
+                return Ok([Some(Var::new(g.value().silu_backward(&x[0].value())?))]);
+            }
             let d = x[0].value().map(|x| {
                 let s = T::one() / (T::one() + (-x).exp());
                 s * (T::one() + x * (T::one() - s))
@@ -147,10 +157,19 @@ impl<T: Float> Var<T> {
     /// `log(1 + e^(βx))/β`, and `x` where `βx > threshold`, as
     /// `torch.nn.functional.softplus(x, beta, threshold)` (defaults 1 and 20).
     ///
-    /// Derivative: `σ(βx)`, and exactly 1 where `βx > threshold` (PyTorch's `softplus_backward`).
+    /// Derivative: `σ(βx)`, and exactly 1 where `βx > threshold` (PyTorch's
+    /// `softplus_backward`): `g·σ(βx)` in one pass, or with `Var` ops when the gradient is
+    /// itself recorded.
     pub fn softplus(&self, beta: T, threshold: T) -> Var<T> {
         let out = self.value().softplus(beta, threshold);
         Var::from_op("SoftplusBackward0", out, [self.clone()], move |g, _, x| {
+            if !is_grad_enabled() && g.shape() == x[0].shape() {
+                return Ok([Some(Var::new(g.value().softplus_backward(
+                    &x[0].value(),
+                    beta,
+                    threshold,
+                )?))]);
+            }
             let above = x[0].value().to_mask(|v| v * beta > threshold);
             let d = x[0].mul_scalar(beta).sigmoid().masked_fill(&above, T::one())?;
             Ok([Some(g.try_mul(&d)?)])

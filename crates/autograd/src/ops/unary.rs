@@ -5,6 +5,7 @@
 
 use ferrograd_tensor::{Float, Result, Tensor};
 
+use crate::grad_mode::is_grad_enabled;
 use crate::ops::arith::unbroadcast;
 use crate::var::Saves;
 use crate::Var;
@@ -105,19 +106,27 @@ impl<T: Float> Var<T> {
         )
     }
 
-    /// The hyperbolic tangent; derivative `1 - tanh²`.
+    /// The hyperbolic tangent; derivative `1 - tanh²`: `g·(1 - out²)` in one pass
+    /// (`Tensor::tanh_backward`), or with `Var` ops when the gradient is itself recorded.
     pub fn tanh(&self) -> Var<T> {
         let out = self.value().tanh();
         Var::from_op_saving("TanhBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
-            Ok([Some(g.try_mul(&(out.try_mul(out)?.neg().add_scalar(T::one())))?)])
+            if is_grad_enabled() || g.shape() != out.shape() {
+                return Ok([Some(g.try_mul(&(out.try_mul(out)?.neg().add_scalar(T::one())))?)]);
+            }
+            Ok([Some(Var::new(g.value().tanh_backward(&out.value())?))])
         })
     }
 
-    /// The logistic function; derivative `σ(1 - σ)`.
+    /// The logistic function; derivative `σ(1 - σ)`: `g·(1 - out)·out` in one pass
+    /// (`Tensor::sigmoid_backward`), or with `Var` ops when the gradient is itself recorded.
     pub fn sigmoid(&self) -> Var<T> {
         let out = self.value().sigmoid();
         Var::from_op_saving("SigmoidBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
-            Ok([Some(g.try_mul(&out.try_mul(&out.neg().add_scalar(T::one()))?)?)])
+            if is_grad_enabled() || g.shape() != out.shape() {
+                return Ok([Some(g.try_mul(&out.try_mul(&out.neg().add_scalar(T::one()))?)?)]);
+            }
+            Ok([Some(Var::new(g.value().sigmoid_backward(&out.value())?))])
         })
     }
 

@@ -14,14 +14,24 @@
 //!
 //! Rows shorter than [`SMALL_ROW`] take the short path: max, then `Σ exp(x - max)` with `f64`
 //! exponentials (`exp::exp_f64`), many rows at a time; long `f64` rows the same one row at a time.
+//!
+//! The elementwise kernels (`map.rs`, over the functions of `math.rs`) are built the same way:
+//! `tanh`, `sigmoid`, `exp`, `log`, `erf`, GELU, SiLU, softplus and `pow` of a slice, and the
+//! one-pass gradients of the activations, compiled per instruction set and picked by
+//! [`crate::cpu::isa`]; each function's doc states its error bound.
 
 mod exp;
 #[cfg(target_arch = "x86_64")]
 mod exp512;
 pub mod gemm;
+mod map;
+mod math;
+#[cfg(test)]
+mod math_tests;
 mod wide;
 
 use exp::{exp_any, exp_f64_impl, exp_in_range};
+pub use map::{Backward, MapKernels, Unary};
 pub use wide::wide;
 
 use crate::reduce::nan_max;

@@ -1,0 +1,221 @@
+//! The `f32` functions of the elementwise kernels, one value at a time: branch-free and inlined,
+//! so that a loop of any of them over a slice vectorizes (`map.rs` compiles those loops once
+//! per instruction set). `FMA` says whether `a·b + c` is one fused operation.
+//!
+//! Each doc states the error bound tested against the exact value (the `f64` function rounded
+//! to `f32`) over the `f32` range (`math_tests.rs`: about a million bit patterns spread over
+//! all of it and dense runs at the edges; all 2³² with `--ignored`), and the worst error seen. The special values are those of the `std` functions: NaN stays NaN, `±0`
+//! keeps its sign where the function is odd, and the infinities give the limits.
+
+use super::exp::{exp_any, exp_in_range, mul_add};
+
+/// `tanh x`, within 2 ulp (the worst seen is 1). For `|x| < 0.625` Cephes' odd polynomial `x +
+/// x³·P(x²)`; above, `1 - 2/(e^(2|x|) + 1)` with the sign of `x` (`|x|` clamped at 22, where the
+/// result is 1).
+#[inline(always)]
+pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
+    let a = x.abs();
+    let z = x * x;
+    let mut p = -5.704_988_7e-3;
+    p = mul_add::<FMA>(p, z, 2.063_909e-2);
+    p = mul_add::<FMA>(p, z, -5.373_971_6e-2);
+    p = mul_add::<FMA>(p, z, 1.333_144_2e-1);
+    p = mul_add::<FMA>(p, z, -3.333_328e-1);
+    let small = mul_add::<FMA>(p * z, a, a);
+    let e = exp_in_range::<FMA>(2.0 * a.min(22.0));
+    let large = 1.0 - 2.0 / (e + 1.0);
+    // NaN fails the comparison and takes the polynomial, which keeps it NaN.
+    let y = if a >= 0.625 { large } else { small };
+    y.copysign(x)
+}
+
+/// `σ(x) = 1 / (1 + e^-x)`, PyTorch's vectorized formula, within 2 ulp, and 0 where `e^-x`
+/// overflows (`x < -88.72`), as PyTorch gives.
+#[inline(always)]
+pub(crate) fn sigmoid<const FMA: bool>(x: f32) -> f32 {
+    1.0 / (1.0 + exp_any::<FMA>(-x))
+}
+
+/// `ln x`, within 1 ulp: `x = 2^e·m` with `m` in `[√½, √2)`, Cephes' polynomial of `m - 1`, and
+/// `e·ln 2` added in two parts. Subnormal `x` are scaled by `2^23` first; `ln 0 = -inf`,
+/// `ln x = NaN` for `x < 0`, `ln inf = inf`.
+#[inline(always)]
+pub(crate) fn log<const FMA: bool>(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4; // 0.693359375 exactly
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let subnormal = x < f32::MIN_POSITIVE;
+    let scaled = if subnormal { x * 8_388_608.0 } else { x };
+    let bits = scaled.to_bits();
+    // m in [0.5, 1), then moved to [√½, √2) by doubling when below √½.
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000);
+    let e = ((bits >> 23) & 0xff) as i32 - 126 - if subnormal { 23 } else { 0 };
+    let low = m < std::f32::consts::FRAC_1_SQRT_2;
+    let (f, e) = if low { (m + m - 1.0, e - 1) } else { (m - 1.0, e) };
+    let e = e as f32;
+    let z = f * f;
+    let mut p = 7.037_683_6e-2;
+    for c in [
+        -1.151_461e-1,
+        1.167_699_9e-1,
+        -1.242_014_1e-1,
+        1.424_932_3e-1,
+        -1.666_805_8e-1,
+        2.000_071_4e-1,
+        -2.499_999_4e-1,
+        3.333_333e-1,
+    ] {
+        p = mul_add::<FMA>(p, f, c);
+    }
+    let mut y = p * f * z;
+    y = mul_add::<FMA>(e, LN2_LO, y);
+    y = mul_add::<FMA>(-0.5, z, y);
+    let y = mul_add::<FMA>(e, LN2_HI, f + y);
+    if x > 0.0 && x < f32::INFINITY {
+        y
+    } else if x == 0.0 {
+        f32::NEG_INFINITY
+    } else if x == f32::INFINITY {
+        x
+    } else {
+        f32::NAN
+    }
+}
+
+/// `ln(1 + u)` within 2 ulp for `u ≥ 0` (what softplus needs): `ln w - ((w - 1) - u)/w` with `w = 1
+/// + u`, which puts back what rounding `w` lost.
+#[inline(always)]
+pub(crate) fn log1p<const FMA: bool>(u: f32) -> f32 {
+    let w = 1.0 + u;
+    let fix = ((w - 1.0) - u) / w;
+    let y = log::<FMA>(w) - fix;
+    // Where w rounds to 1, ln(1 + u) is u to within an ulp; at inf the correction is NaN.
+    if w == 1.0 || u == f32::INFINITY {
+        u
+    } else {
+        y
+    }
+}
+
+/// The error function, within 2 ulp (the worst seen is 1): the minimax approximations of Arm's
+/// optimized-routines `erff`, `x + x·A(x²)` for `|x| < 0.875` and `1 - e^-B(|x|)` with the sign of
+/// `x` above (`|x|` clamped at 4, where the result is 1).
+#[inline(always)]
+pub(crate) fn erf<const FMA: bool>(x: f32) -> f32 {
+    const A: [f32; 6] = [
+        0.128_379_15,
+        -0.376_124_86,
+        0.112_818_025,
+        -0.026_766_734,
+        0.004_993_396,
+        -0.000_599_104_97,
+    ];
+    const B: [f32; 7] = [
+        0.128_717_51,
+        0.634_846_7,
+        0.106_777_85,
+        -0.024_254_56,
+        0.003_883_934_3,
+        -0.000_383_208_68,
+        1.729_489_3e-5,
+    ];
+    let a = x.abs();
+    let x2 = x * x;
+    let mut r = A[5];
+    for &c in A[..5].iter().rev() {
+        r = mul_add::<FMA>(r, x2, c);
+    }
+    let small = mul_add::<FMA>(r, x, x);
+    let b = a.min(4.0);
+    let mut q = B[6];
+    for &c in B[..6].iter().rev() {
+        q = mul_add::<FMA>(q, b, c);
+    }
+    let q = mul_add::<FMA>(q, b, b);
+    let large = (1.0 - exp_any::<FMA>(-q)).copysign(x);
+    #[allow(clippy::eq_op)]
+    if a < 0.875 || x != x {
+        small
+    } else {
+        large
+    }
+}
+
+/// `x·σ(x) = x / (1 + e^-x)`, SiLU, PyTorch's vectorized formula, within 3 ulp (the worst
+/// seen is 2), and -0 where `e^-x` overflows, as PyTorch gives.
+#[inline(always)]
+pub(crate) fn silu<const FMA: bool>(x: f32) -> f32 {
+    x / (1.0 + exp_any::<FMA>(-x))
+}
+
+/// `silu'(x)·g = g·σ(x)(1 + x(1 - σ(x)))`, PyTorch's `silu_backward`.
+#[inline(always)]
+pub(crate) fn silu_backward<const FMA: bool>(g: f32, x: f32) -> f32 {
+    let s = sigmoid::<FMA>(x);
+    g * s * (1.0 + x * (1.0 - s))
+}
+
+/// GELU's tanh form, `½x(1 + tanh(β(x + κx³)))`, in PyTorch's order of operations (for
+/// negative `x` it cancels, `1 + tanh → 0`, so its error is bounded in ulp of `x`, as
+/// PyTorch's).
+#[inline(always)]
+pub(crate) fn gelu_tanh<const FMA: bool>(x: f32, beta: f32, kappa: f32) -> f32 {
+    0.5 * x * (1.0 + tanh::<FMA>(beta * (x + kappa * x * x * x)))
+}
+
+/// `g·gelu'(x)` of the tanh form, PyTorch's `gelu_backward`: with `t = tanh(β(x + κx³))`,
+/// `½(1 + t) + ½x(1 - t²)·β(1 + 3κx²)`.
+#[inline(always)]
+pub(crate) fn gelu_tanh_backward<const FMA: bool>(g: f32, x: f32, beta: f32, kappa: f32) -> f32 {
+    let x_sq = x * x;
+    let t = tanh::<FMA>(beta * (x + kappa * x_sq * x));
+    let slope = beta * (1.0 + 3.0 * kappa * x_sq);
+    g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * slope)
+}
+
+/// Exact GELU, `x·½(1 + erf(x/√2))`, in PyTorch's order of operations.
+#[inline(always)]
+pub(crate) fn gelu_erf<const FMA: bool>(x: f32) -> f32 {
+    x * 0.5 * (1.0 + erf::<FMA>(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// `g·gelu'(x)` of exact GELU: `Φ(x) + x·φ(x)`.
+#[inline(always)]
+pub(crate) fn gelu_erf_backward<const FMA: bool>(g: f32, x: f32) -> f32 {
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
+    let cdf = 0.5 * (1.0 + erf::<FMA>(x * std::f32::consts::FRAC_1_SQRT_2));
+    let pdf = INV_SQRT_2PI * exp_any::<FMA>(-0.5 * x * x);
+    g * (cdf + x * pdf)
+}
+
+/// `ln(1 + e^(βx))/β`, and `x` where `βx > threshold`, as PyTorch's `softplus`; within
+/// 2 ulp for `β = 1`.
+#[inline(always)]
+pub(crate) fn softplus<const FMA: bool>(x: f32, beta: f32, threshold: f32) -> f32 {
+    let bx = x * beta;
+    let y = log1p::<FMA>(exp_any::<FMA>(bx)) / beta;
+    if bx > threshold {
+        x
+    } else {
+        y
+    }
+}
+
+/// `g·σ(βx)` as `g·z/(z + 1)` with `z = e^(βx)`, and `g` where `βx > threshold`, PyTorch's
+/// `softplus_backward`.
+#[inline(always)]
+pub(crate) fn softplus_backward<const FMA: bool>(g: f32, x: f32, beta: f32, threshold: f32) -> f32 {
+    let bx = x * beta;
+    let z = exp_any::<FMA>(bx);
+    let d = g * z / (z + 1.0);
+    if bx > threshold {
+        g
+    } else {
+        d
+    }
+}
+
+/// `e^x` for any `x`, within 1 ulp (the row kernels' exponential).
+#[inline(always)]
+pub(crate) fn exp<const FMA: bool>(x: f32) -> f32 {
+    exp_any::<FMA>(x)
+}

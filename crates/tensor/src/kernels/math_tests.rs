@@ -1,0 +1,238 @@
+//! The elementwise kernels against `f64` references over the whole `f32` range, at every
+//! instruction set the CPU has: a sample of about a million bit patterns plus dense runs
+//! around zero, the subnormals and each function's edges (every bit pattern with `--ignored`).
+
+use super::exp::tests::ulps;
+use super::map::{backward_f32, unary_f32, Backward, Unary};
+use crate::cpu::{detected, Isa};
+
+/// The levels this CPU can run.
+fn levels() -> Vec<Isa> {
+    [Isa::Scalar, Isa::Avx2, Isa::Avx512]
+        .into_iter()
+        .filter(|&i| i <= detected())
+        .collect()
+}
+
+/// `σ(x)`, and 0 where `e^-x` overflows `f32` (`x < -88.72`), as PyTorch's `f32` sigmoid.
+fn sigmoid64(x: f64) -> f64 {
+    if ((-x).exp() as f32).is_infinite() {
+        return 0.0;
+    }
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// A function, its `f64` reference and the largest error allowed, in ulp of the result.
+struct Case {
+    op: Unary,
+    exact: fn(f64) -> f64,
+    max_ulps: u32,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            op: Unary::Exp,
+            exact: f64::exp,
+            max_ulps: 1,
+        },
+        Case {
+            op: Unary::Log,
+            exact: f64::ln,
+            max_ulps: 1,
+        },
+        Case {
+            op: Unary::Tanh,
+            exact: f64::tanh,
+            max_ulps: 2,
+        },
+        Case {
+            op: Unary::Sigmoid,
+            exact: sigmoid64,
+            max_ulps: 2,
+        },
+        Case {
+            op: Unary::Erf,
+            exact: libm::erf,
+            max_ulps: 2,
+        },
+        Case {
+            op: Unary::Silu,
+            exact: |x| {
+                if x > 0.0 {
+                    x * sigmoid64(x)
+                } else {
+                    x * sigmoid64(x) + 0.0 * x
+                }
+            },
+            max_ulps: 3,
+        },
+        Case {
+            op: Unary::Softplus {
+                beta: 1.0,
+                threshold: 20.0,
+            },
+            exact: |x| if x > 20.0 { x } else { x.exp().ln_1p() },
+            max_ulps: 2,
+        },
+    ]
+}
+
+/// Dense runs of bit patterns: around ±0 and through the subnormals, and the neighbourhood of
+/// each edge where a kernel changes method, saturates or overflows.
+fn dense_inputs() -> Vec<f32> {
+    let mut xs: Vec<f32> = Vec::new();
+    for bits in (0..0x0100_0000u32).step_by(61) {
+        xs.push(f32::from_bits(bits)); // subnormals and the smallest normals
+        xs.push(-f32::from_bits(bits));
+    }
+    for edge in [
+        0.625f32, 0.875, 4.0, 9.0, 9.01, 16.6, 17.0, 20.0, 22.0, 44.0, 87.0, 88.72, 89.0, 103.97, 104.0,
+    ] {
+        let b = edge.to_bits();
+        for d in 0..20_000u32 {
+            for x in [f32::from_bits(b - 10_000 + d), -f32::from_bits(b - 10_000 + d)] {
+                xs.push(x);
+            }
+        }
+    }
+    xs.extend([
+        f32::NAN,
+        -f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN,
+        f32::MIN_POSITIVE,
+        f32::EPSILON,
+        1.0,
+        -1.0,
+    ]);
+    xs
+}
+
+/// Every `step`-th bit pattern, both signs.
+fn sampled_inputs(step: usize) -> Vec<f32> {
+    (0..=u32::MAX).step_by(step).map(f32::from_bits).collect()
+}
+
+/// The worst error of `case` at `isa` over `xs`: (ulps, at which input).
+fn worst(case: &Case, isa: Isa, xs: &[f32]) -> (u32, f32) {
+    let mut out = vec![0.0f32; xs.len()];
+    unary_f32(isa, case.op, xs, &mut out);
+    let mut worst = (0, 0.0);
+    for (&x, &y) in xs.iter().zip(&out) {
+        let exact = (case.exact)(x as f64) as f32;
+        let e = ulps(y, exact);
+        // The sign of a zero, and NaN for NaN, count as much as any other bit.
+        let same_zero = y != 0.0 || exact != 0.0 || y.is_sign_negative() == exact.is_sign_negative();
+        let e = if same_zero { e } else { u32::MAX };
+        if e > worst.0 {
+            worst = (e, x);
+        }
+    }
+    worst
+}
+
+fn check(xs: &[f32]) {
+    for case in cases() {
+        for isa in levels() {
+            let (e, x) = worst(&case, isa, xs);
+            eprintln!("{:?} at {}: at most {e} ulp (at {x:e})", case.op, isa.name());
+            assert!(
+                e <= case.max_ulps,
+                "{:?} at {}: {e} ulp at {x:e} (bits {:#x})",
+                case.op,
+                isa.name(),
+                x.to_bits()
+            );
+        }
+    }
+}
+
+#[test]
+fn kernels_are_within_their_stated_ulps_on_the_edges() {
+    check(&dense_inputs());
+}
+
+#[test]
+fn kernels_are_within_their_stated_ulps_on_a_sample() {
+    check(&sampled_inputs(4099));
+}
+
+/// Every bit pattern, or every `FERROGRAD_SWEEP_STEP`-th one if that is set.
+#[test]
+#[ignore = "all 2^32 inputs: run with --release --ignored"]
+fn kernels_are_within_their_stated_ulps_everywhere() {
+    let step: u64 = std::env::var("FERROGRAD_SWEEP_STEP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let mut start = 0u64;
+    while start <= u32::MAX as u64 {
+        let end = (start + (1 << 24) * step).min(1 << 32);
+        let xs: Vec<f32> = (start..end)
+            .step_by(step as usize)
+            .map(|b| f32::from_bits(b as u32))
+            .collect();
+        check(&xs);
+        start = end;
+    }
+}
+
+/// Every level gives results within 2 ulp of every other's, for the composite functions too
+/// (GELU's two forms), and the gradient kernels.
+#[test]
+fn instruction_sets_agree() {
+    let xs: Vec<f32> = sampled_inputs(40_009)
+        .into_iter()
+        .chain(dense_inputs().into_iter().step_by(7))
+        .collect();
+    let g: Vec<f32> = (0..xs.len()).map(|i| 1.0 - (i % 7) as f32 * 0.25).collect();
+    let ops = [
+        Unary::GeluTanh,
+        Unary::GeluErf,
+        Unary::Powf(3.0),
+        Unary::Powf(-0.5),
+        Unary::Powf(1.7),
+    ];
+    let grads = [
+        Backward::Tanh,
+        Backward::Sigmoid,
+        Backward::Silu,
+        Backward::GeluTanh,
+        Backward::GeluErf,
+        Backward::Softplus {
+            beta: 2.0,
+            threshold: 20.0,
+        },
+    ];
+    let mut base = vec![0.0f32; xs.len()];
+    let mut other = vec![0.0f32; xs.len()];
+    for isa in levels() {
+        for op in ops.into_iter().chain(cases().into_iter().map(|c| c.op)) {
+            unary_f32(Isa::Scalar, op, &xs, &mut base);
+            unary_f32(isa, op, &xs, &mut other);
+            for ((&x, &a), &b) in xs.iter().zip(&base).zip(&other) {
+                // GELU cancels (1 + tanh → 0) for negative x: there the bound is in ulp of x.
+                let close = (a - b).abs() <= 2.0 * f32::EPSILON * x.abs();
+                assert!(
+                    ulps(a, b) <= 2 || close,
+                    "{op:?} at {}: {a:e} vs {b:e} at {x:e}",
+                    isa.name()
+                );
+            }
+        }
+        for op in grads {
+            backward_f32(Isa::Scalar, op, &g, &xs, &mut base);
+            backward_f32(isa, op, &g, &xs, &mut other);
+            for ((&x, &a), &b) in xs.iter().zip(&base).zip(&other) {
+                assert!(
+                    ulps(a, b) <= 2 || (a - b).abs() <= 1e-6,
+                    "{op:?} at {}: {a:e} vs {b:e} at {x:e}",
+                    isa.name()
+                );
+            }
+        }
+    }
+}
