@@ -11,6 +11,9 @@ pub(crate) fn row_major<T: Copy>(view: &ArrayViewD<'_, T>) -> Vec<T> {
     if let Some(s) = view.as_slice() {
         return s.to_vec();
     }
+    if let Some(out) = permuted_row_major(view) {
+        return out;
+    }
     let mut out = Vec::with_capacity(view.len());
     for lane in view.lanes(Axis(view.ndim() - 1)) {
         match lane.as_slice() {
@@ -19,6 +22,45 @@ pub(crate) fn row_major<T: Copy>(view: &ArrayViewD<'_, T>) -> Vec<T> {
         }
     }
     out
+}
+
+/// [`row_major`] for a view whose elements fill one block of memory in some order, with
+/// non-negative strides (a permuted or transposed tensor): the offsets are counted with plain
+/// integers (ndarray's iterators over dynamic dimensions cost more than the copy of a short
+/// lane). `None` for any other view.
+fn permuted_row_major<T: Copy>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
+    let memory = view.as_slice_memory_order()?;
+    if view.strides().iter().any(|&s| s < 0) || view.is_empty() {
+        return None;
+    }
+    let (shape, strides) = (view.shape(), view.strides());
+    let last = shape.len() - 1;
+    let (len, step) = (shape[last], strides[last] as usize);
+    let mut out = Vec::with_capacity(view.len());
+    let mut index = vec![0usize; last];
+    let mut offset = 0usize;
+    loop {
+        if step == 1 {
+            out.extend_from_slice(&memory[offset..offset + len]);
+        } else {
+            out.extend((0..len).map(|i| memory[offset + i * step]));
+        }
+        // The next lane: the odometer over the outer dimensions, last one fastest.
+        let mut d = last;
+        loop {
+            if d == 0 {
+                return Some(out);
+            }
+            d -= 1;
+            index[d] += 1;
+            offset += strides[d] as usize;
+            if index[d] < shape[d] {
+                break;
+            }
+            offset -= index[d] * strides[d] as usize;
+            index[d] = 0;
+        }
+    }
 }
 
 impl<T: Float> Tensor<T> {
