@@ -13,6 +13,42 @@ use std::rc::Rc;
 use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_tensor::{Float, Result, Tensor};
 
+/// Partial sums kept side by side, so that a row's sum vectorises (a single running sum
+/// keeps the order of its additions and runs one value at a time).
+const LANES: usize = 16;
+
+/// `Σ f(v)` over `values`, in [`LANES`] partial sums added up in a fixed order.
+#[inline(always)]
+fn lane_sum<T: Float>(values: &[T], f: impl Fn(T) -> T) -> T {
+    let mut acc = [T::zero(); LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    let rest = chunks.remainder().iter().fold(T::zero(), |s, &v| s + f(v));
+    acc.iter().fold(T::zero(), |s, &a| s + a) + rest
+}
+
+/// `Σ f(a, b)` over two rows of one length, as [`lane_sum`].
+#[inline(always)]
+fn lane_sum2<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let mut acc = [T::zero(); LANES];
+    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            *s += f(x, y);
+        }
+    }
+    let rest = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .fold(T::zero(), |s, (&x, &y)| s + f(x, y));
+    acc.iter().fold(T::zero(), |s, &x| s + x) + rest
+}
+
 /// Each row's mean and `1/√(var + eps)`, kept from the forward for the gradient.
 struct RowStats<T> {
     mean: Vec<T>,
@@ -84,23 +120,51 @@ fn forward_rows<T: Float>(
         return (out, stats);
     }
     let n = T::of(k as f64);
+    forward_loop(x, k, n, w, b, eps, &mut out, &mut stats);
+    (out, stats)
+}
+
+/// The rows of [`forward_rows`]: per row two vectorised sums, then one elementwise pass.
+#[allow(clippy::too_many_arguments)]
+fn forward_loop<T: Float>(
+    x: &[T],
+    k: usize,
+    n: T,
+    w: Option<&[T]>,
+    b: Option<&[T]>,
+    eps: T,
+    out: &mut [T],
+    stats: &mut RowStats<T>,
+) {
     for (r, (xr, yr)) in x.chunks_exact(k).zip(out.chunks_exact_mut(k)).enumerate() {
-        let mean = xr.iter().copied().sum::<T>() / n;
-        let var = xr.iter().map(|&v| (v - mean) * (v - mean)).sum::<T>() / n;
+        let mean = lane_sum(xr, |v| v) / n;
+        let var = lane_sum(xr, |v| (v - mean) * (v - mean)) / n;
         let rstd = T::one() / (var + eps).sqrt();
-        for (y, &v) in yr.iter_mut().zip(xr) {
-            *y = (v - mean) * rstd;
-        }
-        if let Some(w) = w {
-            yr.iter_mut().zip(w).for_each(|(y, &w)| *y *= w);
-        }
-        if let Some(b) = b {
-            yr.iter_mut().zip(b).for_each(|(y, &b)| *y += b);
+        match (w, b) {
+            (Some(w), Some(b)) => {
+                for (((y, &v), &w), &b) in yr.iter_mut().zip(xr).zip(w).zip(b) {
+                    *y = (v - mean) * rstd * w + b;
+                }
+            }
+            (Some(w), None) => {
+                for ((y, &v), &w) in yr.iter_mut().zip(xr).zip(w) {
+                    *y = (v - mean) * rstd * w;
+                }
+            }
+            (None, Some(b)) => {
+                for ((y, &v), &b) in yr.iter_mut().zip(xr).zip(b) {
+                    *y = (v - mean) * rstd + b;
+                }
+            }
+            (None, None) => {
+                for (y, &v) in yr.iter_mut().zip(xr) {
+                    *y = (v - mean) * rstd;
+                }
+            }
         }
         stats.mean[r] = mean;
         stats.rstd[r] = rstd;
     }
-    (out, stats)
 }
 
 /// The gradients of `x`, `w` and `b` (the last two of shape `[k]`), one pass over the rows.
@@ -123,31 +187,45 @@ fn fused_backward<T: Float>(
         let one_slice = "a standard-layout array is one slice";
         let (g, x) = (g.as_slice().expect(one_slice), x.as_slice().expect(one_slice));
         let n = T::of(k as f64);
-        let row_pairs = g.chunks_exact(k).zip(x.chunks_exact(k));
-        for (r, ((gr, xr), dxr)) in row_pairs.zip(dx.chunks_exact_mut(k)).enumerate() {
-            let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
-            let (mut sum_gw, mut sum_gw_xhat) = (T::zero(), T::zero());
-            for j in 0..k {
-                let xhat = (xr[j] - mean) * rstd;
-                let gw = gr[j] * w[j];
-                sum_gw += gw;
-                sum_gw_xhat += gw * xhat;
-                dw[j] += gr[j] * xhat;
-                db[j] += gr[j];
-            }
-            let (mean_gw, mean_gw_xhat) = (sum_gw / n, sum_gw_xhat / n);
-            for j in 0..k {
-                let xhat = (xr[j] - mean) * rstd;
-                let gw = gr[j] * w[j];
-                dxr[j] = rstd * (gw - mean_gw - xhat * mean_gw_xhat);
-            }
-        }
+        backward_loop(g, x, &w, stats, k, n, &mut dx, &mut dw, &mut db);
     }
     Ok((
         Var::new(Tensor::from_vec(dx, &shape)?),
         Var::new(Tensor::from_vec(dw, &[k])?),
         Var::new(Tensor::from_vec(db, &[k])?),
     ))
+}
+
+/// The rows of [`fused_backward`]: per row `ĝ = g·w`, its two vectorised sums, then one
+/// elementwise pass writing `dx` and adding to `dw` and `db`.
+#[allow(clippy::too_many_arguments)]
+fn backward_loop<T: Float>(
+    g: &[T],
+    x: &[T],
+    w: &[T],
+    stats: &RowStats<T>,
+    k: usize,
+    n: T,
+    dx: &mut [T],
+    dw: &mut [T],
+    db: &mut [T],
+) {
+    let row_pairs = g.chunks_exact(k).zip(x.chunks_exact(k));
+    for (r, ((gr, xr), dxr)) in row_pairs.zip(dx.chunks_exact_mut(k)).enumerate() {
+        let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
+        // ĝ = g·w of the row, in dx for now: the sums and the last pass read it there.
+        for ((d, &g), &w) in dxr.iter_mut().zip(gr).zip(w) {
+            *d = g * w;
+        }
+        let mean_gw = lane_sum(dxr, |gw| gw) / n;
+        let mean_gw_xhat = lane_sum2(dxr, xr, |gw, x| gw * ((x - mean) * rstd)) / n;
+        for ((((d, &g), &x), dw), db) in dxr.iter_mut().zip(gr).zip(xr).zip(dw.iter_mut()).zip(db.iter_mut()) {
+            let xhat = (x - mean) * rstd;
+            *dw += g * xhat;
+            *db += g;
+            *d = rstd * (*d - mean_gw - xhat * mean_gw_xhat);
+        }
+    }
 }
 
 /// The same gradients as [`fused_backward`], written with `Var` ops from `x`, `w` and `g` so
