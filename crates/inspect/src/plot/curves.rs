@@ -4,7 +4,7 @@ use ferrograd_tensor::{Error, Result};
 use plotters::prelude::*;
 
 use super::histograms::plain;
-use super::{colour, draw_png, failed, legend_share, note, range, with_headroom, HEIGHT, WIDTH};
+use super::{colour, draw_png, failed, legend, legend_share, note, range, with_headroom, HEIGHT, WIDTH};
 use crate::Record;
 
 /// The healthy update:data ratio, as log10: an update a thousandth of the data.
@@ -149,12 +149,5 @@ fn lines<DB: DrawingBackend>(
     if series.is_empty() {
         note(root, "no finite value was recorded")?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(e)
+    legend(&mut chart)
 }

@@ -3,7 +3,7 @@
 use ferrograd_tensor::{Error, Result};
 use plotters::prelude::*;
 
-use super::{colour, draw_png, failed, legend_share, note, range, with_headroom, HEIGHT, WIDTH};
+use super::{colour, draw_png, failed, legend, legend_share, note, range, with_headroom, HEIGHT, WIDTH};
 use crate::{Histogram, LayerKind, LayerStats, Record};
 
 /// The distribution of every layer's output at `step` (or, for `None`, at the last step that
@@ -151,14 +151,7 @@ fn draw<DB: DrawingBackend>(
     if curves.iter().all(|c| c.1.iter().all(|p| p.1 == 0.0)) {
         note(root, "every bin is empty")?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(e)
+    legend(&mut chart)
 }
 
 /// A number for a label: three significant digits, scientific when tiny or huge, `NaN` / `inf`

@@ -133,6 +133,22 @@ fn with_headroom((low, high): (f64, f64), share: f64) -> (f64, f64) {
     (low, high + (high - low) * share / (1.0 - share))
 }
 
+/// The charts of this module: steps or values across, values up.
+type Chart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+
+/// Draws the legend of `chart`'s labelled curves in its upper right corner.
+fn legend<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<'a, DB>) -> std::result::Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 /// Writes a grey note in the middle of an empty plot.
 fn note<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
