@@ -15,6 +15,8 @@ use std::rc::Rc;
 use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_tensor::{Float, Result, Tensor};
 
+use super::lanes::{lane_sum, lane_sum2};
+
 /// The output of batch norm in training for `input` seen as `[n, c, l]` (checked by the
 /// caller), and the batch's per-channel mean and biased variance (`[c]` each, for the running
 /// statistics).
@@ -37,12 +39,12 @@ pub(crate) fn fused_batch_norm_train<T: Float>(
         let x = x.array().as_standard_layout();
         let x = x.as_slice().expect("a standard-layout array is one slice");
         for (r, row) in x.chunks_exact(l).enumerate() {
-            mean[r % c] += row.iter().copied().sum::<T>();
+            mean[r % c] += lane_sum(row, |v| v);
         }
         mean.iter_mut().for_each(|m| *m /= count);
         for (r, row) in x.chunks_exact(l).enumerate() {
             let m = mean[r % c];
-            var[r % c] += row.iter().map(|&v| (v - m) * (v - m)).sum::<T>();
+            var[r % c] += lane_sum(row, |v| (v - m) * (v - m));
         }
         var.iter_mut().for_each(|v| *v /= count);
         for (r, (row, yr)) in x.chunks_exact(l).zip(out.chunks_exact_mut(l)).enumerate() {
@@ -107,8 +109,8 @@ fn fused_backward<T: Float>(
         for (r, (gr, xr)) in g.chunks_exact(l).zip(x.chunks_exact(l)).enumerate() {
             let ch = r % c;
             let (m, rs) = (mean[ch], rstd[ch]);
-            sum_g[ch] += gr.iter().copied().sum::<T>();
-            sum_g_xhat[ch] += gr.iter().zip(xr).map(|(&g, &v)| g * (v - m) * rs).sum::<T>();
+            sum_g[ch] += lane_sum(gr, |g| g);
+            sum_g_xhat[ch] += lane_sum2(gr, xr, |g, v| g * (v - m) * rs);
         }
         let count = T::of((n * l) as f64);
         let rows = g.chunks_exact(l).zip(x.chunks_exact(l)).zip(dx.chunks_exact_mut(l));

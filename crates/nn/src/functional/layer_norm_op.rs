@@ -13,41 +13,7 @@ use std::rc::Rc;
 use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_tensor::{Float, Result, Tensor};
 
-/// Partial sums kept side by side, so that a row's sum vectorises (a single running sum
-/// keeps the order of its additions and runs one value at a time).
-const LANES: usize = 16;
-
-/// `Σ f(v)` over `values`, in [`LANES`] partial sums added up in a fixed order.
-#[inline(always)]
-fn lane_sum<T: Float>(values: &[T], f: impl Fn(T) -> T) -> T {
-    let mut acc = [T::zero(); LANES];
-    let mut chunks = values.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a += f(v);
-        }
-    }
-    let rest = chunks.remainder().iter().fold(T::zero(), |s, &v| s + f(v));
-    acc.iter().fold(T::zero(), |s, &a| s + a) + rest
-}
-
-/// `Σ f(a, b)` over two rows of one length, as [`lane_sum`].
-#[inline(always)]
-fn lane_sum2<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
-    let mut acc = [T::zero(); LANES];
-    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
-            *s += f(x, y);
-        }
-    }
-    let rest = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .fold(T::zero(), |s, (&x, &y)| s + f(x, y));
-    acc.iter().fold(T::zero(), |s, &x| s + x) + rest
-}
+use super::lanes::{lane_sum, lane_sum2};
 
 /// Each row's mean and `1/√(var + eps)`, kept from the forward for the gradient.
 struct RowStats<T> {

@@ -10,6 +10,7 @@ mod class_loss;
 mod conv;
 mod cross_entropy;
 pub(crate) mod embedding;
+mod lanes;
 mod layer_norm_op;
 mod mse;
 mod normalization;

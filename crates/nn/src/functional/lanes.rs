@@ -1,0 +1,40 @@
+//! Sums over a row in side-by-side partial sums, for the fused normalization ops: a single
+//! running sum keeps the order of its additions and runs one value at a time, these
+//! vectorise. The order is fixed, so a result never depends on anything but the row.
+
+use ferrograd_tensor::Float;
+
+/// Partial sums kept side by side.
+const LANES: usize = 16;
+
+/// `Σ f(v)` over `values`, in [`LANES`] partial sums added up in a fixed order.
+#[inline(always)]
+pub(crate) fn lane_sum<T: Float>(values: &[T], f: impl Fn(T) -> T) -> T {
+    let mut acc = [T::zero(); LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    let rest = chunks.remainder().iter().fold(T::zero(), |s, &v| s + f(v));
+    acc.iter().fold(T::zero(), |s, &a| s + a) + rest
+}
+
+/// `Σ f(a, b)` over two rows of one length, as [`lane_sum`].
+#[inline(always)]
+pub(crate) fn lane_sum2<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let mut acc = [T::zero(); LANES];
+    let (mut ca, mut cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            *s += f(x, y);
+        }
+    }
+    let rest = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .fold(T::zero(), |s, (&x, &y)| s + f(x, y));
+    acc.iter().fold(T::zero(), |s, &x| s + x) + rest
+}
