@@ -49,13 +49,7 @@ impl<T: Float> CosineAnnealingLR<T> {
 }
 
 impl<T: Float> LRScheduler<T> for CosineAnnealingLR<T> {
-    fn state(&self) -> &SchedulerState {
-        &self.state
-    }
-
-    fn state_mut(&mut self) -> &mut SchedulerState {
-        &mut self.state
-    }
+    state_accessors!();
 
     fn get_lr(&mut self, opt: &mut dyn Optimizer<T>) -> Result<f64> {
         let SchedulerState {
@@ -130,13 +124,7 @@ impl<T: Float> LinearLR<T> {
 }
 
 impl<T: Float> LRScheduler<T> for LinearLR<T> {
-    fn state(&self) -> &SchedulerState {
-        &self.state
-    }
-
-    fn state_mut(&mut self) -> &mut SchedulerState {
-        &mut self.state
-    }
+    state_accessors!();
 
     fn get_lr(&mut self, opt: &mut dyn Optimizer<T>) -> Result<f64> {
         let (e, lr) = (self.state.last_epoch, opt.lr());
@@ -194,13 +182,7 @@ impl<T: Float> fmt::Debug for LambdaLR<T> {
 }
 
 impl<T: Float> LRScheduler<T> for LambdaLR<T> {
-    fn state(&self) -> &SchedulerState {
-        &self.state
-    }
-
-    fn state_mut(&mut self) -> &mut SchedulerState {
-        &mut self.state
-    }
+    state_accessors!();
 
     fn get_lr(&mut self, _opt: &mut dyn Optimizer<T>) -> Result<f64> {
         let epoch = usize::try_from(self.state.last_epoch)

@@ -32,6 +32,20 @@
 //! # Ok::<(), ferrograd_tensor::Error>(())
 //! ```
 
+/// The [`LRScheduler::state`] and [`LRScheduler::state_mut`] of a scheduler that keeps its
+/// [`SchedulerState`] in a field named `state`.
+macro_rules! state_accessors {
+    () => {
+        fn state(&self) -> &SchedulerState {
+            &self.state
+        }
+
+        fn state_mut(&mut self) -> &mut SchedulerState {
+            &mut self.state
+        }
+    };
+}
+
 mod annealing;
 mod one_cycle;
 mod sequential;

@@ -249,13 +249,7 @@ impl OneCycleLRBuilder {
 }
 
 impl<T: Float> LRScheduler<T> for OneCycleLR<T> {
-    fn state(&self) -> &SchedulerState {
-        &self.state
-    }
-
-    fn state_mut(&mut self) -> &mut SchedulerState {
-        &mut self.state
-    }
+    state_accessors!();
 
     /// The rate of the current step (and, when cycling, sets the momentum of that step).
     fn get_lr(&mut self, opt: &mut dyn Optimizer<T>) -> Result<f64> {

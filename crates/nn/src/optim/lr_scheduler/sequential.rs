@@ -90,13 +90,7 @@ impl<T: Float> fmt::Debug for SequentialLR<T> {
 }
 
 impl<T: Float> LRScheduler<T> for SequentialLR<T> {
-    fn state(&self) -> &SchedulerState {
-        &self.state
-    }
-
-    fn state_mut(&mut self) -> &mut SchedulerState {
-        &mut self.state
-    }
+    state_accessors!();
 
     fn get_lr(&mut self, _opt: &mut dyn Optimizer<T>) -> Result<f64> {
         Err(Error::invalid(

@@ -39,13 +39,7 @@ impl<T: Float> StepLR<T> {
 }
 
 impl<T: Float> LRScheduler<T> for StepLR<T> {
-    fn state(&self) -> &SchedulerState {
-        &self.state
-    }
-
-    fn state_mut(&mut self) -> &mut SchedulerState {
-        &mut self.state
-    }
+    state_accessors!();
 
     fn get_lr(&mut self, opt: &mut dyn Optimizer<T>) -> Result<f64> {
         let epoch = self.state.last_epoch;
@@ -90,13 +84,7 @@ impl<T: Float> MultiStepLR<T> {
 }
 
 impl<T: Float> LRScheduler<T> for MultiStepLR<T> {
-    fn state(&self) -> &SchedulerState {
-        &self.state
-    }
-
-    fn state_mut(&mut self) -> &mut SchedulerState {
-        &mut self.state
-    }
+    state_accessors!();
 
     fn get_lr(&mut self, opt: &mut dyn Optimizer<T>) -> Result<f64> {
         let epoch = self.state.last_epoch;
@@ -137,13 +125,7 @@ impl<T: Float> ExponentialLR<T> {
 }
 
 impl<T: Float> LRScheduler<T> for ExponentialLR<T> {
-    fn state(&self) -> &SchedulerState {
-        &self.state
-    }
-
-    fn state_mut(&mut self) -> &mut SchedulerState {
-        &mut self.state
-    }
+    state_accessors!();
 
     fn get_lr(&mut self, opt: &mut dyn Optimizer<T>) -> Result<f64> {
         Ok(if self.state.is_initial {
