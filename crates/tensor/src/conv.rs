@@ -69,7 +69,7 @@ impl Window2d {
     /// For each kernel element `kk` along `axis`: the windows `lo..hi` for which it reads
     /// inside the plane, and the input position it reads for window `lo` (the next window's is
     /// `stride` further on).
-    fn inside_all(&self, axis: usize) -> Vec<(usize, usize, usize)> {
+    fn inside(&self, axis: usize) -> Vec<(usize, usize, usize)> {
         let (s, p) = (self.stride[axis], self.padding[axis]);
         (0..self.kernel[axis])
             .map(|kk| {
@@ -81,6 +81,15 @@ impl Window2d {
                 (lo, hi, (lo * s + off).saturating_sub(p))
             })
             .collect()
+    }
+
+    /// What im2col copies of one channel and col2im adds back, as [`Runs`].
+    fn runs(&self) -> Runs {
+        Runs {
+            ys: self.inside(0),
+            xs: self.inside(1),
+            window: *self,
+        }
     }
 
     fn check(&self, op: &'static str) -> Result<()> {
@@ -114,6 +123,59 @@ impl Span {
     }
 }
 
+/// The elements im2col copies from one channel's plane, grouped in runs: one kernel element
+/// `(ky, kx)` and one row of windows `oy`, over the windows `ox` for which it reads inside
+/// the plane (padding is read as zero and never visited).
+struct Runs {
+    ys: Vec<(usize, usize, usize)>,
+    xs: Vec<(usize, usize, usize)>,
+    window: Window2d,
+}
+
+/// One run of [`Runs`]: `len` elements, the first at `at_plane` in the plane and the next
+/// `plane_step` further on each; in the rows, the column of the kernel element in the row of
+/// window `(oy, ox_lo)`, the next a row further on each.
+struct Run {
+    at_plane: usize,
+    plane_step: usize,
+    column: usize,
+    window: usize,
+    len: usize,
+}
+
+impl Run {
+    /// The run's first position in rows of `row_len` values (one channel's columns first).
+    #[inline(always)]
+    fn at_rows(&self, row_len: usize) -> usize {
+        self.window * row_len + self.column
+    }
+}
+
+impl Runs {
+    /// Calls `f` with every run, in the order of the kernel elements, then of the rows.
+    #[inline(always)]
+    fn each(&self, mut f: impl FnMut(Run)) {
+        let (w, kw, ow) = (self.window.input[1], self.window.kernel[1], self.window.output[1]);
+        let [sy, sx] = self.window.stride;
+        for (ky, &(oy_lo, oy_hi, iy_lo)) in self.ys.iter().enumerate() {
+            for (kx, &(ox_lo, ox_hi, ix_lo)) in self.xs.iter().enumerate() {
+                if ox_lo == ox_hi {
+                    continue; // this element reads padding in every window
+                }
+                for (oy, iy) in (oy_lo..oy_hi).zip((iy_lo..).step_by(sy)) {
+                    f(Run {
+                        at_plane: iy * w + ix_lo,
+                        plane_step: sx,
+                        column: ky * kw + kx,
+                        window: oy * ow + ox_lo,
+                        len: ox_hi - ox_lo,
+                    });
+                }
+            }
+        }
+    }
+}
+
 impl<T: Float> Tensor<T> {
     /// Every window of a `[N, C, H, W]` tensor as a row: a 2-D tensor `[groups·N·OH·OW,
     /// C/groups·KH·KW]` whose row `(g, n, oy, ox)` holds the window at `(oy, ox)` of sample
@@ -142,30 +204,18 @@ impl<T: Float> Tensor<T> {
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let mut out = vec![T::zero(); groups * n * l * row_len];
-        let (kw, [sy, sx], ow) = (window.kernel[1], window.stride, window.output[1]);
-        // One block of rows per (group, sample), shared between threads; in a block, each
-        // kernel element is one column, written for every window that reads inside the plane.
-        let (ins_y, ins_x) = (window.inside_all(0), window.inside_all(1));
-        let work = l * row_len;
-        for_each_block_mut(&mut out, (l * row_len).max(1), work, |gb, rows| {
+        let runs = window.runs();
+        // One block of rows per (group, sample), shared between threads.
+        for_each_block_mut(&mut out, (l * row_len).max(1), l * row_len, |gb, rows| {
             let (g, b) = (gb / n, gb % n);
             for ci in 0..cg {
                 let plane = &x[(b * c + g * cg + ci) * h * w..][..h * w];
-                for (ky, &(oy_lo, oy_hi, iy_lo)) in ins_y.iter().enumerate() {
-                    for (kx, &(ox_lo, ox_hi, ix_lo)) in ins_x.iter().enumerate() {
-                        if ox_lo == ox_hi {
-                            continue; // this element reads padding in every window
-                        }
-                        let col = ci * k + ky * kw + kx;
-                        for (oy, iy) in (oy_lo..oy_hi).zip((iy_lo..).step_by(sy)) {
-                            let src = plane[iy * w + ix_lo..(iy + 1) * w].iter().step_by(sx);
-                            let dst = rows[(oy * ow + ox_lo) * row_len + col..].iter_mut().step_by(row_len);
-                            for (d, &v) in dst.zip(src).take(ox_hi - ox_lo) {
-                                *d = v;
-                            }
-                        }
-                    }
-                }
+                let rows = &mut rows[ci * k..];
+                runs.each(|run| {
+                    let src = plane[run.at_plane..].iter().step_by(run.plane_step);
+                    let dst = rows[run.at_rows(row_len)..].iter_mut().step_by(row_len);
+                    dst.zip(src).take(run.len).for_each(|(d, &v)| *d = v);
+                });
             }
         });
         Tensor::from_vec(out, &[groups * n * l, row_len])
@@ -196,31 +246,19 @@ impl<T: Float> Tensor<T> {
         let cols = self.data.as_standard_layout();
         let cols = cols.as_slice().expect("standard layout");
         let mut out = vec![T::zero(); n * c * h * w];
-        let (kw, [sy, sx], ow) = (window.kernel[1], window.stride, window.output[1]);
-        // One block per sample (its planes of every group), shared between threads; each
-        // kernel element's column added back for every window that reads inside the plane.
-        let (ins_y, ins_x) = (window.inside_all(0), window.inside_all(1));
-        let work = groups * l * row_len;
-        for_each_block_mut(&mut out, (c * h * w).max(1), work, |b, sample| {
+        let runs = window.runs();
+        // One block per sample (its planes of every group), shared between threads.
+        for_each_block_mut(&mut out, (c * h * w).max(1), groups * l * row_len, |b, sample| {
             for g in 0..groups {
                 let rows = &cols[(g * n + b) * l * row_len..][..l * row_len];
                 for ci in 0..cg {
                     let plane = &mut sample[(g * cg + ci) * h * w..][..h * w];
-                    for (ky, &(oy_lo, oy_hi, iy_lo)) in ins_y.iter().enumerate() {
-                        for (kx, &(ox_lo, ox_hi, ix_lo)) in ins_x.iter().enumerate() {
-                            if ox_lo == ox_hi {
-                                continue; // this element reads padding in every window
-                            }
-                            let col = ci * k + ky * kw + kx;
-                            for (oy, iy) in (oy_lo..oy_hi).zip((iy_lo..).step_by(sy)) {
-                                let dst = plane[iy * w + ix_lo..(iy + 1) * w].iter_mut().step_by(sx);
-                                let src = rows[(oy * ow + ox_lo) * row_len + col..].iter().step_by(row_len);
-                                for (d, &v) in dst.zip(src).take(ox_hi - ox_lo) {
-                                    *d += v;
-                                }
-                            }
-                        }
-                    }
+                    let rows = &rows[ci * k..];
+                    runs.each(|run| {
+                        let dst = plane[run.at_plane..].iter_mut().step_by(run.plane_step);
+                        let src = rows[run.at_rows(row_len)..].iter().step_by(row_len);
+                        dst.zip(src).take(run.len).for_each(|(d, &v)| *d += v);
+                    });
                 }
             }
         });
