@@ -134,7 +134,7 @@ fn var_ops_name_the_op_and_the_shapes() {
     expect(a.backward_with(&t(&[3])), "backward", &["[2, 3]", "[3]"]);
     let linear = Linear::<f32>::new(3, 2, 0);
     expect(linear.forward(&v(&[4, 5])), "linear", &["[4, 5]", "[3, 2]", "[2, 3]"]);
-    expect(linear.forward(&v(&[5])), "matmul", &["[1, 5]", "[3, 2]"]);
+    expect(linear.forward(&v(&[5])), "linear", &["[5]", "1x5 and 3x2"]);
 }
 
 #[test]

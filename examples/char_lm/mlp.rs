@@ -57,9 +57,7 @@ impl Forward<IndexTensor, f32> for Mlp {
                 context.extend((0..k).map(|j| if j <= pos { row[pos - j] } else { blank }));
             }
         }
-        let emb = self.wte.forward(&IndexTensor::from_vec(context, &[b * t, k])?)?;
-        let x = emb.reshape(&[b * t, k * self.wte.embedding_dim()])?;
-        let logits = self.mlp.forward(&x)?;
-        logits.reshape(&[b, t, self.vocab_size])
+        let emb = self.wte.forward(&IndexTensor::from_vec(context, &[b, t, k])?)?;
+        self.mlp.forward(&emb.reshape(&[b, t, k * self.wte.embedding_dim()])?)
     }
 }

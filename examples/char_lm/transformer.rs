@@ -29,14 +29,14 @@ impl Forward<Var<f32>, f32> for CausalSelfAttention {
     fn forward(&self, x: &Var<f32>) -> Result<Var<f32>> {
         let (b, t, c) = (x.shape()[0], x.shape()[1], x.shape()[2]);
         let (nh, hs) = (self.n_head, c / self.n_head);
-        let qkv = self.c_attn.forward(&x.reshape(&[b * t, c])?)?.reshape(&[b, t, 3 * c])?;
+        let qkv = self.c_attn.forward(x)?; // [B, T, 3C]
         let heads = |v: &Var<f32>| v.reshape(&[b, t, nh, hs])?.transpose(1, 2);
         let parts = qkv.split(c, 2)?;
         let (q, k, v) = (heads(&parts[0])?, heads(&parts[1])?, heads(&parts[2])?);
         // softmax(q·kᵀ/√hs, the future masked)·v
         let y = scaled_dot_product_attention(&q, &k, &v, None, true, None)?;
-        let y = y.transpose(1, 2)?.reshape(&[b * t, c])?;
-        self.c_proj.forward(&y)?.reshape(&[b, t, c])
+        let y = y.transpose(1, 2)?.reshape(&[b, t, c])?;
+        self.c_proj.forward(&y)
     }
 }
 
@@ -67,10 +67,8 @@ impl Forward<Var<f32>, f32> for Block {
 
     fn forward(&self, x: &Var<f32>) -> Result<Var<f32>> {
         let x = x.try_add(&self.attn.forward(&self.ln_1.forward(x)?)?)?;
-        let (b, t, c) = (x.shape()[0], x.shape()[1], x.shape()[2]);
-        let h = self.ln_2.forward(&x)?.reshape(&[b * t, c])?;
-        let m = self.mlp.c_proj.forward(&self.mlp.c_fc.forward(&h)?.gelu("tanh")?)?;
-        x.try_add(&m.reshape(&[b, t, c])?)
+        let h = self.ln_2.forward(&x)?;
+        x.try_add(&self.mlp.c_proj.forward(&self.mlp.c_fc.forward(&h)?.gelu("tanh")?)?)
     }
 }
 
@@ -137,15 +135,13 @@ impl Forward<IndexTensor, f32> for Transformer {
 
     /// `idx` `[B, T]` to logits `[B, T, vocab_size]`.
     fn forward(&self, idx: &IndexTensor) -> Result<Var<f32>> {
-        let (b, t) = (idx.shape()[0], idx.shape()[1]);
+        let t = idx.shape()[1];
         let body = &self.transformer;
         let pos = IndexTensor::from_vec((0..t as i64).collect(), &[t])?;
         let mut x = body.wte.forward(idx)?.try_add(&body.wpe.forward(&pos)?)?;
         for block in &body.h {
             x = block.forward(&x)?;
         }
-        let c = x.shape()[2];
-        let x = body.ln_f.forward(&x.reshape(&[b * t, c])?)?;
-        self.lm_head.forward(&x)?.reshape(&[b, t, body.wte.num_embeddings()])
+        self.lm_head.forward(&body.ln_f.forward(&x)?)
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{check, randn, t};
+use common::{check, check_second, randn, t};
 use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};
 use ferrograd_tensor::IndexTensor;
 
@@ -144,6 +144,20 @@ fn linear_with_and_without_bias() {
     check(|v| xc.linear(&v[0], Some(&v[1])), &[w.clone(), b.clone()]);
     let (wc, bc) = (Var::new(w.clone()), Var::new(b.clone()));
     check(|v| v[0].linear(&wc, Some(&bc)), std::slice::from_ref(&x));
+    // Inputs `[*, in]` other than 2-D: the leading dimensions are rows, as PyTorch's, and the
+    // result is the 2-D one reshaped; the gradients (and their gradients) check.
+    for shape in [&[2, 5, 4][..], &[4], &[2, 1, 3, 4]] {
+        let xn = randn(shape, 75);
+        check(|v| v[0].linear(&v[1], Some(&v[2])), &[xn.clone(), w.clone(), b.clone()]);
+        check_second(|v| Ok(v[0].linear(&v[1], None)?.tanh().sum()), &[xn.clone(), w.clone()]);
+        let rows = Var::new(xn.reshape(&[xn.numel() / 4, 4]).unwrap());
+        let expected = rows.linear(&wv, Some(&bv)).unwrap().to_tensor();
+        let got = Var::new(xn.clone()).linear(&wv, Some(&bv)).unwrap();
+        let mut out_shape = shape.to_vec();
+        *out_shape.last_mut().unwrap() = 3;
+        assert_eq!(got.shape(), out_shape);
+        assert_eq!(got.to_tensor().to_vec(), expected.to_vec());
+    }
     // Errors name the op and both shapes.
     let e = xv.linear(&Var::new(randn(&[3, 2], 73)), None).unwrap_err().to_string();
     assert!(

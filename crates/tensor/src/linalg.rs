@@ -136,20 +136,31 @@ impl<T: Float> Tensor<T> {
     /// The result is the same, bit for bit, as `self.mm(weight, false, true)` followed by a
     /// broadcast `add` of the bias.
     pub fn linear(&self, weight: &Self, bias: Option<&Self>) -> Result<Self> {
-        if self.ndim() != 2 || weight.ndim() != 2 {
+        if self.ndim() == 0 || weight.ndim() != 2 {
             return Err(Error::invalid(
                 "linear",
                 format!(
-                    "expected a 2-D input and a 2-D weight, got shapes {} and {}",
+                    "expected an input of at least 1 dimension and a 2-D weight, got shapes {} and {}",
                     Shape(self.shape().to_vec()),
                     Shape(weight.shape().to_vec())
                 ),
             ));
         }
-        let (x, w) = (view_2d(self, false), view_2d(weight, true));
-        let ((m, k), (k2, n)) = (x.dim(), w.dim());
+        // Leading dimensions are rows: a view of the row-major elements, copied only if the
+        // input is a strided view.
+        let (k, m) = (
+            self.shape()[self.ndim() - 1],
+            self.shape()[..self.ndim() - 1].iter().product(),
+        );
+        let standard = self.data.as_standard_layout();
+        let x = standard
+            .view()
+            .into_shape_with_order((m, k))
+            .expect("row-major elements");
+        let w = view_2d(weight, true);
+        let (k2, n) = w.dim();
         if k != k2 {
-            // As PyTorch, the shapes of the product: the input and the transposed weight.
+            // As PyTorch, the shapes of the product: the input's rows and the transposed weight.
             return Err(Error::ShapeMismatch {
                 op: "linear",
                 lhs: Shape(self.shape().to_vec()),
@@ -160,18 +171,27 @@ impl<T: Float> Tensor<T> {
                 ),
             });
         }
+        let mut out_shape = self.shape().to_vec();
+        *out_shape.last_mut().expect("at least 1-D") = n;
         if let Some(b) = bias.filter(|b| b.shape() != [n]) {
             return Err(Error::ShapeMismatch {
                 op: "linear",
-                lhs: Shape(vec![m, n]),
+                lhs: Shape(out_shape),
                 rhs: Shape(b.shape().to_vec()),
                 reason: format!("the bias must have shape [{n}], one value per output feature"),
             });
         }
-        checked_alloc::<T>("linear", &[m, n])?;
+        checked_alloc::<T>("linear", &out_shape)?;
         let bias = bias.map(|b| b.data.view().into_dimensionality::<ndarray::Ix1>().expect("1-D"));
+        let product = gemm(x, w, bias);
+        let product = match product.is_standard_layout() {
+            true => product,
+            false => product.as_standard_layout().into_owned(),
+        };
         Ok(Tensor {
-            data: gemm(x, w, bias).into_dyn(),
+            data: product
+                .into_shape_with_order(IxDyn(&out_shape))
+                .expect("row-major elements"),
         })
     }
 }

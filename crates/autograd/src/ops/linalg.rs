@@ -69,32 +69,47 @@ impl<T: Float> Var<T> {
         ))
     }
 
-    /// `self · weightᵀ + bias` for a 2-D input `[batch, in]`, a weight `[out, in]` and an
-    /// optional bias `[out]`, as `torch.nn.functional.linear` (`torch.addmm`): one op, which
-    /// reads the weight in place instead of making its transpose.
+    /// `self · weightᵀ + bias` for an input `[*, in]`, a weight `[out, in]` and an optional
+    /// bias `[out]`, as `torch.nn.functional.linear` (`torch.addmm` for a 2-D input): one op,
+    /// which reads the weight in place instead of making its transpose, and takes the leading
+    /// dimensions of the input as rows without copying it.
     ///
-    /// Gradient of `Y = X·Wᵀ + b`: `dX = dY·W`, `dW = dYᵀ·X`, `db = dY` summed over the batch;
-    /// each is computed only for an operand that requires it.
+    /// Gradient of `Y = X·Wᵀ + b`, over the rows: `dX = dY·W`, `dW = dYᵀ·X`, `db = dY` summed
+    /// over the rows; each is computed only for an operand that requires it.
     pub fn linear(&self, weight: &Var<T>, bias: Option<&Var<T>>) -> Result<Var<T>> {
         let out = match bias {
             Some(b) => self.value().linear(&weight.value(), Some(&b.value()))?,
             None => self.value().linear(&weight.value(), None)?,
         };
+        let shape = self.shape();
+        let rows: usize = shape[..shape.len() - 1].iter().product();
+        let two_d = shape.len() == 2;
         let inputs = [Some(self.clone()), Some(weight.clone()), bias.cloned()];
-        Ok(Var::from_op_saving(
+        Ok(Var::from_op_owned(
             "AddmmBackward0",
             Saves::FIRST_TWO,
             out,
             inputs.into_iter().flatten(),
-            |g, _, x| {
+            move |g, _, x| {
                 let (input, weight) = (&x[0], &x[1]);
+                let [n, k] = weight.shape()[..] else {
+                    unreachable!("checked 2-D in the forward")
+                };
+                // Other inputs than `[batch, in]`: their rows, the gradient's buffer reshaped.
+                let g = if two_d { g } else { g.into_reshaped(&[rows, n])? };
                 let gx = if input.requires_grad() {
-                    Some(g.mm(weight, false, false)?)
+                    let gx = g.mm(weight, false, false)?;
+                    Some(if two_d { gx } else { gx.into_reshaped(&input.shape())? })
                 } else {
                     None
                 };
                 let gw = if weight.requires_grad() {
-                    Some(g.mm(input, true, false)?)
+                    let x_rows = if two_d {
+                        input.clone()
+                    } else {
+                        input.reshape(&[rows, k])?
+                    };
+                    Some(g.mm(&x_rows, true, false)?)
                 } else {
                     None
                 };

@@ -15,17 +15,20 @@ impl<T: Float> Var<T> {
             Saves::NOTHING,
             out,
             [self.clone()],
-            |g, _, x| {
-                let shape = x[0].shape();
-                if g.numel() != x[0].numel() {
-                    return Ok([Some(g.reshape(&shape)?)]); // the error, naming both shapes
-                }
-                let same_count = "a gradient has its input's element count";
-                Ok([Some(g.reuse(
-                    |t| t.reshape_in_place(&shape).expect(same_count),
-                    |g| g.reshape(&shape).expect(same_count),
-                ))])
-            },
+            |g, _, x| Ok([Some(g.into_reshaped(&x[0].shape())?)]),
+        ))
+    }
+
+    /// [`reshape`](Var::reshape) of a `Var` given away: its own buffer when nothing else holds
+    /// it and nothing is recorded (a gradient inside a rule), without a copy.
+    pub(crate) fn into_reshaped(self, shape: &[usize]) -> Result<Var<T>> {
+        if self.numel() != shape.iter().product::<usize>() {
+            return self.reshape(shape); // the error, naming both shapes
+        }
+        let same_count = "the same element count";
+        Ok(self.reuse(
+            |t| t.reshape_in_place(shape).expect(same_count),
+            |v| v.reshape(shape).expect(same_count),
         ))
     }
 

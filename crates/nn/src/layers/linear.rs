@@ -75,15 +75,7 @@ impl<T: Float> Forward<Var<T>, T> for Linear<T> {
     type Output = Var<T>;
 
     fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
-        // A batch of rows: one op, which reads the weight in place.
-        if x.ndim() == 2 {
-            return x.linear(&self.weight, self.bias.as_ref());
-        }
-        // A single row or extra batch dimensions: the general matmul, bias broadcast.
-        let y = x.matmul(&self.weight.t()?)?;
-        match &self.bias {
-            Some(b) => y.try_add(b),
-            None => Ok(y),
-        }
+        // One op over the rows of any input `[*, in]`, which reads the weight in place.
+        x.linear(&self.weight, self.bias.as_ref())
     }
 }
