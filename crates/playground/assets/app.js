@@ -48,6 +48,7 @@ async function start() {
   state.history = [];
   state.ratios = {};
   draw(created.snapshot);
+  await setSpeed();
   state.source = new EventSource(`/api/sessions/${state.id}/events`);
   state.source.addEventListener("snapshot", (e) => {
     state.updates += 1;
@@ -69,6 +70,12 @@ $("pause").onclick = () => act("pause");
 $("step").onclick = () => act("step", { steps: 1 });
 $("reset").onclick = () => reset();
 $("lr").onchange = () => act("lr", { lr: $("lr").value.trim() });
+$("speed-limit").onchange = () => setSpeed().catch(() => {});
+
+function setSpeed() {
+  const v = $("speed-limit").value;
+  return act("speed", { max_steps_per_sec: v === "max" ? null : Number(v) });
+}
 for (const id of ["dataset", "noise", "points", "train-ratio", "seed", "hidden", "activation", "init",
   "batch-norm", "dropout", "optimizer", "momentum", "batch-size", "l2"]) {
   $(id).onchange = () => reset();
@@ -231,8 +238,9 @@ function drawHistogram(canvas, hist, color, label) {
   ctx.fillStyle = "#455a64";
   ctx.font = "10px sans-serif";
   ctx.fillText(label, 2, 10);
-  ctx.fillText(fmt(hist.edges[0], 3), 2, H - 2);
-  const right = fmt(hist.edges[hist.edges.length - 1], 3);
+  const edge = (v) => (v !== 0 && Math.abs(v) < 0.01 ? v.toExponential(1) : fmt(v, 3));
+  ctx.fillText(edge(hist.edges[0]), 2, H - 2);
+  const right = edge(hist.edges[hist.edges.length - 1]);
   ctx.fillText(right, W - ctx.measureText(right).width - 2, H - 2);
 }
 

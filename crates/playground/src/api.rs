@@ -66,7 +66,8 @@ impl IntoResponse for ApiError {
 }
 
 /// Everything that makes a session: the data, the model, the optimizer. Every field has a
-/// default, so `{}` is a valid configuration (the spiral, two tanh layers of 8, Adam).
+/// default, so `{}` is a valid configuration (the spiral, two tanh layers of 16, Adam at 0.03,
+/// batches of 32).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -112,7 +113,7 @@ impl Default for Config {
             noise: 0.02,
             train_ratio: 0.5,
             seed: 0,
-            hidden: vec![8, 8],
+            hidden: vec![16, 16],
             activation: "tanh".into(),
             init: "kaiming".into(),
             batch_norm: false,
@@ -121,7 +122,7 @@ impl Default for Config {
             lr: 0.03,
             momentum: 0.9,
             l2: 0.0,
-            batch_size: 16,
+            batch_size: 32,
         }
     }
 }
@@ -209,6 +210,14 @@ pub struct LrRequest {
     pub lr: f64,
 }
 
+/// The body of `POST .../speed`: the most steps per second while playing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeedRequest {
+    /// 1 to 1000000 steps per second, or `null` for as fast as it goes.
+    pub max_steps_per_sec: Option<f64>,
+}
+
 /// The body of `POST .../step` (optional).
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -235,9 +244,17 @@ pub struct UnitRequest {
 
 /// Parses a JSON body, or says where it is malformed; an empty body is `{}`.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|e| {
-        let what = if e.is_data() { "invalid request" } else { "malformed JSON" };
+        let what = if e.is_data() {
+            "invalid request"
+        } else {
+            "malformed JSON"
+        };
         ApiError::bad(format!("{what}: {e}"))
     })
 }
@@ -245,9 +262,18 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// The routes: the page and its assets, and the session API under `/api`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", crate::assets::INDEX_HTML) }))
-        .route("/app.js", get(|| async { asset("text/javascript", crate::assets::APP_JS) }))
-        .route("/style.css", get(|| async { asset("text/css", crate::assets::STYLE_CSS) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", crate::assets::INDEX_HTML) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript", crate::assets::APP_JS) }),
+        )
+        .route(
+            "/style.css",
+            get(|| async { asset("text/css", crate::assets::STYLE_CSS) }),
+        )
         .route("/api/sessions", post(create))
         .route("/api/sessions/{id}", get(snapshot).delete(close))
         .route("/api/sessions/{id}/events", get(events))
@@ -290,7 +316,7 @@ async fn close(State(state): State<AppState>, Path(id): Path<String>) -> Result<
     Ok(json(Arc::new("{\"closed\":true}".into())))
 }
 
-/// `POST /api/sessions/{id}/{play|pause|step|reset|lr|unit}`: answers with the snapshot after it.
+/// `POST /api/sessions/{id}/{play|pause|step|reset|lr|speed|unit}`: answers with the snapshot after it.
 async fn action(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
@@ -303,7 +329,10 @@ async fn action(
         "step" => {
             let r: StepRequest = parse_json(&body)?;
             if !(1..=10_000).contains(&r.steps) {
-                return Err(ApiError::bad(format!("steps: expected 1 to 10000 steps, got {}", r.steps)));
+                return Err(ApiError::bad(format!(
+                    "steps: expected 1 to 10000 steps, got {}",
+                    r.steps
+                )));
             }
             Command::Step(r.steps)
         }
@@ -322,10 +351,24 @@ async fn action(
             Command::SetLr(r.lr)
         }
         "unit" => Command::Unit(parse_json(&body)?),
+        "speed" => {
+            let r: SpeedRequest = parse_json(&body)?;
+            if let Some(rate) = r
+                .max_steps_per_sec
+                .filter(|r| !(r.is_finite() && (1.0..=1e6).contains(r)))
+            {
+                return Err(ApiError::bad(format!(
+                    "max_steps_per_sec: expected 1 to 1000000 steps per second or null, got {rate}"
+                )));
+            }
+            Command::Speed(r.max_steps_per_sec)
+        }
         other => {
             return Err(ApiError {
                 status: 404,
-                message: format!("action: unknown action {other:?}; expected play, pause, step, reset, lr or unit"),
+                message: format!(
+                    "action: unknown action {other:?}; expected play, pause, step, reset, lr, speed or unit"
+                ),
             })
         }
     };

@@ -35,7 +35,9 @@ impl Dataset {
     /// share `train_ratio` of them for training, drawn from `seed`.
     pub fn generate(name: &str, points: usize, noise: f64, train_ratio: f64, seed: u64) -> Result<Dataset, ApiError> {
         if !(noise.is_finite() && (0.0..=1.0).contains(&noise)) {
-            return Err(ApiError::bad(format!("noise: expected a number in [0, 1], got {noise}")));
+            return Err(ApiError::bad(format!(
+                "noise: expected a number in [0, 1], got {noise}"
+            )));
         }
         if !(train_ratio.is_finite() && (0.1..=0.9).contains(&train_ratio)) {
             return Err(ApiError::bad(format!(
@@ -43,7 +45,9 @@ impl Dataset {
             )));
         }
         if !(20..=5000).contains(&points) {
-            return Err(ApiError::bad(format!("points: expected 20 to 5000 points, got {points}")));
+            return Err(ApiError::bad(format!(
+                "points: expected 20 to 5000 points, got {points}"
+            )));
         }
         let mut rng = StdRng::seed_from_u64(seed);
         let (classes, mut xy) = match name {
@@ -97,7 +101,11 @@ fn circles(n: usize, rng: &mut StdRng) -> Vec<([f32; 2], usize)> {
     (0..n)
         .map(|i| {
             let class = i % 2;
-            let r = if class == 0 { rng.random_range(0.0..0.5) } else { rng.random_range(0.7..1.0) };
+            let r = if class == 0 {
+                rng.random_range(0.0..0.5)
+            } else {
+                rng.random_range(0.7..1.0)
+            };
             let t: f64 = rng.random_range(0.0..std::f64::consts::TAU);
             ([(r * t.cos()) as f32, (r * t.sin()) as f32], class)
         })
@@ -110,7 +118,11 @@ fn xor(n: usize, rng: &mut StdRng) -> Vec<([f32; 2], usize)> {
         .map(|_| {
             let mut c = || {
                 let v: f64 = rng.random_range(0.05..1.0);
-                if rng.random_bool(0.5) { v } else { -v }
+                if rng.random_bool(0.5) {
+                    v
+                } else {
+                    -v
+                }
             };
             let (x, y) = (c(), c());
             ([x as f32, y as f32], usize::from(x * y > 0.0))
@@ -139,7 +151,11 @@ fn iris() -> Vec<([f32; 2], usize)> {
         .skip(1)
         .filter_map(|line| {
             let f: Vec<&str> = line.split(',').collect();
-            Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?, f.get(4)?.parse().ok()?))
+            Some((
+                f.get(2)?.parse().ok()?,
+                f.get(3)?.parse().ok()?,
+                f.get(4)?.parse().ok()?,
+            ))
         })
         .collect();
     let range = |get: fn(&(f32, f32, usize)) -> f32| {
@@ -164,8 +180,16 @@ mod tests {
             let n = d.train_x.len() + d.test_x.len();
             assert_eq!(n, if name == "iris" { 150 } else { 200 }, "{name}");
             assert!(d.train_y.iter().chain(&d.test_y).all(|&c| c < d.classes), "{name}");
-            assert!((0..d.classes).all(|c| d.train_y.contains(&c)), "{name}: every class in training");
-            let far = d.train_x.iter().chain(&d.test_x).flatten().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(
+                (0..d.classes).all(|c| d.train_y.contains(&c)),
+                "{name}: every class in training"
+            );
+            let far = d
+                .train_x
+                .iter()
+                .chain(&d.test_x)
+                .flatten()
+                .fold(0f32, |m, v| m.max(v.abs()));
             assert!(far < 1.6, "{name}: {far}");
         }
         let a = Dataset::generate("spiral", 100, 0.1, 0.5, 7).unwrap();
@@ -176,9 +200,17 @@ mod tests {
     #[test]
     fn bad_arguments_are_named() {
         let e = Dataset::generate("moons", 200, 0.0, 0.5, 0).unwrap_err();
-        assert!(e.message.contains("dataset") && e.message.contains("\"moons\""), "{}", e.message);
+        assert!(
+            e.message.contains("dataset") && e.message.contains("\"moons\""),
+            "{}",
+            e.message
+        );
         let e = Dataset::generate("spiral", 200, f64::NAN, 0.5, 0).unwrap_err();
-        assert!(e.message.contains("noise") && e.message.contains("NaN"), "{}", e.message);
+        assert!(
+            e.message.contains("noise") && e.message.contains("NaN"),
+            "{}",
+            e.message
+        );
         let e = Dataset::generate("spiral", 200, 0.1, 1.0, 0).unwrap_err();
         assert!(e.message.contains("train_ratio"), "{}", e.message);
     }

@@ -1,9 +1,11 @@
 //! The network of a session: a multi-layer perceptron built from a [`ModelSpec`] out of
 //! ferrograd-nn layers in a [`Sequential`].
 
-use ferrograd_nn::init::{self, FanMode};
-use ferrograd_nn::{BatchNorm1d, Dropout, Identity, LeakyReLU, Linear, Module, ReLU, Sequential, SiLU, Sigmoid, Tanh, GELU};
 use ferrograd_autograd::Var;
+use ferrograd_nn::init::{self, FanMode};
+use ferrograd_nn::{
+    BatchNorm1d, Dropout, Identity, LeakyReLU, Linear, Module, ReLU, Sequential, SiLU, Sigmoid, Tanh, GELU,
+};
 use ferrograd_tensor::Result;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -52,7 +54,9 @@ impl ModelSpec {
     /// Checks every field, naming the one at fault and its value.
     pub fn validate(&self) -> Result<(), ApiError> {
         if self.hidden.is_empty() {
-            return Err(ApiError::bad("hidden: a model needs at least 1 hidden layer, got 0 (hidden = [])"));
+            return Err(ApiError::bad(
+                "hidden: a model needs at least 1 hidden layer, got 0 (hidden = [])",
+            ));
         }
         if self.hidden.len() > MAX_LAYERS {
             return Err(ApiError::bad(format!(
@@ -60,7 +64,12 @@ impl ModelSpec {
                 self.hidden.len()
             )));
         }
-        if let Some((i, w)) = self.hidden.iter().enumerate().find(|(_, w)| !(1..=MAX_WIDTH).contains(*w)) {
+        if let Some((i, w)) = self
+            .hidden
+            .iter()
+            .enumerate()
+            .find(|(_, w)| !(1..=MAX_WIDTH).contains(*w))
+        {
             return Err(ApiError::bad(format!(
                 "hidden[{i}]: a layer's width must be in [1, {MAX_WIDTH}], got {w}"
             )));

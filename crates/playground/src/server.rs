@@ -78,12 +78,18 @@ impl AppState {
 
     /// The session `id`.
     pub fn get(&self, id: &str) -> Result<Arc<SessionHandle>, ApiError> {
-        self.lock().get(id).cloned().ok_or_else(|| ApiError::unknown_session(id))
+        self.lock()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::unknown_session(id))
     }
 
     /// Frees session `id` (its thread ends once the last handle is gone).
     pub fn remove(&self, id: &str) -> Result<(), ApiError> {
-        self.lock().remove(id).map(drop).ok_or_else(|| ApiError::unknown_session(id))
+        self.lock()
+            .remove(id)
+            .map(drop)
+            .ok_or_else(|| ApiError::unknown_session(id))
     }
 
     /// The number of open sessions.
@@ -105,7 +111,11 @@ impl AppState {
                 return true;
             }
             let last = s.last_seen.lock().map_or(now, |t| *t);
-            let limit = if s.watched.load(Ordering::SeqCst) { self.options.grace } else { self.options.idle };
+            let limit = if s.watched.load(Ordering::SeqCst) {
+                self.options.grace
+            } else {
+                self.options.idle
+            };
             now.duration_since(last) < limit
         });
     }
@@ -159,7 +169,9 @@ impl Server {
             .name("playground-server".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
                     tokio::spawn(async move {
                         let mut tick = tokio::time::interval(Duration::from_millis(250));
                         loop {

@@ -28,6 +28,8 @@ pub enum Command {
     Reset(Option<Box<(Config, Dataset)>>),
     /// Change the learning rate and go on.
     SetLr(f64),
+    /// Train at most this many steps per second while playing (`None`: as fast as it goes).
+    Speed(Option<f64>),
     /// Follow the gradient reaching this hidden unit.
     Unit(UnitRequest),
 }
@@ -139,6 +141,7 @@ fn run(
     publish: watch::Sender<Arc<String>>,
     mut reply: Option<Reply>,
 ) {
+    let mut speed = None;
     loop {
         let built = match config.model_spec().build(2, data.classes, config.seed) {
             Ok(b) => b,
@@ -150,6 +153,7 @@ fn run(
             }
         };
         let mut trainer = Trainer::new(&config, &data, &built);
+        trainer.max_steps_per_sec = speed;
         let first = publish_now(&mut trainer, &publish);
         if let Some(r) = reply.take() {
             let _ = r.send(first);
@@ -157,6 +161,7 @@ fn run(
         match serve(&mut trainer, &commands, &publish) {
             None => return,
             Some((next, r)) => {
+                speed = trainer.max_steps_per_sec;
                 drop(trainer);
                 if let Some(next) = next {
                     (config, data) = *next;
@@ -182,16 +187,28 @@ fn serve(
     publish: &watch::Sender<Arc<String>>,
 ) -> Option<(Option<Box<(Config, Dataset)>>, Reply)> {
     let mut last_publish = Instant::now();
+    // Pacing: steps taken since `paced_from`, held to `trainer.max_steps_per_sec`.
+    let (mut paced_from, mut paced) = (Instant::now(), 0usize);
     loop {
-        let next = if trainer.playing {
+        let ahead = match trainer.max_steps_per_sec {
+            Some(rate) if trainer.playing => paced as f64 / rate - paced_from.elapsed().as_secs_f64(),
+            _ => 0.0,
+        };
+        let next = if trainer.playing && ahead <= 0.0 {
             match commands.try_recv() {
                 Ok(c) => Some(c),
                 Err(TryRecvError::Empty) => None,
                 Err(TryRecvError::Disconnected) => return None,
             }
         } else {
-            match commands.recv_timeout(Duration::from_secs(1)) {
+            let wait = if trainer.playing {
+                Duration::from_secs_f64(ahead.min(0.01))
+            } else {
+                Duration::from_secs(1)
+            };
+            match commands.recv_timeout(wait) {
                 Ok(c) => Some(c),
+                Err(RecvTimeoutError::Timeout) if trainer.playing && ahead > 0.01 => continue,
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return None,
             }
@@ -202,16 +219,24 @@ fn serve(
                 Command::Play => {
                     trainer.playing = true;
                     trainer.error = None;
+                    (paced_from, paced) = (Instant::now(), 0);
+                    Ok(())
+                }
+                Command::Speed(rate) => {
+                    trainer.max_steps_per_sec = rate;
+                    (paced_from, paced) = (Instant::now(), 0);
                     Ok(())
                 }
                 Command::Pause => {
                     trainer.playing = false;
                     Ok(())
                 }
-                Command::Step(n) => (0..n).try_for_each(|i| trainer.train_step(i + 1 == n).map(drop)).map_err(|e| {
-                    trainer.playing = false;
-                    ApiError::bad(e.to_string())
-                }),
+                Command::Step(n) => (0..n)
+                    .try_for_each(|i| trainer.train_step(i + 1 == n).map(drop))
+                    .map_err(|e| {
+                        trainer.playing = false;
+                        ApiError::bad(e.to_string())
+                    }),
                 Command::SetLr(lr) => {
                     trainer.set_lr(lr);
                     Ok(())
@@ -239,6 +264,7 @@ fn serve(
         }
         if trainer.playing {
             let due = last_publish.elapsed() >= UPDATE_INTERVAL;
+            paced += 1;
             if let Err(e) = trainer.train_step(due) {
                 trainer.playing = false;
                 trainer.error = Some(format!("training stopped at step {}: {e}", trainer.step));

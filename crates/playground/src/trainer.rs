@@ -89,6 +89,7 @@ struct Snapshot<'a> {
     step: usize,
     playing: bool,
     steps_per_sec: f64,
+    max_steps_per_sec: Option<f64>,
     config: &'a Config,
     classes: usize,
     batch_loss: Option<f64>,
@@ -161,6 +162,8 @@ pub struct Trainer<'m> {
     pub playing: bool,
     /// The unit whose gradient the snapshots carry.
     pub unit: Option<UnitRequest>,
+    /// The most steps per second while playing (`None`: as fast as it goes).
+    pub max_steps_per_sec: Option<f64>,
     /// Why training stopped by itself (a loss that is no longer finite).
     pub error: Option<String>,
     batch_loss: Option<f64>,
@@ -172,7 +175,11 @@ impl<'m> Trainer<'m> {
     pub fn new(config: &Config, data: &'m Dataset, built: &'m Built) -> Trainer<'m> {
         let params = built.model.parameters();
         let optimizer: Box<dyn Optimizer<f32>> = match config.optimizer.as_str() {
-            "sgd" => Box::new(SGD::new(params, config.lr).momentum(config.momentum).weight_decay(config.l2)),
+            "sgd" => Box::new(
+                SGD::new(params, config.lr)
+                    .momentum(config.momentum)
+                    .weight_decay(config.l2),
+            ),
             "adamw" => Box::new(AdamW::new(params, config.lr).weight_decay(config.l2)),
             _ => Box::new(Adam::new(params, config.lr).weight_decay(config.l2)),
         };
@@ -196,6 +203,7 @@ impl<'m> Trainer<'m> {
             step: 0,
             playing: false,
             unit: None,
+            max_steps_per_sec: None,
             error: None,
             batch_loss: None,
             rate: (Instant::now(), 0, 0.0),
@@ -279,7 +287,11 @@ impl<'m> Trainer<'m> {
         let points: Vec<f32> = (0..n * n)
             .flat_map(|i| [-EXTENT + (i % n) as f32 * step, EXTENT - (i / n) as f32 * step])
             .collect();
-        Ok(self.built.model.call(&Var::new(Tensor::from_vec(points, &[n * n, 2])?))?.to_tensor())
+        Ok(self
+            .built
+            .model
+            .call(&Var::new(Tensor::from_vec(points, &[n * n, 2])?))?
+            .to_tensor())
     }
 
     /// Everything the page draws now, as JSON.
@@ -288,7 +300,11 @@ impl<'m> Trainer<'m> {
         let (since, from_step, mut rate) = self.rate;
         let seconds = now.duration_since(since).as_secs_f64();
         if seconds >= 0.25 {
-            rate = if self.playing { (self.step - from_step) as f64 / seconds } else { 0.0 };
+            rate = if self.playing {
+                (self.step - from_step) as f64 / seconds
+            } else {
+                0.0
+            };
             self.rate = (now, self.step, rate);
         }
         self.built.model.eval();
@@ -312,6 +328,7 @@ impl<'m> Trainer<'m> {
             step: self.step,
             playing: self.playing,
             steps_per_sec: rate,
+            max_steps_per_sec: self.max_steps_per_sec,
             config: &self.config,
             classes: self.data.classes,
             batch_loss: self.batch_loss,
@@ -345,7 +362,11 @@ impl<'m> Trainer<'m> {
                 let v = out.to_vec();
                 let scale = v.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
                 let maps = (0..width)
-                    .map(|u| (0..rows).map(|r| (v[r * width + u] / scale * 100.0).round() as i8).collect())
+                    .map(|u| {
+                        (0..rows)
+                            .map(|r| (v[r * width + u] / scale * 100.0).round() as i8)
+                            .collect()
+                    })
                     .collect();
                 Some(UnitMaps {
                     layer: index.to_string(),
@@ -430,7 +451,9 @@ pub fn bench(config: &Config, steps: usize) -> std::result::Result<f64, crate::a
     let mut trainer = Trainer::new(config, &data, &built);
     let start = Instant::now();
     for _ in 0..steps {
-        trainer.train_step(false).map_err(|e| crate::api::ApiError::bad(e.to_string()))?;
+        trainer
+            .train_step(false)
+            .map_err(|e| crate::api::ApiError::bad(e.to_string()))?;
     }
     Ok(steps as f64 / start.elapsed().as_secs_f64())
 }

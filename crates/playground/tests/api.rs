@@ -31,7 +31,10 @@ fn serves_the_page_and_its_assets() {
     for id in ["play", "pause", "step", "reset", "lr", "dataset", "test-acc", "error"] {
         assert!(html.contains(&format!("id=\"{id}\"")), "#{id} on the page");
     }
-    assert!(!html.contains("http://") && !html.contains("https://"), "nothing from elsewhere");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing from elsewhere"
+    );
     assert_eq!(request(s.addr(), "GET", "/app.js", None).0, 200);
     assert_eq!(request(s.addr(), "GET", "/style.css", None).0, 200);
 }
@@ -43,21 +46,39 @@ fn a_session_steps_and_reports_every_layer() {
     assert_eq!(first["step"], 0);
     assert_eq!(first["boundary"]["class"].as_array().unwrap().len(), 50 * 50);
     assert_eq!(first["units"].as_array().unwrap().len(), 2, "two hidden layers");
-    assert_eq!(first["units"][1]["maps"].as_array().unwrap().len(), 5, "five units in the second");
+    assert_eq!(
+        first["units"][1]["maps"].as_array().unwrap().len(),
+        5,
+        "five units in the second"
+    );
     assert_eq!(first["units"][0]["maps"][0].as_array().unwrap().len(), 20 * 20);
-    assert_eq!(first["train"].as_array().unwrap().len() + first["test"].as_array().unwrap().len(), 400);
+    assert_eq!(
+        first["train"].as_array().unwrap().len() + first["test"].as_array().unwrap().len(),
+        400
+    );
 
-    let after = ok(s.addr(), "POST", &format!("/api/sessions/{id}/step"), Some(r#"{"steps": 3}"#));
+    let after = ok(
+        s.addr(),
+        "POST",
+        &format!("/api/sessions/{id}/step"),
+        Some(r#"{"steps": 3}"#),
+    );
     assert_eq!(after["step"], 3);
     let monitor = &after["monitor"];
-    assert_eq!(monitor["step"], 2, "the monitor's record of the last step (counted from 0)");
+    assert_eq!(
+        monitor["step"], 2,
+        "the monitor's record of the last step (counted from 0)"
+    );
     let layers = monitor["layers"].as_array().unwrap();
     let names: Vec<&str> = layers.iter().map(|l| l["layer"].as_str().unwrap()).collect();
     assert_eq!(names, ["0", "1", "2", "3", "4"], "Linear, ReLU, Linear, ReLU, Linear");
     assert_eq!(layers[1]["module_type"], "ReLU");
     assert!(layers[1]["dead"].as_f64().is_some(), "a ReLU's dead fraction");
     assert!(layers[1]["hist"]["counts"].as_array().is_some(), "activation histogram");
-    assert!(layers[1]["grad_hist"]["counts"].as_array().is_some(), "gradient histogram");
+    assert!(
+        layers[1]["grad_hist"]["counts"].as_array().is_some(),
+        "gradient histogram"
+    );
     let params = monitor["params"].as_array().unwrap();
     assert_eq!(params[0]["name"], "0.weight");
     assert!(params[0]["update_ratio_log10"].as_f64().unwrap() < 0.0);
@@ -67,16 +88,31 @@ fn a_session_steps_and_reports_every_layer() {
     assert_eq!(again["step"], 3);
 
     // The gradient reaching unit 2 of hidden layer 1, over the last batch.
-    let unit = ok(s.addr(), "POST", &format!("/api/sessions/{id}/unit"), Some(r#"{"layer": 1, "unit": 2}"#));
+    let unit = ok(
+        s.addr(),
+        "POST",
+        &format!("/api/sessions/{id}/unit"),
+        Some(r#"{"layer": 1, "unit": 2}"#),
+    );
     let g = &unit["unit_grad"];
     assert_eq!((g["layer"].as_u64(), g["unit"].as_u64()), (Some(1), Some(2)));
     assert_eq!(g["points"].as_array().unwrap().len(), 8, "one value per batch point");
-    let total: u64 = g["hist"]["counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum();
+    let total: u64 = g["hist"]["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
     assert_eq!(total, 8);
     assert!(g["std"].as_f64().unwrap() >= 0.0);
 
     // A new learning rate takes effect, the step count goes on.
-    let lr = ok(s.addr(), "POST", &format!("/api/sessions/{id}/lr"), Some(r#"{"lr": 0.005}"#));
+    let lr = ok(
+        s.addr(),
+        "POST",
+        &format!("/api/sessions/{id}/lr"),
+        Some(r#"{"lr": 0.005}"#),
+    );
     assert_eq!(lr["config"]["lr"], 0.005);
     let after = ok(s.addr(), "POST", &format!("/api/sessions/{id}/step"), None);
     assert_eq!(after["step"], 4);
@@ -138,8 +174,11 @@ fn every_bad_request_is_refused_by_name_and_the_server_goes_on() {
     assert!(m.contains("steps") && m.contains("got 0"), "{m}");
     let (_, m) = refused(a, "POST", &path("unit"), Some(r#"{"layer": 5, "unit": 0}"#));
     assert!(m.contains("no hidden layer 5"), "{m}");
-    let (_, m) = refused(a, "POST", &path("unit"), Some(r#"{"layer": 0, "unit": 8}"#));
-    assert!(m.contains("8 units") && m.contains("unit 8"), "{m}");
+    let (_, m) = refused(a, "POST", &path("unit"), Some(r#"{"layer": 0, "unit": 16}"#));
+    assert!(
+        m.contains("has 16 units") && m.contains("unit 16 is out of range"),
+        "{m}"
+    );
     let (_, m) = refused(a, "POST", &path("reset"), Some(r#"{"hidden": []}"#));
     assert!(m.starts_with("hidden"), "{m}");
     let (status, m) = refused(a, "POST", &path("fly"), None);
@@ -167,7 +206,10 @@ fn the_event_stream_updates_while_playing_and_a_closed_page_frees_its_session() 
             times.push(t);
         }
     }
-    assert!(steps.windows(2).all(|w| w[1] > w[0]), "training goes on between updates: {steps:?}");
+    assert!(
+        steps.windows(2).all(|w| w[1] > w[0]),
+        "training goes on between updates: {steps:?}"
+    );
     let rate = (times.len() - 1) as f64 / times[times.len() - 1].duration_since(times[0]).as_secs_f64();
     assert!(rate > 3.0 && rate < 30.0, "{rate:.1} updates/s");
     ok(s.addr(), "POST", &format!("/api/sessions/{id}/pause"), None);
@@ -180,7 +222,10 @@ fn the_event_stream_updates_while_playing_and_a_closed_page_frees_its_session() 
     drop(events); // the tab closes
     let start = Instant::now();
     while s.sessions() == 2 {
-        assert!(start.elapsed() < Duration::from_secs(10), "the closed page's session is freed");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the closed page's session is freed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(refused(s.addr(), "GET", &format!("/api/sessions/{id}"), None).0, 404);
@@ -196,11 +241,38 @@ fn a_session_learns_the_spiral() {
     );
     let mut best = 0.0;
     for _ in 0..30 {
-        let v = ok(s.addr(), "POST", &format!("/api/sessions/{id}/step"), Some(r#"{"steps": 100}"#));
+        let v = ok(
+            s.addr(),
+            "POST",
+            &format!("/api/sessions/{id}/step"),
+            Some(r#"{"steps": 100}"#),
+        );
         best = v["test_acc"].as_f64().unwrap();
         if best > 0.9 {
             break;
         }
     }
     assert!(best > 0.9, "test accuracy {best}");
+}
+
+#[test]
+fn the_speed_limit_holds_training_to_its_steps_per_second() {
+    let s = server();
+    let (id, _) = create(s.addr(), r#"{"hidden": [4]}"#);
+    let path = |action: &str| format!("/api/sessions/{id}/{action}");
+    let (_, m) = refused(s.addr(), "POST", &path("speed"), Some(r#"{"max_steps_per_sec": 0}"#));
+    assert!(m.contains("max_steps_per_sec") && m.contains("got 0"), "{m}");
+    let v = ok(s.addr(), "POST", &path("speed"), Some(r#"{"max_steps_per_sec": 100}"#));
+    assert_eq!(v["max_steps_per_sec"], 100.0);
+    ok(s.addr(), "POST", &path("play"), None);
+    std::thread::sleep(Duration::from_millis(1000));
+    let steps = ok(s.addr(), "POST", &path("pause"), None)["step"].as_u64().unwrap();
+    assert!(
+        (60..=140).contains(&steps),
+        "{steps} steps in about a second at 100 steps/s"
+    );
+    // The limit outlives a reset; null lifts it.
+    assert_eq!(ok(s.addr(), "POST", &path("reset"), None)["max_steps_per_sec"], 100.0);
+    let v = ok(s.addr(), "POST", &path("speed"), Some(r#"{"max_steps_per_sec": null}"#));
+    assert!(v["max_steps_per_sec"].is_null());
 }

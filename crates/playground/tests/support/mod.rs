@@ -49,7 +49,10 @@ pub fn ok(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Val
 /// A request the server refuses: its status and its `error` message.
 pub fn refused(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
     let (status, text) = request(addr, method, path, body);
-    assert!((400..500).contains(&status), "{method} {path} {body:?}: {status} {text}");
+    assert!(
+        (400..500).contains(&status),
+        "{method} {path} {body:?}: {status} {text}"
+    );
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON error body: {text}"));
     (status, v["error"].as_str().expect("an error field").to_string())
 }
@@ -79,7 +82,11 @@ impl Events {
     pub fn open(addr: SocketAddr, path: &str) -> Events {
         let mut s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .unwrap();
         let mut reader = BufReader::new(s);
         let mut head = String::new();
         loop {
