@@ -15,7 +15,7 @@ Usage: cargo run --release --example playground -- [OPTIONS]
 
 Options:
   --port N        the port to listen on (0: any free one) [default: 8321]
-  --bench STEPS   train the page's default model (the spiral, two tanh layers of 8, Adam)
+  --bench STEPS   train the page's default model (the spiral, two tanh layers of 16, Adam)
                   STEPS steps with no page and no snapshots, print the steps per second, exit
   -h, --help      print this help";
 
