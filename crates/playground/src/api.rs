@@ -249,13 +249,21 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| {
-        let what = if e.is_data() {
-            "invalid request"
-        } else {
-            "malformed JSON"
-        };
-        ApiError::bad(format!("{what}: {e}"))
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let (path, error) = match parsed {
+        Ok(v) => match de.end() {
+            Ok(()) => return Ok(v),
+            Err(e) => (String::from("."), e),
+        },
+        Err(e) => (e.path().to_string(), e.into_inner()),
+    };
+    Err(if !error.is_data() {
+        ApiError::bad(format!("malformed JSON: {error}"))
+    } else if path == "." {
+        ApiError::bad(format!("invalid request: {error}"))
+    } else {
+        ApiError::bad(format!("{path}: {error}"))
     })
 }
 
@@ -278,6 +286,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}", get(snapshot).delete(close))
         .route("/api/sessions/{id}/events", get(events))
         .route("/api/sessions/{id}/{action}", post(action))
+        .method_not_allowed_fallback(|| async {
+            ApiError {
+                status: 405,
+                message: "method not allowed on this route".into(),
+            }
+        })
         .fallback(|| async {
             ApiError {
                 status: 404,

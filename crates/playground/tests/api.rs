@@ -137,7 +137,7 @@ fn a_session_steps_and_reports_every_layer() {
 fn every_bad_request_is_refused_by_name_and_the_server_goes_on() {
     let s = server();
     let a = s.addr();
-    let cases: [(&str, &[&str]); 13] = [
+    let cases: [(&str, &[&str]); 15] = [
         (r#"{"dataset": "moons"}"#, &["dataset", "\"moons\"", "spiral"]),
         (r#"{"hidden": []}"#, &["hidden", "at least 1"]),
         (r#"{"hidden": [8, 0]}"#, &["hidden[1]", "got 0"]),
@@ -151,6 +151,8 @@ fn every_bad_request_is_refused_by_name_and_the_server_goes_on() {
         (r#"{"lr": 0.1, "hidden": [4"#, &["malformed JSON"]),
         (r#"{"layers": [4]}"#, &["unknown field `layers`"]),
         (r#"{"optimizer": "rmsprop"}"#, &["optimizer", "\"rmsprop\""]),
+        (r#"{"batch_size": -1}"#, &["batch_size:", "-1"]),
+        (r#"{"hidden": [8, "wide"]}"#, &["hidden[1]:", "wide"]),
     ];
     for (body, words) in cases {
         let (status, message) = refused(a, "POST", "/api/sessions", Some(body));
@@ -181,6 +183,7 @@ fn every_bad_request_is_refused_by_name_and_the_server_goes_on() {
     );
     let (_, m) = refused(a, "POST", &path("reset"), Some(r#"{"hidden": []}"#));
     assert!(m.starts_with("hidden"), "{m}");
+    assert_eq!(refused(a, "PUT", &path("play"), None).0, 405);
     let (status, m) = refused(a, "POST", &path("fly"), None);
     assert_eq!(status, 404);
     assert!(m.contains("\"fly\""), "{m}");
