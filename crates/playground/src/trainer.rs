@@ -457,3 +457,51 @@ pub fn bench(config: &Config, steps: usize) -> std::result::Result<f64, crate::a
     }
     Ok(steps as f64 / start.elapsed().as_secs_f64())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::OPTIMIZERS;
+    use crate::data::DATASETS;
+    use crate::model::{ACTIVATIONS, INITS};
+
+    /// Every activation, initialisation, optimizer and data set, with and without BatchNorm
+    /// and dropout, trains and draws (a snapshot whose JSON holds every part).
+    #[test]
+    fn every_choice_trains_and_draws() {
+        let mut k = 0;
+        for activation in ACTIVATIONS {
+            for init in INITS {
+                for batch_norm in [false, true] {
+                    k += 1;
+                    let config = Config {
+                        dataset: DATASETS[k % DATASETS.len()].into(),
+                        points: 60,
+                        hidden: vec![3, 2],
+                        activation: activation.into(),
+                        init: init.into(),
+                        batch_norm,
+                        dropout: if k % 3 == 0 { 0.2 } else { 0.0 },
+                        optimizer: OPTIMIZERS[k % OPTIMIZERS.len()].into(),
+                        l2: 1e-3,
+                        batch_size: 2,
+                        ..Config::default()
+                    };
+                    let what = format!("{activation} {init} batch_norm={batch_norm} {}", config.optimizer);
+                    let data = crate::session::prepare(&config).unwrap();
+                    let built = config.model_spec().build(2, data.classes, 0).unwrap();
+                    let mut t = Trainer::new(&config, &data, &built);
+                    t.unit = Some(UnitRequest { layer: 1, unit: 1 });
+                    for i in 0..3 {
+                        t.train_step(i == 2).unwrap_or_else(|e| panic!("{what}: {e}"));
+                    }
+                    let v: serde_json::Value = serde_json::from_str(&t.snapshot().unwrap()).unwrap();
+                    assert_eq!(v["step"], 3, "{what}");
+                    assert_eq!(v["units"][1]["maps"].as_array().unwrap().len(), 2, "{what}");
+                    assert_eq!(v["unit_grad"]["points"].as_array().unwrap().len(), 2, "{what}");
+                    assert!(v["monitor"]["layers"][0]["hist"].is_object(), "{what}");
+                }
+            }
+        }
+    }
+}
