@@ -5,6 +5,7 @@
 //!
 //! A one-dimensional window is the same thing with a height of 1.
 
+use crate::parallel::for_each_block_mut;
 use crate::{Error, Float, IndexTensor, Result, Shape, Tensor};
 
 /// The geometry of a sliding window over an `H × W` plane: where each of the `OH × OW`
@@ -65,6 +66,32 @@ impl Window2d {
             .collect()
     }
 
+    /// For each kernel element `kk` along `axis`: the windows `lo..hi` for which it reads
+    /// inside the plane, and the input position it reads for window `lo` (the next window's is
+    /// `stride` further on).
+    fn inside(&self, axis: usize) -> Vec<(usize, usize, usize)> {
+        let (s, p) = (self.stride[axis], self.padding[axis]);
+        (0..self.kernel[axis])
+            .map(|kk| {
+                let (n, off) = (self.input[axis], kk * self.dilation[axis]);
+                // o·s + off - p in [0, n)  ⇔  o in [ceil((p - off)/s), ceil((n + p - off)/s))
+                let lo = p.saturating_sub(off).div_ceil(s);
+                let hi = (n + p).saturating_sub(off).div_ceil(s).min(self.output[axis]);
+                let lo = lo.min(hi);
+                (lo, hi, (lo * s + off).saturating_sub(p))
+            })
+            .collect()
+    }
+
+    /// What im2col copies of one channel and col2im adds back, as [`Runs`].
+    fn runs(&self) -> Runs {
+        Runs {
+            ys: self.inside(0),
+            xs: self.inside(1),
+            window: *self,
+        }
+    }
+
     fn check(&self, op: &'static str) -> Result<()> {
         if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
             return Err(Error::invalid(
@@ -96,6 +123,59 @@ impl Span {
     }
 }
 
+/// The elements im2col copies from one channel's plane, grouped in runs: one kernel element
+/// `(ky, kx)` and one row of windows `oy`, over the windows `ox` for which it reads inside
+/// the plane (padding is read as zero and never visited).
+struct Runs {
+    ys: Vec<(usize, usize, usize)>,
+    xs: Vec<(usize, usize, usize)>,
+    window: Window2d,
+}
+
+/// One run of [`Runs`]: `len` elements, the first at `at_plane` in the plane and the next
+/// `plane_step` further on each; in the rows, the column of the kernel element in the row of
+/// window `(oy, ox_lo)`, the next a row further on each.
+struct Run {
+    at_plane: usize,
+    plane_step: usize,
+    column: usize,
+    window: usize,
+    len: usize,
+}
+
+impl Run {
+    /// The run's first position in rows of `row_len` values (one channel's columns first).
+    #[inline(always)]
+    fn at_rows(&self, row_len: usize) -> usize {
+        self.window * row_len + self.column
+    }
+}
+
+impl Runs {
+    /// Calls `f` with every run, in the order of the kernel elements, then of the rows.
+    #[inline(always)]
+    fn each(&self, mut f: impl FnMut(Run)) {
+        let (w, kw, ow) = (self.window.input[1], self.window.kernel[1], self.window.output[1]);
+        let [sy, sx] = self.window.stride;
+        for (ky, &(oy_lo, oy_hi, iy_lo)) in self.ys.iter().enumerate() {
+            for (kx, &(ox_lo, ox_hi, ix_lo)) in self.xs.iter().enumerate() {
+                if ox_lo == ox_hi {
+                    continue; // this element reads padding in every window
+                }
+                for (oy, iy) in (oy_lo..oy_hi).zip((iy_lo..).step_by(sy)) {
+                    f(Run {
+                        at_plane: iy * w + ix_lo,
+                        plane_step: sx,
+                        column: ky * kw + kx,
+                        window: oy * ow + ox_lo,
+                        len: ox_hi - ox_lo,
+                    });
+                }
+            }
+        }
+    }
+}
+
 impl<T: Float> Tensor<T> {
     /// Every window of a `[N, C, H, W]` tensor as a row: a 2-D tensor `[groups·N·OH·OW,
     /// C/groups·KH·KW]` whose row `(g, n, oy, ox)` holds the window at `(oy, ox)` of sample
@@ -124,33 +204,20 @@ impl<T: Float> Tensor<T> {
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let mut out = vec![T::zero(); groups * n * l * row_len];
-        let (ys, xs) = (window.spans(0), window.spans(1));
-        let [dy, dx] = window.dilation;
-        let kw = window.kernel[1];
-        for (r, row) in out.chunks_exact_mut(row_len.max(1)).enumerate().take(groups * n * l) {
-            let (gb, pos) = (r / l, r % l);
+        let runs = window.runs();
+        // One block of rows per (group, sample), shared between threads.
+        for_each_block_mut(&mut out, (l * row_len).max(1), l * row_len, |gb, rows| {
             let (g, b) = (gb / n, gb % n);
-            let (y, x_span) = (ys[pos / xs.len()], xs[pos % xs.len()]);
             for ci in 0..cg {
                 let plane = &x[(b * c + g * cg + ci) * h * w..][..h * w];
-                for ky in y.lo..y.hi {
-                    let src = &plane[y.at(ky, dy) * w..][..w];
-                    let dst = &mut row[ci * k + ky * kw..][..kw];
-                    if dx == 1 {
-                        // A few elements: a plain loop, cheaper than a call to memcpy.
-                        let from = x_span.at(x_span.lo, 1);
-                        let len = x_span.hi - x_span.lo;
-                        for (d, &v) in dst[x_span.lo..x_span.hi].iter_mut().zip(&src[from..from + len]) {
-                            *d = v;
-                        }
-                    } else {
-                        for kx in x_span.lo..x_span.hi {
-                            dst[kx] = src[x_span.at(kx, dx)];
-                        }
-                    }
-                }
+                let rows = &mut rows[ci * k..];
+                runs.each(|run| {
+                    let src = plane[run.at_plane..].iter().step_by(run.plane_step);
+                    let dst = rows[run.at_rows(row_len)..].iter_mut().step_by(row_len);
+                    dst.zip(src).take(run.len).for_each(|(d, &v)| *d = v);
+                });
             }
-        }
+        });
         Tensor::from_vec(out, &[groups * n * l, row_len])
     }
 
@@ -179,32 +246,22 @@ impl<T: Float> Tensor<T> {
         let cols = self.data.as_standard_layout();
         let cols = cols.as_slice().expect("standard layout");
         let mut out = vec![T::zero(); n * c * h * w];
-        let (ys, xs) = (window.spans(0), window.spans(1));
-        let [dy, dx] = window.dilation;
-        let kw = window.kernel[1];
-        for (r, row) in cols.chunks_exact(row_len.max(1)).enumerate().take(all_rows) {
-            let (gb, pos) = (r / l, r % l);
-            let (g, b) = (gb / n, gb % n);
-            let (y, x_span) = (ys[pos / xs.len()], xs[pos % xs.len()]);
-            for ci in 0..cg {
-                let plane = &mut out[(b * c + g * cg + ci) * h * w..][..h * w];
-                for ky in y.lo..y.hi {
-                    let src = &row[ci * k + ky * kw..][..kw];
-                    let dst = &mut plane[y.at(ky, dy) * w..][..w];
-                    if dx == 1 {
-                        let from = x_span.at(x_span.lo, 1);
-                        let len = x_span.hi - x_span.lo;
-                        for (d, &v) in dst[from..from + len].iter_mut().zip(&src[x_span.lo..x_span.hi]) {
-                            *d += v;
-                        }
-                    } else {
-                        for kx in x_span.lo..x_span.hi {
-                            dst[x_span.at(kx, dx)] += src[kx];
-                        }
-                    }
+        let runs = window.runs();
+        // One block per sample (its planes of every group), shared between threads.
+        for_each_block_mut(&mut out, (c * h * w).max(1), groups * l * row_len, |b, sample| {
+            for g in 0..groups {
+                let rows = &cols[(g * n + b) * l * row_len..][..l * row_len];
+                for ci in 0..cg {
+                    let plane = &mut sample[(g * cg + ci) * h * w..][..h * w];
+                    let rows = &rows[ci * k..];
+                    runs.each(|run| {
+                        let dst = plane[run.at_plane..].iter_mut().step_by(run.plane_step);
+                        let src = rows[run.at_rows(row_len)..].iter().step_by(row_len);
+                        dst.zip(src).take(run.len).for_each(|(d, &v)| *d += v);
+                    });
                 }
             }
-        }
+        });
         Tensor::from_vec(out, &[n, c, h, w])
     }
 
@@ -381,6 +438,66 @@ mod tests {
             stride: [stride; 2],
             dilation: [1; 2],
             padding: [padding; 2],
+        }
+    }
+
+    /// Every window of every sample and group, element by element, from the definition.
+    fn naive_im2col(x: &Tensor<f64>, win: &Window2d, groups: usize) -> Vec<f64> {
+        let [n, c, h, w] = *x.shape() else { unreachable!() };
+        let (cg, x) = (c / groups, x.to_vec());
+        let mut out = vec![];
+        for g in 0..groups {
+            for b in 0..n {
+                for oy in 0..win.output[0] {
+                    for ox in 0..win.output[1] {
+                        for ci in 0..cg {
+                            for ky in 0..win.kernel[0] {
+                                for kx in 0..win.kernel[1] {
+                                    let iy =
+                                        (oy * win.stride[0] + ky * win.dilation[0]) as isize - win.padding[0] as isize;
+                                    let ix =
+                                        (ox * win.stride[1] + kx * win.dilation[1]) as isize - win.padding[1] as isize;
+                                    let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
+                                    let at = (((b * c + g * cg + ci) * h) as isize + iy) * w as isize + ix;
+                                    out.push(if inside { x[at as usize] } else { 0.0 });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn im2col_matches_the_definition_with_stride_dilation_and_wide_padding() {
+        // Kernel elements that read padding in every window, strides that skip columns,
+        // windows wider than the plane.
+        for (input, kernel, stride, dilation, padding, groups) in [
+            ([2, 2], [3, 3], [1, 1], [2, 2], [2, 2], 1),
+            ([5, 7], [3, 2], [2, 3], [1, 2], [1, 0], 2),
+            ([1, 1], [3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ([6, 4], [2, 3], [3, 1], [2, 1], [0, 2], 2),
+        ] {
+            let out = |a: usize| (input[a] + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1) / stride[a] + 1;
+            let win = Window2d {
+                input,
+                output: [out(0), out(1)],
+                kernel,
+                stride,
+                dilation,
+                padding,
+            };
+            let x = Tensor::<f64>::randn(&[2, 4, input[0], input[1]], 7);
+            let cols = x.im2col(&win, groups).unwrap();
+            assert_eq!(cols.to_vec(), naive_im2col(&x, &win, groups), "{win:?}");
+            // col2im is its adjoint: <im2col(x), y> = <x, col2im(y)>.
+            let y = Tensor::<f64>::randn(cols.shape(), 8);
+            let back = y.col2im(&win, groups).unwrap();
+            let lhs: f64 = cols.to_vec().iter().zip(y.to_vec()).map(|(a, b)| a * b).sum();
+            let rhs: f64 = x.to_vec().iter().zip(back.to_vec()).map(|(a, b)| a * b).sum();
+            assert!((lhs - rhs).abs() < 1e-12 * lhs.abs().max(1.0), "{win:?}: {lhs} {rhs}");
         }
     }
 

@@ -62,6 +62,10 @@ pub use index::IndexTensor;
 /// Rows shorter than this take the row kernels' plain path (what `cross_entropy` uses to pick
 /// how it sums a short row).
 pub use kernels::SMALL_ROW;
+/// Loops of other crates compiled for the widest vectors the CPU has ([`wide`]), and the
+/// vectorised elementwise kernels on slices ([`MapKernels`], part of every [`Float`]): what
+/// the fused ops of `ferrograd-nn` (attention, the normalizations) run their rows through.
+pub use kernels::{wide, Backward, MapKernels, Unary};
 pub use layout::{chunk_size, split_ranges};
 pub use mask::BoolTensor;
 /// Work split across threads for big inputs, and output buffers kept for reuse: what the fused

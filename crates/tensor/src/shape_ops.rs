@@ -84,6 +84,29 @@ impl<T: Float> Tensor<T> {
         Tensor::from_vec(row_major(&self.data.view()), shape)
     }
 
+    /// [`reshape`](Tensor::reshape) of this tensor itself: without copying when its elements
+    /// are in row-major order (how a gradient rule reshapes a gradient it owns), a copy
+    /// otherwise. On an error the tensor is unchanged.
+    pub fn reshape_in_place(&mut self, shape: &[usize]) -> Result<()> {
+        if !self.data.is_standard_layout() {
+            *self = self.reshape(shape)?;
+            return Ok(());
+        }
+        let numel = checked_shape("reshape", shape)?;
+        if numel != self.numel() {
+            return Err(Error::InvalidShape {
+                op: "reshape",
+                to: Shape(shape.to_vec()),
+                numel: self.numel(),
+            });
+        }
+        let data = std::mem::replace(&mut self.data, ArrayD::from_elem(IxDyn(&[0]), T::zero()));
+        self.data = data
+            .into_shape_with_order(IxDyn(shape))
+            .expect("a standard-layout array takes any shape of its element count");
+        Ok(())
+    }
+
     /// Swaps two dimensions.
     pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Self> {
         let a = normalize_dim("transpose", dim0, self.ndim())?;
@@ -258,5 +281,27 @@ impl<T: Float> Tensor<T> {
             .map(|t| t.unsqueeze(d as isize))
             .collect::<Result<Vec<_>>>()?;
         Self::concat(&parts.iter().collect::<Vec<_>>(), d as isize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reshape_in_place_keeps_the_row_major_order_of_any_layout() {
+        let x = Tensor::<f32>::from_vec((0..6).map(|v| v as f32).collect(), &[2, 3]).unwrap();
+        let mut same = x.clone();
+        same.reshape_in_place(&[3, 2]).unwrap();
+        assert_eq!(same, x.reshape(&[3, 2]).unwrap());
+        // A transposed view is copied in its own row-major order, as reshape does.
+        let mut t = x.transpose(0, 1).unwrap();
+        let expected = t.reshape(&[6]).unwrap();
+        t.reshape_in_place(&[6]).unwrap();
+        assert_eq!(t, expected);
+        // A wrong count is an error and leaves the tensor as it was.
+        let mut bad = x.clone();
+        assert!(bad.reshape_in_place(&[4]).is_err());
+        assert_eq!(bad, x);
     }
 }

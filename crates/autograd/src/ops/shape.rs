@@ -6,15 +6,26 @@ use crate::var::Saves;
 use crate::{Grads, Var};
 
 impl<T: Float> Var<T> {
-    /// The same elements in a new shape; gradient: reshaped back.
+    /// The same elements in a new shape; gradient: reshaped back (the gradient's own buffer
+    /// when nothing else holds it, without a copy).
     pub fn reshape(&self, shape: &[usize]) -> Result<Var<T>> {
         let out = self.value().reshape(shape)?;
-        Ok(Var::from_op_saving(
+        Ok(Var::from_op_owned(
             "ViewBackward0",
             Saves::NOTHING,
             out,
             [self.clone()],
-            |g, _, x| Ok([Some(g.reshape(&x[0].shape())?)]),
+            |g, _, x| {
+                let shape = x[0].shape();
+                if g.numel() != x[0].numel() {
+                    return Ok([Some(g.reshape(&shape)?)]); // the error, naming both shapes
+                }
+                let same_count = "a gradient has its input's element count";
+                Ok([Some(g.reuse(
+                    |t| t.reshape_in_place(&shape).expect(same_count),
+                    |g| g.reshape(&shape).expect(same_count),
+                ))])
+            },
         ))
     }
 

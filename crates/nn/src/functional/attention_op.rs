@@ -12,13 +12,21 @@
 //! When the gradient is itself recorded (`create_graph`), the same formulas are written with
 //! `Var` ops from the inputs, so that they can be differentiated again.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
-use ferrograd_tensor::{Float, Result, Tensor};
+use ferrograd_tensor::{for_each_block_mut, for_each_block_pair_mut, wide, Float, Result, Tensor, Unary};
+
+use super::lanes::{lane_max, lane_sum, lane_sum2};
 
 /// The attention weights of `(query, key)`, written with `Var` ops.
 type Weights<T> = dyn Fn(&Var<T>, &Var<T>) -> Result<Var<T>>;
+
+/// Columns of a product's tile: one AVX-512 register of `f32`.
+const BLOCK: usize = 16;
+/// Rows of a product's tile.
+const ROWS: usize = 4;
 
 /// The sizes of one attention: `n` products of `L x E` queries, `S x E` keys and `S x Ev`
 /// values, with or without the causal mask (query `i` sees keys `0..=i`).
@@ -34,6 +42,7 @@ pub(crate) struct Sizes {
 
 impl Sizes {
     /// How many keys query `i` sees.
+    #[inline(always)]
     fn seen(&self, i: usize) -> usize {
         if self.causal {
             (i + 1).min(self.s)
@@ -56,8 +65,8 @@ pub(crate) fn fused_attention<T: Float>(
     let mut out_shape = query.shape();
     *out_shape.last_mut().expect("at least 2-D") = sizes.ev;
     let (out, probs) = {
-        let (q, k, v) = (standard(query), standard(key), standard(value));
-        forward(&q, &k, &v, sizes, scale)
+        let (q, k, v) = (query.try_value()?, key.try_value()?, value.try_value()?);
+        forward(&standard(&q), &standard(&k), &standard(&v), sizes, scale)
     };
     let probs = Rc::new(probs);
     Ok(Var::from_op(
@@ -68,81 +77,155 @@ pub(crate) fn fused_attention<T: Float>(
             if is_grad_enabled() {
                 return recorded_backward(g, &x[0], &x[1], &x[2], scale, &weights);
             }
-            let (q, k, v, g) = (standard(&x[0]), standard(&x[1]), standard(&x[2]), standard(g));
-            let (dq, dk, dv) = backward(&q, &k, &v, &g, &probs, sizes, scale);
+            let (dq, dk, dv) = {
+                let (q, k, v, g) = (x[0].try_value()?, x[1].try_value()?, x[2].try_value()?, g.try_value()?);
+                let (q, k, v, g) = (standard(&q), standard(&k), standard(&v), standard(&g));
+                backward(&q, &k, &v, &g, &probs, sizes, scale)
+            };
             let grad = |d: Vec<T>, like: &Var<T>| Tensor::from_vec(d, &like.shape()).map(|t| Some(Var::new(t)));
             Ok([grad(dq, &x[0])?, grad(dk, &x[1])?, grad(dv, &x[2])?])
         },
     ))
 }
 
-/// The values of `x` in row-major order (copied only if `x` is a strided view).
-fn standard<T: Float>(x: &Var<T>) -> Vec<T> {
-    let value = x.value();
-    match value.array().as_slice() {
-        Some(s) => s.to_vec(),
-        None => value.array().iter().copied().collect(),
+/// The values of `x` in row-major order, borrowed unless `x` is a strided view.
+fn standard<T: Float>(x: &Tensor<T>) -> Cow<'_, [T]> {
+    match x.array().as_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(x.array().iter().copied().collect()),
     }
 }
 
-/// The output `[n, L, Ev]` and the attention weights `[n, L, S]` (zero where masked).
+/// The output `[n, L, Ev]` and the attention weights `[n, L, S]` (zero where masked), one
+/// matrix of the batch at a time, the matrices shared between threads.
 fn forward<T: Float>(q: &[T], k: &[T], v: &[T], z: Sizes, scale: T) -> (Vec<T>, Vec<T>) {
     let mut out = vec![T::zero(); z.n * z.l * z.ev];
     let mut probs = vec![T::zero(); z.n * z.l * z.s];
-    for b in 0..z.n {
+    let work = z.l * z.s * (z.e + z.ev);
+    for_each_block_pair_mut(&mut out, z.l * z.ev, &mut probs, z.l * z.s, work, |b, out, probs| {
         let (qb, kb, vb) = (&q[b * z.l * z.e..], &k[b * z.s * z.e..], &v[b * z.s * z.ev..]);
-        for i in 0..z.l {
-            let row = &mut probs[(b * z.l + i) * z.s..][..z.s];
-            let seen = z.seen(i);
-            if seen == 0 {
-                continue; // every key masked: zero weights, zero output
-            }
-            let qi = &qb[i * z.e..][..z.e];
-            for (j, p) in row[..seen].iter_mut().enumerate() {
-                *p = dot(qi, &kb[j * z.e..][..z.e]) * scale;
-            }
-            softmax_in_place(&mut row[..seen]);
-            let oi = &mut out[(b * z.l + i) * z.ev..][..z.ev];
-            for (j, &p) in row[..seen].iter().enumerate() {
-                axpy(oi, p, &vb[j * z.ev..][..z.ev]);
-            }
-        }
-    }
+        wide(
+            #[inline(always)]
+            || forward_one(qb, kb, vb, z, scale, out, probs),
+        );
+    });
     (out, probs)
 }
 
-/// The gradients of `q`, `k` and `v` from the output's gradient `g`.
+/// [`forward`] of one matrix of the batch: the scores `Q·Kᵀ` (every key, masked ones
+/// included), the softmax of each row over the keys it sees (zeros after), then `P·V`.
+#[inline(always)]
+fn forward_one<T: Float>(q: &[T], k: &[T], v: &[T], z: Sizes, scale: T, out: &mut [T], probs: &mut [T]) {
+    let mut scratch = vec![T::zero(); z.s * z.e + z.l * z.s];
+    let (kt, exps) = scratch.split_at_mut(z.s * z.e);
+    transpose_into(&k[..z.s * z.e], z.s, z.e, kt);
+    product_add(probs, &q[..z.l * z.e], kt, z.l, z.e, z.s);
+    softmax_rows(probs, exps, z, scale);
+    product_add(out, probs, &v[..z.s * z.ev], z.l, z.s, z.ev);
+}
+
+/// The gradients of `q`, `k` and `v` from the output's gradient `g`: `dV` in one pass over
+/// the batch, `dQ` and `dK` in another, each shared between threads by matrix.
 fn backward<T: Float>(q: &[T], k: &[T], v: &[T], g: &[T], probs: &[T], z: Sizes, scale: T) -> (Vec<T>, Vec<T>, Vec<T>) {
     let mut dq = vec![T::zero(); q.len()];
     let mut dk = vec![T::zero(); k.len()];
     let mut dv = vec![T::zero(); v.len()];
-    let mut ds = vec![T::zero(); z.s];
-    for b in 0..z.n {
+    for_each_block_mut(&mut dv, z.s * z.ev, z.l * z.s * z.ev, |b, dv| {
+        wide(
+            #[inline(always)]
+            || value_grad_one(&probs[b * z.l * z.s..], &g[b * z.l * z.ev..], z, dv),
+        );
+    });
+    let work = z.l * z.s * (2 * z.e + z.ev);
+    for_each_block_pair_mut(&mut dq, z.l * z.e, &mut dk, z.s * z.e, work, |b, dq, dk| {
         let (qb, kb, vb) = (&q[b * z.l * z.e..], &k[b * z.s * z.e..], &v[b * z.s * z.ev..]);
-        let dkb = &mut dk[b * z.s * z.e..][..z.s * z.e];
-        let dvb = &mut dv[b * z.s * z.ev..][..z.s * z.ev];
-        for i in 0..z.l {
-            let seen = z.seen(i);
-            let p = &probs[(b * z.l + i) * z.s..][..seen];
-            let gi = &g[(b * z.l + i) * z.ev..][..z.ev];
-            // dV[j] += P[i, j]·dO[i];  dP[i, j] = dO[i]·V[j]
-            let mut weighted = T::zero();
-            for (j, (&pj, d)) in p.iter().zip(ds.iter_mut()).enumerate() {
-                axpy(&mut dvb[j * z.ev..][..z.ev], pj, gi);
-                *d = dot(gi, &vb[j * z.ev..][..z.ev]);
-                weighted += pj * *d;
+        let (p, gb) = (&probs[b * z.l * z.s..], &g[b * z.l * z.ev..]);
+        wide(
+            #[inline(always)]
+            || backward_one(qb, kb, vb, gb, p, z, scale, dq, dk),
+        );
+    });
+    (dq, dk, dv)
+}
+
+/// `dV = Pᵀ·dO` of one matrix of the batch.
+#[inline(always)]
+fn value_grad_one<T: Float>(probs: &[T], g: &[T], z: Sizes, dv: &mut [T]) {
+    let mut pt = vec![T::zero(); z.l * z.s];
+    transpose_into(&probs[..z.l * z.s], z.l, z.s, &mut pt);
+    product_add(dv, &pt, &g[..z.l * z.ev], z.s, z.l, z.ev);
+}
+
+/// `dQ = dS·K·scale` and `dK = dSᵀ·Q·scale` of one matrix of the batch, with
+/// `dS = P ⊙ (dP - rowsum(P ⊙ dP))` and `dP = dO·Vᵀ`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn backward_one<T: Float>(
+    q: &[T],
+    k: &[T],
+    v: &[T],
+    g: &[T],
+    probs: &[T],
+    z: Sizes,
+    scale: T,
+    dq: &mut [T],
+    dk: &mut [T],
+) {
+    let mut scratch = vec![T::zero(); z.s * z.ev + 2 * z.l * z.s];
+    let (vt, rest) = scratch.split_at_mut(z.s * z.ev);
+    let (ds, dst) = rest.split_at_mut(z.l * z.s);
+    transpose_into(&v[..z.s * z.ev], z.s, z.ev, vt);
+    product_add(ds, &g[..z.l * z.ev], vt, z.l, z.ev, z.s);
+    for (d, p) in ds.chunks_exact_mut(z.s.max(1)).zip(probs.chunks_exact(z.s.max(1))) {
+        let weighted = lane_sum2(p, d, |a, b| a * b);
+        d.iter_mut()
+            .zip(p)
+            .for_each(|(d, &pj)| *d = pj * (*d - weighted) * scale);
+    }
+    product_add(dq, ds, &k[..z.s * z.e], z.l, z.s, z.e);
+    transpose_into(ds, z.l, z.s, dst);
+    product_add(dk, dst, &q[..z.l * z.e], z.s, z.l, z.e);
+}
+
+/// `out += a·b` for row-major `a` (`m x k`), `b` (`k x n`) and `out` (`m x n`). A tile of
+/// [`ROWS`] rows by [`BLOCK`] columns of `out` is held in registers while the `k` rows of `b`
+/// are added in: the rows' sums are independent, so the additions overlap instead of each
+/// waiting for the last, and a product of a few dozen rows runs at full vector width.
+#[inline(always)]
+fn product_add<T: Float>(out: &mut [T], a: &[T], b: &[T], m: usize, k: usize, n: usize) {
+    let full = n - n % BLOCK;
+    let mut i = 0;
+    while i + ROWS <= m {
+        for col in (0..full).step_by(BLOCK) {
+            let mut acc = [[T::zero(); BLOCK]; ROWS];
+            for (r, acc) in acc.iter_mut().enumerate() {
+                acc.copy_from_slice(&out[(i + r) * n + col..][..BLOCK]);
             }
-            // dS[i, j] = P[i, j]·(dP[i, j] - Σ P⊙dP), then dQ[i] and dK[j], scaled.
-            let qi = &qb[i * z.e..][..z.e];
-            let dqi = &mut dq[(b * z.l + i) * z.e..][..z.e];
-            for (j, (&pj, &d)) in p.iter().zip(&ds).enumerate() {
-                let s = pj * (d - weighted) * scale;
-                axpy(dqi, s, &kb[j * z.e..][..z.e]);
-                axpy(&mut dkb[j * z.e..][..z.e], s, qi);
+            for p in 0..k {
+                let bp = &b[p * n + col..][..BLOCK];
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let ap = a[(i + r) * k + p];
+                    for (acc, &bp) in acc.iter_mut().zip(bp) {
+                        *acc += ap * bp;
+                    }
+                }
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                out[(i + r) * n + col..][..BLOCK].copy_from_slice(acc);
+            }
+        }
+        i += ROWS;
+    }
+    for i in 0..m {
+        let (ai, oi) = (&a[i * k..][..k], &mut out[i * n..][..n]);
+        // Rows of the last partial tile in full, then every row's last columns.
+        let from = if i < m - m % ROWS { full } else { 0 };
+        if from < n {
+            for (p, &ap) in ai.iter().enumerate() {
+                axpy(&mut oi[from..], ap, &b[p * n + from..(p + 1) * n]);
             }
         }
     }
-    (dq, dk, dv)
 }
 
 /// The same gradients as [`backward`], written with `Var` ops so that they are recorded.
@@ -163,39 +246,48 @@ fn recorded_backward<T: Float>(
     Ok([Some(dq), Some(dk), Some(dv)])
 }
 
-/// `exp(x - max) / Σ exp(x - max)` over `row`, as `Tensor::softmax`.
-fn softmax_in_place<T: Float>(row: &mut [T]) {
-    let m = row.iter().copied().fold(T::neg_infinity(), |a, b| {
-        if a.is_nan() || b.is_nan() {
-            T::nan()
-        } else {
-            a.max(b)
+/// The scores `[L, S]` replaced by their softmax over each row's seen keys after scaling,
+/// as `Tensor::softmax` computes it (`exp(x - max) / Σ`), zeros after them and in a row that
+/// sees none. The exponentials of the whole matrix are one call of the tensor crate's
+/// vectorised kernel (masked scores are `-inf` then, whose exponential is 0). A NaN or an
+/// infinite score gives a row of NaN, as in PyTorch.
+#[inline(always)]
+fn softmax_rows<T: Float>(scores: &mut [T], exps: &mut [T], z: Sizes, scale: T) {
+    for (i, row) in scores.chunks_exact_mut(z.s.max(1)).enumerate() {
+        let seen = z.seen(i);
+        row[..seen].iter_mut().for_each(|x| *x *= scale);
+        let m = lane_max(&row[..seen]);
+        row[..seen].iter_mut().for_each(|x| *x -= m);
+        row[seen..].fill(T::neg_infinity());
+    }
+    T::unary(Unary::Exp, scores, exps);
+    for (i, (row, e)) in scores
+        .chunks_exact_mut(z.s.max(1))
+        .zip(exps.chunks_exact(z.s.max(1)))
+        .enumerate()
+    {
+        let seen = z.seen(i);
+        if seen == 0 {
+            row.fill(T::zero());
+            continue;
         }
-    });
-    row.iter_mut().for_each(|x| *x = (*x - m).exp());
-    let sum = row.iter().copied().fold(T::zero(), |a, b| a + b);
-    row.iter_mut().for_each(|x| *x /= sum);
+        let sum = lane_sum(&e[..seen], |x| x);
+        row.iter_mut().zip(e).for_each(|(x, &e)| *x = e / sum);
+    }
 }
 
-/// `Σ x·y`, in four running sums so that the loop vectorises.
-fn dot<T: Float>(x: &[T], y: &[T]) -> T {
-    let mut acc = [T::zero(); 4];
-    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
-    let tail: T = xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .map(|(&a, &b)| a * b)
-        .fold(T::zero(), |a, b| a + b);
-    for (a, b) in xc.zip(yc) {
-        for l in 0..4 {
-            acc[l] += a[l] * b[l];
+/// `x` (`rows x cols`, row-major) transposed into `t`.
+#[inline(always)]
+fn transpose_into<T: Float>(x: &[T], rows: usize, cols: usize, t: &mut [T]) {
+    for (r, row) in x.chunks_exact(cols.max(1)).enumerate().take(rows) {
+        for (c, &value) in row.iter().enumerate() {
+            t[c * rows + r] = value;
         }
     }
-    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
 }
 
 /// `y += a·x`.
+#[inline(always)]
 fn axpy<T: Float>(y: &mut [T], a: T, x: &[T]) {
     y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x);
 }

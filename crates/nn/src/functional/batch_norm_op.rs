@@ -13,7 +13,7 @@
 use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
-use ferrograd_tensor::{Float, Result, Tensor};
+use ferrograd_tensor::{wide, Float, Result, Tensor};
 
 use super::lanes::{lane_sum, lane_sum2};
 
@@ -28,34 +28,40 @@ pub(crate) fn fused_batch_norm_train<T: Float>(
     eps: T,
 ) -> Result<(Var<T>, Tensor<T>, Tensor<T>)> {
     let shape = input.shape();
-    let w = weight.map_or_else(|| vec![T::one(); c], |w| w.value().to_vec());
-    let b = bias.map_or_else(|| vec![T::zero(); c], |b| b.value().to_vec());
+    let w = channel_values(weight, c, T::one())?;
+    let b = channel_values(bias, c, T::zero())?;
     let count = T::of((n * l) as f64);
     let mut mean = vec![T::zero(); c];
     let mut var = vec![T::zero(); c];
     let mut out = vec![T::zero(); n * c * l];
     if !out.is_empty() {
-        let x = input.value();
+        let x = input.try_value()?;
         let x = x.array().as_standard_layout();
         let x = x.as_slice().expect("a standard-layout array is one slice");
-        for (r, row) in x.chunks_exact(l).enumerate() {
-            mean[r % c] += lane_sum(row, |v| v);
-        }
-        mean.iter_mut().for_each(|m| *m /= count);
-        for (r, row) in x.chunks_exact(l).enumerate() {
-            let m = mean[r % c];
-            var[r % c] += lane_sum(row, |v| (v - m) * (v - m));
-        }
-        var.iter_mut().for_each(|v| *v /= count);
-        for (r, (row, yr)) in x.chunks_exact(l).zip(out.chunks_exact_mut(l)).enumerate() {
-            let ch = r % c;
-            // As PyTorch's kernel: `x·α + β` with `α = w·rstd`, `β = b - mean·α`.
-            let alpha = w[ch] / (var[ch] + eps).sqrt();
-            let beta = b[ch] - mean[ch] * alpha;
-            for (y, &v) in yr.iter_mut().zip(row) {
-                *y = v * alpha + beta;
-            }
-        }
+        // Compiled for the widest vectors the CPU has.
+        wide(
+            #[inline(always)]
+            || {
+                for (r, row) in x.chunks_exact(l).enumerate() {
+                    mean[r % c] += lane_sum(row, |v| v);
+                }
+                mean.iter_mut().for_each(|m| *m /= count);
+                for (r, row) in x.chunks_exact(l).enumerate() {
+                    let m = mean[r % c];
+                    var[r % c] += lane_sum(row, |v| (v - m) * (v - m));
+                }
+                var.iter_mut().for_each(|v| *v /= count);
+                for (r, (row, yr)) in x.chunks_exact(l).zip(out.chunks_exact_mut(l)).enumerate() {
+                    let ch = r % c;
+                    // As PyTorch's kernel: `x·α + β` with `α = w·rstd`, `β = b - mean·α`.
+                    let alpha = w[ch] / (var[ch] + eps).sqrt();
+                    let beta = b[ch] - mean[ch] * alpha;
+                    for (y, &v) in yr.iter_mut().zip(row) {
+                        *y = v * alpha + beta;
+                    }
+                }
+            },
+        );
     }
     let rstd: Rc<Vec<T>> = Rc::new(var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect());
     let saved_mean = Rc::new(mean.clone());
@@ -87,6 +93,14 @@ pub(crate) fn fused_batch_norm_train<T: Float>(
     Ok((y, Tensor::from_vec(mean, &[c])?, Tensor::from_vec(var, &[c])?))
 }
 
+/// The `c` values of a per-channel weight or bias, or `c` copies of `default` without one.
+fn channel_values<T: Float>(param: Option<&Var<T>>, c: usize, default: T) -> Result<Vec<T>> {
+    Ok(match param {
+        Some(p) => p.try_value()?.to_vec(),
+        None => vec![default; c],
+    })
+}
+
 /// The gradients of `x`, `w` and `b` from the saved mean and `rstd`.
 fn fused_backward<T: Float>(
     g: &Var<T>,
@@ -97,32 +111,38 @@ fn fused_backward<T: Float>(
     [n, c, l]: [usize; 3],
 ) -> Result<(Var<T>, Var<T>, Var<T>)> {
     let shape = x.shape();
-    let w = weight.map_or_else(|| vec![T::one(); c], |w| w.value().to_vec());
+    let w = channel_values(weight, c, T::one())?;
     let mut dx = vec![T::zero(); n * c * l];
     let mut sum_g = vec![T::zero(); c];
     let mut sum_g_xhat = vec![T::zero(); c];
     if !dx.is_empty() {
-        let (g, x) = (g.value(), x.value());
+        let (g, x) = (g.try_value()?, x.try_value()?);
         let (g, x) = (g.array().as_standard_layout(), x.array().as_standard_layout());
         let one_slice = "a standard-layout array is one slice";
         let (g, x) = (g.as_slice().expect(one_slice), x.as_slice().expect(one_slice));
-        for (r, (gr, xr)) in g.chunks_exact(l).zip(x.chunks_exact(l)).enumerate() {
-            let ch = r % c;
-            let (m, rs) = (mean[ch], rstd[ch]);
-            sum_g[ch] += lane_sum(gr, |g| g);
-            sum_g_xhat[ch] += lane_sum2(gr, xr, |g, v| g * (v - m) * rs);
-        }
-        let count = T::of((n * l) as f64);
-        let rows = g.chunks_exact(l).zip(x.chunks_exact(l)).zip(dx.chunks_exact_mut(l));
-        for (r, ((gr, xr), dxr)) in rows.enumerate() {
-            let ch = r % c;
-            let (m, rs) = (mean[ch], rstd[ch]);
-            let (mean_g, mean_gx) = (sum_g[ch] / count, sum_g_xhat[ch] / count);
-            let scale = rs * w[ch];
-            for ((d, &g), &v) in dxr.iter_mut().zip(gr).zip(xr) {
-                *d = scale * (g - mean_g - (v - m) * rs * mean_gx);
-            }
-        }
+        // Compiled for the widest vectors the CPU has.
+        wide(
+            #[inline(always)]
+            || {
+                for (r, (gr, xr)) in g.chunks_exact(l).zip(x.chunks_exact(l)).enumerate() {
+                    let ch = r % c;
+                    let (m, rs) = (mean[ch], rstd[ch]);
+                    sum_g[ch] += lane_sum(gr, |g| g);
+                    sum_g_xhat[ch] += lane_sum2(gr, xr, |g, v| g * (v - m) * rs);
+                }
+                let count = T::of((n * l) as f64);
+                let rows = g.chunks_exact(l).zip(x.chunks_exact(l)).zip(dx.chunks_exact_mut(l));
+                for (r, ((gr, xr), dxr)) in rows.enumerate() {
+                    let ch = r % c;
+                    let (m, rs) = (mean[ch], rstd[ch]);
+                    let (mean_g, mean_gx) = (sum_g[ch] / count, sum_g_xhat[ch] / count);
+                    let scale = rs * w[ch];
+                    for ((d, &g), &v) in dxr.iter_mut().zip(gr).zip(xr) {
+                        *d = scale * (g - mean_g - (v - m) * rs * mean_gx);
+                    }
+                }
+            },
+        );
     }
     Ok((
         Var::new(Tensor::from_vec(dx, &shape)?),

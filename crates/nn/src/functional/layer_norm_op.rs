@@ -11,7 +11,7 @@
 use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
-use ferrograd_tensor::{Float, Result, Tensor};
+use ferrograd_tensor::{wide, Float, Result, Tensor};
 
 use super::lanes::{lane_sum, lane_sum2};
 
@@ -32,10 +32,10 @@ pub(crate) fn fused_layer_norm<T: Float>(
     eps: T,
 ) -> Result<Var<T>> {
     let shape = input.shape();
-    let w = weight.map(|w| w.value().to_vec());
-    let b = bias.map(|b| b.value().to_vec());
+    let w = weight.map(|w| w.try_value().map(|w| w.to_vec())).transpose()?;
+    let b = bias.map(|b| b.try_value().map(|b| b.to_vec())).transpose()?;
     let (out, stats) = {
-        let x = input.value();
+        let x = input.try_value()?;
         let x = x.array().as_standard_layout();
         let x = x.as_slice().expect("a standard-layout array is one slice");
         forward_rows(x, rows, k, w.as_deref(), b.as_deref(), eps)
@@ -86,12 +86,17 @@ fn forward_rows<T: Float>(
         return (out, stats);
     }
     let n = T::of(k as f64);
-    forward_loop(x, k, n, w, b, eps, &mut out, &mut stats);
+    wide(
+        #[inline(always)]
+        || forward_loop(x, k, n, w, b, eps, &mut out, &mut stats),
+    );
     (out, stats)
 }
 
-/// The rows of [`forward_rows`]: per row two vectorised sums, then one elementwise pass.
+/// The rows of [`forward_rows`]: per row two vectorised sums, then one elementwise pass
+/// (compiled for the widest vectors by the caller's `wide`).
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn forward_loop<T: Float>(
     x: &[T],
     k: usize,
@@ -143,17 +148,23 @@ fn fused_backward<T: Float>(
     k: usize,
 ) -> Result<(Var<T>, Var<T>, Var<T>)> {
     let shape = x.shape();
-    let w = weight.map_or_else(|| vec![T::one(); k], |w| w.value().to_vec());
+    let w = match weight {
+        Some(w) => w.try_value()?.to_vec(),
+        None => vec![T::one(); k],
+    };
     let mut dx = vec![T::zero(); rows * k];
     let mut dw = vec![T::zero(); k];
     let mut db = vec![T::zero(); k];
     if k > 0 {
-        let (g, x) = (g.value(), x.value());
+        let (g, x) = (g.try_value()?, x.try_value()?);
         let (g, x) = (g.array().as_standard_layout(), x.array().as_standard_layout());
         let one_slice = "a standard-layout array is one slice";
         let (g, x) = (g.as_slice().expect(one_slice), x.as_slice().expect(one_slice));
         let n = T::of(k as f64);
-        backward_loop(g, x, &w, stats, k, n, &mut dx, &mut dw, &mut db);
+        wide(
+            #[inline(always)]
+            || backward_loop(g, x, &w, stats, k, n, &mut dx, &mut dw, &mut db),
+        );
     }
     Ok((
         Var::new(Tensor::from_vec(dx, &shape)?),
@@ -165,6 +176,7 @@ fn fused_backward<T: Float>(
 /// The rows of [`fused_backward`]: per row `ĝ = g·w`, its two vectorised sums, then one
 /// elementwise pass writing `dx` and adding to `dw` and `db`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn backward_loop<T: Float>(
     g: &[T],
     x: &[T],

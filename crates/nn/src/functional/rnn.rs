@@ -18,10 +18,7 @@ pub fn rnn_tanh_cell<T: Float>(
     b_ih: Option<&Var<T>>,
     b_hh: Option<&Var<T>>,
 ) -> Result<Var<T>> {
-    let w = Weights::check("rnn_tanh_cell", 1, w_ih, w_hh, b_ih, b_hh)?;
-    w.check_input(input)?;
-    w.check_hidden(input, hx, 0)?;
-    Ok(w.igates(input)?.try_add(&w.hgates(hx)?)?.tanh())
+    elman_cell("rnn_tanh_cell", input, hx, [w_ih, w_hh], [b_ih, b_hh], Var::tanh)
 }
 
 /// `h' = relu(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)`, as `torch.rnn_relu_cell`.
@@ -33,10 +30,22 @@ pub fn rnn_relu_cell<T: Float>(
     b_ih: Option<&Var<T>>,
     b_hh: Option<&Var<T>>,
 ) -> Result<Var<T>> {
-    let w = Weights::check("rnn_relu_cell", 1, w_ih, w_hh, b_ih, b_hh)?;
+    elman_cell("rnn_relu_cell", input, hx, [w_ih, w_hh], [b_ih, b_hh], Var::relu)
+}
+
+/// `h' = act(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)`, the two Elman cells, checked as `op`.
+fn elman_cell<T: Float>(
+    op: &'static str,
+    input: &Var<T>,
+    hx: &Var<T>,
+    [w_ih, w_hh]: [&Var<T>; 2],
+    [b_ih, b_hh]: [Option<&Var<T>>; 2],
+    act: fn(&Var<T>) -> Var<T>,
+) -> Result<Var<T>> {
+    let w = Weights::check(op, 1, w_ih, w_hh, b_ih, b_hh)?;
     w.check_input(input)?;
     w.check_hidden(input, hx, 0)?;
-    Ok(w.igates(input)?.try_add(&w.hgates(hx)?)?.relu())
+    Ok(act(&w.igates(input)?.try_add(&w.hgates(hx)?)?))
 }
 
 /// One GRU step, as `torch.gru_cell`, the gates stacked (reset, update, new):

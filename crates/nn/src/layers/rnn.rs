@@ -117,8 +117,30 @@ fn unbatch<T: Float>(out: Var<T>, batched: bool) -> Result<Var<T>> {
 }
 
 macro_rules! cell_common {
-    ($cell:ident, $gates:expr) => {
+    ($cell:ident, $gates:expr $(, $field:ident: $value:expr)*) => {
         impl<T: Float> $cell<T> {
+            /// A cell initialised as PyTorch does with the given generator; `bias` chooses
+            /// whether it has `bias_ih` and `bias_hh`.
+            ///
+            /// # Panics
+            /// As `new`.
+            pub fn with_rng<R: rand::Rng + ?Sized>(
+                input_size: usize,
+                hidden_size: usize,
+                bias: bool,
+                rng: &mut R,
+            ) -> Self {
+                let (weight_ih, weight_hh, bias_ih, bias_hh) =
+                    init_params(input_size, hidden_size, $gates, bias, rng);
+                Self {
+                    weight_ih,
+                    weight_hh,
+                    bias_ih,
+                    bias_hh,
+                    $($field: $value,)*
+                }
+            }
+
             /// A cell with biases (an `RNNCell` with tanh), initialised as PyTorch does from a
             /// seed: every parameter uniform in `±1/√hidden_size`.
             ///
@@ -142,14 +164,29 @@ macro_rules! cell_common {
             pub fn hidden_size(&self) -> usize {
                 self.weight_hh.shape()[1]
             }
+        }
+    };
+}
 
-            fn init<R: rand::Rng + ?Sized>(
-                input_size: usize,
-                hidden_size: usize,
-                bias: bool,
-                rng: &mut R,
-            ) -> Params<T> {
-                init_params(input_size, hidden_size, $gates, bias, rng)
+/// A cell's `Forward` impls: `cell(input, hx)` (the state as `step` takes it, made from the
+/// owned one by `$borrow`) and `cell(input)` from the zero state.
+macro_rules! cell_forward {
+    ($cell:ident, $state:ty, |$hx:ident| $borrow:expr) => {
+        impl<T: Float> Forward<(Var<T>, Option<$state>), T> for $cell<T> {
+            type Output = $state;
+
+            /// `cell(input, hx)`: see the cell's `step`.
+            fn forward(&self, (input, $hx): &(Var<T>, Option<$state>)) -> Result<$state> {
+                self.step(input, $borrow)
+            }
+        }
+
+        impl<T: Float> Forward<Var<T>, T> for $cell<T> {
+            type Output = $state;
+
+            /// `cell(input)`, from the zero state.
+            fn forward(&self, input: &Var<T>) -> Result<$state> {
+                self.step(input, None)
             }
         }
     };
@@ -172,25 +209,10 @@ pub struct RNNCell<T: Float = f32> {
     pub nonlinearity: RnnNonlinearity,
 }
 
-cell_common!(RNNCell, 1);
+cell_common!(RNNCell, 1, nonlinearity: RnnNonlinearity::Tanh);
+cell_forward!(RNNCell, Var<T>, |hx| hx.as_ref());
 
 impl<T: Float> RNNCell<T> {
-    /// A tanh cell initialised as PyTorch does with the given generator; `bias` chooses
-    /// whether it has `bias_ih` and `bias_hh`.
-    ///
-    /// # Panics
-    /// As [`RNNCell::new`].
-    pub fn with_rng<R: rand::Rng + ?Sized>(input_size: usize, hidden_size: usize, bias: bool, rng: &mut R) -> Self {
-        let (weight_ih, weight_hh, bias_ih, bias_hh) = Self::init(input_size, hidden_size, bias, rng);
-        Self {
-            weight_ih,
-            weight_hh,
-            bias_ih,
-            bias_hh,
-            nonlinearity: RnnNonlinearity::Tanh,
-        }
-    }
-
     /// Sets the nonlinearity from PyTorch's string, `"tanh"` or `"relu"`.
     pub fn nonlinearity(mut self, nonlinearity: &str) -> Result<Self> {
         self.nonlinearity = RnnNonlinearity::parse(nonlinearity)?;
@@ -218,24 +240,6 @@ impl<T: Float> RNNCell<T> {
     }
 }
 
-impl<T: Float> Forward<(Var<T>, Option<Var<T>>), T> for RNNCell<T> {
-    type Output = Var<T>;
-
-    /// `cell(input, hx)`: see [`RNNCell::step`].
-    fn forward(&self, (input, hx): &(Var<T>, Option<Var<T>>)) -> Result<Var<T>> {
-        self.step(input, hx.as_ref())
-    }
-}
-
-impl<T: Float> Forward<Var<T>, T> for RNNCell<T> {
-    type Output = Var<T>;
-
-    /// `cell(input)`, from the zero state.
-    fn forward(&self, input: &Var<T>) -> Result<Var<T>> {
-        self.step(input, None)
-    }
-}
-
 /// A GRU step, as `nn.GRUCell(input_size, hidden_size, bias)`, the gates stacked (reset,
 /// update, new): `r = σ(W_ir x + b_ir + W_hr h + b_hr)`, `z = σ(W_iz x + b_iz + W_hz h + b_hz)`,
 /// `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`.
@@ -252,23 +256,9 @@ pub struct GRUCell<T: Float = f32> {
 }
 
 cell_common!(GRUCell, 3);
+cell_forward!(GRUCell, Var<T>, |hx| hx.as_ref());
 
 impl<T: Float> GRUCell<T> {
-    /// A cell initialised as PyTorch does with the given generator; `bias` chooses whether it
-    /// has `bias_ih` and `bias_hh`.
-    ///
-    /// # Panics
-    /// As [`GRUCell::new`].
-    pub fn with_rng<R: rand::Rng + ?Sized>(input_size: usize, hidden_size: usize, bias: bool, rng: &mut R) -> Self {
-        let (weight_ih, weight_hh, bias_ih, bias_hh) = Self::init(input_size, hidden_size, bias, rng);
-        Self {
-            weight_ih,
-            weight_hh,
-            bias_ih,
-            bias_hh,
-        }
-    }
-
     /// One step: `input` `[N, input_size]` or `[input_size]`, state `hx` of the same
     /// batchedness (zeros if `None`); returns `h'`.
     pub fn step(&self, input: &Var<T>, hx: Option<&Var<T>>) -> Result<Var<T>> {
@@ -283,24 +273,6 @@ impl<T: Float> GRUCell<T> {
             self.bias_hh.as_ref(),
         )?;
         unbatch(out, batched)
-    }
-}
-
-impl<T: Float> Forward<(Var<T>, Option<Var<T>>), T> for GRUCell<T> {
-    type Output = Var<T>;
-
-    /// `cell(input, hx)`: see [`GRUCell::step`].
-    fn forward(&self, (input, hx): &(Var<T>, Option<Var<T>>)) -> Result<Var<T>> {
-        self.step(input, hx.as_ref())
-    }
-}
-
-impl<T: Float> Forward<Var<T>, T> for GRUCell<T> {
-    type Output = Var<T>;
-
-    /// `cell(input)`, from the zero state.
-    fn forward(&self, input: &Var<T>) -> Result<Var<T>> {
-        self.step(input, None)
     }
 }
 
@@ -319,23 +291,9 @@ pub struct LSTMCell<T: Float = f32> {
 }
 
 cell_common!(LSTMCell, 4);
+cell_forward!(LSTMCell, LstmState<T>, |hx| hx.as_ref().map(|(h, c)| (h, c)));
 
 impl<T: Float> LSTMCell<T> {
-    /// A cell initialised as PyTorch does with the given generator; `bias` chooses whether it
-    /// has `bias_ih` and `bias_hh`.
-    ///
-    /// # Panics
-    /// As [`LSTMCell::new`].
-    pub fn with_rng<R: rand::Rng + ?Sized>(input_size: usize, hidden_size: usize, bias: bool, rng: &mut R) -> Self {
-        let (weight_ih, weight_hh, bias_ih, bias_hh) = Self::init(input_size, hidden_size, bias, rng);
-        Self {
-            weight_ih,
-            weight_hh,
-            bias_ih,
-            bias_hh,
-        }
-    }
-
     /// One step: `input` `[N, input_size]` or `[input_size]`, state `(h, c)` of the same
     /// batchedness (zeros if `None`); returns `(h', c')`.
     pub fn step(&self, input: &Var<T>, hx: Option<(&Var<T>, &Var<T>)>) -> Result<(Var<T>, Var<T>)> {
@@ -357,21 +315,3 @@ impl<T: Float> LSTMCell<T> {
 
 /// The state of an [`LSTMCell`], `(h, c)`.
 type LstmState<T> = (Var<T>, Var<T>);
-
-impl<T: Float> Forward<(Var<T>, Option<LstmState<T>>), T> for LSTMCell<T> {
-    type Output = LstmState<T>;
-
-    /// `cell(input, (h, c))`: see [`LSTMCell::step`].
-    fn forward(&self, (input, hx): &(Var<T>, Option<LstmState<T>>)) -> Result<LstmState<T>> {
-        self.step(input, hx.as_ref().map(|(h, c)| (h, c)))
-    }
-}
-
-impl<T: Float> Forward<Var<T>, T> for LSTMCell<T> {
-    type Output = LstmState<T>;
-
-    /// `cell(input)`, from the zero state.
-    fn forward(&self, input: &Var<T>) -> Result<LstmState<T>> {
-        self.step(input, None)
-    }
-}

@@ -4,7 +4,7 @@ use std::ops::{Deref, DerefMut};
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::ndarray::Zip;
-use ferrograd_tensor::{Error, Float, Result, Tensor};
+use ferrograd_tensor::{wide, Error, Float, Result, Tensor};
 
 use super::{check_param, Optimizer};
 
@@ -124,6 +124,7 @@ impl<T: Float> Adam<T> {
 }
 
 /// `torch.lerp` for floats: `start + w·(end - start)`, from the other end when `|w| ≥ 0.5`.
+#[inline(always)]
 fn lerp<T: Float>(start: T, end: T, weight: T) -> T {
     if weight.abs() < T::of(0.5) {
         start + weight * (end - start)
@@ -223,8 +224,29 @@ impl<T: Float> Optimizer<T> for Adam<T> {
                 s.max_exp_avg_sq = Some(value.zeros_like());
             }
             let (p, m, v) = (value.array_mut(), s.exp_avg.array_mut(), s.exp_avg_sq.array_mut());
+            let max = s.max_exp_avg_sq.as_mut().filter(|_| self.amsgrad);
+            if let (None, Some(p), Some(m), Some(v), Some(g)) = (
+                &max,
+                p.as_slice_mut(),
+                m.as_slice_mut(),
+                v.as_slice_mut(),
+                g.array().as_slice(),
+            ) {
+                // Contiguous and without AMSGrad (the usual case): plain loops over the
+                // slices, compiled for the widest vectors (bit for bit the same values).
+                wide(
+                    #[inline(always)]
+                    || {
+                        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                            rule.apply(p, m, v, None, g);
+                        }
+                    },
+                );
+                continue;
+            }
+            let (p, m, v) = (value.array_mut(), s.exp_avg.array_mut(), s.exp_avg_sq.array_mut());
             let zip = Zip::from(p).and(m).and(v).and(g.array());
-            if let Some(max) = s.max_exp_avg_sq.as_mut().filter(|_| self.amsgrad) {
+            if let Some(max) = max {
                 zip.and(max.array_mut())
                     .for_each(|p, m, v, &g, max| rule.apply(p, m, v, Some(max), g));
             } else {
