@@ -79,13 +79,14 @@ impl Cdp {
     }
 }
 
-/// Kills the browser when the check ends, however it ends.
-struct Browser(Child);
+/// Kills the browser and removes its profile when the check ends, however it ends.
+struct Browser(Child, std::path::PathBuf);
 
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
     }
 }
 
@@ -149,7 +150,7 @@ fn run() -> Fallible<()> {
         .spawn()
         .map_err(|e| format!("starting {chromium}: {e}"))?;
     let stderr = child.stderr.take().ok_or("no stderr")?;
-    let _browser = Browser(child);
+    let _browser = Browser(child, profile.clone());
     let mut ws_url = None;
     for line in BufReader::new(stderr).lines() {
         let line = line?;
@@ -270,7 +271,6 @@ fn run() -> Fallible<()> {
         "browser check passed in {:.1?}: spiral past 0.9 test accuracy, {updates:.1} updates/s; steps/s: {page_steps:.0} with the page, {unwatched:.0} in a session with no page, {headless:.0} trained with no snapshots",
         total.elapsed()
     );
-    let _ = std::fs::remove_dir_all(&profile);
     Ok(())
 }
 
