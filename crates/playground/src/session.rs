@@ -231,12 +231,21 @@ fn serve(
                     trainer.playing = false;
                     Ok(())
                 }
-                Command::Step(n) => (0..n)
-                    .try_for_each(|i| trainer.train_step(i + 1 == n).map(drop))
-                    .map_err(|e| {
-                        trainer.playing = false;
-                        ApiError::bad(e.to_string())
-                    }),
+                Command::Step(n) => {
+                    trainer.error = None;
+                    let mut outcome = Ok(());
+                    for i in 0..n {
+                        // Stops at the first step whose loss is not finite (its error says so).
+                        if let Err(e) = trainer.train_step(i + 1 == n) {
+                            trainer.playing = false;
+                            outcome = Err(ApiError::bad(e.to_string()));
+                        }
+                        if outcome.is_err() || trainer.error.is_some() {
+                            break;
+                        }
+                    }
+                    outcome
+                }
                 Command::SetLr(lr) => {
                     trainer.set_lr(lr);
                     Ok(())

@@ -279,3 +279,31 @@ fn the_speed_limit_holds_training_to_its_steps_per_second() {
     let v = ok(s.addr(), "POST", &path("speed"), Some(r#"{"max_steps_per_sec": null}"#));
     assert!(v["max_steps_per_sec"].is_null());
 }
+
+#[test]
+fn a_diverging_session_stops_and_says_why() {
+    let s = server();
+    let (id, _) = create(
+        s.addr(),
+        r#"{"lr": 10, "optimizer": "sgd", "init": "normal", "activation": "linear", "hidden": [64, 64, 64, 64, 64, 64]}"#,
+    );
+    let v = ok(
+        s.addr(),
+        "POST",
+        &format!("/api/sessions/{id}/step"),
+        Some(r#"{"steps": 200}"#),
+    );
+    let step = v["step"].as_u64().unwrap();
+    assert!(
+        step < 200,
+        "stopped at the first step whose loss is not finite, not at {step}"
+    );
+    let error = v["error"].as_str().expect("an error in the snapshot");
+    assert!(
+        error.contains(&format!("step {step}")) && error.contains("lr = 10"),
+        "{error}"
+    );
+    assert_eq!(v["playing"], false);
+    // The server goes on.
+    assert_eq!(ok(s.addr(), "GET", &format!("/api/sessions/{id}"), None)["step"], step);
+}
