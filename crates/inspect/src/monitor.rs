@@ -238,6 +238,31 @@ impl<'m, T: Float + 'static> Monitor<'m, T> {
         Ok(())
     }
 
+    /// Records the step about to run (the one of [`step_index`](Monitor::step_index)) with
+    /// histograms of every layer's activations and output gradients, whatever the options
+    /// say. Call it before the step's forward pass: a live view asks for histograms when it
+    /// draws, not at steps chosen in advance.
+    pub fn record_histograms_now(&mut self) {
+        let mut s = self.state.borrow_mut();
+        s.recording = true;
+        s.histograms = true;
+    }
+
+    /// Forgets every recorded step but the last `n`, so that a monitor watching a long run
+    /// keeps its memory bounded; the warnings raised so far are kept (the update-ratio
+    /// warning averages over [`Thresholds::update_window`] recorded steps: keep at least that many).
+    pub fn keep_last_steps(&mut self, n: usize) {
+        let mut s = self.state.borrow_mut();
+        let steps = &mut s.record.steps;
+        let drop = steps.len().saturating_sub(n);
+        steps.drain(..drop);
+    }
+
+    /// The last recorded step, if any (a copy).
+    pub fn last_step(&self) -> Option<StepRecord> {
+        self.state.borrow().record.steps.last().cloned()
+    }
+
     /// Everything recorded so far (a copy).
     pub fn record(&self) -> Record {
         self.state.borrow().record.clone()

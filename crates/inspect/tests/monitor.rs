@@ -135,3 +135,39 @@ fn nan_is_named_with_its_layer_and_step_and_anomaly_mode_names_the_op() -> Resul
     assert!(nan.message.contains("(anomaly mode: "), "{}", nan.message);
     Ok(())
 }
+
+/// A live view asks for histograms when it draws and keeps only the last steps of a long run.
+#[test]
+fn histograms_on_request_and_a_bounded_record() -> Result<()> {
+    let model = model();
+    let mut opt = Adam::new(model.parameters(), 1e-2);
+    let options = MonitorOptions {
+        every: 2,
+        histogram_steps: vec![],
+        ..MonitorOptions::default()
+    };
+    let mut mon = Monitor::attach(&model, options);
+    for step in 0..9 {
+        if step == 5 {
+            mon.record_histograms_now();
+        }
+        let (x, y) = batch(step)?;
+        let loss = CrossEntropyLoss::new().forward(&model.call(&x)?, &y)?;
+        opt.zero_grad();
+        loss.backward()?;
+        mon.step(&mut opt, loss.item()? as f64)?;
+        if step == 5 {
+            let last = mon.last_step().expect("step 5 recorded");
+            assert_eq!(last.step, 5, "an odd step, recorded because it was asked for");
+            assert!(last.layers.iter().all(|l| l.hist.is_some() && l.grad_hist.is_some()));
+        }
+        mon.keep_last_steps(3);
+    }
+    let steps: Vec<usize> = mon.record().steps.iter().map(|s| s.step).collect();
+    assert_eq!(steps, [5, 6, 8], "the last three recorded steps");
+    assert!(
+        mon.record().steps[2].layers.iter().all(|l| l.hist.is_none()),
+        "no histograms unasked"
+    );
+    Ok(())
+}
