@@ -69,7 +69,13 @@ pub const KERNEL_MAX_GEMM: usize = (1 << 30) + 1;
 /// costs depends on where the host places the two cores: for the 784-128-128-10 step (products
 /// of 1-6.4 M) splitting gave 250-300 µs in some runs and 500-630 µs in others, against a
 /// steady 388 µs on one thread; for a 2-64-64-3 step (0.5 M) 64 against 69 µs, or 115.
-pub const JOIN_GEMM: usize = 1 << 23;
+/// Measured again on 5 December with the kernels of today, each bound right after the other on
+/// an idle machine: from 2²³ down to 2²¹ (the char transformer's 512x64x192, 512x64x256 and
+/// 512x256x64 products, 6-8 M, now shared) its step went from 4.04-4.40 ms to 3.65-3.89 ms
+/// (`model_step/char_transformer`, five runs each), `char_gru` and `digits_cnn` 1-4% faster,
+/// while the 784-128-128-10 step went from 176-185 µs to 157-214 µs: faster or slower by
+/// run, as above.
+pub const JOIN_GEMM: usize = 1 << 21;
 
 // --- Buffers kept for reuse (crate::parallel::output_vec / recycle) ---
 
