@@ -40,6 +40,22 @@ impl ApiError {
         }
     }
 
+    /// A 400 for a name not in `allowed`: "`field`: unknown `what` "x"; expected one of a, b".
+    pub(crate) fn unknown(field: &str, what: &str, value: &str, allowed: &[&str]) -> Self {
+        ApiError::bad(format!(
+            "{field}: unknown {what} {value:?}; expected one of {}",
+            allowed.join(", ")
+        ))
+    }
+
+    /// [`unknown`](ApiError::unknown) unless `value` is one of `allowed`.
+    pub(crate) fn one_of(field: &str, what: &str, value: &str, allowed: &[&str]) -> Result<(), Self> {
+        match allowed.contains(&value) {
+            true => Ok(()),
+            false => Err(ApiError::unknown(field, what, value, allowed)),
+        }
+    }
+
     /// A 404 for a session id that is not (or no longer) there.
     pub fn unknown_session(id: &str) -> Self {
         ApiError {
@@ -146,13 +162,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ApiError> {
         self.model_spec().validate()?;
         check_lr(self.lr)?;
-        if !OPTIMIZERS.contains(&self.optimizer.as_str()) {
-            return Err(ApiError::bad(format!(
-                "optimizer: unknown optimizer {:?}; expected one of {}",
-                self.optimizer,
-                OPTIMIZERS.join(", ")
-            )));
-        }
+        ApiError::one_of("optimizer", "optimizer", &self.optimizer, &OPTIMIZERS)?;
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
             return Err(ApiError::bad(format!(
                 "momentum: Invalid momentum value: {} (expected a number in [0, 1))",

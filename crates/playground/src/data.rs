@@ -56,12 +56,7 @@ impl Dataset {
             "xor" => (2, xor(points, &mut rng)),
             "blobs" => (3, blobs(points, &mut rng)),
             "iris" => (3, iris()),
-            other => {
-                return Err(ApiError::bad(format!(
-                    "dataset: unknown data set {other:?}; expected one of {}",
-                    DATASETS.join(", ")
-                )))
-            }
+            other => return Err(ApiError::unknown("dataset", "data set", other, &DATASETS)),
         };
         let normal = Normal::new(0.0, noise.max(1e-12)).map_err(|e| ApiError::bad(format!("noise: {e}")))?;
         if noise > 0.0 {

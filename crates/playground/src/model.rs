@@ -74,20 +74,8 @@ impl ModelSpec {
                 "hidden[{i}]: a layer's width must be in [1, {MAX_WIDTH}], got {w}"
             )));
         }
-        if !ACTIVATIONS.contains(&self.activation.as_str()) {
-            return Err(ApiError::bad(format!(
-                "activation: unknown activation {:?}; expected one of {}",
-                self.activation,
-                ACTIVATIONS.join(", ")
-            )));
-        }
-        if !INITS.contains(&self.init.as_str()) {
-            return Err(ApiError::bad(format!(
-                "init: unknown initialisation {:?}; expected one of {}",
-                self.init,
-                INITS.join(", ")
-            )));
-        }
+        ApiError::one_of("activation", "activation", &self.activation, &ACTIVATIONS)?;
+        ApiError::one_of("init", "initialisation", &self.init, &INITS)?;
         if !(self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout)) {
             return Err(ApiError::bad(format!(
                 "dropout: dropout probability has to be between 0 and 1 (1 excluded), but got {}",

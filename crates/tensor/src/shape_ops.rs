@@ -73,14 +73,7 @@ impl<T: Float> Tensor<T> {
 
     /// The same elements in a new shape with the same element count (row-major order).
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
-        let numel = checked_shape("reshape", shape)?;
-        if numel != self.numel() {
-            return Err(Error::InvalidShape {
-                op: "reshape",
-                to: Shape(shape.to_vec()),
-                numel: self.numel(),
-            });
-        }
+        self.check_reshape(shape)?;
         Tensor::from_vec(row_major(&self.data.view()), shape)
     }
 
@@ -92,6 +85,16 @@ impl<T: Float> Tensor<T> {
             *self = self.reshape(shape)?;
             return Ok(());
         }
+        self.check_reshape(shape)?;
+        let data = std::mem::replace(&mut self.data, ArrayD::from_elem(IxDyn(&[0]), T::zero()));
+        self.data = data
+            .into_shape_with_order(IxDyn(shape))
+            .expect("a standard-layout array takes any shape of its element count");
+        Ok(())
+    }
+
+    /// That `shape` is a valid shape with this tensor's element count.
+    fn check_reshape(&self, shape: &[usize]) -> Result<()> {
         let numel = checked_shape("reshape", shape)?;
         if numel != self.numel() {
             return Err(Error::InvalidShape {
@@ -100,10 +103,6 @@ impl<T: Float> Tensor<T> {
                 numel: self.numel(),
             });
         }
-        let data = std::mem::replace(&mut self.data, ArrayD::from_elem(IxDyn(&[0]), T::zero()));
-        self.data = data
-            .into_shape_with_order(IxDyn(shape))
-            .expect("a standard-layout array takes any shape of its element count");
         Ok(())
     }
 
