@@ -107,10 +107,16 @@ fn forward_loop<T: Float>(
     out: &mut [T],
     stats: &mut RowStats<T>,
 ) {
+    // The statistics of every row first, then `rstd` of all of them in one vectorised loop
+    // (a square root and a division per row, one after the other, would each wait for the
+    // last), then the rows.
+    for (xr, (mean, var)) in x.chunks_exact(k).zip(stats.mean.iter_mut().zip(stats.rstd.iter_mut())) {
+        *mean = lane_sum(xr, |v| v) / n;
+        *var = lane_sum(xr, |v| (v - *mean) * (v - *mean)) / n;
+    }
+    stats.rstd.iter_mut().for_each(|v| *v = T::one() / (*v + eps).sqrt());
     for (r, (xr, yr)) in x.chunks_exact(k).zip(out.chunks_exact_mut(k)).enumerate() {
-        let mean = lane_sum(xr, |v| v) / n;
-        let var = lane_sum(xr, |v| (v - mean) * (v - mean)) / n;
-        let rstd = T::one() / (var + eps).sqrt();
+        let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
         match (w, b) {
             (Some(w), Some(b)) => {
                 for (((y, &v), &w), &b) in yr.iter_mut().zip(xr).zip(w).zip(b) {
@@ -133,8 +139,6 @@ fn forward_loop<T: Float>(
                 }
             }
         }
-        stats.mean[r] = mean;
-        stats.rstd[r] = rstd;
     }
 }
 
