@@ -4,12 +4,14 @@
 use ferrograd::autograd::{no_grad, Var};
 use ferrograd::nn::functional::ConvOptions;
 use ferrograd::nn::{
-    BatchNorm2d, Conv2d, CrossEntropyLoss, DataLoader, Flatten, Forward, Linear, MaxPool2d, Module, Optimizer, ReLU,
-    Sequential,
+    BatchNorm2d, Conv2d, DataLoader, Flatten, Forward, Linear, MaxPool2d, Module, Optimizer, ReLU, Sequential,
 };
 use ferrograd::tensor::{IndexTensor, Tensor};
 
 use super::data::{Digits, CLASSES, PIXELS, SIDE};
+
+#[path = "../support/training.rs"]
+mod training;
 
 /// `nn.Sequential(Conv2d(1, 16, 3, padding=1), BatchNorm2d(16), ReLU(), MaxPool2d(2),
 /// Conv2d(16, 32, 3, padding=1), BatchNorm2d(32), ReLU(), MaxPool2d(2), Flatten(),
@@ -47,27 +49,7 @@ pub fn train_epoch(
     epoch: u64,
 ) -> Result<f64, String> {
     model.train();
-    let loss_fn = CrossEntropyLoss::new();
-    let (mut total, mut rows) = (0.0, 0);
-    for (x, y) in loader.batches(epoch) {
-        let loss = model
-            .forward(&Var::new(x))
-            .and_then(|logits| loss_fn.forward(&logits, &y))
-            .map_err(|e| e.to_string())?;
-        optimizer.zero_grad();
-        loss.backward().map_err(|e| e.to_string())?;
-        optimizer.step().map_err(|e| e.to_string())?;
-        let value = loss.item().map_err(|e| e.to_string())? as f64;
-        if !value.is_finite() {
-            return Err(format!(
-                "the loss became {value} in epoch {}: try a smaller --lr",
-                epoch + 1
-            ));
-        }
-        total += value * y.numel() as f64;
-        rows += y.numel();
-    }
-    Ok(total / rows.max(1) as f64)
+    training::train_epoch(model, optimizer, loader, epoch)
 }
 
 /// The logits of `data` in evaluation mode (running statistics), `[n, 10]` row by row.

@@ -1,10 +1,13 @@
 //! One epoch of mini-batch training, and evaluation (loss and accuracy) of a classifier.
 
 use ferrograd::autograd::{no_grad, Var};
-use ferrograd::nn::{Adam, AdamW, CrossEntropyLoss, DataLoader, Forward, Optimizer, SGD};
+use ferrograd::nn::{Adam, AdamW, CrossEntropyLoss, Forward, Optimizer, SGD};
 use ferrograd::tensor::{IndexTensor, Tensor};
 
 use crate::args::OptimizerChoice;
+
+#[path = "../support/training.rs"]
+mod training;
 use crate::data::Dataset;
 
 /// The features as a `[rows, features]` tensor and the labels as indices.
@@ -24,35 +27,7 @@ pub fn optimizer(choice: OptimizerChoice, params: Vec<Var<f32>>, lr: f64) -> Box
     }
 }
 
-/// One pass over `loader`'s batches of `epoch`; returns the mean training loss over the rows.
-pub fn train_epoch(
-    model: &dyn Forward<Var<f32>, f32, Output = Var<f32>>,
-    optimizer: &mut dyn Optimizer<f32>,
-    loader: &DataLoader<f32>,
-    epoch: u64,
-) -> Result<f64, String> {
-    let loss_fn = CrossEntropyLoss::new();
-    let (mut total, mut rows) = (0.0, 0);
-    for (x, y) in loader.batches(epoch) {
-        let loss = model
-            .forward(&Var::new(x))
-            .and_then(|logits| loss_fn.forward(&logits, &y))
-            .map_err(|e| e.to_string())?;
-        optimizer.zero_grad();
-        loss.backward().map_err(|e| e.to_string())?;
-        optimizer.step().map_err(|e| e.to_string())?;
-        let value = loss.item().map_err(|e| e.to_string())? as f64;
-        if !value.is_finite() {
-            return Err(format!(
-                "the loss became {value} in epoch {}: try a smaller --lr",
-                epoch + 1
-            ));
-        }
-        total += value * y.numel() as f64;
-        rows += y.numel();
-    }
-    Ok(total / rows.max(1) as f64)
-}
+pub use training::train_epoch;
 
 /// The mean cross-entropy and the accuracy of `model` on `data`.
 pub fn evaluate(model: &dyn Forward<Var<f32>, f32, Output = Var<f32>>, data: &Dataset) -> Result<(f64, f64), String> {
