@@ -14,6 +14,8 @@
 mod args;
 mod bigram;
 mod bow;
+#[path = "../support/cli.rs"]
+mod cli;
 mod data;
 mod mlp;
 mod model;
@@ -46,24 +48,7 @@ const EVAL_BATCHES: usize = 10;
 const EVAL_BATCH_SIZE: usize = 100;
 
 fn main() -> ExitCode {
-    let config = match args::parse_args(std::env::args_os().skip(1)) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{}", args::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n\nRun with --help to see the options.");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::main_with(args::USAGE, args::parse_args, run)
 }
 
 /// The words, split and encoded, with the vocabulary and model sizes they give.

@@ -14,6 +14,8 @@
 //! Any mistake (an unknown option, a malformed CSV) is reported as `error: ...` with a
 //! non-zero exit status.
 
+#[path = "../support/cli.rs"]
+mod cli;
 mod data;
 mod model;
 mod plot;
@@ -59,24 +61,7 @@ struct Config {
 }
 
 fn main() -> ExitCode {
-    let config = match parse_args(std::env::args_os().skip(1)) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n\nRun with --help to see the options.");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::main_with(USAGE, parse_args, run)
 }
 
 fn run(config: &Config) -> Result<(), String> {

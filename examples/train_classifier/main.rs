@@ -11,6 +11,8 @@
 //! option) is reported as `error: ...` with a non-zero exit status.
 
 mod args;
+#[path = "../support/cli.rs"]
+mod cli;
 mod data;
 mod model;
 mod plot;
@@ -37,24 +39,7 @@ const SPIRAL_NOISE: f64 = 0.2;
 const TEST_FRACTION: f64 = 0.2;
 
 fn main() -> ExitCode {
-    let config = match args::parse_args(std::env::args_os().skip(1)) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{}", args::USAGE);
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n\nRun with --help to see the options.");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&config) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::main_with(args::USAGE, args::parse_args, run)
 }
 
 fn run(config: &Config) -> Result<(), String> {
