@@ -12,22 +12,9 @@ use plotters::style::register_font;
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
-/// Strong colours for points, one per class (cycled past ten classes).
-const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
-
+/// Strong colours for points, one per class: the training monitor's (matplotlib's `tab10`).
 fn class_colour(class: usize) -> RGBColor {
-    PALETTE[class % PALETTE.len()]
+    ferrograd_inspect::plot::colour(class)
 }
 
 /// The class colour mixed with white: the background of the region predicted as that class.

@@ -46,8 +46,8 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-/// The colour of the `i`-th curve.
-fn colour(i: usize) -> RGBColor {
+/// The colour of the `i`-th curve (or class): matplotlib's `tab10`, cycled past ten.
+pub fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
