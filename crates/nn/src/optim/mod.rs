@@ -1,5 +1,31 @@
 //! Optimizers with torch.optim's update rules and defaults.
 
+/// The [`Optimizer`] methods every optimizer writes the same way, over its `params`, `lr` and
+/// `initial_lr` fields: written once, expanded in each `impl Optimizer`.
+macro_rules! common_optimizer_methods {
+    () => {
+        fn zero_grad(&mut self) {
+            self.params.iter().for_each(Var::zero_grad);
+        }
+
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+
+        fn set_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+
+        fn initial_lr(&self) -> Option<f64> {
+            self.initial_lr
+        }
+
+        fn set_initial_lr(&mut self, lr: f64) {
+            self.initial_lr = Some(lr);
+        }
+    };
+}
+
 mod adam;
 pub mod lr_scheduler;
 mod sgd;

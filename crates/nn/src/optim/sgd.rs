@@ -138,25 +138,7 @@ impl<T: Float> Optimizer<T> for SGD<T> {
         Ok(())
     }
 
-    fn zero_grad(&mut self) {
-        self.params.iter().for_each(Var::zero_grad);
-    }
-
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-
-    fn initial_lr(&self) -> Option<f64> {
-        self.initial_lr
-    }
-
-    fn set_initial_lr(&mut self, lr: f64) {
-        self.initial_lr = Some(lr);
-    }
+    common_optimizer_methods!();
 
     fn momentum_or_beta1(&self) -> Option<f64> {
         Some(self.momentum)
