@@ -9,44 +9,22 @@ use ferrograd_nn::{Forward, Linear, Module, Sequential, StateDict, Tanh};
 use ferrograd_tensor::{Result, Tensor};
 use serde_json::Value;
 
-fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/hooks.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("hooks.json")).expect("JSON")
+mod common;
+use common::{assert_close, fixture, state_dict, tensor};
+
+/// The fixture written by `tests/fixtures/generate_hooks.py`.
+fn hooks_fixture() -> Value {
+    fixture("hooks.json")
 }
 
-fn tensor(v: &Value) -> Tensor<f64> {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_f64().unwrap())
-        .collect();
-    Tensor::from_vec(data, &shape).unwrap()
-}
-
+/// Compares with PyTorch's values to 1e-12 relative (both in f64).
+#[track_caller]
 fn close(what: &str, got: &Tensor<f64>, want: &Value) {
-    let want = tensor(want);
-    assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    for (i, (g, w)) in got.to_vec().iter().zip(want.to_vec()).enumerate() {
-        assert!(
-            (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
-            "{what}[{i}]: {g} vs PyTorch {w}"
-        );
-    }
+    assert_close(what, got, want, 1e-12, 1e-12);
 }
 
 fn state(f: &Value) -> StateDict<f64> {
-    let mut sd = StateDict::new();
-    for (name, t) in f["params"].as_object().unwrap() {
-        sd.insert(name.clone(), tensor(t));
-    }
-    sd
+    state_dict(&f["params"])
 }
 
 /// Everything a hook saw: (module, first tensor, second tensor or None).
@@ -104,7 +82,7 @@ fn check_against_pytorch(f: &Value, forward: &Seen, backward: &Seen) {
 #[test]
 fn sequential_hooks_see_what_pytorch_hooks_see() -> Result<()> {
     // python3 tests/fixtures/generate_hooks.py
-    let f = fixture();
+    let f = hooks_fixture();
     let model = sequential();
     model.load_state_dict(&state(&f))?;
     let (forward, backward): (Seen, Seen) = Default::default();
@@ -123,9 +101,9 @@ fn sequential_hooks_see_what_pytorch_hooks_see() -> Result<()> {
             log.borrow_mut().push((n.clone(), gi.cloned(), go.clone()));
         }));
     }
-    let x = Var::parameter(tensor(&f["x"]));
+    let x = Var::parameter(tensor::<f64>(&f["x"]));
     let out = model.call(&x)?;
-    out.try_mul(&Var::new(tensor(&f["c"])))?.sum().backward()?;
+    out.try_mul(&Var::new(tensor::<f64>(&f["c"])))?.sum().backward()?;
     check_against_pytorch(&f, &forward, &backward);
     Ok(())
 }
@@ -148,7 +126,7 @@ impl Forward<Var<f64>, f64> for Net {
 #[test]
 fn hooks_on_the_fields_of_a_derived_module_see_what_pytorch_hooks_see() -> Result<()> {
     // python3 tests/fixtures/generate_hooks.py (the same model, its layers as fields)
-    let f = fixture();
+    let f = hooks_fixture();
     let net = Net {
         fc1: Linear::new(3, 4, 0),
         act: Tanh,
@@ -180,8 +158,11 @@ fn hooks_on_the_fields_of_a_derived_module_see_what_pytorch_hooks_see() -> Resul
         net.fc2.register_full_backward_hook(bwd(names[2])),
         net.register_full_backward_hook(bwd(names[3])),
     ];
-    let x = Var::parameter(tensor(&f["x"]));
-    net.call(&x)?.try_mul(&Var::new(tensor(&f["c"])))?.sum().backward()?;
+    let x = Var::parameter(tensor::<f64>(&f["x"]));
+    net.call(&x)?
+        .try_mul(&Var::new(tensor::<f64>(&f["c"])))?
+        .sum()
+        .backward()?;
     check_against_pytorch(&f, &forward, &backward);
     let names: Vec<String> = net.named_modules().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["", "fc1", "act", "fc2"]);

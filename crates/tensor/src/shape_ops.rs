@@ -293,11 +293,12 @@ mod tests {
         let mut same = x.clone();
         same.reshape_in_place(&[3, 2]).unwrap();
         assert_eq!(same, x.reshape(&[3, 2]).unwrap());
-        // A transposed view is copied in its own row-major order, as reshape does.
-        let mut t = x.transpose(0, 1).unwrap();
-        let expected = t.reshape(&[6]).unwrap();
+        // Data in column-major layout (a transposed array) is copied in its row-major order.
+        let mut t = Tensor::from_array(x.array().clone().reversed_axes());
+        assert!(!t.array().is_standard_layout());
         t.reshape_in_place(&[6]).unwrap();
-        assert_eq!(t, expected);
+        assert_eq!(t.to_vec(), [0., 3., 1., 4., 2., 5.]);
+        assert!(t.array().is_standard_layout());
         // A wrong count is an error and leaves the tensor as it was.
         let mut bad = x.clone();
         assert!(bad.reshape_in_place(&[4]).is_err());
