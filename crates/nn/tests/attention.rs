@@ -281,3 +281,38 @@ fn the_gradient_of_unmasked_and_causal_attention_has_a_gradient() -> Result<()> 
     }
     Ok(())
 }
+
+/// A NaN reaches exactly the outputs whose scores it enters, as in PyTorch's math backend:
+///
+/// ```python
+/// from torch.nn.attention import sdpa_kernel, SDPBackend
+/// q, k, v = (torch.randn(1, 1, 4, 3, dtype=torch.float64) for _ in range(3))
+/// q[0, 0, 1, 0] = float("nan")
+/// with sdpa_kernel(SDPBackend.MATH):
+///     F.scaled_dot_product_attention(q, k, v, is_causal=True).isnan().any(-1)
+/// # tensor([[[False,  True, False, False]]])
+/// # and with k[0, 0, 2, 1] = nan instead: tensor([[[False, False,  True,  True]]])
+/// ```
+///
+/// (PyTorch's default CPU kernel, flash attention, gives no NaN at all for the first case.)
+#[test]
+fn a_nan_reaches_the_rows_that_see_it() -> Result<()> {
+    let input = |seed| Tensor::<f64>::randn(&[1, 1, 4, 3], seed);
+    let nan_rows = |q: Tensor<f64>, k: Tensor<f64>| -> Result<Vec<bool>> {
+        let out = sdpa(&Var::new(q), &Var::new(k), &Var::new(input(3)), None, true, None)?.to_tensor();
+        Ok(out
+            .to_vec()
+            .chunks(3)
+            .map(|row| row.iter().any(|x| x.is_nan()))
+            .collect())
+    };
+    let mut q = input(1).to_vec();
+    q[3] = f64::NAN; // query 1, element 0
+    let q = Tensor::from_vec(q, &[1, 1, 4, 3])?;
+    assert_eq!(nan_rows(q, input(2))?, [false, true, false, false]);
+    let mut k = input(2).to_vec();
+    k[7] = f64::NAN; // key 2, element 1
+    let k = Tensor::from_vec(k, &[1, 1, 4, 3])?;
+    assert_eq!(nan_rows(input(1), k)?, [false, false, true, true]);
+    Ok(())
+}
