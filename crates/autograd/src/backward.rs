@@ -377,7 +377,8 @@ impl<T: Float> Var<T> {
     }
 
     /// Backward from a `Var` of any shape, given the gradient of the final result with respect
-    /// to it (same shape), as `y.backward(gradient)`.
+    /// to it (same shape), as `y.backward(gradient)`. The gradient's buffer is shared, not
+    /// copied; a rule that would compute in it copies it first, so `grad` is never changed.
     pub fn backward_with(&self, grad: &Tensor<T>) -> Result<()> {
         if !self.requires_grad() {
             return Err(Error::invalid("backward", "element 0 of tensors does not require grad and does not have a grad_fn: no input of this result requires a gradient (make parameters with Var::parameter)"));

@@ -308,6 +308,35 @@ fn gradients_computed_in_place_are_never_seen_changing() {
 }
 
 #[test]
+fn shared_buffers_never_let_one_value_change_another() {
+    // backward_with's gradient is shared with the caller's tensor, not copied; the scalar
+    // rules that compute in place must leave the caller's tensor as it was.
+    let x = param(&[1.0, 2.0]);
+    let seed = Tensor::from_vec(vec![1.0, 10.0], &[2]).unwrap();
+    (&(&x * 3.0) * 2.0).backward_with(&seed).unwrap();
+    assert_eq!(x.grad().unwrap().to_vec(), vec![6.0, 60.0]);
+    assert_eq!(seed.to_vec(), vec![1.0, 10.0]);
+
+    // A reshape shares its input's buffer; changing the input in place afterwards leaves the
+    // reshaped value as it was, and the gradient is still the reshape's.
+    let x = param(&[1.0, 2.0, 3.0, 4.0]);
+    let r = x.reshape(&[2, 2]).unwrap();
+    let mut v = x.value_mut();
+    v.map_inplace(|a| a * 100.0);
+    drop(v);
+    assert_eq!(values(&r), vec![1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(values(&x), vec![100.0, 200.0, 300.0, 400.0]);
+    (&r * 2.0).sum().backward().unwrap();
+    assert_eq!(x.grad().unwrap().to_vec(), vec![2.0; 4]);
+
+    // A gradient read with grad() keeps its value when the next backward adds to `.grad`.
+    let first = x.grad().unwrap();
+    (&r * 2.0).sum().backward().unwrap();
+    assert_eq!(first.to_vec(), vec![2.0; 4]);
+    assert_eq!(x.grad().unwrap().to_vec(), vec![4.0; 4]);
+}
+
+#[test]
 fn relu_masks_its_gradient_in_place_only_when_nobody_else_sees_it() {
     // Plain backward: the incoming gradient is masked in its own buffer.
     let x = param(&[-1.0, 2.0, 0.5]);

@@ -29,7 +29,7 @@ pub fn mean_std_of_difference<T: Float>(a: &Tensor<T>, b: &Tensor<T>) -> Option<
 /// The elements as one slice: the tensor's own memory when it is contiguous in standard
 /// order (almost always), a copy otherwise.
 fn with_values<T: Float, R>(t: &Tensor<T>, f: impl FnOnce(&[T]) -> R) -> R {
-    match t.array().as_slice() {
+    match t.array().to_slice() {
         Some(v) => f(v),
         None => f(&t.array().iter().copied().collect::<Vec<_>>()),
     }

@@ -1,6 +1,6 @@
 //! Elementwise ops: unary maps, broadcasting binary ops and ops with a scalar.
 
-use ndarray::{ArrayD, Zip};
+use ndarray::Zip;
 
 use crate::kernels::{wide, Backward, Unary};
 use crate::parallel::{for_each_block_mut, output_vec};
@@ -12,8 +12,10 @@ const KERNEL_BLOCK: usize = 1 << 14;
 /// Tensors up to this many elements are mapped by [`row_major_mut`].
 const SMALL_MAP: usize = 1024;
 
-/// The elements as one slice if they lie in row-major order, judged from the strides alone.
-fn row_major_mut<T>(a: &mut ndarray::ArrayD<T>) -> Option<&mut [T]> {
+/// The elements as one slice if they lie in row-major order, judged from the strides alone
+/// (after the buffer is made this array's own, if it was shared: that copy may change them).
+fn row_major_mut<T, S: ndarray::DataMut<Elem = T>>(a: &mut ndarray::ArrayBase<S, ndarray::IxDyn>) -> Option<&mut [T]> {
+    let first = a.as_mut_ptr();
     let mut expected = 1isize;
     for (&len, &stride) in a.shape().iter().zip(a.strides()).rev() {
         if len != 1 && stride != expected {
@@ -22,33 +24,30 @@ fn row_major_mut<T>(a: &mut ndarray::ArrayD<T>) -> Option<&mut [T]> {
         expected *= len as isize;
     }
     let len = a.len();
-    // SAFETY: the strides say the `len` elements are consecutive from the first one.
-    Some(unsafe { std::slice::from_raw_parts_mut(a.as_mut_ptr(), len) })
+    // SAFETY: the strides say the `len` elements are consecutive from the first one, and the
+    // buffer is this array's alone (`as_mut_ptr` made it so), borrowed mutably with `a`.
+    Some(unsafe { std::slice::from_raw_parts_mut(first, len) })
 }
 
 impl<T: Float> Tensor<T> {
     /// Applies `f` to every element.
     pub fn map(&self, f: impl Fn(T) -> T) -> Self {
-        // Small row-major tensors: a copy mapped in place. ndarray's `mapv` first runs its
-        // general contiguity test, which costs more than mapping a handful of values.
-        if self.numel() <= SMALL_MAP {
-            let mut out = self.data.clone();
-            if let Some(values) = row_major_mut(&mut out) {
-                wide(|| values.iter_mut().for_each(|v| *v = f(*v)));
-                return Tensor { data: out };
-            }
+        // Small row-major tensors: a copy (the shared buffer copied on write, shape and strides
+        // kept) mapped in place. Making a new array costs ndarray more than mapping a handful
+        // of values.
+        if self.numel() <= SMALL_MAP && self.data.is_standard_layout() {
+            let mut out = self.clone();
+            let values = out.data.as_slice_mut().expect("standard layout");
+            wide(|| values.iter_mut().for_each(|v| *v = f(*v)));
+            return out;
         }
         if let Some(values) = self.data.as_slice() {
             // Row-major: one loop over the values, compiled by `wide`, into a pooled buffer.
             let mut out = output_vec::<T>(values.len());
             wide(|| out.iter_mut().zip(values).for_each(|(o, &v)| *o = f(v)));
-            return Tensor {
-                data: ArrayD::from_shape_vec(self.data.raw_dim(), out).expect("same element count"),
-            };
+            return Tensor::from_row_major(out, self.data.raw_dim());
         }
-        Tensor {
-            data: self.data.mapv(f),
-        }
+        Tensor::from_array(self.data.mapv(f))
     }
 
     /// `op` of every element by the elementwise kernels: one loop over the values (copied into
@@ -61,9 +60,7 @@ impl<T: Float> Tensor<T> {
         for_each_block_mut(&mut out, KERNEL_BLOCK, KERNEL_BLOCK, |i, o| {
             T::unary(op, &x[i * KERNEL_BLOCK..][..o.len()], o)
         });
-        Tensor {
-            data: ArrayD::from_shape_vec(self.data.raw_dim(), out).expect("same element count"),
-        }
+        Tensor::from_row_major(out, self.data.raw_dim())
     }
 
     /// The gradient `op(self, saved)` of an elementwise op, `self` the incoming gradient and
@@ -86,9 +83,7 @@ impl<T: Float> Tensor<T> {
             let at = i * KERNEL_BLOCK..i * KERNEL_BLOCK + o.len();
             T::backward(op, &g[at.clone()], &s[at], o)
         });
-        Ok(Tensor {
-            data: ArrayD::from_shape_vec(self.data.raw_dim(), out).expect("same element count"),
-        })
+        Ok(Tensor::from_row_major(out, self.data.raw_dim()))
     }
 
     /// Applies `f` to every element in place (no new buffer).
@@ -111,20 +106,16 @@ impl<T: Float> Tensor<T> {
                         *o = f(a, b);
                     }
                 });
-                return Ok(Tensor {
-                    data: ArrayD::from_shape_vec(self.data.raw_dim(), out).expect("same element count"),
-                });
+                return Ok(Tensor::from_row_major(out, self.data.raw_dim()));
             }
-            return Ok(Tensor {
-                data: Zip::from(&self.data).and(&other.data).map_collect(|&a, &b| f(a, b)),
-            });
+            return Ok(Tensor::from_array(
+                Zip::from(&self.data).and(&other.data).map_collect(|&a, &b| f(a, b)),
+            ));
         }
         let shape = broadcast_shape(op, self.shape(), other.shape())?;
         let a = self.data.broadcast(shape.clone()).expect("shape checked");
         let b = other.data.broadcast(shape).expect("shape checked");
-        Ok(Tensor {
-            data: Zip::from(&a).and(&b).map_collect(|&a, &b| f(a, b)),
-        })
+        Ok(Tensor::from_array(Zip::from(&a).and(&b).map_collect(|&a, &b| f(a, b))))
     }
 
     /// `self + other`, broadcasting.

@@ -111,7 +111,7 @@ impl<T: Float> Tensor<T> {
             }
             out[ix] = self.data[IxDyn(&pos)];
         }
-        Ok(Tensor { data: out })
+        Ok(Tensor::from_array(out))
     }
 
     /// Adds `src` into a tensor of zeros of `shape` at the positions `index` names along `dim`:
@@ -139,7 +139,7 @@ impl<T: Float> Tensor<T> {
             }
             out[IxDyn(&pos)] += src.data[ix];
         }
-        Ok(Tensor { data: out })
+        Ok(Tensor::from_array(out))
     }
 
     /// The slices at `index` (1-D) along `dim`, as `torch.index_select`.

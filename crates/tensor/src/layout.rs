@@ -41,7 +41,7 @@ impl<T: Float> Tensor<T> {
                 Slice::from(p.src..p.src + p.len)
             }));
         }
-        Ok(Tensor { data: out })
+        Ok(Tensor::from_array(out))
     }
 
     /// Shifts the elements by `shifts[i]` along `dims[i]`, those pushed off the end coming
@@ -90,9 +90,7 @@ impl<T: Float> Tensor<T> {
         for d in normalize_dims("flip", dims, self.ndim())? {
             view.invert_axis(Axis(d));
         }
-        Ok(Tensor {
-            data: view.as_standard_layout().into_owned(),
-        })
+        Ok(Tensor::from_array(view.as_standard_layout().into_owned()))
     }
 
     /// The running sum along `dim`: `out[i] = x[0] + ... + x[i]`, as `torch.cumsum`.

@@ -1,6 +1,7 @@
 //! # ferrograd-tensor
 //!
-//! n-dimensional tensors of `f32` (the default) or `f64` over [`ndarray::ArrayD`], with the
+//! n-dimensional tensors of `f32` (the default) or `f64` over [`ndarray::ArcArray`] (a
+//! reference-counted buffer, shared by clones and reshapes and copied on write), with the
 //! operations of a small deep-learning framework named as in PyTorch: elementwise maths with
 //! NumPy broadcasting, reductions and statistics (`var` / `std` with a correction), `matmul`,
 //! reshaping, `gather` / `index_select`, numerically stable `softmax` / `log_softmax`, the

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use ndarray::{s, Array2, ArrayD, ArrayView1, ArrayView2, Ix2, IxDyn};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewD, Ix2, IxDyn};
 
 use crate::tensor::checked_alloc;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
@@ -75,8 +75,8 @@ impl<T: Float> Tensor<T> {
             ),
         })?;
         let nb: usize = batch.iter().product();
-        let a = broadcast_batch(&self.data, &batch, m, k);
-        let b = broadcast_batch(&other.data, &batch, k, n);
+        let a = broadcast_batch(&self.data.view(), &batch, m, k);
+        let b = broadcast_batch(&other.data.view(), &batch, k, n);
         let mut out = ndarray::Array3::<T>::zeros((nb, m, n));
         for i in 0..nb {
             // Each product by the path `mm` would take (attention's 16x16x16: the kernel).
@@ -85,12 +85,11 @@ impl<T: Float> Tensor<T> {
         }
         let mut shape = batch;
         shape.extend([m, n]);
-        Ok(Tensor {
-            data: out
-                .into_shape_with_order(IxDyn(&shape))
+        Ok(Tensor::from_array(
+            out.into_shape_with_order(IxDyn(&shape))
                 .expect("element count")
                 .into_dyn(),
-        })
+        ))
     }
 }
 
@@ -121,9 +120,7 @@ impl<T: Float> Tensor<T> {
             });
         }
         checked_alloc::<T>("matmul", &[m, n])?;
-        Ok(Tensor {
-            data: gemm(a, b, None).into_dyn(),
-        })
+        Ok(Tensor::from_array(gemm(a, b, None).into_dyn()))
     }
 }
 
@@ -188,11 +185,11 @@ impl<T: Float> Tensor<T> {
             true => product,
             false => product.as_standard_layout().into_owned(),
         };
-        Ok(Tensor {
-            data: product
+        Ok(Tensor::from_array(
+            product
                 .into_shape_with_order(IxDyn(&out_shape))
                 .expect("row-major elements"),
-        })
+        ))
     }
 }
 
@@ -513,7 +510,7 @@ unsafe fn dot_f32_avx(x: &[f32], y: &[f32]) -> f32 {
     _mm_cvtss_f32(s1) + tail
 }
 
-fn broadcast_batch<T: Float>(a: &ArrayD<T>, batch: &[usize], r: usize, c: usize) -> ndarray::Array3<T> {
+fn broadcast_batch<T: Float>(a: &ArrayViewD<'_, T>, batch: &[usize], r: usize, c: usize) -> ndarray::Array3<T> {
     let mut full = batch.to_vec();
     full.extend([r, c]);
     // In row-major order whatever the operand's strides (a transposed view keeps its own

@@ -1,7 +1,7 @@
 //! Boolean masks ([`BoolTensor`], PyTorch's `torch.bool`) and the ops that take them:
 //! `masked_fill`, `where_`, and the triangular `tril` / `triu`.
 
-use ndarray::{ArrayD, IxDyn, Zip};
+use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 
 use crate::tensor::checked_shape;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
@@ -113,13 +113,13 @@ impl BoolTensor {
     /// Keeps the elements on and below the `k`-th diagonal of the last two dimensions and
     /// sets the others to `false`, as `torch.tril` (`k > 0` above the diagonal, `k < 0` below).
     pub fn tril(&self, k: isize) -> Result<Self> {
-        triangle("tril", &self.data, k, false, true).map(|data| Self { data })
+        triangle("tril", &self.data.view(), k, false, true).map(|data| Self { data })
     }
 
     /// Keeps the elements on and above the `k`-th diagonal of the last two dimensions, as
     /// `torch.triu`.
     pub fn triu(&self, k: isize) -> Result<Self> {
-        triangle("triu", &self.data, k, false, false).map(|data| Self { data })
+        triangle("triu", &self.data.view(), k, false, false).map(|data| Self { data })
     }
 }
 
@@ -151,16 +151,14 @@ impl<T: Float> Tensor<T> {
     pub fn masked_fill(&self, mask: &BoolTensor, value: T) -> Result<Self> {
         let fill = |m: &bool, x: &T| if *m { value } else { *x };
         if mask.shape() == self.shape() {
-            return Ok(Tensor {
-                data: Zip::from(&mask.data).and(&self.data).map_collect(fill),
-            });
+            return Ok(Tensor::from_array(
+                Zip::from(&mask.data).and(&self.data).map_collect(fill),
+            ));
         }
         let shape = broadcast_shape("masked_fill", self.shape(), mask.shape())?;
         let m = mask.data.broadcast(shape.clone()).expect("shape checked");
         let x = self.data.broadcast(shape).expect("shape checked");
-        Ok(Tensor {
-            data: Zip::from(&m).and(&x).map_collect(fill),
-        })
+        Ok(Tensor::from_array(Zip::from(&m).and(&x).map_collect(fill)))
     }
 
     /// `a` where `cond` is true and `b` elsewhere, as `torch.where(cond, a, b)`: the three
@@ -175,30 +173,30 @@ impl<T: Float> Tensor<T> {
         let c = cond.data.broadcast(shape.clone()).expect("shape checked");
         let av = a.data.broadcast(shape.clone()).expect("shape checked");
         let bv = b.data.broadcast(shape).expect("shape checked");
-        Ok(Tensor {
-            data: Zip::from(&c)
+        Ok(Tensor::from_array(
+            Zip::from(&c)
                 .and(&av)
                 .and(&bv)
                 .map_collect(|&c, &a, &b| if c { a } else { b }),
-        })
+        ))
     }
 
     /// Keeps the elements on and below the `k`-th diagonal of the last two dimensions (each
     /// matrix of a batch) and zeroes the others, as `torch.tril`.
     pub fn tril(&self, k: isize) -> Result<Self> {
-        triangle("tril", &self.data, k, T::zero(), true).map(|data| Tensor { data })
+        triangle("tril", &self.data.view(), k, T::zero(), true).map(Tensor::from_array)
     }
 
     /// Keeps the elements on and above the `k`-th diagonal of the last two dimensions and
     /// zeroes the others, as `torch.triu`.
     pub fn triu(&self, k: isize) -> Result<Self> {
-        triangle("triu", &self.data, k, T::zero(), false).map(|data| Tensor { data })
+        triangle("triu", &self.data.view(), k, T::zero(), false).map(Tensor::from_array)
     }
 }
 
 /// `data` with the elements off the triangle set to `zero`: the triangle is `col - row <= k`
 /// for `lower`, `col - row >= k` otherwise.
-fn triangle<E: Copy>(op: &'static str, data: &ArrayD<E>, k: isize, zero: E, lower: bool) -> Result<ArrayD<E>> {
+fn triangle<E: Copy>(op: &'static str, data: &ArrayViewD<'_, E>, k: isize, zero: E, lower: bool) -> Result<ArrayD<E>> {
     let n = data.ndim();
     if n < 2 {
         return Err(Error::invalid(

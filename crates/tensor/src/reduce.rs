@@ -26,9 +26,7 @@ impl<T: Float> Tensor<T> {
             checked_alloc::<T>(op, &shape)?;
         }
         let out = self.data.map_axis(Axis(d), f);
-        Ok(Tensor {
-            data: if keepdim { out.insert_axis(Axis(d)) } else { out },
-        })
+        Ok(Tensor::from_array(if keepdim { out.insert_axis(Axis(d)) } else { out }))
     }
 
     /// The sum of every element, as a 0-d tensor.
@@ -136,9 +134,9 @@ impl<T: Float> Tensor<T> {
                     out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
                 }
             });
-            return Ok(Tensor {
-                data: ArrayD::from_shape_vec(IxDyn(shape), out).expect("same element count"),
-            });
+            return Ok(Tensor::from_array(
+                ArrayD::from_shape_vec(IxDyn(shape), out).expect("same element count"),
+            ));
         }
         let mut axes = axes.into_iter().rev();
         let Some(first) = axes.next() else {
@@ -148,9 +146,9 @@ impl<T: Float> Tensor<T> {
         for ax in axes {
             data = data.sum_axis(Axis(ax));
         }
-        Ok(Tensor {
-            data: data.into_shape_with_order(IxDyn(shape)).expect("same element count"),
-        })
+        Ok(Tensor::from_array(
+            data.into_shape_with_order(IxDyn(shape)).expect("same element count"),
+        ))
     }
 
     fn check_nonempty_dim(&self, op: &'static str, dim: isize) -> Result<()> {

@@ -67,9 +67,7 @@ impl<T: Float> Tensor<T> {
         let values = ArrayD::from_shape_vec(IxDyn(&shape), out_values).expect("lanes times k");
         let indices = ArrayD::from_shape_vec(IxDyn(&shape), out_indices).expect("lanes times k");
         Ok((
-            Tensor {
-                data: swap_back(values, d, last),
-            },
+            Tensor::from_array(swap_back(values, d, last)),
             IndexTensor::from_array(swap_back(indices, d, last)),
         ))
     }

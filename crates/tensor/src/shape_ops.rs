@@ -1,6 +1,6 @@
 //! Ops that move or regroup elements: reshape, transpose, permute, squeeze, broadcast, narrow, concat.
 
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Slice};
+use ndarray::{ArcArray, ArrayD, ArrayViewD, Axis, IxDyn, Slice};
 
 use crate::tensor::{checked_alloc, checked_shape};
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
@@ -66,14 +66,20 @@ fn permuted_row_major<T: Copy>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
 impl<T: Float> Tensor<T> {
     /// A tensor of `shape` from its row-major elements (`data.len()` is the shape's count).
     fn from_standard(data: Vec<T>, shape: &[usize]) -> Self {
-        Tensor {
-            data: ArrayD::from_shape_vec(IxDyn(shape), data).expect("element count"),
-        }
+        Tensor::from_array(ArrayD::from_shape_vec(IxDyn(shape), data).expect("element count"))
     }
 
-    /// The same elements in a new shape with the same element count (row-major order).
+    /// The same elements in a new shape with the same element count (row-major order): the
+    /// buffer shared when the elements are in row-major order, else copied into it.
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
         self.check_reshape(shape)?;
+        if self.data.is_standard_layout() {
+            // Row-major: the same buffer, shared, in the new shape (a view, as in PyTorch).
+            let data = self.data.clone().into_shape_with_order(IxDyn(shape));
+            return Ok(Tensor {
+                data: data.expect("a standard-layout array takes any shape of its element count"),
+            });
+        }
         Tensor::from_vec(row_major(&self.data.view()), shape)
     }
 
@@ -86,7 +92,7 @@ impl<T: Float> Tensor<T> {
             return Ok(());
         }
         self.check_reshape(shape)?;
-        let data = std::mem::replace(&mut self.data, ArrayD::from_elem(IxDyn(&[0]), T::zero()));
+        let data = std::mem::replace(&mut self.data, ArcArray::from_elem(IxDyn(&[0]), T::zero()));
         self.data = data
             .into_shape_with_order(IxDyn(shape))
             .expect("a standard-layout array takes any shape of its element count");
@@ -202,7 +208,7 @@ impl<T: Float> Tensor<T> {
             rhs: Shape(shape.to_vec()),
         })?;
         checked_alloc::<T>("broadcast_to", shape)?;
-        Ok(Tensor { data: view.to_owned() })
+        Ok(Tensor::from_array(view.to_owned()))
     }
 
     /// `length` consecutive elements along `dim` starting at `start`, as `torch.narrow`.
@@ -294,7 +300,7 @@ mod tests {
         same.reshape_in_place(&[3, 2]).unwrap();
         assert_eq!(same, x.reshape(&[3, 2]).unwrap());
         // Data in column-major layout (a transposed array) is copied in its row-major order.
-        let mut t = Tensor::from_array(x.array().clone().reversed_axes());
+        let mut t = Tensor::from_array(x.array().to_owned().reversed_axes());
         assert!(!t.array().is_standard_layout());
         t.reshape_in_place(&[6]).unwrap();
         assert_eq!(t.to_vec(), [0., 3., 1., 4., 2., 5.]);

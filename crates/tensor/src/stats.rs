@@ -116,9 +116,7 @@ impl<T: Float> Tensor<T> {
         let out = self
             .data
             .map_axis(Axis(d), |lane| lane.iter().copied().fold(T::infinity(), nan_min));
-        Ok(Tensor {
-            data: if keepdim { out.insert_axis(Axis(d)) } else { out },
-        })
+        Ok(Tensor::from_array(if keepdim { out.insert_axis(Axis(d)) } else { out }))
     }
 
     /// The index of the smallest element along `dim` (the first one on ties; a NaN counts as

@@ -1,19 +1,27 @@
 //! The [`Tensor`] type: creation, conversion and inspection.
 
-use ndarray::{ArrayD, Dimension, IxDyn};
+use ndarray::{ArcArray, ArrayD, ArrayViewD, ArrayViewMutD, Dimension, IxDyn};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal, Uniform};
 
 use crate::{DType, Error, Float, Result, Shape};
 
-/// An n-dimensional array of `f32` (the default) or `f64`, stored as an `ndarray::ArrayD`.
+/// An n-dimensional array of `f32` (the default) or `f64`, stored as an `ndarray::ArcArray`:
+/// a buffer shared by reference count, as PyTorch's storage is.
+///
+/// Cloning a tensor, or reshaping one whose elements are in row-major order, shares its buffer
+/// instead of copying it; the first change to a tensor whose buffer is shared copies it first
+/// (copy on write), so a value never changes through another tensor.
 ///
 /// Values are plain data: a `Tensor` records no history. Wrap it in an autograd `Var`
 /// to differentiate through it.
 #[derive(Clone, PartialEq)]
 pub struct Tensor<T: Float = f32> {
-    pub(crate) data: ArrayD<T>,
+    pub(crate) data: Buffer<T>,
 }
+
+/// The array behind a [`Tensor`]: any number of dimensions, its buffer reference-counted.
+pub(crate) type Buffer<T> = ArcArray<T, IxDyn>;
 
 impl<T: Float> Tensor<T> {
     /// A tensor from a flat row-major `Vec` and a shape.
@@ -35,35 +43,55 @@ impl<T: Float> Tensor<T> {
             });
         }
         Ok(Self {
-            data: ArrayD::from_shape_vec(IxDyn(shape), data).expect("length checked"),
+            data: ArrayD::from_shape_vec(IxDyn(shape), data)
+                .expect("length checked")
+                .into_shared(),
         })
     }
 
     /// A 0-dimensional tensor holding one value.
     pub fn scalar(value: T) -> Self {
         Self {
-            data: ArrayD::from_elem(IxDyn(&[]), value),
+            data: ArcArray::from_elem(IxDyn(&[]), value),
         }
     }
 
     /// Takes an `ndarray` array of any dimensionality without copying.
     pub fn from_array<D: Dimension>(array: ndarray::Array<T, D>) -> Self {
-        Self { data: array.into_dyn() }
+        Self {
+            data: array.into_dyn().into_shared(),
+        }
     }
 
-    /// Gives the underlying `ndarray` array back without copying.
+    /// A tensor of shape `dim` from its `values` in row-major order (as many as `dim` counts).
+    pub(crate) fn from_row_major(values: Vec<T>, dim: IxDyn) -> Self {
+        Self {
+            data: ArrayD::from_shape_vec(dim, values)
+                .expect("as many values as the shape counts")
+                .into_shared(),
+        }
+    }
+
+    /// Gives the underlying `ndarray` array back, without copying unless another tensor shares
+    /// the buffer.
     pub fn into_array(self) -> ArrayD<T> {
-        self.data
+        self.data.into_owned()
     }
 
     /// A view of the underlying array.
-    pub fn array(&self) -> &ArrayD<T> {
-        &self.data
+    pub fn array(&self) -> ArrayViewD<'_, T> {
+        self.data.view()
     }
 
-    /// A mutable view of the underlying array (the shape cannot change through it).
-    pub fn array_mut(&mut self) -> &mut ArrayD<T> {
-        &mut self.data
+    /// A mutable view of the underlying array (the shape cannot change through it); the
+    /// buffer is copied first if another tensor shares it.
+    pub fn array_mut(&mut self) -> ArrayViewMutD<'_, T> {
+        self.data.view_mut()
+    }
+
+    /// Whether another tensor shares this tensor's buffer (a clone, or a reshape of it).
+    pub fn is_shared(&self) -> bool {
+        !self.data.is_unique()
     }
 
     /// A tensor of `shape` filled with `value`.
@@ -75,7 +103,7 @@ impl<T: Float> Tensor<T> {
     /// [`from_vec`](Tensor::from_vec), which checks it and returns an error.
     pub fn full(shape: &[usize], value: T) -> Self {
         Self {
-            data: ArrayD::from_elem(IxDyn(shape), value),
+            data: ArcArray::from_elem(IxDyn(shape), value),
         }
     }
 
@@ -184,7 +212,9 @@ impl<T: Float> Tensor<T> {
         let n: usize = shape.iter().product();
         let v = (0..n).map(|_| T::of(f(rng))).collect();
         Self {
-            data: ArrayD::from_shape_vec(IxDyn(shape), v).expect("length matches shape"),
+            data: ArrayD::from_shape_vec(IxDyn(shape), v)
+                .expect("length matches shape")
+                .into_shared(),
         }
     }
 
@@ -223,6 +253,15 @@ impl<T: Float> Tensor<T> {
         Ok(*self.data.iter().next().expect("one element"))
     }
 
+    /// The elements in row-major order, borrowed from the buffer when they lie there in that
+    /// order, else copied.
+    pub fn row_major_values(&self) -> std::borrow::Cow<'_, [T]> {
+        match self.data.as_slice() {
+            Some(values) => std::borrow::Cow::Borrowed(values),
+            None => std::borrow::Cow::Owned(self.data.iter().copied().collect()),
+        }
+    }
+
     /// The elements in row-major order.
     pub fn to_vec(&self) -> Vec<T> {
         match self.data.as_slice() {
@@ -259,7 +298,7 @@ impl<T: Float> Tensor<T> {
     /// Converts every element to another float type.
     pub fn cast<U: Float>(&self) -> Tensor<U> {
         Tensor {
-            data: self.data.mapv(|x| U::of(x.f64())),
+            data: self.data.mapv(|x| U::of(x.f64())).into_shared(),
         }
     }
 
@@ -277,7 +316,7 @@ impl<T: Float, D: Dimension> From<ndarray::Array<T, D>> for Tensor<T> {
 
 impl<T: Float> From<Tensor<T>> for ArrayD<T> {
     fn from(t: Tensor<T>) -> Self {
-        t.data
+        t.into_array()
     }
 }
 

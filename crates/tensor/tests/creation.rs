@@ -257,3 +257,38 @@ fn shapes_ndarray_cannot_hold_are_errors_not_panics() {
     .is_err());
     assert!(Tensor::<f32>::arange_step(0.0, 1e300, 1.0).is_err());
 }
+
+#[test]
+fn clones_and_row_major_reshapes_share_a_buffer_copied_on_write() {
+    let a = Tensor::<f32>::from_vec((0..6).map(|v| v as f32).collect(), &[2, 3]).unwrap();
+    assert!(!a.is_shared());
+    let b = a.clone();
+    let r = a.reshape(&[3, 2]).unwrap();
+    assert!(a.is_shared() && b.is_shared() && r.is_shared());
+    assert_eq!(a.array().as_ptr(), b.array().as_ptr());
+    assert_eq!(a.array().as_ptr(), r.array().as_ptr());
+
+    // A change to one copies its buffer first: the others keep their values.
+    let mut c = a.clone();
+    c.map_inplace(|v| v * 10.0);
+    c.array_mut()[[1, 2]] = -1.0;
+    assert_eq!(c.to_vec(), [0.0, 10.0, 20.0, 30.0, 40.0, -1.0]);
+    assert_eq!(a.to_vec(), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    assert_eq!(r.to_vec(), a.to_vec());
+    assert!(!c.is_shared());
+
+    // A tensor whose buffer is not in row-major order (column-major here) is copied by
+    // reshape, in row-major order.
+    let t = Tensor::from_array(a.array().to_owned().reversed_axes());
+    let flat = t.reshape(&[6]).unwrap();
+    assert_eq!(flat.to_vec(), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    assert!(!flat.is_shared());
+
+    // Once the others are dropped, the buffer is the last tensor's own: no copy to change it.
+    drop((b, r, t));
+    let ptr = a.array().as_ptr();
+    let mut a = a;
+    a.map_inplace(|v| v + 1.0);
+    assert_eq!(a.array().as_ptr(), ptr);
+    assert_eq!(a.into_array().as_ptr(), ptr);
+}

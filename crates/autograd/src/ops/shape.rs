@@ -168,7 +168,7 @@ fn transpose_2d<T: Float>(t: &Tensor<T>, dim0: isize, dim1: isize) -> Result<Ten
         normalize_dim("transpose", dim0, 2)?,
         normalize_dim("transpose", dim1, 2)?,
     );
-    let Some(src) = t.array().as_slice().filter(|_| a != b) else {
+    let Some(src) = t.array().to_slice().filter(|_| a != b) else {
         return t.transpose(dim0, dim1);
     };
     let (rows, cols) = (t.shape()[0], t.shape()[1]);

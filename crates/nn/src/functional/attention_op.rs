@@ -90,7 +90,7 @@ pub(crate) fn fused_attention<T: Float>(
 
 /// The values of `x` in row-major order, borrowed unless `x` is a strided view.
 fn standard<T: Float>(x: &Tensor<T>) -> Cow<'_, [T]> {
-    match x.array().as_slice() {
+    match x.array().to_slice() {
         Some(s) => Cow::Borrowed(s),
         None => Cow::Owned(x.array().iter().copied().collect()),
     }

@@ -36,8 +36,7 @@ pub(crate) fn fused_batch_norm_train<T: Float>(
     let mut out = vec![T::zero(); n * c * l];
     if !out.is_empty() {
         let x = input.try_value()?;
-        let x = x.array().as_standard_layout();
-        let x = x.as_slice().expect("a standard-layout array is one slice");
+        let x = x.row_major_values();
         // Compiled for the widest vectors the CPU has.
         wide(
             #[inline(always)]
@@ -117,9 +116,7 @@ fn fused_backward<T: Float>(
     let mut sum_g_xhat = vec![T::zero(); c];
     if !dx.is_empty() {
         let (g, x) = (g.try_value()?, x.try_value()?);
-        let (g, x) = (g.array().as_standard_layout(), x.array().as_standard_layout());
-        let one_slice = "a standard-layout array is one slice";
-        let (g, x) = (g.as_slice().expect(one_slice), x.as_slice().expect(one_slice));
+        let (g, x) = (g.row_major_values(), x.row_major_values());
         // Compiled for the widest vectors the CPU has.
         wide(
             #[inline(always)]

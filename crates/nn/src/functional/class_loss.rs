@@ -140,7 +140,7 @@ impl<T: Float> ClassLoss<T> {
     #[inline]
     fn target_probabilities(&self) -> Option<&[T]> {
         match &self.classes {
-            Classes::Probabilities(t) => Some(t.array().as_slice().expect("standard layout")),
+            Classes::Probabilities(t) => Some(t.array().to_slice().expect("standard layout")),
             Classes::Indices { .. } => None,
         }
     }
@@ -578,10 +578,9 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
         && loss.backward_error.is_none();
     let (out, stats, unit_grad) = {
         let x = input.value();
-        let x = x.array().as_standard_layout();
-        let x = x.as_slice().expect("standard layout");
+        let x = x.row_major_values();
         let mut unit_grad = if store { output_vec(x.len()) } else { Vec::new() };
-        let (out, stats) = loss.forward(x, &mut unit_grad)?;
+        let (out, stats) = loss.forward(&x, &mut unit_grad)?;
         (out, stats, unit_grad)
     };
     let unit_grad = RefCell::new(unit_grad);
@@ -605,15 +604,9 @@ pub(crate) fn apply<T: Float>(loss: ClassLoss<T>, input: &Var<T>, target: Option
             return Ok(grads);
         }
         let x = xs[0].value();
-        let x = x.array().as_standard_layout();
+        let x = x.row_major_values();
         let wants_target = xs.get(1).is_some_and(Var::requires_grad);
-        let (gx, gt) = loss.backward_kernel(
-            x.as_slice().expect("standard layout"),
-            &stats,
-            &g.value(),
-            (xs[0].requires_grad(), wants_target),
-            unit_grad,
-        );
+        let (gx, gt) = loss.backward_kernel(&x, &stats, &g.value(), (xs[0].requires_grad(), wants_target), unit_grad);
         // One gradient per input: the target's only when the target is an input.
         let mut grads = vec![gx.map(Var::new), gt.map(Var::new)];
         grads.truncate(xs.len());

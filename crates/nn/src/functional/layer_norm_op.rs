@@ -36,9 +36,8 @@ pub(crate) fn fused_layer_norm<T: Float>(
     let b = bias.map(|b| b.try_value().map(|b| b.to_vec())).transpose()?;
     let (out, stats) = {
         let x = input.try_value()?;
-        let x = x.array().as_standard_layout();
-        let x = x.as_slice().expect("a standard-layout array is one slice");
-        forward_rows(x, rows, k, w.as_deref(), b.as_deref(), eps)
+        let x = x.row_major_values();
+        forward_rows(&x, rows, k, w.as_deref(), b.as_deref(), eps)
     };
     let stats = Rc::new(stats);
     let mut inputs = vec![input.clone()];
@@ -161,13 +160,11 @@ fn fused_backward<T: Float>(
     let mut db = vec![T::zero(); k];
     if k > 0 {
         let (g, x) = (g.try_value()?, x.try_value()?);
-        let (g, x) = (g.array().as_standard_layout(), x.array().as_standard_layout());
-        let one_slice = "a standard-layout array is one slice";
-        let (g, x) = (g.as_slice().expect(one_slice), x.as_slice().expect(one_slice));
+        let (g, x) = (g.row_major_values(), x.row_major_values());
         let n = T::of(k as f64);
         wide(
             #[inline(always)]
-            || backward_loop(g, x, &w, stats, k, n, &mut dx, &mut dw, &mut db),
+            || backward_loop(&g, &x, &w, stats, k, n, &mut dx, &mut dw, &mut db),
         );
     }
     Ok((

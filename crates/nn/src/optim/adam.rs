@@ -227,10 +227,10 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             let max = s.max_exp_avg_sq.as_mut().filter(|_| self.amsgrad);
             if let (None, Some(p), Some(m), Some(v), Some(g)) = (
                 &max,
-                p.as_slice_mut(),
-                m.as_slice_mut(),
-                v.as_slice_mut(),
-                g.array().as_slice(),
+                p.into_slice(),
+                m.into_slice(),
+                v.into_slice(),
+                g.array().to_slice(),
             ) {
                 // Contiguous and without AMSGrad (the usual case): plain loops over the
                 // slices, compiled for the widest vectors (bit for bit the same values).

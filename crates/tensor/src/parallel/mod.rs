@@ -177,7 +177,7 @@ fn spare() -> std::sync::MutexGuard<'static, Vec<Spare>> {
 pub fn recycle<T: Float>(t: Tensor<T>) {
     let len = t.numel();
     let bytes = len * std::mem::size_of::<T>();
-    if !(SPARE_MIN_BYTES..=SPARE_MAX_BYTES).contains(&bytes) {
+    if !(SPARE_MIN_BYTES..=SPARE_MAX_BYTES).contains(&bytes) || t.is_shared() {
         return;
     }
     let (v, offset) = t.into_array().into_raw_vec_and_offset();
