@@ -203,6 +203,7 @@ fn view_2d<T: Float>(t: &Tensor<T>, transpose: bool) -> ArrayView2<'_, T> {
     }
 }
 
+use crate::kernels::gemm::{with_packed, Packed};
 use crate::tuning::{JOIN_GEMM, KERNEL_MAX_GEMM, SKINNY, SMALL_GEMM, SMALL_SKINNY_GEMM};
 
 /// `A·B`, plus `bias` added to each row after the product (as a separate addition would).
@@ -281,14 +282,15 @@ impl<T> RowsOut<T> {
 /// [`JOIN_GEMM`] multiply-adds, in pieces that this thread and `join`'s helper take in turn
 /// (`parallel::for_each_index`), so a helper slowed down by the host leaves more to this one.
 /// Pieces are panels of columns of C when A is the smaller operand (a batch of 64 through a
-/// 784 -> 128 layer: each thread reads and packs only its share of B), else blocks of rows.
+/// 784 -> 128 layer: each thread reads and packs only its share of B), else blocks of rows,
+/// which all read B packed once by this thread.
 pub(crate) fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<&[T]>) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
     let mut c = Vec::<T>::with_capacity(m * n);
     let out = RowsOut(c.as_mut_ptr());
     // SAFETY (both): each call writes its own block of the m x n buffer, and no other call does.
-    let rows = |from: usize, to: usize| unsafe {
-        crate::kernels::gemm::product_to(a.slice(s![from..to, ..]), b, bias, out.at(from * n), n as isize)
+    let rows = |b: Packed<'_>, from: usize, to: usize| unsafe {
+        crate::kernels::gemm::product_packed(a.slice(s![from..to, ..]), b, bias, out.at(from * n), n as isize)
     };
     let cols = |from: usize, to: usize| unsafe {
         let b = b.slice(s![.., from..to]);
@@ -296,15 +298,17 @@ pub(crate) fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T
     };
     const NR: usize = crate::kernels::gemm::NR;
     if m * n * k < JOIN_GEMM || (m < 16 && n < 2 * NR) {
-        rows(0, m);
+        with_packed(b, |b| rows(b, 0, m));
     } else if m < n && n >= 2 * NR {
         // Panels of columns, taken in turn by the two threads (each packs only its own).
         let panels = n.div_ceil(NR);
         crate::parallel::for_each_index(panels, |i| cols(i * NR, (i * NR + NR).min(n)));
     } else {
-        // Up to four blocks of rows (each packs all of B), taken in turn.
+        // Up to four blocks of rows, taken in turn, reading B packed once.
         let per = m.div_ceil(4).next_multiple_of(8).max(16);
-        crate::parallel::for_each_index(m.div_ceil(per), |i| rows(i * per, (i * per + per).min(m)));
+        with_packed(b, |b| {
+            crate::parallel::for_each_index(m.div_ceil(per), |i| rows(b, i * per, (i * per + per).min(m)))
+        });
     }
     // SAFETY: the kernel wrote all m·n elements (had it panicked, `c` would be dropped empty).
     unsafe { c.set_len(m * n) };

@@ -79,51 +79,87 @@ pub unsafe fn product_to<T: Float>(
     c: *mut T,
     ldc: isize,
 ) {
-    let ((m, k), (k2, n)) = (a.dim(), b.dim());
-    assert!(k == k2, "kernels::gemm::product: {m}x{k} · {k2}x{n}");
+    let ((m, k), (k2, _)) = (a.dim(), b.dim());
+    assert!(k == k2, "kernels::gemm::product: {m}x{k} · {k2}x{}", b.ncols());
+    // SAFETY: passed on from the caller.
+    with_packed(b, |b| unsafe { product_packed(a, b, bias, c, ldc) })
+}
+
+/// B copied into panels of [`NR`] columns (see [`pack`]), ready for any number of
+/// [`product_packed`] calls, from any thread.
+#[derive(Clone, Copy)]
+pub struct Packed<'p> {
+    panels: &'p [f32],
+    k: usize,
+    n: usize,
+}
+
+/// Calls `f` with B packed into this thread's panel buffer, kept between calls: a product
+/// split into blocks of rows packs B once for all of them.
+///
+/// # Panics
+/// If [`available`] is false.
+pub fn with_packed<T: Float, R>(b: ArrayView2<'_, T>, f: impl FnOnce(Packed<'_>) -> R) -> R {
+    assert!(available::<T>(), "kernels::gemm::product needs f32 and AVX-512F");
+    let (k, n) = b.dim();
+    PANELS.with_borrow_mut(|buf| {
+        f(Packed {
+            panels: pack(b, buf),
+            k,
+            n,
+        })
+    })
+}
+
+/// [`product_to`] with B already packed.
+///
+/// # Safety
+/// As [`product_to`].
+///
+/// # Panics
+/// If the shapes do not match (before anything is written).
+pub unsafe fn product_packed<T: Float>(a: ArrayView2<'_, T>, b: Packed<'_>, bias: Option<&[T]>, c: *mut T, ldc: isize) {
+    let ((m, k), n) = (a.dim(), b.n);
+    assert!(k == b.k, "kernels::gemm::product: {m}x{k} · {}x{n}", b.k);
+    assert!(available::<T>(), "kernels::gemm::product needs f32 and AVX-512F");
     assert!(
         bias.is_none_or(|b| b.len() == n),
         "kernels::gemm::product: a bias of {} values for {n} columns",
         bias.map_or(0, <[T]>::len)
     );
-    assert!(available::<T>(), "kernels::gemm::product needs f32 and AVX-512F");
     if m == 0 || n == 0 {
         return;
     }
-    PANELS.with_borrow_mut(|packed| {
-        let packed = pack(b, packed);
-        let (rsa, csa) = (a.strides()[0], a.strides()[1]);
-        for (jp, panel) in packed.chunks_exact(k * NR).enumerate() {
-            let cols = (n - jp * NR).min(NR);
-            for i0 in (0..m).step_by(MR) {
-                let rows = (m - i0).min(MR);
-                // SAFETY: AVX-512F is available (asserted above). Rows i0..i0 + rows of A and
-                // of C exist, A's elements are at `rsa`/`csa` strides from its first one for
-                // every p < k, the panel holds k·NR values, and C's row i has `cols` elements
-                // from column jp·NR (the caller's promise).
-                unsafe {
-                    let a0 = a.as_ptr().cast::<f32>().offset(i0 as isize * rsa);
-                    let c0 = c.cast::<f32>().offset(i0 as isize * ldc + (jp * NR) as isize);
-                    let panel = panel.as_ptr();
-                    let bias = bias.map_or(std::ptr::null(), |b| b.as_ptr().cast::<f32>().add(jp * NR));
-                    block(
-                        rows,
-                        Block {
-                            k,
-                            a: a0,
-                            rsa,
-                            csa,
-                            panel,
-                            bias,
-                            c: c0,
-                            ldc,
-                            cols,
-                        },
-                    );
-                }
+    let (rsa, csa) = (a.strides()[0], a.strides()[1]);
+    for (jp, panel) in b.panels.chunks_exact(k * NR).enumerate() {
+        let cols = (n - jp * NR).min(NR);
+        for i0 in (0..m).step_by(MR) {
+            let rows = (m - i0).min(MR);
+            // SAFETY: AVX-512F is available (asserted above). Rows i0..i0 + rows of A and of C exist, A's elements are at `rsa`/`csa`
+            // strides from its first one for every p < k, the panel holds k·NR values, and C's
+            // row i has `cols` elements from column jp·NR (the caller's promise).
+            unsafe {
+                let a0 = a.as_ptr().cast::<f32>().offset(i0 as isize * rsa);
+                let c0 = c.cast::<f32>().offset(i0 as isize * ldc + (jp * NR) as isize);
+                let panel = panel.as_ptr();
+                let bias = bias.map_or(std::ptr::null(), |b| b.as_ptr().cast::<f32>().add(jp * NR));
+                block(
+                    rows,
+                    Block {
+                        k,
+                        a: a0,
+                        rsa,
+                        csa,
+                        panel,
+                        bias,
+                        c: c0,
+                        ldc,
+                        cols,
+                    },
+                );
             }
         }
-    });
+    }
 }
 
 /// Copies B into the start of `packed` (grown if too short), which it returns: panels of
