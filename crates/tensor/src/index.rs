@@ -207,15 +207,22 @@ impl<T: Float> Tensor<T> {
         let src = src.as_slice().expect("a standard-layout array is one slice");
         let mut out = vec![T::zero(); numel];
         if inner > 0 {
-            for (o, dst) in out.chunks_exact_mut((size * inner).max(1)).take(outer).enumerate() {
-                let rows = src[o * idx.len() * inner..][..idx.len() * inner].chunks_exact(inner);
-                for (&i, row) in idx.iter().zip(rows) {
-                    dst[i * inner..][..inner]
-                        .iter_mut()
-                        .zip(row)
-                        .for_each(|(a, &b)| *a += b);
-                }
-            }
+            // Compiled for the widest vectors the CPU has: a row of an embedding's gradient
+            // is a few vectors, not a few dozen.
+            crate::kernels::wide(
+                #[inline(always)]
+                || {
+                    for (o, dst) in out.chunks_exact_mut((size * inner).max(1)).take(outer).enumerate() {
+                        let rows = src[o * idx.len() * inner..][..idx.len() * inner].chunks_exact(inner);
+                        for (&i, row) in idx.iter().zip(rows) {
+                            dst[i * inner..][..inner]
+                                .iter_mut()
+                                .zip(row)
+                                .for_each(|(a, &b)| *a += b);
+                        }
+                    }
+                },
+            );
         }
         Tensor::from_vec(out, shape)
     }
