@@ -11,14 +11,23 @@
 use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
-use ferrograd_tensor::{wide, Float, Result, Tensor};
+use ferrograd_tensor::{for_each_block_pair_mut, wide, Float, Result, Tensor};
 
 use super::lanes::{lane_sum, lane_sum2};
 
-/// Each row's mean and `1/√(var + eps)`, kept from the forward for the gradient.
-struct RowStats<T> {
-    mean: Vec<T>,
-    rstd: Vec<T>,
+/// Each row's mean and `1/√(var + eps)`, kept from the forward for the gradient: row `r`'s at
+/// `2r` and `2r + 1`.
+struct RowStats<T>(Vec<T>);
+
+/// Rows are handed to threads in blocks of about this many values (and at least one row):
+/// enough work per block to be worth a hand-off, and blocks fixed by the shape alone, so the
+/// weight and bias gradients (summed per block, then over the blocks in order) do not depend
+/// on the number of threads.
+const BLOCK_VALUES: usize = 1 << 12;
+
+/// Rows per block for rows of `k` values.
+fn block_rows(k: usize) -> usize {
+    (BLOCK_VALUES / k.max(1)).max(1)
 }
 
 /// `layer_norm` of `input` seen as `rows × k` values (checked by the caller), with `weight`
@@ -77,19 +86,21 @@ fn forward_rows<T: Float>(
     eps: T,
 ) -> (Vec<T>, RowStats<T>) {
     let mut out = vec![T::zero(); rows * k];
-    let mut stats = RowStats {
-        mean: vec![T::zero(); rows],
-        rstd: vec![T::zero(); rows],
-    };
+    let mut stats = vec![T::zero(); 2 * rows];
     if k == 0 {
-        return (out, stats);
+        return (out, RowStats(stats));
     }
     let n = T::of(k as f64);
-    wide(
-        #[inline(always)]
-        || forward_loop(x, k, n, w, b, eps, &mut out, &mut stats),
-    );
-    (out, stats)
+    let per = block_rows(k);
+    // Blocks of rows shared between threads; each row's work is a few passes over it.
+    for_each_block_pair_mut(&mut out, per * k, &mut stats, 2 * per, 4 * per * k, |i, out, stats| {
+        let x = &x[i * per * k..][..out.len()];
+        wide(
+            #[inline(always)]
+            || forward_loop(x, k, n, w, b, eps, out, stats),
+        );
+    });
+    (out, RowStats(stats))
 }
 
 /// The rows of [`forward_rows`]: per row two vectorised sums, then one elementwise pass
@@ -104,18 +115,25 @@ fn forward_loop<T: Float>(
     b: Option<&[T]>,
     eps: T,
     out: &mut [T],
-    stats: &mut RowStats<T>,
+    stats: &mut [T],
 ) {
     // The statistics of every row first, then `rstd` of all of them in one vectorised loop
     // (a square root and a division per row, one after the other, would each wait for the
     // last), then the rows.
-    for (xr, (mean, var)) in x.chunks_exact(k).zip(stats.mean.iter_mut().zip(stats.rstd.iter_mut())) {
-        *mean = lane_sum(xr, |v| v) / n;
-        *var = lane_sum(xr, |v| (v - *mean) * (v - *mean)) / n;
+    for (xr, s) in x.chunks_exact(k).zip(stats.chunks_exact_mut(2)) {
+        let mean = lane_sum(xr, |v| v) / n;
+        s[0] = mean;
+        s[1] = lane_sum(xr, |v| (v - mean) * (v - mean)) / n;
     }
-    stats.rstd.iter_mut().for_each(|v| *v = T::one() / (*v + eps).sqrt());
-    for (r, (xr, yr)) in x.chunks_exact(k).zip(out.chunks_exact_mut(k)).enumerate() {
-        let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
+    stats
+        .chunks_exact_mut(2)
+        .for_each(|s| s[1] = T::one() / (s[1] + eps).sqrt());
+    for ((xr, yr), s) in x
+        .chunks_exact(k)
+        .zip(out.chunks_exact_mut(k))
+        .zip(stats.chunks_exact(2))
+    {
+        let (mean, rstd) = (s[0], s[1]);
         match (w, b) {
             (Some(w), Some(b)) => {
                 for (((y, &v), &w), &b) in yr.iter_mut().zip(xr).zip(w).zip(b) {
@@ -162,10 +180,24 @@ fn fused_backward<T: Float>(
         let (g, x) = (g.try_value()?, x.try_value()?);
         let (g, x) = (g.row_major_values(), x.row_major_values());
         let n = T::of(k as f64);
-        wide(
-            #[inline(always)]
-            || backward_loop(&g, &x, &w, stats, k, n, &mut dx, &mut dw, &mut db),
-        );
+        let per = block_rows(k);
+        // Blocks of rows shared between threads, each with its own sums for `dw` and `db`
+        // (`2k` values), added up afterwards in the order of the blocks.
+        let mut sums = vec![T::zero(); rows.div_ceil(per) * 2 * k];
+        for_each_block_pair_mut(&mut dx, per * k, &mut sums, 2 * k, 4 * per * k, |i, dx, sums| {
+            let at = i * per * k..i * per * k + dx.len();
+            let stats = &stats.0[2 * i * per..];
+            let (dw, db) = sums.split_at_mut(k);
+            wide(
+                #[inline(always)]
+                || backward_loop(&g[at.clone()], &x[at], &w, stats, k, n, dx, dw, db),
+            );
+        });
+        for block in sums.chunks_exact(2 * k) {
+            let (bw, bb) = block.split_at(k);
+            dw.iter_mut().zip(bw).for_each(|(d, &s)| *d += s);
+            db.iter_mut().zip(bb).for_each(|(d, &s)| *d += s);
+        }
     }
     Ok((
         Var::new(Tensor::from_vec(dx, &shape)?),
@@ -182,7 +214,7 @@ fn backward_loop<T: Float>(
     g: &[T],
     x: &[T],
     w: &[T],
-    stats: &RowStats<T>,
+    stats: &[T],
     k: usize,
     n: T,
     dx: &mut [T],
@@ -190,8 +222,8 @@ fn backward_loop<T: Float>(
     db: &mut [T],
 ) {
     let row_pairs = g.chunks_exact(k).zip(x.chunks_exact(k));
-    for (r, ((gr, xr), dxr)) in row_pairs.zip(dx.chunks_exact_mut(k)).enumerate() {
-        let (mean, rstd) = (stats.mean[r], stats.rstd[r]);
+    for (((gr, xr), dxr), s) in row_pairs.zip(dx.chunks_exact_mut(k)).zip(stats.chunks_exact(2)) {
+        let (mean, rstd) = (s[0], s[1]);
         // ĝ = g·w of the row, in dx for now: the sums and the last pass read it there.
         for ((d, &g), &w) in dxr.iter_mut().zip(gr).zip(w) {
             *d = g * w;
