@@ -212,9 +212,11 @@ impl<T: Float> Tensor<T> {
                 let plane = &x[(b * c + g * cg + ci) * h * w..][..h * w];
                 let rows = &mut rows[ci * k..];
                 runs.each(|run| {
-                    let src = plane[run.at_plane..].iter().step_by(run.plane_step);
-                    let dst = rows[run.at_rows(row_len)..].iter_mut().step_by(row_len);
-                    dst.zip(src).take(run.len).for_each(|(d, &v)| *d = v);
+                    // Plain indices: a run is a few elements, less than `step_by`'s set-up.
+                    let (from, to) = (run.at_plane, run.at_rows(row_len));
+                    for j in 0..run.len {
+                        rows[to + j * row_len] = plane[from + j * run.plane_step];
+                    }
                 });
             }
         });
@@ -255,9 +257,10 @@ impl<T: Float> Tensor<T> {
                     let plane = &mut sample[(g * cg + ci) * h * w..][..h * w];
                     let rows = &rows[ci * k..];
                     runs.each(|run| {
-                        let dst = plane[run.at_plane..].iter_mut().step_by(run.plane_step);
-                        let src = rows[run.at_rows(row_len)..].iter().step_by(row_len);
-                        dst.zip(src).take(run.len).for_each(|(d, &v)| *d += v);
+                        let (to, from) = (run.at_plane, run.at_rows(row_len));
+                        for j in 0..run.len {
+                            plane[to + j * run.plane_step] += rows[from + j * row_len];
+                        }
                     });
                 }
             }
