@@ -319,10 +319,11 @@ impl<T: Float> Tensor<T> {
                             for kx in xw.lo..xw.hi {
                                 let at = row + xw.at(kx, dx);
                                 let v = plane[at];
-                                if v > max || v.is_nan() {
-                                    max = v;
-                                    best = at;
-                                }
+                                // Selects, not a branch: which value wins is data, and a
+                                // mispredicted branch per element cost more than the pooling.
+                                let take = v > max || v.is_nan();
+                                max = if take { v } else { max };
+                                best = if take { at } else { best };
                             }
                         }
                         *out.next().expect("one index per window") = best as i64;
@@ -383,7 +384,8 @@ impl<T: Float> Tensor<T> {
 
 impl<T: Float> Tensor<T> {
     /// `[B, R, C]` → `[B, C, R]`: each matrix of a batch transposed, as `x.transpose(1, 2)`,
-    /// written in tiles so that reads and writes stay within a few cache lines.
+    /// written in tiles so that reads and writes stay within a few cache lines, the matrices
+    /// shared between threads.
     pub fn batch_transpose(&self) -> Result<Self> {
         const TILE: usize = 16;
         let [b, r, c] = match *self.shape() {
@@ -398,7 +400,8 @@ impl<T: Float> Tensor<T> {
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let mut out = vec![T::zero(); b * r * c];
-        for (src, dst) in x.chunks_exact((r * c).max(1)).zip(out.chunks_exact_mut((r * c).max(1))) {
+        for_each_block_mut(&mut out, (r * c).max(1), r * c, |m, dst| {
+            let src = &x[m * r * c..][..r * c];
             for i0 in (0..r).step_by(TILE) {
                 for j0 in (0..c).step_by(TILE) {
                     for i in i0..(i0 + TILE).min(r) {
@@ -408,7 +411,7 @@ impl<T: Float> Tensor<T> {
                     }
                 }
             }
-        }
+        });
         Tensor::from_vec(out, &[b, c, r])
     }
 }
