@@ -297,7 +297,7 @@ impl<T: Float> Tensor<T> {
         let mut out = vec![0i64; r * oh * ow];
         // Blocks of planes shared between threads.
         let (plane_out, plane_in) = ((oh * ow).max(1), (h * w).max(1));
-        let per = (4096 / plane_out).max(1);
+        let per = (crate::tuning::ROW_BLOCK_VALUES / plane_out).max(1);
         let work = per * plane_out * window.kernel[0] * window.kernel[1];
         for_each_block_mut(&mut out, per * plane_out, work, |i, block| {
             for (p, out) in block.chunks_exact_mut(plane_out).enumerate() {

@@ -11,6 +11,7 @@
 use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
+use ferrograd_tensor::tuning::ROW_BLOCK_VALUES;
 use ferrograd_tensor::{for_each_block_pair_mut, wide, Float, Result, Tensor};
 
 use super::lanes::{lane_sum, lane_sum2};
@@ -19,15 +20,11 @@ use super::lanes::{lane_sum, lane_sum2};
 /// `2r` and `2r + 1`.
 struct RowStats<T>(Vec<T>);
 
-/// Rows are handed to threads in blocks of about this many values (and at least one row):
-/// enough work per block to be worth a hand-off, and blocks fixed by the shape alone, so the
-/// weight and bias gradients (summed per block, then over the blocks in order) do not depend
-/// on the number of threads.
-const BLOCK_VALUES: usize = 1 << 12;
-
-/// Rows per block for rows of `k` values.
+/// Rows per block handed to a thread, for rows of `k` values (at least one row). Blocks are
+/// fixed by the shape, so the weight and bias gradients (summed per block, then over the
+/// blocks in order) do not depend on the number of threads.
 fn block_rows(k: usize) -> usize {
-    (BLOCK_VALUES / k.max(1)).max(1)
+    (ROW_BLOCK_VALUES / k.max(1)).max(1)
 }
 
 /// `layer_norm` of `input` seen as `rows × k` values (checked by the caller), with `weight`
