@@ -224,8 +224,51 @@ impl<T: Float> Tensor<T> {
                 ),
             ));
         }
+        let mut out_shape = self.shape().to_vec();
+        out_shape[d] = length;
+        if let Some(src) = self.data.as_slice() {
+            // Row-major: seen as [outer, size, inner], one run of `length·inner` per outer.
+            let inner: usize = self.shape()[d + 1..].iter().product();
+            let mut out = Vec::with_capacity(out_shape.iter().product());
+            if inner > 0 && size > 0 {
+                for block in src.chunks_exact(size * inner) {
+                    out.extend_from_slice(&block[start * inner..(start + length) * inner]);
+                }
+            }
+            return Ok(Tensor::from_standard(out, &out_shape));
+        }
         let view = self.data.slice_axis(Axis(d), Slice::from(start..start + length));
         Ok(Tensor::from_standard(row_major(&view), view.shape()))
+    }
+
+    /// The gradient of [`narrow`](Tensor::narrow) (PyTorch's `slice_backward`): zeros of the
+    /// input's `shape` with this tensor written at `start..` along `dim`.
+    pub fn slice_backward(&self, shape: &[usize], dim: isize, start: usize) -> Result<Self> {
+        let d = normalize_dim("slice_backward", dim, shape.len())?;
+        let length = self.shape().get(d).copied().unwrap_or(0);
+        let fits = self.ndim() == shape.len()
+            && (0..shape.len()).all(|i| i == d || self.shape()[i] == shape[i])
+            && start.checked_add(length).is_some_and(|end| end <= shape[d]);
+        if !fits {
+            return Err(Error::ShapeMismatch {
+                op: "slice_backward",
+                lhs: Shape(shape.to_vec()),
+                rhs: Shape(self.shape().to_vec()),
+                reason: format!("the gradient must fit in the input at {start}.. along dim {dim}"),
+            });
+        }
+        let numel = checked_shape("slice_backward", shape)?;
+        let inner: usize = shape[d + 1..].iter().product();
+        let size = shape[d];
+        let g = self.row_major_values();
+        let mut out = vec![T::zero(); numel];
+        if inner > 0 && size > 0 && length > 0 {
+            // Seen as [outer, size, inner]: one run of `length·inner` per outer.
+            for (block, src) in out.chunks_exact_mut(size * inner).zip(g.chunks_exact(length * inner)) {
+                block[start * inner..(start + length) * inner].copy_from_slice(src);
+            }
+        }
+        Ok(Tensor::from_standard(out, shape))
     }
 
     /// Joins tensors along an existing dimension, as `torch.cat`.

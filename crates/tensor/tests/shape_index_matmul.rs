@@ -82,6 +82,34 @@ fn narrow_concat_stack() {
     );
     assert!(x.narrow(0, usize::MAX, 2).is_err());
     assert!(x.narrow(2, 0, 1).is_err());
+    // A tensor not in row-major order (a column-major buffer) narrows to the same values.
+    let cm = Tensor::from_array(x.array().t().as_standard_layout().into_owned().reversed_axes());
+    assert!(!cm.array().is_standard_layout());
+    assert_eq!(cm.to_vec(), x.to_vec());
+    assert_eq!(cm.narrow(1, 1, 2).unwrap(), n);
+
+    // slice_backward, narrow's gradient: zeros with the slice written back where it came from.
+    let back = n.slice_backward(&[3, 4], 1, 1).unwrap();
+    assert_eq!(
+        back.to_vec(),
+        vec![0.0, 1.0, 2.0, 0.0, 0.0, 5.0, 6.0, 0.0, 0.0, 9.0, 10.0, 0.0]
+    );
+    let rows = x.narrow(0, 1, 2).unwrap().slice_backward(&[3, 4], -2, 1).unwrap();
+    assert_eq!(rows.to_vec()[..4], [0.0; 4]);
+    assert_eq!(rows.to_vec()[4..], x.to_vec()[4..]);
+    let err = n.slice_backward(&[3, 4], 1, 3).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ShapeMismatch {
+                op: "slice_backward",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(n.slice_backward(&[2, 4], 1, 0).is_err());
+    assert!(n.slice_backward(&[3, 4], 2, 0).is_err());
 
     let a = iota(&[2, 2]);
     let b = iota(&[2, 3]);

@@ -93,7 +93,9 @@ impl<T: Float> Var<T> {
         self.reshape(&shape)
     }
 
-    /// `length` elements along `dim` from `start`; gradient: placed back between zeros.
+    /// `length` elements along `dim` from `start`; gradient: placed back between zeros (one
+    /// buffer, `Tensor::slice_backward`; when recorded, a concat with zeros, which can be
+    /// differentiated again).
     pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Result<Var<T>> {
         let out = self.value().narrow(dim, start, length)?;
         Ok(Var::from_op_saving(
@@ -103,6 +105,9 @@ impl<T: Float> Var<T> {
             [self.clone()],
             move |g, _, x| {
                 let shape = x[0].shape();
+                if !crate::is_grad_enabled() {
+                    return Ok([Some(Var::new(g.try_value()?.slice_backward(&shape, dim, start)?))]);
+                }
                 let d = normalize_dim("narrow", dim, shape.len())?;
                 let zeros = |n: usize| {
                     let mut s = shape.clone();
