@@ -9,12 +9,12 @@ use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 /// The elementwise kernels hand work to threads in blocks of this many values.
 const KERNEL_BLOCK: usize = 1 << 14;
 
-/// Tensors up to this many elements are mapped by [`row_major_mut`].
+/// Row-major tensors up to this many elements are mapped in a copy of themselves.
 const SMALL_MAP: usize = 1024;
 
 /// The elements as one slice if they lie in row-major order, judged from the strides alone
 /// (after the buffer is made this array's own, if it was shared: that copy may change them).
-fn row_major_mut<T, S: ndarray::DataMut<Elem = T>>(a: &mut ndarray::ArrayBase<S, ndarray::IxDyn>) -> Option<&mut [T]> {
+fn row_major_mut<T: Float>(a: &mut crate::tensor::Buffer<T>) -> Option<&mut [T]> {
     let first = a.as_mut_ptr();
     let mut expected = 1isize;
     for (&len, &stride) in a.shape().iter().zip(a.strides()).rev() {

@@ -135,9 +135,10 @@ pub unsafe fn product_packed<T: Float>(a: ArrayView2<'_, T>, b: Packed<'_>, bias
         let cols = (n - jp * NR).min(NR);
         for i0 in (0..m).step_by(MR) {
             let rows = (m - i0).min(MR);
-            // SAFETY: AVX-512F is available (asserted above). Rows i0..i0 + rows of A and of C exist, A's elements are at `rsa`/`csa`
-            // strides from its first one for every p < k, the panel holds k·NR values, and C's
-            // row i has `cols` elements from column jp·NR (the caller's promise).
+            // SAFETY: AVX-512F is available (asserted above). Rows i0..i0 + rows of A and of C
+            // exist, A's elements are at `rsa`/`csa` strides from its first one for every
+            // p < k, the panel holds k·NR values, and C's row i has `cols` elements from column
+            // jp·NR (the caller's promise).
             unsafe {
                 let a0 = a.as_ptr().cast::<f32>().offset(i0 as isize * rsa);
                 let c0 = c.cast::<f32>().offset(i0 as isize * ldc + (jp * NR) as isize);
