@@ -45,7 +45,7 @@ impl<T: Float> Tensor<T> {
             // Row-major: one loop over the values, compiled by `wide`, into a pooled buffer.
             let mut out = output_vec::<T>(values.len());
             wide(|| out.iter_mut().zip(values).for_each(|(o, &v)| *o = f(v)));
-            return Tensor::from_row_major(out, self.data.raw_dim());
+            return Tensor::from_standard(out, self.shape());
         }
         Tensor::from_array(self.data.mapv(f))
     }
@@ -60,7 +60,7 @@ impl<T: Float> Tensor<T> {
         for_each_block_mut(&mut out, KERNEL_BLOCK, KERNEL_BLOCK, |i, o| {
             T::unary(op, &x[i * KERNEL_BLOCK..][..o.len()], o)
         });
-        Tensor::from_row_major(out, self.data.raw_dim())
+        Tensor::from_standard(out, self.shape())
     }
 
     /// The gradient `op(self, saved)` of an elementwise op, `self` the incoming gradient and
@@ -83,7 +83,7 @@ impl<T: Float> Tensor<T> {
             let at = i * KERNEL_BLOCK..i * KERNEL_BLOCK + o.len();
             T::backward(op, &g[at.clone()], &s[at], o)
         });
-        Ok(Tensor::from_row_major(out, self.data.raw_dim()))
+        Ok(Tensor::from_standard(out, self.shape()))
     }
 
     /// Applies `f` to every element in place (no new buffer).
@@ -106,7 +106,7 @@ impl<T: Float> Tensor<T> {
                         *o = f(a, b);
                     }
                 });
-                return Ok(Tensor::from_row_major(out, self.data.raw_dim()));
+                return Ok(Tensor::from_standard(out, self.shape()));
             }
             return Ok(Tensor::from_array(
                 Zip::from(&self.data).and(&other.data).map_collect(|&a, &b| f(a, b)),

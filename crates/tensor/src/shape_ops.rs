@@ -1,6 +1,6 @@
 //! Ops that move or regroup elements: reshape, transpose, permute, squeeze, broadcast, narrow, concat.
 
-use ndarray::{ArcArray, ArrayD, ArrayViewD, Axis, IxDyn, Slice};
+use ndarray::{ArcArray, ArrayViewD, Axis, IxDyn, Slice};
 
 use crate::tensor::{checked_alloc, checked_shape};
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
@@ -64,11 +64,6 @@ fn permuted_row_major<T: Copy>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
 }
 
 impl<T: Float> Tensor<T> {
-    /// A tensor of `shape` from its row-major elements (`data.len()` is the shape's count).
-    fn from_standard(data: Vec<T>, shape: &[usize]) -> Self {
-        Tensor::from_array(ArrayD::from_shape_vec(IxDyn(shape), data).expect("element count"))
-    }
-
     /// The same elements in a new shape with the same element count (row-major order): the
     /// buffer shared when the elements are in row-major order, else copied into it.
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {

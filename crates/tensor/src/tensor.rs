@@ -63,13 +63,9 @@ impl<T: Float> Tensor<T> {
         }
     }
 
-    /// A tensor of shape `dim` from its `values` in row-major order (as many as `dim` counts).
-    pub(crate) fn from_row_major(values: Vec<T>, dim: IxDyn) -> Self {
-        Self {
-            data: ArrayD::from_shape_vec(dim, values)
-                .expect("as many values as the shape counts")
-                .into_shared(),
-        }
+    /// A tensor of `shape` from its row-major elements (`data.len()` is the shape's count).
+    pub(crate) fn from_standard(data: Vec<T>, shape: &[usize]) -> Self {
+        Tensor::from_array(ArrayD::from_shape_vec(IxDyn(shape), data).expect("element count"))
     }
 
     /// Gives the underlying `ndarray` array back, without copying unless another tensor shares

@@ -95,11 +95,11 @@ impl<T: Float> Var<T> {
                 let [n, k] = weight.shape()[..] else {
                     unreachable!("checked 2-D in the forward")
                 };
-                // Other inputs than `[batch, in]`: their rows, the gradient's buffer reshaped.
-                let g = if two_d { g } else { g.into_reshaped(&[rows, n])? };
+                // Other inputs than `[batch, in]`: their rows (a reshape shares the buffer).
+                let g = if two_d { g } else { g.reshape(&[rows, n])? };
                 let gx = if input.requires_grad() {
                     let gx = g.mm(weight, false, false)?;
-                    Some(if two_d { gx } else { gx.into_reshaped(&input.shape())? })
+                    Some(if two_d { gx } else { gx.reshape(&input.shape())? })
                 } else {
                     None
                 };

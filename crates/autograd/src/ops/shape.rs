@@ -6,8 +6,8 @@ use crate::var::Saves;
 use crate::{Grads, Var};
 
 impl<T: Float> Var<T> {
-    /// The same elements in a new shape; gradient: reshaped back (the gradient's own buffer
-    /// when nothing else holds it, without a copy).
+    /// The same elements in a new shape (the buffer shared when its elements are in row-major
+    /// order); gradient: reshaped back, sharing the gradient's buffer the same way.
     pub fn reshape(&self, shape: &[usize]) -> Result<Var<T>> {
         let out = self.value().reshape(shape)?;
         Ok(Var::from_op_owned(
@@ -15,20 +15,7 @@ impl<T: Float> Var<T> {
             Saves::NOTHING,
             out,
             [self.clone()],
-            |g, _, x| Ok([Some(g.into_reshaped(&x[0].shape())?)]),
-        ))
-    }
-
-    /// [`reshape`](Var::reshape) of a `Var` given away: its own buffer when nothing else holds
-    /// it and nothing is recorded (a gradient inside a rule), without a copy.
-    pub(crate) fn into_reshaped(self, shape: &[usize]) -> Result<Var<T>> {
-        if self.numel() != shape.iter().product::<usize>() {
-            return self.reshape(shape); // the error, naming both shapes
-        }
-        let same_count = "the same element count";
-        Ok(self.reuse(
-            |t| t.reshape_in_place(shape).expect(same_count),
-            |v| v.reshape(shape).expect(same_count),
+            |g, _, x| Ok([Some(g.reshape(&x[0].shape())?)]),
         ))
     }
 
