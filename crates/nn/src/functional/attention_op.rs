@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
+use ferrograd_tensor::tuning::ROW_BLOCK_VALUES;
 use ferrograd_tensor::{for_each_block_mut, for_each_block_pair_mut, wide, Float, Result, Tensor, Unary};
 
 use super::lanes::{lane_max, lane_sum, lane_sum2};
@@ -101,27 +102,50 @@ fn standard<T: Float>(x: &Tensor<T>) -> Cow<'_, [T]> {
 fn forward<T: Float>(q: &[T], k: &[T], v: &[T], z: Sizes, scale: T) -> (Vec<T>, Vec<T>) {
     let mut out = vec![T::zero(); z.n * z.l * z.ev];
     let mut probs = vec![T::zero(); z.n * z.l * z.s];
-    let work = z.l * z.s * (z.e + z.ev);
-    for_each_block_pair_mut(&mut out, z.l * z.ev, &mut probs, z.l * z.s, work, |b, out, probs| {
-        let (qb, kb, vb) = (&q[b * z.l * z.e..], &k[b * z.s * z.e..], &v[b * z.s * z.ev..]);
-        wide(
-            #[inline(always)]
-            || forward_one(qb, kb, vb, z, scale, out, probs),
-        );
+    let per = heads_per_block(z);
+    let work = per * z.l * z.s * (z.e + z.ev);
+    let (out_len, probs_len) = (per * z.l * z.ev, per * z.l * z.s);
+    for_each_block_pair_mut(&mut out, out_len, &mut probs, probs_len, work, |blk, out, probs| {
+        let mut scratch = vec![T::zero(); z.s * z.e + z.l * z.s];
+        let heads = out
+            .chunks_exact_mut((z.l * z.ev).max(1))
+            .zip(probs.chunks_exact_mut((z.l * z.s).max(1)));
+        for (b, (out, probs)) in (blk * per..).zip(heads) {
+            let (qb, kb, vb) = (&q[b * z.l * z.e..], &k[b * z.s * z.e..], &v[b * z.s * z.ev..]);
+            wide(
+                #[inline(always)]
+                || forward_one(qb, kb, vb, z, scale, out, probs, &mut scratch),
+            );
+        }
     });
     (out, probs)
 }
 
+/// Matrices of the batch per block of work: about `ROW_BLOCK_VALUES` products' worth, so
+/// that the scratch space is made once per block, not once per matrix.
+fn heads_per_block(z: Sizes) -> usize {
+    (ROW_BLOCK_VALUES / (z.l * z.s).max(1)).clamp(1, z.n.max(1))
+}
+
 /// [`forward`] of one matrix of the batch: the scores `Q·Kᵀ` (every key, masked ones
 /// included), the softmax of each row over the keys it sees (zeros after), then `P·V`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn forward_one<T: Float>(q: &[T], k: &[T], v: &[T], z: Sizes, scale: T, out: &mut [T], probs: &mut [T]) {
-    let mut scratch = vec![T::zero(); z.s * z.e + z.l * z.s];
+fn forward_one<T: Float>(
+    q: &[T],
+    k: &[T],
+    v: &[T],
+    z: Sizes,
+    scale: T,
+    out: &mut [T],
+    probs: &mut [T],
+    scratch: &mut [T],
+) {
     let (kt, exps) = scratch.split_at_mut(z.s * z.e);
     transpose_into(&k[..z.s * z.e], z.s, z.e, kt);
-    product_add(probs, &q[..z.l * z.e], kt, z.l, z.e, z.s);
+    product_add(probs, &q[..z.l * z.e], (z.e, 1), kt, z.l, z.e, z.s);
     softmax_rows(probs, exps, z, scale);
-    product_add(out, probs, &v[..z.s * z.ev], z.l, z.s, z.ev);
+    product_add(out, probs, (z.s, 1), &v[..z.s * z.ev], z.l, z.s, z.ev);
 }
 
 /// The gradients of `q`, `k` and `v` from the output's gradient `g`: `dV` in one pass over
@@ -130,30 +154,34 @@ fn backward<T: Float>(q: &[T], k: &[T], v: &[T], g: &[T], probs: &[T], z: Sizes,
     let mut dq = vec![T::zero(); q.len()];
     let mut dk = vec![T::zero(); k.len()];
     let mut dv = vec![T::zero(); v.len()];
-    for_each_block_mut(&mut dv, z.s * z.ev, z.l * z.s * z.ev, |b, dv| {
-        wide(
-            #[inline(always)]
-            || value_grad_one(&probs[b * z.l * z.s..], &g[b * z.l * z.ev..], z, dv),
-        );
+    let per = heads_per_block(z);
+    for_each_block_mut(&mut dv, per * z.s * z.ev, per * z.l * z.s * z.ev, |blk, dv| {
+        for (b, dv) in (blk * per..).zip(dv.chunks_exact_mut((z.s * z.ev).max(1))) {
+            // dV = Pᵀ·dO, reading P by columns.
+            let (p, gb) = (&probs[b * z.l * z.s..][..z.l * z.s], &g[b * z.l * z.ev..][..z.l * z.ev]);
+            wide(
+                #[inline(always)]
+                || product_add(dv, p, (1, z.s), gb, z.s, z.l, z.ev),
+            );
+        }
     });
-    let work = z.l * z.s * (2 * z.e + z.ev);
-    for_each_block_pair_mut(&mut dq, z.l * z.e, &mut dk, z.s * z.e, work, |b, dq, dk| {
-        let (qb, kb, vb) = (&q[b * z.l * z.e..], &k[b * z.s * z.e..], &v[b * z.s * z.ev..]);
-        let (p, gb) = (&probs[b * z.l * z.s..], &g[b * z.l * z.ev..]);
-        wide(
-            #[inline(always)]
-            || backward_one(qb, kb, vb, gb, p, z, scale, dq, dk),
-        );
+    let work = per * z.l * z.s * (2 * z.e + z.ev);
+    let (dq_len, dk_len) = (per * z.l * z.e, per * z.s * z.e);
+    for_each_block_pair_mut(&mut dq, dq_len, &mut dk, dk_len, work, |blk, dq, dk| {
+        let mut scratch = vec![T::zero(); z.s * z.ev + z.l * z.s];
+        let heads = dq
+            .chunks_exact_mut((z.l * z.e).max(1))
+            .zip(dk.chunks_exact_mut((z.s * z.e).max(1)));
+        for (b, (dq, dk)) in (blk * per..).zip(heads) {
+            let (qb, kb, vb) = (&q[b * z.l * z.e..], &k[b * z.s * z.e..], &v[b * z.s * z.ev..]);
+            let (p, gb) = (&probs[b * z.l * z.s..], &g[b * z.l * z.ev..]);
+            wide(
+                #[inline(always)]
+                || backward_one(qb, kb, vb, gb, p, z, scale, dq, dk, &mut scratch),
+            );
+        }
     });
     (dq, dk, dv)
-}
-
-/// `dV = Pᵀ·dO` of one matrix of the batch.
-#[inline(always)]
-fn value_grad_one<T: Float>(probs: &[T], g: &[T], z: Sizes, dv: &mut [T]) {
-    let mut pt = vec![T::zero(); z.l * z.s];
-    transpose_into(&probs[..z.l * z.s], z.l, z.s, &mut pt);
-    product_add(dv, &pt, &g[..z.l * z.ev], z.s, z.l, z.ev);
 }
 
 /// `dQ = dS·K·scale` and `dK = dSᵀ·Q·scale` of one matrix of the batch, with
@@ -170,29 +198,31 @@ fn backward_one<T: Float>(
     scale: T,
     dq: &mut [T],
     dk: &mut [T],
+    scratch: &mut [T],
 ) {
-    let mut scratch = vec![T::zero(); z.s * z.ev + 2 * z.l * z.s];
-    let (vt, rest) = scratch.split_at_mut(z.s * z.ev);
-    let (ds, dst) = rest.split_at_mut(z.l * z.s);
+    let (vt, ds) = scratch.split_at_mut(z.s * z.ev);
     transpose_into(&v[..z.s * z.ev], z.s, z.ev, vt);
-    product_add(ds, &g[..z.l * z.ev], vt, z.l, z.ev, z.s);
+    ds.fill(T::zero());
+    product_add(ds, &g[..z.l * z.ev], (z.ev, 1), vt, z.l, z.ev, z.s);
     for (d, p) in ds.chunks_exact_mut(z.s.max(1)).zip(probs.chunks_exact(z.s.max(1))) {
         let weighted = lane_sum2(p, d, |a, b| a * b);
         d.iter_mut()
             .zip(p)
             .for_each(|(d, &pj)| *d = pj * (*d - weighted) * scale);
     }
-    product_add(dq, ds, &k[..z.s * z.e], z.l, z.s, z.e);
-    transpose_into(ds, z.l, z.s, dst);
-    product_add(dk, dst, &q[..z.l * z.e], z.s, z.l, z.e);
+    product_add(dq, ds, (z.s, 1), &k[..z.s * z.e], z.l, z.s, z.e);
+    // dK = dSᵀ·Q, reading dS by columns.
+    product_add(dk, ds, (1, z.s), &q[..z.l * z.e], z.s, z.l, z.e);
 }
 
-/// `out += a·b` for row-major `a` (`m x k`), `b` (`k x n`) and `out` (`m x n`). A tile of
-/// [`ROWS`] rows by [`BLOCK`] columns of `out` is held in registers while the `k` rows of `b`
-/// are added in: the rows' sums are independent, so the additions overlap instead of each
-/// waiting for the last, and a product of a few dozen rows runs at full vector width.
+/// `out += a·b` for `a` (`m x k`, element `(i, p)` at `i·a_strides.0 + p·a_strides.1`: row-major
+/// or a transposed view), row-major `b` (`k x n`) and `out` (`m x n`). A tile of [`ROWS`] rows
+/// by [`BLOCK`] columns of `out` is held in registers while the `k` rows of `b` are added in:
+/// the rows' sums are independent, so the additions overlap instead of each waiting for the
+/// last, and a product of a few dozen rows runs at full vector width.
 #[inline(always)]
-fn product_add<T: Float>(out: &mut [T], a: &[T], b: &[T], m: usize, k: usize, n: usize) {
+fn product_add<T: Float>(out: &mut [T], a: &[T], a_strides: (usize, usize), b: &[T], m: usize, k: usize, n: usize) {
+    let (ra, ca) = a_strides;
     let full = n - n % BLOCK;
     let mut i = 0;
     while i + ROWS <= m {
@@ -204,7 +234,7 @@ fn product_add<T: Float>(out: &mut [T], a: &[T], b: &[T], m: usize, k: usize, n:
             for p in 0..k {
                 let bp = &b[p * n + col..][..BLOCK];
                 for (r, acc) in acc.iter_mut().enumerate() {
-                    let ap = a[(i + r) * k + p];
+                    let ap = a[(i + r) * ra + p * ca];
                     for (acc, &bp) in acc.iter_mut().zip(bp) {
                         *acc += ap * bp;
                     }
@@ -217,12 +247,12 @@ fn product_add<T: Float>(out: &mut [T], a: &[T], b: &[T], m: usize, k: usize, n:
         i += ROWS;
     }
     for i in 0..m {
-        let (ai, oi) = (&a[i * k..][..k], &mut out[i * n..][..n]);
+        let oi = &mut out[i * n..][..n];
         // Rows of the last partial tile in full, then every row's last columns.
         let from = if i < m - m % ROWS { full } else { 0 };
         if from < n {
-            for (p, &ap) in ai.iter().enumerate() {
-                axpy(&mut oi[from..], ap, &b[p * n + from..(p + 1) * n]);
+            for p in 0..k {
+                axpy(&mut oi[from..], a[i * ra + p * ca], &b[p * n + from..(p + 1) * n]);
             }
         }
     }
