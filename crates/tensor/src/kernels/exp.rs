@@ -234,6 +234,8 @@ pub(crate) mod tests {
             -100.0,
             -103.97,
             -103.98,
+            -104.0,
+            f32::from_bits((-104.0f32).to_bits() + 1), // the first value given 0 without a product
             -104.5,
             -1e30,
             f32::MIN_POSITIVE,
