@@ -127,6 +127,15 @@ fn attention_passes_gradcheck() -> Result<()> {
         "causal, L > S, 4-D",
         gradcheck(|x| sdpa(&x[0], &x[1], &x[2], None, true, None), &[q5, k3, v3], opts)?,
     );
+    // Sizes past the kernel's 4x16 tiles, L != S and a last partial tile, so that the
+    // products reading P and dS by columns run their tiled loops too.
+    let big = [randn(&[2, 20, 16], 8), randn(&[2, 24, 16], 9), randn(&[2, 24, 17], 10)];
+    for causal in [false, true] {
+        report(
+            &format!("L 20, S 24, E 16, Ev 17, causal {causal}"),
+            gradcheck(|x| sdpa(&x[0], &x[1], &x[2], None, causal, None), &big, opts)?,
+        );
+    }
     Ok(())
 }
 

@@ -302,6 +302,7 @@ impl<T: Float> Tensor<T> {
         for_each_block_mut(&mut out, per * plane_out, work, |i, block| {
             for (p, out) in block.chunks_exact_mut(plane_out).enumerate() {
                 let from = (i * per + p) * plane_in;
+                // Empty when the planes are (then every window is padding and reads nothing).
                 let plane = x.get(from..from + plane_in).unwrap_or_default();
                 let mut out = out.iter_mut();
                 for y in &ys {

@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_tensor::tuning::ROW_BLOCK_VALUES;
-use ferrograd_tensor::{for_each_block_mut, for_each_block_pair_mut, wide, Float, Result, Tensor, Unary};
+use ferrograd_tensor::{for_each_block_pair_mut, wide, Float, Result, Tensor, Unary};
 
 use super::lanes::{lane_max, lane_sum, lane_sum2};
 
@@ -42,6 +42,15 @@ pub(crate) struct Sizes {
 }
 
 impl Sizes {
+    /// The `b`-th query, key and value matrices of the batch.
+    fn qkv<'a, T>(&self, q: &'a [T], k: &'a [T], v: &'a [T], b: usize) -> (&'a [T], &'a [T], &'a [T]) {
+        (
+            matrix(q, b, self.l * self.e),
+            matrix(k, b, self.s * self.e),
+            matrix(v, b, self.s * self.ev),
+        )
+    }
+
     /// How many keys query `i` sees.
     #[inline(always)]
     fn seen(&self, i: usize) -> usize {
@@ -102,29 +111,57 @@ fn standard<T: Float>(x: &Tensor<T>) -> Cow<'_, [T]> {
 fn forward<T: Float>(q: &[T], k: &[T], v: &[T], z: Sizes, scale: T) -> (Vec<T>, Vec<T>) {
     let mut out = vec![T::zero(); z.n * z.l * z.ev];
     let mut probs = vec![T::zero(); z.n * z.l * z.s];
-    let per = heads_per_block(z);
-    let work = per * z.l * z.s * (z.e + z.ev);
-    let (out_len, probs_len) = (per * z.l * z.ev, per * z.l * z.s);
-    for_each_block_pair_mut(&mut out, out_len, &mut probs, probs_len, work, |blk, out, probs| {
-        let mut scratch = vec![T::zero(); z.s * z.e + z.l * z.s];
-        let heads = out
-            .chunks_exact_mut((z.l * z.ev).max(1))
-            .zip(probs.chunks_exact_mut((z.l * z.s).max(1)));
-        for (b, (out, probs)) in (blk * per..).zip(heads) {
-            let (qb, kb, vb) = (&q[b * z.l * z.e..], &k[b * z.s * z.e..], &v[b * z.s * z.ev..]);
-            wide(
-                #[inline(always)]
-                || forward_one(qb, kb, vb, z, scale, out, probs, &mut scratch),
-            );
-        }
-    });
+    let (out_len, probs_len) = (z.l * z.ev, z.l * z.s);
+    let (work, scratch) = (z.l * z.s * (z.e + z.ev), z.s * z.e + z.l * z.s);
+    for_each_matrix(
+        z,
+        &mut out,
+        out_len,
+        &mut probs,
+        probs_len,
+        work,
+        scratch,
+        #[inline(always)]
+        |b, out, probs, scratch| {
+            let (qb, kb, vb) = z.qkv(q, k, v, b);
+            forward_one(qb, kb, vb, z, scale, out, probs, scratch);
+        },
+    );
     (out, probs)
 }
 
-/// Matrices of the batch per block of work: about `ROW_BLOCK_VALUES` products' worth, so
-/// that the scratch space is made once per block, not once per matrix.
-fn heads_per_block(z: Sizes) -> usize {
-    (ROW_BLOCK_VALUES / (z.l * z.s).max(1)).clamp(1, z.n.max(1))
+/// `f(b, a_b, c_b, scratch)` for each matrix `b` of the batch, with `a_b` and `c_b` its
+/// `a_len` and `c_len` values of `a` and `c` (`c` may be empty, `c_len` 0). Matrices go to the
+/// threads in blocks of about `ROW_BLOCK_VALUES` scores' worth (`work` per matrix), each block
+/// with one scratch buffer of `scratch_len` values, made once per block rather than once per
+/// matrix; `f` is compiled for the widest vectors the CPU has.
+#[allow(clippy::too_many_arguments)]
+fn for_each_matrix<T: Float>(
+    z: Sizes,
+    a: &mut [T],
+    a_len: usize,
+    c: &mut [T],
+    c_len: usize,
+    work: usize,
+    scratch_len: usize,
+    f: impl Fn(usize, &mut [T], &mut [T], &mut [T]) + Sync + Send,
+) {
+    let per = (ROW_BLOCK_VALUES / (z.l * z.s).max(1)).clamp(1, z.n.max(1));
+    for_each_block_pair_mut(a, per * a_len, c, per * c_len, per * work, |blk, a, c| {
+        let mut scratch = vec![T::zero(); scratch_len];
+        for (j, a) in a.chunks_exact_mut(a_len.max(1)).enumerate() {
+            let c = &mut c[j * c_len..(j + 1) * c_len];
+            wide(
+                #[inline(always)]
+                || f(blk * per + j, a, c, &mut scratch),
+            );
+        }
+    });
+}
+
+/// The `b`-th matrix of `len` values of a batch stored one after another.
+fn matrix<T>(x: &[T], b: usize, len: usize) -> &[T] {
+    &x[b * len..][..len]
 }
 
 /// [`forward`] of one matrix of the batch: the scores `Q·Kᵀ` (every key, masked ones
@@ -154,33 +191,37 @@ fn backward<T: Float>(q: &[T], k: &[T], v: &[T], g: &[T], probs: &[T], z: Sizes,
     let mut dq = vec![T::zero(); q.len()];
     let mut dk = vec![T::zero(); k.len()];
     let mut dv = vec![T::zero(); v.len()];
-    let per = heads_per_block(z);
-    for_each_block_mut(&mut dv, per * z.s * z.ev, per * z.l * z.s * z.ev, |blk, dv| {
-        for (b, dv) in (blk * per..).zip(dv.chunks_exact_mut((z.s * z.ev).max(1))) {
+    for_each_matrix(
+        z,
+        &mut dv,
+        z.s * z.ev,
+        &mut [],
+        0,
+        z.l * z.s * z.ev,
+        0,
+        #[inline(always)]
+        |b, dv, _, _| {
             // dV = Pᵀ·dO, reading P by columns.
-            let (p, gb) = (&probs[b * z.l * z.s..][..z.l * z.s], &g[b * z.l * z.ev..][..z.l * z.ev]);
-            wide(
-                #[inline(always)]
-                || product_add(dv, p, (1, z.s), gb, z.s, z.l, z.ev),
-            );
-        }
-    });
-    let work = per * z.l * z.s * (2 * z.e + z.ev);
-    let (dq_len, dk_len) = (per * z.l * z.e, per * z.s * z.e);
-    for_each_block_pair_mut(&mut dq, dq_len, &mut dk, dk_len, work, |blk, dq, dk| {
-        let mut scratch = vec![T::zero(); z.s * z.ev + z.l * z.s];
-        let heads = dq
-            .chunks_exact_mut((z.l * z.e).max(1))
-            .zip(dk.chunks_exact_mut((z.s * z.e).max(1)));
-        for (b, (dq, dk)) in (blk * per..).zip(heads) {
-            let (qb, kb, vb) = (&q[b * z.l * z.e..], &k[b * z.s * z.e..], &v[b * z.s * z.ev..]);
-            let (p, gb) = (&probs[b * z.l * z.s..], &g[b * z.l * z.ev..]);
-            wide(
-                #[inline(always)]
-                || backward_one(qb, kb, vb, gb, p, z, scale, dq, dk, &mut scratch),
-            );
-        }
-    });
+            let (p, gb) = (matrix(probs, b, z.l * z.s), matrix(g, b, z.l * z.ev));
+            product_add(dv, p, (1, z.s), gb, z.s, z.l, z.ev);
+        },
+    );
+    let (work, scratch) = (z.l * z.s * (2 * z.e + z.ev), z.s * z.ev + z.l * z.s);
+    for_each_matrix(
+        z,
+        &mut dq,
+        z.l * z.e,
+        &mut dk,
+        z.s * z.e,
+        work,
+        scratch,
+        #[inline(always)]
+        |b, dq, dk, scratch| {
+            let (qb, kb, vb) = z.qkv(q, k, v, b);
+            let (p, gb) = (matrix(probs, b, z.l * z.s), matrix(g, b, z.l * z.ev));
+            backward_one(qb, kb, vb, gb, p, z, scale, dq, dk, scratch);
+        },
+    );
     (dq, dk, dv)
 }
 
