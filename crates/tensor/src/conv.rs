@@ -5,7 +5,7 @@
 //!
 //! A one-dimensional window is the same thing with a height of 1.
 
-use crate::parallel::for_each_block_mut;
+use crate::parallel::{for_each_block_mut, zeroed_blocks};
 use crate::{Error, Float, IndexTensor, Result, Shape, Tensor};
 
 /// The geometry of a sliding window over an `H × W` plane: where each of the `OH × OW`
@@ -203,10 +203,10 @@ impl<T: Float> Tensor<T> {
         let row_len = cg * k;
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
-        let mut out = vec![T::zero(); groups * n * l * row_len];
         let runs = window.runs();
-        // One block of rows per (group, sample), shared between threads.
-        for_each_block_mut(&mut out, (l * row_len).max(1), l * row_len, |gb, rows| {
+        // One block of rows per (group, sample), shared between threads; zeros where a window
+        // reads padding.
+        let out = zeroed_blocks(groups * n * l * row_len, l * row_len, l * row_len, |gb, rows| {
             let (g, b) = (gb / n, gb % n);
             for ci in 0..cg {
                 let plane = &x[(b * c + g * cg + ci) * h * w..][..h * w];
@@ -247,10 +247,9 @@ impl<T: Float> Tensor<T> {
         let [h, w] = window.input;
         let cols = self.data.as_standard_layout();
         let cols = cols.as_slice().expect("standard layout");
-        let mut out = vec![T::zero(); n * c * h * w];
         let runs = window.runs();
         // One block per sample (its planes of every group), shared between threads.
-        for_each_block_mut(&mut out, (c * h * w).max(1), groups * l * row_len, |b, sample| {
+        let out = zeroed_blocks(n * c * h * w, c * h * w, groups * l * row_len, |b, sample| {
             for g in 0..groups {
                 let rows = &cols[(g * n + b) * l * row_len..][..l * row_len];
                 for ci in 0..cg {
@@ -400,8 +399,7 @@ impl<T: Float> Tensor<T> {
         };
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
-        let mut out = vec![T::zero(); b * r * c];
-        for_each_block_mut(&mut out, (r * c).max(1), r * c, |m, dst| {
+        let out = zeroed_blocks(b * r * c, r * c, r * c, |m, dst| {
             let src = &x[m * r * c..][..r * c];
             for i0 in (0..r).step_by(TILE) {
                 for j0 in (0..c).step_by(TILE) {

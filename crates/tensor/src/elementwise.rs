@@ -2,12 +2,9 @@
 
 use ndarray::Zip;
 
-use crate::kernels::{wide, Backward, Unary};
-use crate::parallel::{for_each_block_mut, output_vec};
+use crate::kernels::{backward_vec, unary_vec, wide, Backward, Unary};
+use crate::parallel::output_buffer;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
-
-/// The elementwise kernels hand work to threads in blocks of this many values.
-const KERNEL_BLOCK: usize = 1 << 14;
 
 /// Row-major tensors up to this many elements are mapped in a copy of themselves.
 const SMALL_MAP: usize = 1024;
@@ -42,25 +39,21 @@ impl<T: Float> Tensor<T> {
             return out;
         }
         if let Some(values) = self.data.as_slice() {
-            // Row-major: one loop over the values, compiled by `wide`, into a pooled buffer.
-            let mut out = output_vec::<T>(values.len());
-            wide(|| out.iter_mut().zip(values).for_each(|(o, &v)| *o = f(v)));
+            // Row-major: one loop over the values, compiled by `wide`, into a new buffer.
+            let mut out = output_buffer(values.len());
+            wide(|| out.extend(values.iter().map(|&v| f(v))));
             return Tensor::from_standard(out, self.shape());
         }
         Tensor::from_array(self.data.mapv(f))
     }
 
     /// `op` of every element by the elementwise kernels: one loop over the values (copied into
-    /// row-major order first if they are not in it), into a buffer from the pool, in blocks
-    /// shared between threads when the tensor is big.
+    /// row-major order first if they are not in it), into a new buffer not cleared first, in
+    /// blocks shared between threads when the tensor is big.
     pub(crate) fn map_kernel(&self, op: Unary) -> Self {
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("a standard-layout array is one slice");
-        let mut out = output_vec::<T>(x.len());
-        for_each_block_mut(&mut out, KERNEL_BLOCK, KERNEL_BLOCK, |i, o| {
-            T::unary(op, &x[i * KERNEL_BLOCK..][..o.len()], o)
-        });
-        Tensor::from_standard(out, self.shape())
+        Tensor::from_standard(unary_vec(op, x), self.shape())
     }
 
     /// The gradient `op(self, saved)` of an elementwise op, `self` the incoming gradient and
@@ -78,12 +71,7 @@ impl<T: Float> Tensor<T> {
         let g = g.as_slice().expect("a standard-layout array is one slice");
         let s = saved.data.as_standard_layout();
         let s = s.as_slice().expect("a standard-layout array is one slice");
-        let mut out = output_vec::<T>(g.len());
-        for_each_block_mut(&mut out, KERNEL_BLOCK, KERNEL_BLOCK, |i, o| {
-            let at = i * KERNEL_BLOCK..i * KERNEL_BLOCK + o.len();
-            T::backward(op, &g[at.clone()], &s[at], o)
-        });
-        Ok(Tensor::from_standard(out, self.shape()))
+        Ok(Tensor::from_standard(backward_vec(op, g, s), self.shape()))
     }
 
     /// Applies `f` to every element in place (no new buffer).
@@ -98,14 +86,10 @@ impl<T: Float> Tensor<T> {
     pub fn zip_map(&self, other: &Self, op: &'static str, f: impl Fn(T, T) -> T) -> Result<Self> {
         if self.shape() == other.shape() {
             if let (Some(a), Some(b)) = (self.data.as_slice(), other.data.as_slice()) {
-                // Both row-major: one loop over two slices, compiled by `wide`, into a pooled
+                // Both row-major: one loop over two slices, compiled by `wide`, into a new
                 // buffer (ndarray's `Zip` over dynamic dimensions does not vectorize).
-                let mut out = output_vec::<T>(a.len());
-                wide(|| {
-                    for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-                        *o = f(a, b);
-                    }
-                });
+                let mut out = output_buffer(a.len());
+                wide(|| out.extend(a.iter().zip(b).map(|(&a, &b)| f(a, b))));
                 return Ok(Tensor::from_standard(out, self.shape()));
             }
             return Ok(Tensor::from_array(

@@ -72,7 +72,10 @@ pub use mask::BoolTensor;
 /// Work split across threads for big inputs, and output buffers kept for reuse: what the fused
 /// `cross_entropy` kernel of `ferrograd-nn` builds on. All of it safe code; the `unsafe` of the
 /// matrix and row kernels and of the helper thread stays inside this crate.
-pub use parallel::{for_each_block_mut, for_each_block_pair_mut, output_vec, recycle, release_spare_buffers};
+pub use parallel::{
+    for_each_block_mut, for_each_block_pair_mut, output_buffer, output_vec, recycle, release_spare_buffers,
+    zeroed_blocks,
+};
 /// Page faults and malloc's set-up: see `docs/performance.md`, "Page faults".
 pub use parallel::{minor_page_faults, tune_allocator};
 pub use shape::{broadcast_reduction_axes, broadcast_shape, normalize_dim};

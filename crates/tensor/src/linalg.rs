@@ -255,8 +255,7 @@ fn product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, kernel: bool) -
         // `for_each_block_mut`). Each block is one product over the whole of k, so every
         // element is computed exactly as without threads.
         let rows = m.div_ceil(threads);
-        let mut c = vec![T::zero(); m * n];
-        crate::parallel::for_each_block_mut(&mut c, rows * n, rows * n * k, |i, block| {
+        let c = crate::parallel::zeroed_blocks(m * n, rows * n, rows * n * k, |i, block| {
             let a = a.slice(s![i * rows..(i * rows + block.len() / n), ..]);
             let mut c = ndarray::ArrayViewMut2::from_shape((block.len() / n, n), block).expect("rows of C");
             ndarray::linalg::general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);

@@ -256,13 +256,17 @@ impl<T: Float> Tensor<T> {
         let inner: usize = shape[d + 1..].iter().product();
         let size = shape[d];
         let g = self.row_major_values();
-        let mut out = vec![T::zero(); numel];
-        if inner > 0 && size > 0 && length > 0 {
-            // Seen as [outer, size, inner]: one run of `length·inner` per outer.
-            for (block, src) in out.chunks_exact_mut(size * inner).zip(g.chunks_exact(length * inner)) {
-                block[start * inner..(start + length) * inner].copy_from_slice(src);
-            }
+        // Seen as [outer, size, inner]: per outer index, zeros, the run of `length·inner`
+        // values, zeros; each element written once.
+        let mut out = Vec::with_capacity(numel);
+        let outer = numel.checked_div(inner * size).unwrap_or(0);
+        let run = length * inner;
+        for o in 0..outer {
+            out.resize(out.len() + start * inner, T::zero());
+            out.extend_from_slice(&g[o * run..][..run]);
+            out.resize(out.len() + (size - start - length) * inner, T::zero());
         }
+        out.resize(numel, T::zero());
         Ok(Tensor::from_standard(out, shape))
     }
 

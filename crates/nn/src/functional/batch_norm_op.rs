@@ -13,7 +13,7 @@
 use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
-use ferrograd_tensor::{wide, Float, Result, Tensor};
+use ferrograd_tensor::{output_buffer, wide, Float, Result, Tensor};
 
 use super::lanes::{lane_sum, lane_sum2};
 
@@ -33,8 +33,8 @@ pub(crate) fn fused_batch_norm_train<T: Float>(
     let count = T::of((n * l) as f64);
     let mut mean = vec![T::zero(); c];
     let mut var = vec![T::zero(); c];
-    let mut out = vec![T::zero(); n * c * l];
-    if !out.is_empty() {
+    let mut out = output_buffer(n * c * l);
+    if n * c * l > 0 {
         let x = input.try_value()?;
         let x = x.row_major_values();
         // Compiled for the widest vectors the CPU has.
@@ -50,14 +50,12 @@ pub(crate) fn fused_batch_norm_train<T: Float>(
                     var[r % c] += lane_sum(row, |v| (v - m) * (v - m));
                 }
                 var.iter_mut().for_each(|v| *v /= count);
-                for (r, (row, yr)) in x.chunks_exact(l).zip(out.chunks_exact_mut(l)).enumerate() {
+                for (r, row) in x.chunks_exact(l).enumerate() {
                     let ch = r % c;
                     // As PyTorch's kernel: `x·α + β` with `α = w·rstd`, `β = b - mean·α`.
                     let alpha = w[ch] / (var[ch] + eps).sqrt();
                     let beta = b[ch] - mean[ch] * alpha;
-                    for (y, &v) in yr.iter_mut().zip(row) {
-                        *y = v * alpha + beta;
-                    }
+                    out.extend(row.iter().map(|&v| v * alpha + beta));
                 }
             },
         );
@@ -111,10 +109,10 @@ fn fused_backward<T: Float>(
 ) -> Result<(Var<T>, Var<T>, Var<T>)> {
     let shape = x.shape();
     let w = channel_values(weight, c, T::one())?;
-    let mut dx = vec![T::zero(); n * c * l];
+    let mut dx = output_buffer(n * c * l);
     let mut sum_g = vec![T::zero(); c];
     let mut sum_g_xhat = vec![T::zero(); c];
-    if !dx.is_empty() {
+    if n * c * l > 0 {
         let (g, x) = (g.try_value()?, x.try_value()?);
         let (g, x) = (g.row_major_values(), x.row_major_values());
         // Compiled for the widest vectors the CPU has.
@@ -128,15 +126,16 @@ fn fused_backward<T: Float>(
                     sum_g_xhat[ch] += lane_sum2(gr, xr, |g, v| g * (v - m) * rs);
                 }
                 let count = T::of((n * l) as f64);
-                let rows = g.chunks_exact(l).zip(x.chunks_exact(l)).zip(dx.chunks_exact_mut(l));
-                for (r, ((gr, xr), dxr)) in rows.enumerate() {
+                for (r, (gr, xr)) in g.chunks_exact(l).zip(x.chunks_exact(l)).enumerate() {
                     let ch = r % c;
                     let (m, rs) = (mean[ch], rstd[ch]);
                     let (mean_g, mean_gx) = (sum_g[ch] / count, sum_g_xhat[ch] / count);
                     let scale = rs * w[ch];
-                    for ((d, &g), &v) in dxr.iter_mut().zip(gr).zip(xr) {
-                        *d = scale * (g - mean_g - (v - m) * rs * mean_gx);
-                    }
+                    dx.extend(
+                        gr.iter()
+                            .zip(xr)
+                            .map(|(&g, &v)| scale * (g - mean_g - (v - m) * rs * mean_gx)),
+                    );
                 }
             },
         );

@@ -9,9 +9,13 @@
 //! 2 ulp of each other. In `f64` the loops call `std`'s functions (as before, and as the
 //! gradient checks need them), compiled by `wide`.
 
+use std::mem::MaybeUninit;
+
 use super::math;
 use super::wide;
 use crate::cpu::Isa;
+use crate::parallel::filled_vec;
+use crate::Float;
 
 /// A function of one tensor, computed by [`MapKernels::unary`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -71,26 +75,76 @@ const GELU_BETA: f64 = 0.797_884_560_802_865_4;
 const GELU_KAPPA: f64 = 0.044_715;
 
 /// Element types with elementwise kernels: `f32` (vectorized, per instruction set) and `f64`.
+///
+/// The kernels write each element of `out` once and read none, so `out` may be memory that was
+/// never initialized (`unary_into`, `backward_into`): a new buffer need not be cleared first.
 pub trait MapKernels: Sized + Copy {
-    /// `out[k] = op(x[k])` (the slices are as long as each other).
-    fn unary(op: Unary, x: &[Self], out: &mut [Self]);
+    /// `out[k] = op(x[k])` (the slices are as long as each other), every element written.
+    fn unary_into(op: Unary, x: &[Self], out: &mut [MaybeUninit<Self>]);
 
-    /// `out[k] = op(g[k], saved[k])` (the slices are as long as each other).
-    fn backward(op: Backward, g: &[Self], saved: &[Self], out: &mut [Self]);
+    /// `out[k] = op(g[k], saved[k])` (the slices are as long as each other), every element
+    /// written.
+    fn backward_into(op: Backward, g: &[Self], saved: &[Self], out: &mut [MaybeUninit<Self>]);
+
+    /// [`unary_into`](MapKernels::unary_into) over values that exist.
+    fn unary(op: Unary, x: &[Self], out: &mut [Self]) {
+        Self::unary_into(op, x, as_uninit(out))
+    }
+
+    /// [`backward_into`](MapKernels::backward_into) over values that exist.
+    fn backward(op: Backward, g: &[Self], saved: &[Self], out: &mut [Self]) {
+        Self::backward_into(op, g, saved, as_uninit(out))
+    }
+}
+
+/// The kernels hand work to threads in blocks of this many values.
+const KERNEL_BLOCK: usize = 1 << 14;
+
+/// `op` of every value of `x`, in a new buffer that is not cleared first (the kernel writes
+/// every value), in blocks shared between threads when `x` is big.
+pub(crate) fn unary_vec<T: Float>(op: Unary, x: &[T]) -> Vec<T> {
+    // SAFETY: `unary_into` writes every element of its block.
+    unsafe {
+        filled_vec(x.len(), KERNEL_BLOCK, KERNEL_BLOCK, |i, out| {
+            T::unary_into(op, &x[i * KERNEL_BLOCK..][..out.len()], out)
+        })
+    }
+}
+
+/// The gradient `op(g, saved)` of every value, as [`unary_vec`]; the slices are as long as
+/// each other.
+pub(crate) fn backward_vec<T: Float>(op: Backward, g: &[T], saved: &[T]) -> Vec<T> {
+    assert_eq!(g.len(), saved.len(), "backward: gradient and saved lengths differ");
+    // SAFETY: `backward_into` writes every element of its block.
+    unsafe {
+        filled_vec(g.len(), KERNEL_BLOCK, KERNEL_BLOCK, |i, out| {
+            let at = i * KERNEL_BLOCK..i * KERNEL_BLOCK + out.len();
+            T::backward_into(op, &g[at.clone()], &saved[at], out)
+        })
+    }
+}
+
+/// Initialized values seen as possibly uninitialized, for the kernels of this file, which only
+/// ever write initialized values through it.
+pub(super) fn as_uninit<T: Copy>(values: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout. Writing an uninitialized value through the
+    // result would leave `values` holding one; the kernels here write only `MaybeUninit::write`
+    // of computed values.
+    unsafe { &mut *(values as *mut [T] as *mut [MaybeUninit<T>]) }
 }
 
 impl MapKernels for f32 {
-    fn unary(op: Unary, x: &[f32], out: &mut [f32]) {
+    fn unary_into(op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>]) {
         unary_f32(crate::cpu::isa(), op, x, out)
     }
 
-    fn backward(op: Backward, g: &[f32], saved: &[f32], out: &mut [f32]) {
+    fn backward_into(op: Backward, g: &[f32], saved: &[f32], out: &mut [MaybeUninit<f32>]) {
         backward_f32(crate::cpu::isa(), op, g, saved, out)
     }
 }
 
-/// [`MapKernels::unary`] in `f32` at a given instruction set (one the CPU has).
-pub(crate) fn unary_f32(isa: Isa, op: Unary, x: &[f32], out: &mut [f32]) {
+/// [`MapKernels::unary_into`] in `f32` at a given instruction set (one the CPU has).
+pub(crate) fn unary_f32(isa: Isa, op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>]) {
     assert_eq!(x.len(), out.len(), "unary: input and output lengths differ");
     #[cfg(target_arch = "x86_64")]
     match isa.min(crate::cpu::detected()) {
@@ -104,8 +158,8 @@ pub(crate) fn unary_f32(isa: Isa, op: Unary, x: &[f32], out: &mut [f32]) {
     unary_loop::<false>(op, x, out)
 }
 
-/// [`MapKernels::backward`] in `f32` at a given instruction set (one the CPU has).
-pub(crate) fn backward_f32(isa: Isa, op: Backward, g: &[f32], saved: &[f32], out: &mut [f32]) {
+/// [`MapKernels::backward_into`] in `f32` at a given instruction set (one the CPU has).
+pub(crate) fn backward_f32(isa: Isa, op: Backward, g: &[f32], saved: &[f32], out: &mut [MaybeUninit<f32>]) {
     assert!(
         g.len() == out.len() && saved.len() == out.len(),
         "backward: gradient, saved and output lengths differ"
@@ -124,22 +178,22 @@ pub(crate) fn backward_f32(isa: Isa, op: Backward, g: &[f32], saved: &[f32], out
 
 /// `out[k] = f(x[k])`: one loop per function, so that each is vectorized on its own.
 #[inline(always)]
-fn each<T: Copy>(x: &[T], out: &mut [T], f: impl Fn(T) -> T) {
+fn each<T: Copy>(x: &[T], out: &mut [MaybeUninit<T>], f: impl Fn(T) -> T) {
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = f(v);
+        o.write(f(v));
     }
 }
 
 /// `out[k] = f(g[k], s[k])`.
 #[inline(always)]
-fn each2<T: Copy>(g: &[T], s: &[T], out: &mut [T], f: impl Fn(T, T) -> T) {
+fn each2<T: Copy>(g: &[T], s: &[T], out: &mut [MaybeUninit<T>], f: impl Fn(T, T) -> T) {
     for ((o, &g), &s) in out.iter_mut().zip(g).zip(s) {
-        *o = f(g, s);
+        o.write(f(g, s));
     }
 }
 
 #[inline(always)]
-fn unary_loop<const FMA: bool>(op: Unary, x: &[f32], out: &mut [f32]) {
+fn unary_loop<const FMA: bool>(op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>]) {
     let (beta, kappa) = (GELU_BETA as f32, GELU_KAPPA as f32);
     match op {
         Unary::Exp => each(x, out, math::exp::<FMA>),
@@ -171,7 +225,7 @@ fn unary_loop<const FMA: bool>(op: Unary, x: &[f32], out: &mut [f32]) {
 }
 
 #[inline(always)]
-fn backward_loop<const FMA: bool>(op: Backward, g: &[f32], s: &[f32], out: &mut [f32]) {
+fn backward_loop<const FMA: bool>(op: Backward, g: &[f32], s: &[f32], out: &mut [MaybeUninit<f32>]) {
     let (beta, kappa) = (GELU_BETA as f32, GELU_KAPPA as f32);
     match op {
         Backward::Tanh => each2(g, s, out, |g, y| g * (1.0 - y * y)),
@@ -190,33 +244,35 @@ fn backward_loop<const FMA: bool>(op: Backward, g: &[f32], s: &[f32], out: &mut 
 mod x86 {
     //! The loops compiled for AVX2 with FMA and for AVX-512.
 
+    use std::mem::MaybeUninit;
+
     use super::{Backward, Unary};
 
     /// # Safety
     /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn unary_avx2(op: Unary, x: &[f32], out: &mut [f32]) {
+    pub unsafe fn unary_avx2(op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>]) {
         super::unary_loop::<true>(op, x, out)
     }
 
     /// # Safety
     /// The CPU must support AVX-512F (with AVX2 and FMA).
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub unsafe fn unary_512(op: Unary, x: &[f32], out: &mut [f32]) {
+    pub unsafe fn unary_512(op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>]) {
         super::unary_loop::<true>(op, x, out)
     }
 
     /// # Safety
     /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn backward_avx2(op: Backward, g: &[f32], s: &[f32], out: &mut [f32]) {
+    pub unsafe fn backward_avx2(op: Backward, g: &[f32], s: &[f32], out: &mut [MaybeUninit<f32>]) {
         super::backward_loop::<true>(op, g, s, out)
     }
 
     /// # Safety
     /// The CPU must support AVX-512F (with AVX2 and FMA).
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub unsafe fn backward_512(op: Backward, g: &[f32], s: &[f32], out: &mut [f32]) {
+    pub unsafe fn backward_512(op: Backward, g: &[f32], s: &[f32], out: &mut [MaybeUninit<f32>]) {
         super::backward_loop::<true>(op, g, s, out)
     }
 }
@@ -232,7 +288,7 @@ fn sigmoid_f64(x: f64) -> f64 {
 }
 
 impl MapKernels for f64 {
-    fn unary(op: Unary, x: &[f64], out: &mut [f64]) {
+    fn unary_into(op: Unary, x: &[f64], out: &mut [MaybeUninit<f64>]) {
         assert_eq!(x.len(), out.len(), "unary: input and output lengths differ");
         let (beta, kappa) = (GELU_BETA, GELU_KAPPA);
         match op {
@@ -257,7 +313,7 @@ impl MapKernels for f64 {
         }
     }
 
-    fn backward(op: Backward, g: &[f64], s: &[f64], out: &mut [f64]) {
+    fn backward_into(op: Backward, g: &[f64], s: &[f64], out: &mut [MaybeUninit<f64>]) {
         assert!(
             g.len() == out.len() && s.len() == out.len(),
             "backward: gradient, saved and output lengths differ"

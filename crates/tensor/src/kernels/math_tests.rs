@@ -3,8 +3,16 @@
 //! around zero, the subnormals and each function's edges (every bit pattern with `--ignored`).
 
 use super::exp::tests::ulps;
-use super::map::{backward_f32, unary_f32, Backward, Unary};
+use super::map::{as_uninit, Backward, Unary};
 use crate::cpu::{detected, Isa};
+
+fn unary_f32(isa: Isa, op: Unary, x: &[f32], out: &mut [f32]) {
+    super::map::unary_f32(isa, op, x, as_uninit(out))
+}
+
+fn backward_f32(isa: Isa, op: Backward, g: &[f32], saved: &[f32], out: &mut [f32]) {
+    super::map::backward_f32(isa, op, g, saved, as_uninit(out))
+}
 
 /// The levels this CPU can run.
 fn levels() -> Vec<Isa> {

@@ -31,6 +31,7 @@ mod math_tests;
 mod wide;
 
 use exp::{exp_any, exp_f64_impl, exp_in_range};
+pub(crate) use map::{backward_vec, unary_vec};
 pub use map::{Backward, MapKernels, Unary};
 pub use wide::wide;
 

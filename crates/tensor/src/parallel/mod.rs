@@ -14,6 +14,7 @@
 //! Smaller buffers are reused by malloc itself, set up for it by [`memory`].
 
 use std::any::Any;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -195,17 +196,87 @@ pub fn recycle<T: Float>(t: Tensor<T>) {
 /// [`recycle`]d buffer of that length if there is one (its old values still in it), else
 /// `zeroed_vec`.
 pub fn output_vec<T: Float>(len: usize) -> Vec<T> {
-    if len * std::mem::size_of::<T>() >= SPARE_MIN_BYTES {
-        let mut spare = spare();
-        let found = spare
-            .iter()
-            .rposition(|(_, b)| b.downcast_ref::<Vec<T>>().is_some_and(|v| v.len() == len));
-        if let Some(i) = found {
-            let v = spare.remove(i).1.downcast::<Vec<T>>().expect("checked type");
-            return *v;
-        }
+    take_spare(len).unwrap_or_else(|| zeroed_vec(len))
+}
+
+/// A vector of `len` values written by `fill`, block by block as [`for_each_block_mut`] hands
+/// them out (`fill(i, block)` for the `i`-th block of `block_len` values), in memory that is
+/// not cleared first: a [`recycle`]d buffer of that length if there is one, else memory fresh
+/// from the allocator.
+///
+/// Clearing a buffer only to overwrite it is one more pass over memory, as long as the writing
+/// itself: on the Intel machine of docs/performance.md, a map of 1M `f32` into a buffer that
+/// exists takes 286 µs, into a new cleared one (`calloc`, which clears memory malloc reuses)
+/// 432 µs.
+///
+/// # Safety
+/// `fill` must write every element of each block it is given (a panic in `fill` is fine: the
+/// buffer is then dropped without being read).
+pub(crate) unsafe fn filled_vec<T: Float>(
+    len: usize,
+    block_len: usize,
+    work_per_block: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
+    let mut v = output_buffer(len);
+    for_each_block_mut(
+        &mut v.spare_capacity_mut()[..len],
+        block_len.max(1),
+        work_per_block,
+        fill,
+    );
+    // SAFETY: the blocks cover `0..len`, and the caller's `fill` wrote every element of each.
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// A vector of `len` values built block by block as [`for_each_block_mut`] hands them out, each
+/// block cleared to zeros by the thread that then passes it to `f(i, block)`: for results that
+/// are sums, or that leave some elements zero (im2col's padding), the clearing is shared
+/// between the threads and done where the block is written next, in cache, instead of one pass
+/// over the whole buffer on this thread first.
+pub fn zeroed_blocks<T: Float>(
+    len: usize,
+    block_len: usize,
+    work_per_block: usize,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) -> Vec<T> {
+    // SAFETY: every element of each block is written (a zero) before `f` sees the block.
+    unsafe {
+        filled_vec(len, block_len, work_per_block, |i, block| {
+            block.iter_mut().for_each(|v| _ = v.write(T::zero()));
+            // SAFETY: every element of `block` was just initialized; `MaybeUninit<T>` has
+            // `T`'s layout.
+            let block = &mut *(block as *mut [MaybeUninit<T>] as *mut [T]);
+            f(i, block)
+        })
     }
-    zeroed_vec(len)
+}
+
+/// An empty vector with room for `len` values, for a big result about to be written in full
+/// (by `extend`, or as [`filled_vec`] does): a [`recycle`]d buffer of that length if there is
+/// one, else memory fresh from the allocator, in neither case cleared first.
+pub fn output_buffer<T: Float>(len: usize) -> Vec<T> {
+    let mut v = take_spare(len).unwrap_or_else(|| {
+        tune_allocator();
+        let mut v = Vec::with_capacity(len);
+        advise_huge_pages(v.spare_capacity_mut());
+        v
+    });
+    v.clear();
+    v
+}
+
+/// A [`recycle`]d buffer of `len` values, if there is one.
+fn take_spare<T: Float>(len: usize) -> Option<Vec<T>> {
+    if len * std::mem::size_of::<T>() < SPARE_MIN_BYTES {
+        return None;
+    }
+    let mut spare = spare();
+    let found = spare
+        .iter()
+        .rposition(|(_, b)| b.downcast_ref::<Vec<T>>().is_some_and(|v| v.len() == len))?;
+    Some(*spare.remove(found).1.downcast::<Vec<T>>().expect("checked type"))
 }
 
 /// Drops the spare buffers and gives free memory at the top of malloc's heap back to the
@@ -268,6 +339,36 @@ mod tests {
         assert_eq!((v.as_ptr() as usize, v.len(), v[5]), (ptr, len, 7.0));
         let again = output_vec::<f32>(len);
         assert_ne!(again.as_ptr() as usize, ptr);
+        release_spare_buffers();
+    }
+
+    #[test]
+    fn filled_and_zeroed_buffers_hold_what_was_written_even_in_a_recycled_buffer() {
+        // Big enough to be shared between threads and kept by `recycle`: the second round
+        // takes over the first round's buffer, old values and all.
+        let len = (1 << 18) + 5;
+        for round in 0..2 {
+            // SAFETY: every element of each block is written.
+            let v: Vec<f32> = unsafe {
+                filled_vec(len, 1000, 1000, |i, block| {
+                    for (j, x) in block.iter_mut().enumerate() {
+                        x.write((i * 1000 + j) as f32);
+                    }
+                })
+            };
+            assert_eq!(v.len(), len);
+            assert!(v.iter().enumerate().all(|(i, &x)| x == i as f32), "round {round}");
+            recycle(Tensor::from_vec(v, &[len]).unwrap());
+            // Only every third element written: the others are zeros, not the old values.
+            let z: Vec<f32> = zeroed_blocks(len, 999, 999, |i, block| {
+                block.iter_mut().step_by(3).for_each(|x| *x = i as f32 + 1.0);
+            });
+            let want = |k: usize| if (k % 999).is_multiple_of(3) { (k / 999) as f32 + 1.0 } else { 0.0 };
+            assert!(z.iter().enumerate().all(|(k, &x)| x == want(k)), "round {round}");
+            recycle(Tensor::from_vec(z, &[len]).unwrap());
+        }
+        let empty: Vec<f64> = zeroed_blocks(0, 4, 1, |_, _| unreachable!("no blocks"));
+        assert!(empty.is_empty());
         release_spare_buffers();
     }
 
