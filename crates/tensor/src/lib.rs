@@ -74,7 +74,7 @@ pub use mask::BoolTensor;
 /// matrix and row kernels and of the helper thread stays inside this crate.
 pub use parallel::{
     for_each_block_mut, for_each_block_pair_mut, output_buffer, output_vec, recycle, release_spare_buffers,
-    zeroed_blocks,
+    zeroed_block_pairs, zeroed_blocks,
 };
 /// Page faults and malloc's set-up: see `docs/performance.md`, "Page faults".
 pub use parallel::{minor_page_faults, tune_allocator};

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewD, Ix2, IxDyn};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayView3, ArrayView4, ArrayViewD, Axis, Ix2, IxDyn};
 
 use crate::tensor::checked_alloc;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
@@ -75,21 +75,25 @@ impl<T: Float> Tensor<T> {
             ),
         })?;
         let nb: usize = batch.iter().product();
-        let a = broadcast_batch(&self.data.view(), &batch, m, k);
-        let b = broadcast_batch(&other.data.view(), &batch, k, n);
-        let mut out = ndarray::Array3::<T>::zeros((nb, m, n));
-        for i in 0..nb {
-            // Each product by the path `mm` would take (attention's 16x16x16: the kernel).
-            let r = gemm(a.slice(s![i, .., ..]), b.slice(s![i, .., ..]), None);
-            out.slice_mut(s![i, .., ..]).assign(&r);
-        }
+        // The operands broadcast to the batch as views (a broadcast dimension has stride 0):
+        // each matrix is read where it lies, transposed views included, never copied.
+        let full = |r: usize, c: usize| IxDyn(&[&batch[..], &[r, c]].concat());
+        let a = Batch::new(self.data.broadcast(full(m, k)).expect("batch shape checked"));
+        let b = Batch::new(other.data.broadcast(full(k, n)).expect("batch shape checked"));
+        // Matrices in blocks of about `ROW_BLOCK_VALUES` multiply-adds, shared between threads;
+        // each product by the path `mm` would take (attention's 16x16x16: the kernel).
+        let per = (ROW_BLOCK_VALUES / (m * n * k).max(1)).clamp(1, nb.max(1));
+        let out = crate::parallel::zeroed_blocks(nb * m * n, per * m * n, per * m * n * k, |blk, block| {
+            for (j, c) in block.chunks_exact_mut((m * n).max(1)).enumerate() {
+                let i = blk * per + j;
+                let c = ndarray::ArrayViewMut2::from_shape((m, n), c).expect("m·n values");
+                let (a, b) = (a.matrix(i), b.matrix(i));
+                gemm(a, b, None).assign_to(c);
+            }
+        });
         let mut shape = batch;
         shape.extend([m, n]);
-        Ok(Tensor::from_array(
-            out.into_shape_with_order(IxDyn(&shape))
-                .expect("element count")
-                .into_dyn(),
-        ))
+        Ok(Tensor::from_vec(out, &shape).expect("element count"))
     }
 }
 
@@ -204,7 +208,7 @@ fn view_2d<T: Float>(t: &Tensor<T>, transpose: bool) -> ArrayView2<'_, T> {
 }
 
 use crate::kernels::gemm::{with_packed, Packed};
-use crate::tuning::{JOIN_GEMM, KERNEL_MAX_GEMM, SKINNY, SMALL_GEMM, SMALL_SKINNY_GEMM};
+use crate::tuning::{JOIN_GEMM, KERNEL_MAX_GEMM, ROW_BLOCK_VALUES, SKINNY, SMALL_GEMM, SMALL_SKINNY_GEMM};
 
 /// `A·B`, plus `bias` added to each row after the product (as a separate addition would).
 pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<ArrayView1<'_, T>>) -> Array2<T> {
@@ -513,18 +517,46 @@ unsafe fn dot_f32_avx(x: &[f32], y: &[f32]) -> f32 {
     _mm_cvtss_f32(s1) + tail
 }
 
-fn broadcast_batch<T: Float>(a: &ArrayViewD<'_, T>, batch: &[usize], r: usize, c: usize) -> ndarray::Array3<T> {
-    let mut full = batch.to_vec();
-    full.extend([r, c]);
-    // In row-major order whatever the operand's strides (a transposed view keeps its own
-    // order under `to_owned`, which the reshape below cannot take).
-    let v = a
-        .broadcast(IxDyn(&full))
-        .expect("batch shape checked")
-        .as_standard_layout()
-        .into_owned();
-    v.into_shape_with_order((batch.iter().product(), r, c))
-        .expect("element count")
+/// A view whose leading dimensions are a batch of matrices, with its dimension count fixed
+/// where it can be (one or two batch dimensions), so that taking a matrix out of it is a few
+/// index calculations rather than a dynamic shape's allocations.
+enum Batch<'a, T> {
+    One(ArrayView3<'a, T>),
+    Two(ArrayView4<'a, T>),
+    Many(ArrayViewD<'a, T>),
+}
+
+impl<'a, T> Batch<'a, T> {
+    fn new(x: ArrayViewD<'a, T>) -> Self {
+        match x.ndim() {
+            3 => Batch::One(x.into_dimensionality().expect("3-D")),
+            4 => Batch::Two(x.into_dimensionality().expect("4-D")),
+            _ => Batch::Many(x),
+        }
+    }
+
+    /// The `i`-th matrix, in row-major order of the batch indices.
+    fn matrix(&self, i: usize) -> ArrayView2<'a, T> {
+        match self {
+            Batch::One(x) => (*x).index_axis_move(Axis(0), i),
+            Batch::Two(x) => {
+                let inner = x.len_of(Axis(1));
+                (*x).index_axis_move(Axis(0), i / inner)
+                    .index_axis_move(Axis(0), i % inner)
+            }
+            Batch::Many(x) => {
+                let batch = &x.shape()[..x.ndim() - 2];
+                let mut index = vec![0; batch.len()];
+                let mut rest = i;
+                for (at, &size) in index.iter_mut().zip(batch).rev() {
+                    (*at, rest) = (rest % size, rest / size);
+                }
+                let view = index.iter().fold(x.clone(), |v, &at| v.index_axis_move(Axis(0), at));
+                view.into_dimensionality::<Ix2>()
+                    .expect("two dimensions after the batch")
+            }
+        }
+    }
 }
 
 #[cfg(test)]

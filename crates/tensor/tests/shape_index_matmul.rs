@@ -341,3 +341,46 @@ fn index_select_and_index_add_along_a_middle_dim() {
     let expect: Vec<f64> = (0..24).map(|i| [1.0, 0.0, 2.0][(i / 4) % 3]).collect();
     assert_eq!(added.to_vec(), expect);
 }
+
+#[test]
+fn every_matrix_of_a_batched_product_is_its_own_product() {
+    // One, two and three batch dimensions, some broadcast, f32 at sizes the kernel takes and
+    // with enough matrices to be shared between threads: matrix i of the result is the 2-D
+    // product of the operands' matrices that broadcast to it.
+    let cases: [(&[usize], &[usize]); 4] = [
+        (&[40, 16, 16], &[16, 24]),
+        (&[6, 7, 16, 12], &[6, 7, 12, 16]),
+        (&[3, 1, 16, 9], &[1, 5, 9, 32]),
+        (&[2, 3, 2, 8, 16], &[3, 1, 16, 16]),
+    ];
+    for (sa, sb) in cases {
+        let a = Tensor::<f32>::randn(sa, 1);
+        let b = Tensor::<f32>::randn(sb, 2);
+        let c = a.matmul(&b).unwrap();
+        let (m, k, n) = (sa[sa.len() - 2], sa[sa.len() - 1], sb[sb.len() - 1]);
+        let batch = &c.shape()[..c.ndim() - 2];
+        let (av, bv, cv) = (a.to_vec(), b.to_vec(), c.to_vec());
+        // The matrix of `x` (batch dims `xb`, aligned to the right) for batch index `idx`.
+        let matrix = |x: &[f32], xb: &[usize], idx: &[usize], len: usize| {
+            let skip = idx.len() - xb.len();
+            let at = xb
+                .iter()
+                .zip(&idx[skip..])
+                .fold(0, |at, (&size, &i)| at * size + if size == 1 { 0 } else { i });
+            x[at * len..][..len].to_vec()
+        };
+        let count: usize = batch.iter().product();
+        for i in 0..count {
+            let mut idx = vec![0; batch.len()];
+            let mut rest = i;
+            for (d, &size) in batch.iter().enumerate().rev() {
+                idx[d] = rest % size;
+                rest /= size;
+            }
+            let am = Tensor::from_vec(matrix(&av, &sa[..sa.len() - 2], &idx, m * k), &[m, k]).unwrap();
+            let bm = Tensor::from_vec(matrix(&bv, &sb[..sb.len() - 2], &idx, k * n), &[k, n]).unwrap();
+            let want = am.mm(&bm, false, false).unwrap().to_vec();
+            assert_eq!(&cv[i * m * n..][..m * n], &want[..], "{sa:?} @ {sb:?}, matrix {idx:?}");
+        }
+    }
+}

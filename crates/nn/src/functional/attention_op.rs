@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_tensor::tuning::ROW_BLOCK_VALUES;
-use ferrograd_tensor::{for_each_block_pair_mut, wide, Float, Result, Tensor, Unary};
+use ferrograd_tensor::{wide, zeroed_block_pairs, Float, Result, Tensor, Unary};
 
 use super::lanes::{lane_max, lane_sum, lane_sum2};
 
@@ -109,15 +109,11 @@ fn standard<T: Float>(x: &Tensor<T>) -> Cow<'_, [T]> {
 /// The output `[n, L, Ev]` and the attention weights `[n, L, S]` (zero where masked), one
 /// matrix of the batch at a time, the matrices shared between threads.
 fn forward<T: Float>(q: &[T], k: &[T], v: &[T], z: Sizes, scale: T) -> (Vec<T>, Vec<T>) {
-    let mut out = vec![T::zero(); z.n * z.l * z.ev];
-    let mut probs = vec![T::zero(); z.n * z.l * z.s];
     let (out_len, probs_len) = (z.l * z.ev, z.l * z.s);
     let (work, scratch) = (z.l * z.s * (z.e + z.ev), z.s * z.e + z.l * z.s);
     for_each_matrix(
         z,
-        &mut out,
         out_len,
-        &mut probs,
         probs_len,
         work,
         scratch,
@@ -126,28 +122,25 @@ fn forward<T: Float>(q: &[T], k: &[T], v: &[T], z: Sizes, scale: T) -> (Vec<T>, 
             let (qb, kb, vb) = z.qkv(q, k, v, b);
             forward_one(qb, kb, vb, z, scale, out, probs, scratch);
         },
-    );
-    (out, probs)
+    )
 }
 
-/// `f(b, a_b, c_b, scratch)` for each matrix `b` of the batch, with `a_b` and `c_b` its
-/// `a_len` and `c_len` values of `a` and `c` (`c` may be empty, `c_len` 0). Matrices go to the
+/// Two outputs `a` and `c` of `a_len` and `c_len` values per matrix of the batch (`c_len` may
+/// be 0), zeros to which `f(b, a_b, c_b, scratch)` adds matrix `b`'s values. Matrices go to the
 /// threads in blocks of about `ROW_BLOCK_VALUES` scores' worth (`work` per matrix), each block
-/// with one scratch buffer of `scratch_len` values, made once per block rather than once per
-/// matrix; `f` is compiled for the widest vectors the CPU has.
-#[allow(clippy::too_many_arguments)]
+/// cleared by its thread and with one scratch buffer of `scratch_len` values, made once per
+/// block rather than once per matrix; `f` is compiled for the widest vectors the CPU has.
 fn for_each_matrix<T: Float>(
     z: Sizes,
-    a: &mut [T],
     a_len: usize,
-    c: &mut [T],
     c_len: usize,
     work: usize,
     scratch_len: usize,
     f: impl Fn(usize, &mut [T], &mut [T], &mut [T]) + Sync + Send,
-) {
+) -> (Vec<T>, Vec<T>) {
     let per = (ROW_BLOCK_VALUES / (z.l * z.s).max(1)).clamp(1, z.n.max(1));
-    for_each_block_pair_mut(a, per * a_len, c, per * c_len, per * work, |blk, a, c| {
+    let (a, c) = (z.n * a_len, z.n * c_len);
+    zeroed_block_pairs(a, per * a_len, c, per * c_len, per * work, |blk, a, c| {
         let mut scratch = vec![T::zero(); scratch_len];
         for (j, a) in a.chunks_exact_mut(a_len.max(1)).enumerate() {
             let c = &mut c[j * c_len..(j + 1) * c_len];
@@ -156,7 +149,7 @@ fn for_each_matrix<T: Float>(
                 || f(blk * per + j, a, c, &mut scratch),
             );
         }
-    });
+    })
 }
 
 /// The `b`-th matrix of `len` values of a batch stored one after another.
@@ -188,14 +181,9 @@ fn forward_one<T: Float>(
 /// The gradients of `q`, `k` and `v` from the output's gradient `g`: `dV` in one pass over
 /// the batch, `dQ` and `dK` in another, each shared between threads by matrix.
 fn backward<T: Float>(q: &[T], k: &[T], v: &[T], g: &[T], probs: &[T], z: Sizes, scale: T) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let mut dq = vec![T::zero(); q.len()];
-    let mut dk = vec![T::zero(); k.len()];
-    let mut dv = vec![T::zero(); v.len()];
-    for_each_matrix(
+    let (dv, _) = for_each_matrix(
         z,
-        &mut dv,
         z.s * z.ev,
-        &mut [],
         0,
         z.l * z.s * z.ev,
         0,
@@ -207,11 +195,9 @@ fn backward<T: Float>(q: &[T], k: &[T], v: &[T], g: &[T], probs: &[T], z: Sizes,
         },
     );
     let (work, scratch) = (z.l * z.s * (2 * z.e + z.ev), z.s * z.ev + z.l * z.s);
-    for_each_matrix(
+    let (dq, dk) = for_each_matrix(
         z,
-        &mut dq,
         z.l * z.e,
-        &mut dk,
         z.s * z.e,
         work,
         scratch,

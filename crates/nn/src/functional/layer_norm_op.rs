@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_tensor::tuning::ROW_BLOCK_VALUES;
-use ferrograd_tensor::{for_each_block_pair_mut, wide, Float, Result, Tensor};
+use ferrograd_tensor::{wide, zeroed_block_pairs, Float, Result, Tensor};
 
 use super::lanes::{lane_sum, lane_sum2};
 
@@ -82,15 +82,13 @@ fn forward_rows<T: Float>(
     b: Option<&[T]>,
     eps: T,
 ) -> (Vec<T>, RowStats<T>) {
-    let mut out = vec![T::zero(); rows * k];
-    let mut stats = vec![T::zero(); 2 * rows];
     if k == 0 {
-        return (out, RowStats(stats));
+        return (Vec::new(), RowStats(vec![T::zero(); 2 * rows]));
     }
     let n = T::of(k as f64);
     let per = block_rows(k);
     // Blocks of rows shared between threads; each row's work is a few passes over it.
-    for_each_block_pair_mut(&mut out, per * k, &mut stats, 2 * per, 4 * per * k, |i, out, stats| {
+    let (out, stats) = zeroed_block_pairs(rows * k, per * k, 2 * rows, 2 * per, 4 * per * k, |i, out, stats| {
         let x = &x[i * per * k..][..out.len()];
         wide(
             #[inline(always)]
@@ -170,7 +168,7 @@ fn fused_backward<T: Float>(
         Some(w) => w.try_value()?.to_vec(),
         None => vec![T::one(); k],
     };
-    let mut dx = vec![T::zero(); rows * k];
+    let mut dx = Vec::new();
     let mut dw = vec![T::zero(); k];
     let mut db = vec![T::zero(); k];
     if k > 0 {
@@ -180,16 +178,23 @@ fn fused_backward<T: Float>(
         let per = block_rows(k);
         // Blocks of rows shared between threads, each with its own sums for `dw` and `db`
         // (`2k` values), added up afterwards in the order of the blocks.
-        let mut sums = vec![T::zero(); rows.div_ceil(per) * 2 * k];
-        for_each_block_pair_mut(&mut dx, per * k, &mut sums, 2 * k, 4 * per * k, |i, dx, sums| {
-            let at = i * per * k..i * per * k + dx.len();
-            let stats = &stats.0[2 * i * per..];
-            let (dw, db) = sums.split_at_mut(k);
-            wide(
-                #[inline(always)]
-                || backward_loop(&g[at.clone()], &x[at], &w, stats, k, n, dx, dw, db),
-            );
-        });
+        let sums;
+        (dx, sums) = zeroed_block_pairs(
+            rows * k,
+            per * k,
+            rows.div_ceil(per) * 2 * k,
+            2 * k,
+            4 * per * k,
+            |i, dx, sums| {
+                let at = i * per * k..i * per * k + dx.len();
+                let stats = &stats.0[2 * i * per..];
+                let (dw, db) = sums.split_at_mut(k);
+                wide(
+                    #[inline(always)]
+                    || backward_loop(&g[at.clone()], &x[at], &w, stats, k, n, dx, dw, db),
+                );
+            },
+        );
         for block in sums.chunks_exact(2 * k) {
             let (bw, bb) = block.split_at(k);
             dw.iter_mut().zip(bw).for_each(|(d, &s)| *d += s);
