@@ -15,7 +15,7 @@ use std::rc::Rc;
 use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_tensor::{output_buffer, wide, Float, Result, Tensor};
 
-use super::lanes::{lane_sum, lane_sum2};
+use super::lanes::{lane_sum2_rows, lane_sum_rows};
 
 /// The output of batch norm in training for `input` seen as `[n, c, l]` (checked by the
 /// caller), and the batch's per-channel mean and biased variance (`[c]` each, for the running
@@ -41,15 +41,14 @@ pub(crate) fn fused_batch_norm_train<T: Float>(
         wide(
             #[inline(always)]
             || {
-                for (r, row) in x.chunks_exact(l).enumerate() {
-                    mean[r % c] += lane_sum(row, |v| v);
+                // Each channel's statistics over its `n` rows in one set of partial sums.
+                let x: &[T] = &x;
+                let rows = |ch: usize| (0..n).map(move |i| &x[(i * c + ch) * l..][..l]);
+                for (ch, (m, v)) in mean.iter_mut().zip(var.iter_mut()).enumerate() {
+                    *m = lane_sum_rows(rows(ch), |v| v) / count;
+                    let mean = *m;
+                    *v = lane_sum_rows(rows(ch), |v| (v - mean) * (v - mean)) / count;
                 }
-                mean.iter_mut().for_each(|m| *m /= count);
-                for (r, row) in x.chunks_exact(l).enumerate() {
-                    let m = mean[r % c];
-                    var[r % c] += lane_sum(row, |v| (v - m) * (v - m));
-                }
-                var.iter_mut().for_each(|v| *v /= count);
                 for (r, row) in x.chunks_exact(l).enumerate() {
                     let ch = r % c;
                     // As PyTorch's kernel: `x·α + β` with `α = w·rstd`, `β = b - mean·α`.
@@ -119,11 +118,12 @@ fn fused_backward<T: Float>(
         wide(
             #[inline(always)]
             || {
-                for (r, (gr, xr)) in g.chunks_exact(l).zip(x.chunks_exact(l)).enumerate() {
-                    let ch = r % c;
+                // Each channel's sums over its `n` rows in one set of partial sums.
+                let rows = |ch: usize| (0..n).map(move |i| (i * c + ch) * l..(i * c + ch + 1) * l);
+                for (ch, (sg, sgx)) in sum_g.iter_mut().zip(sum_g_xhat.iter_mut()).enumerate() {
                     let (m, rs) = (mean[ch], rstd[ch]);
-                    sum_g[ch] += lane_sum(gr, |g| g);
-                    sum_g_xhat[ch] += lane_sum2(gr, xr, |g, v| g * (v - m) * rs);
+                    *sg = lane_sum_rows(rows(ch).map(|at| &g[at]), |g| g);
+                    *sgx = lane_sum2_rows(rows(ch).map(|at| (&g[at.clone()], &x[at])), |g, v| g * (v - m) * rs);
                 }
                 let count = T::of((n * l) as f64);
                 for (r, (gr, xr)) in g.chunks_exact(l).zip(x.chunks_exact(l)).enumerate() {
