@@ -289,8 +289,8 @@ fn zeroed<T: Float>(block: &mut [MaybeUninit<T>]) -> &mut [T] {
 }
 
 /// An empty vector with room for `len` values, for a big result about to be written in full
-/// (by `extend`, or as [`filled_vec`] does): a [`recycle`]d buffer of that length if there is
-/// one, else memory fresh from the allocator, in neither case cleared first.
+/// (by `extend`, or as the elementwise kernels fill theirs): a [`recycle`]d buffer of that
+/// length if there is one, else memory fresh from the allocator, in neither case cleared first.
 pub fn output_buffer<T: Float>(len: usize) -> Vec<T> {
     let mut v = take_spare(len).unwrap_or_else(|| {
         tune_allocator();
