@@ -81,14 +81,14 @@ impl<T: Float> Tensor<T> {
         let a = Batch::new(self.data.broadcast(full(m, k)).expect("batch shape checked"));
         let b = Batch::new(other.data.broadcast(full(k, n)).expect("batch shape checked"));
         // Matrices in blocks of about `ROW_BLOCK_VALUES` multiply-adds, shared between threads;
-        // each product by the path `mm` would take (attention's 16x16x16: the kernel).
+        // each product by the path `mm` would take (attention's 16x16x16: the kernel, writing
+        // into the output).
         let per = (ROW_BLOCK_VALUES / (m * n * k).max(1)).clamp(1, nb.max(1));
         let out = crate::parallel::zeroed_blocks(nb * m * n, per * m * n, per * m * n * k, |blk, block| {
             for (j, c) in block.chunks_exact_mut((m * n).max(1)).enumerate() {
                 let i = blk * per + j;
                 let c = ndarray::ArrayViewMut2::from_shape((m, n), c).expect("m·n values");
-                let (a, b) = (a.matrix(i), b.matrix(i));
-                gemm(a, b, None).assign_to(c);
+                gemm_into(a.matrix(i), b.matrix(i), c);
             }
         });
         let mut shape = batch;
@@ -228,7 +228,7 @@ pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: O
         "gemm: the bias must have one value per column"
     );
     // The f32 kernel adds the bias as it stores C; every other path adds it afterwards.
-    let kernel = crate::kernels::gemm::available::<T>() && n >= SKINNY && m >= crate::kernels::gemm::MR;
+    let kernel = kernel_fits::<T>(m, n);
     if kernel && m * n * k < KERNEL_MAX_GEMM {
         return kernel_product(a, b, bias);
     }
@@ -243,6 +243,24 @@ pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: O
         }
     }
     c
+}
+
+/// Whether the f32 kernel can take a product with C `m x n`: `T` is `f32` on a CPU with
+/// AVX-512F, C has a full block of rows and a row of B at least `SKINNY` columns.
+fn kernel_fits<T: Float>(m: usize, n: usize) -> bool {
+    crate::kernels::gemm::available::<T>() && n >= SKINNY && m >= crate::kernels::gemm::MR
+}
+
+/// [`gemm`] without a bias, written into `c` (rows contiguous): a product the kernel takes on
+/// one thread is written there directly, any other is computed by `gemm` and copied in. The
+/// values are `gemm`'s either way.
+fn gemm_into<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, c: ndarray::ArrayViewMut2<'_, T>) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    if kernel_fits::<T>(m, n) && m * n * k < JOIN_GEMM.min(KERNEL_MAX_GEMM) {
+        crate::kernels::gemm::product(a, b, c);
+    } else {
+        gemm(a, b, None).assign_to(c);
+    }
 }
 
 /// `A·B` by every path but the f32 kernel's.

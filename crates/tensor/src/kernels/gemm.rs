@@ -16,9 +16,7 @@
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
-use ndarray::ArrayView2;
-#[cfg(test)]
-use ndarray::ArrayViewMut2;
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 use crate::Float;
 
@@ -44,7 +42,6 @@ pub fn available<T: Float>() -> bool {
 ///
 /// # Panics
 /// If [`available`] is false, or the shapes do not match.
-#[cfg(test)]
 pub fn product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, mut c: ArrayViewMut2<'_, T>) {
     assert!(
         c.dim() == (a.nrows(), b.ncols()),
