@@ -188,13 +188,27 @@ fn pack<'p, T: Float>(b: ArrayView2<'_, T>, packed: &'p mut Vec<f32>) -> &'p [f3
                 }
             }
         } else {
-            // Row by row of the panel, reading `width` columns of B side by side: for a
-            // transposed view that is `width` streams through memory, each read in order.
+            // A transposed view (each column of B contiguous): blocks of 16x16 transposed in
+            // registers, for the rows and columns of the panel they cover.
+            #[cfg(target_arch = "x86_64")]
+            let (rows, halves) = if rsb == 1 {
+                // SAFETY: AVX-512F is there (the kernel's callers check `available`); columns
+                // j0..j0 + width of B are contiguous from `b + j·csb` for their k values.
+                unsafe { pack_transposed(b.offset(j0 as isize * csb), csb, k, width, panel) }
+            } else {
+                (0, 0)
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let (rows, halves) = (0, 0);
+            // The rest element by element, row by row of the panel, reading `width` columns of
+            // B side by side: for a transposed view that is `width` streams through memory,
+            // each read in order.
             for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
-                row[..width]
+                let from = if p < rows { halves * 16 } else { 0 };
+                row[from..width]
                     .iter_mut()
                     .enumerate()
-                    .for_each(|(j, v)| *v = at(p, j0 + j));
+                    .for_each(|(j, v)| *v = at(p, j0 + from + j));
             }
         }
         if width < NR {
@@ -202,6 +216,80 @@ fn pack<'p, T: Float>(b: ArrayView2<'_, T>, packed: &'p mut Vec<f32>) -> &'p [f3
         }
     }
     &packed[..len]
+}
+
+/// Writes rows `0..rows` of a panel (`rows` = `k` rounded down to 16) at columns
+/// `0..halves·16` (`halves` = `width / 16`) from the `width` columns of a column-major B, the
+/// first at `b` and each `csb` after the one before, by transposing blocks of 16x16 values in
+/// registers; returns `(rows, halves)`. The rest of the panel is left to the caller.
+///
+/// The transpose interleaves 32-bit, then 64-bit elements of pairs of registers, then moves
+/// 128-bit lanes twice: four rounds of 16 shuffles for 256 values, where one value at a time
+/// costs a load and a store each.
+///
+/// # Safety
+/// AVX-512F must be available; column `j < width` of B must have `k` contiguous values at
+/// `b + j·csb`, and `panel` must hold `k` rows of `NR`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_transposed(b: *const f32, csb: isize, k: usize, width: usize, panel: &mut [f32]) -> (usize, usize) {
+    let (rows, halves) = (k / 16 * 16, width / 16);
+    assert!(panel.len() >= k * NR && halves <= NR / 16);
+    for half in 0..halves {
+        for p0 in (0..rows).step_by(16) {
+            let mut r = [_mm512_setzero_ps(); 16];
+            for (j, r) in r.iter_mut().enumerate() {
+                // SAFETY: values p0..p0 + 16 of column half·16 + j, inside B (the caller's word).
+                *r = unsafe { _mm512_loadu_ps(b.offset((half * 16 + j) as isize * csb + p0 as isize)) };
+            }
+            let t = transpose_16x16(r);
+            for (p, t) in t.iter().enumerate() {
+                // SAFETY: row p0 + p < k of the panel, columns half·16..half·16 + 16 < NR.
+                unsafe { _mm512_storeu_ps(panel.as_mut_ptr().add((p0 + p) * NR + half * 16), *t) };
+            }
+        }
+    }
+    (rows, halves)
+}
+
+/// The transpose of 16 rows of 16 values: element `i` of result `j` is element `j` of row `i`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn transpose_16x16(r: [__m512; 16]) -> [__m512; 16] {
+    let pd = _mm512_castps_pd;
+    let ps = _mm512_castpd_ps;
+    // Pairs of rows, 32-bit elements interleaved: t[2i] = (r[2i][0], r[2i+1][0], r[2i][1],
+    // r[2i+1][1] | ...per 128-bit lane), t[2i + 1] the upper halves of each lane.
+    let mut t = [_mm512_setzero_ps(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // Pairs of pairs, 64-bit elements interleaved: each 128-bit lane of u[4i + c] holds
+    // column 4·lane + c of rows 4i..4i + 4.
+    let mut u = [_mm512_setzero_ps(); 16];
+    for i in 0..4 {
+        let (a, b, c, d) = (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]);
+        u[4 * i] = ps(_mm512_unpacklo_pd(pd(a), pd(c)));
+        u[4 * i + 1] = ps(_mm512_unpackhi_pd(pd(a), pd(c)));
+        u[4 * i + 2] = ps(_mm512_unpacklo_pd(pd(b), pd(d)));
+        u[4 * i + 3] = ps(_mm512_unpackhi_pd(pd(b), pd(d)));
+    }
+    // 128-bit lanes: lanes 0 and 2 (0x88) or 1 and 3 (0xdd) of two registers, twice.
+    let mut v = [_mm512_setzero_ps(); 16];
+    for c in 0..4 {
+        for h in 0..2 {
+            let (a, b) = (u[8 * h + c], u[8 * h + 4 + c]);
+            v[8 * h + c] = _mm512_shuffle_f32x4::<0x88>(a, b);
+            v[8 * h + 4 + c] = _mm512_shuffle_f32x4::<0xdd>(a, b);
+        }
+    }
+    let mut out = [_mm512_setzero_ps(); 16];
+    for c in 0..8 {
+        out[c] = _mm512_shuffle_f32x4::<0x88>(v[c], v[8 + c]);
+        out[8 + c] = _mm512_shuffle_f32x4::<0xdd>(v[c], v[8 + c]);
+    }
+    out
 }
 
 /// One call of the kernel: rows of A from `a` (`rsa`/`csa` apart), a panel of `k·NR` values,
@@ -300,6 +388,25 @@ unsafe fn kernel<const R: usize>(
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    #[test]
+    fn a_transposed_b_packs_as_the_element_by_element_copy() {
+        if !available::<f32>() {
+            return;
+        }
+        // Whole blocks of 16x16, rows and columns past them, a narrow last panel.
+        for (k, n) in [(16, 32), (37, 75), (15, 40), (64, 17), (33, 140)] {
+            let b = ndarray::Array2::from_shape_fn((n, k), |(j, p)| (p * 1000 + j) as f32);
+            let b = b.t(); // [k, n], each column contiguous
+            let mut packed = Vec::new();
+            let got = pack(b, &mut packed).to_vec();
+            let want: Vec<f32> = (0..n.div_ceil(NR))
+                .flat_map(|jp| (0..k).flat_map(move |p| (0..NR).map(move |j| (p, jp * NR + j))))
+                .map(|(p, j)| if j < n { b[[p, j]] } else { 0.0 })
+                .collect();
+            assert_eq!(got, want, "k {k}, n {n}");
+        }
+    }
 
     #[test]
     fn every_shape_edge_and_layout_gives_the_product() {
