@@ -97,6 +97,10 @@ impl<T: Float> Tensor<T> {
             ));
         }
         let shape = broadcast_shape(op, self.shape(), other.shape())?;
+        if let (Some(a), Some(b)) = (self.data.as_slice(), other.data.as_slice()) {
+            let out = crate::broadcast::zip(a, self.shape(), b, other.shape(), &shape, &f);
+            return Ok(Tensor::from_standard(out, &shape));
+        }
         let a = self.data.broadcast(shape.clone()).expect("shape checked");
         let b = other.data.broadcast(shape).expect("shape checked");
         Ok(Tensor::from_array(Zip::from(&a).and(&b).map_collect(|&a, &b| f(a, b))))

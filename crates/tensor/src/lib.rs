@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod broadcast;
 mod categorical;
 mod conv;
 pub mod cpu;
