@@ -1,5 +1,5 @@
 //! Sliding windows over the last two dimensions, the kernels of convolution and pooling:
-//! `im2col` (every window laid out as a row) and its adjoint `col2im`, the argmax of each
+//! `im2col` (every window laid out as a column) and its adjoint `col2im`, the argmax of each
 //! window for max pooling, and a row-wise gather / scatter-add pair that routes values by
 //! those indices.
 //!
@@ -133,65 +133,117 @@ struct Runs {
 }
 
 /// One run of [`Runs`]: `len` elements, the first at `at_plane` in the plane and the next
-/// `plane_step` further on each; in the rows, the column of the kernel element in the row of
-/// window `(oy, ox_lo)`, the next a row further on each.
+/// `plane_step` further on each; in a row of the columns, the windows `window..window + len`.
 struct Run {
     at_plane: usize,
     plane_step: usize,
-    column: usize,
     window: usize,
     len: usize,
 }
 
-impl Run {
-    /// The run's first position in rows of `row_len` values (one channel's columns first).
-    #[inline(always)]
-    fn at_rows(&self, row_len: usize) -> usize {
-        self.window * row_len + self.column
-    }
+/// The windows of one kernel element as one block, when the stride is 1 and there are as many
+/// windows per row as the plane has columns (a "same" convolution): the element window
+/// `t = oy·OW + ox` reads is then `t + shift` in the plane, for every window whose read is
+/// inside. `t_lo..t_hi` are the windows of the rows that read inside whose `t + shift` is in
+/// the plane; those among them in columns outside `ox_lo..ox_hi` read across the edge of a
+/// row, not what the kernel element reads (im2col writes them as zeros, col2im leaves them
+/// out). One block instead of a run per row: a few runs of a few values cost more in loop
+/// set-up than in copying.
+struct Block {
+    t_lo: usize,
+    t_hi: usize,
+    shift: isize,
+    ox_lo: usize,
+    ox_hi: usize,
 }
 
-impl Runs {
-    /// Calls `f` with every run, in the order of the kernel elements, then of the rows.
+impl Block {
+    /// The windows of `t_lo..t_hi` whose reads cross the edge of a row, as positions from
+    /// `t_lo`.
     #[inline(always)]
-    fn each(&self, mut f: impl FnMut(Run)) {
-        let (w, kw, ow) = (self.window.input[1], self.window.kernel[1], self.window.output[1]);
-        let [sy, sx] = self.window.stride;
-        for (ky, &(oy_lo, oy_hi, iy_lo)) in self.ys.iter().enumerate() {
-            for (kx, &(ox_lo, ox_hi, ix_lo)) in self.xs.iter().enumerate() {
-                if ox_lo == ox_hi {
-                    continue; // this element reads padding in every window
-                }
-                for (oy, iy) in (oy_lo..oy_hi).zip((iy_lo..).step_by(sy)) {
-                    f(Run {
-                        at_plane: iy * w + ix_lo,
-                        plane_step: sx,
-                        column: ky * kw + kx,
-                        window: oy * ow + ox_lo,
-                        len: ox_hi - ox_lo,
-                    });
+    fn each_edge(&self, ow: usize, mut f: impl FnMut(usize)) {
+        if self.ox_lo == 0 && self.ox_hi == ow {
+            return;
+        }
+        for oy in self.t_lo / ow..self.t_hi.div_ceil(ow) {
+            for ox in (0..self.ox_lo).chain(self.ox_hi..ow) {
+                let t = oy * ow + ox;
+                if (self.t_lo..self.t_hi).contains(&t) {
+                    f(t - self.t_lo);
                 }
             }
         }
     }
 }
 
+impl Runs {
+    /// Kernel element `kk`'s windows as one [`Block`], if the window's geometry allows it and
+    /// the element reads inside the plane at all.
+    fn block(&self, kk: usize) -> Option<Block> {
+        let win = &self.window;
+        let (w, ow) = (win.input[1], win.output[1]);
+        if win.stride != [1, 1] || w != ow {
+            return None;
+        }
+        let kw = win.kernel[1];
+        let ((oy_lo, oy_hi, iy_lo), (ox_lo, ox_hi, ix_lo)) = (self.ys[kk / kw], self.xs[kk % kw]);
+        if oy_lo == oy_hi || ox_lo == ox_hi {
+            return None;
+        }
+        let shift = (iy_lo * w + ix_lo) as isize - (oy_lo * ow + ox_lo) as isize;
+        let plane = (win.input[0] * w) as isize;
+        let t_lo = ((oy_lo * ow) as isize).max(-shift) as usize;
+        let t_hi = ((oy_hi * ow) as isize).min(plane - shift) as usize;
+        Some(Block {
+            t_lo,
+            t_hi: t_hi.max(t_lo),
+            shift,
+            ox_lo,
+            ox_hi,
+        })
+    }
+
+    /// Calls `f` with every run of kernel element `kk = ky·KW + kx`, row of windows by row.
+    #[inline(always)]
+    fn each_of(&self, kk: usize, mut f: impl FnMut(Run)) {
+        let (w, kw, ow) = (self.window.input[1], self.window.kernel[1], self.window.output[1]);
+        let [sy, sx] = self.window.stride;
+        let (oy_lo, oy_hi, iy_lo) = self.ys[kk / kw];
+        let (ox_lo, ox_hi, ix_lo) = self.xs[kk % kw];
+        if ox_lo == ox_hi {
+            return; // this element reads padding in every window
+        }
+        for (oy, iy) in (oy_lo..oy_hi).zip((iy_lo..).step_by(sy)) {
+            f(Run {
+                at_plane: iy * w + ix_lo,
+                plane_step: sx,
+                window: oy * ow + ox_lo,
+                len: ox_hi - ox_lo,
+            });
+        }
+    }
+}
+
 impl<T: Float> Tensor<T> {
-    /// Every window of a `[N, C, H, W]` tensor as a row: a 2-D tensor `[groups·N·OH·OW,
-    /// C/groups·KH·KW]` whose row `(g, n, oy, ox)` holds the window at `(oy, ox)` of sample
-    /// `n` over the channels of group `g`, ordered `(channel, ky, kx)`; padding reads 0. A
-    /// convolution is then one matrix product per group, each over a block of whole rows
-    /// (im2col).
-    pub fn im2col(&self, window: &Window2d, groups: usize) -> Result<Self> {
+    /// Every window of a `[N, C, H, W]` tensor as a column: a 2-D tensor `[C·KH·KW, N·OH·OW]`
+    /// whose row `(c, ky, kx)` holds, for each sample `n` and window `(oy, ox)`, the element
+    /// that kernel element `(ky, kx)` of channel `c` reads; padding reads 0. This is
+    /// `F.unfold`'s layout with the samples side by side, so a convolution is one product
+    /// `weight · columns` per group (the rows of a group's channels are one block), whose
+    /// result `[C_out, N·OH·OW]` has each output plane as a contiguous run (im2col).
+    ///
+    /// Each row is written in order, in runs of one row of windows (contiguous in the plane
+    /// as well when the stride is 1).
+    pub fn im2col(&self, window: &Window2d) -> Result<Self> {
         let op = "im2col";
         window.check(op)?;
         let [n, c, h, w] = match *self.shape() {
-            [n, c, h, w] if [h, w] == window.input && groups > 0 && c % groups == 0 => [n, c, h, w],
+            [n, c, h, w] if [h, w] == window.input => [n, c, h, w],
             _ => {
                 return Err(Error::invalid(
                     op,
                     format!(
-                        "expected an input [N, C, {}, {}] with C divisible by groups = {groups}, got {}",
+                        "expected an input [N, C, {}, {}], got {}",
                         window.input[0],
                         window.input[1],
                         Shape(self.shape().to_vec())
@@ -199,66 +251,83 @@ impl<T: Float> Tensor<T> {
                 ))
             }
         };
-        let (cg, k, l) = (c / groups, window.kernel_numel(), window.output_numel());
-        let row_len = cg * k;
+        let (k, l, ow) = (window.kernel_numel(), window.output_numel(), window.output[1]);
+        let row_len = n * l;
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let runs = window.runs();
-        // One block of rows per (group, sample), shared between threads; zeros where a window
-        // reads padding.
-        let out = zeroed_blocks(groups * n * l * row_len, l * row_len, l * row_len, |gb, rows| {
-            let (g, b) = (gb / n, gb % n);
-            for ci in 0..cg {
-                let plane = &x[(b * c + g * cg + ci) * h * w..][..h * w];
-                let rows = &mut rows[ci * k..];
-                runs.each(|run| {
-                    // Plain indices: a run is a few elements, less than `step_by`'s set-up.
-                    let (from, to) = (run.at_plane, run.at_rows(row_len));
-                    for j in 0..run.len {
-                        rows[to + j * row_len] = plane[from + j * run.plane_step];
+        // Blocks of whole rows shared between threads; zeros where a window reads padding.
+        let per = (crate::tuning::ROW_BLOCK_VALUES / row_len.max(1)).max(1);
+        let out = zeroed_blocks(c * k * row_len, per * row_len, per * row_len, |i, block| {
+            for (r, row) in block.chunks_exact_mut(row_len).enumerate() {
+                let (ci, kk) = ((i * per + r) / k, (i * per + r) % k);
+                let block = runs.block(kk);
+                for (b, row) in row.chunks_exact_mut(l).enumerate() {
+                    let plane = &x[(b * c + ci) * h * w..][..h * w];
+                    if let Some(block) = &block {
+                        let at = (block.t_lo as isize + block.shift) as usize;
+                        let to = &mut row[block.t_lo..block.t_hi];
+                        to.copy_from_slice(&plane[at..][..to.len()]);
+                        block.each_edge(ow, |t| to[t] = T::zero());
+                        continue;
                     }
-                });
+                    runs.each_of(kk, |run| {
+                        // Plain indices: a run is a few values, less than a call of `memcpy`
+                        // (which `copy_from_slice` is) or `step_by`'s set-up.
+                        let (to, from) = (&mut row[run.window..][..run.len], &plane[run.at_plane..]);
+                        for (j, t) in to.iter_mut().enumerate() {
+                            *t = from[j * run.plane_step];
+                        }
+                    });
+                }
             }
         });
-        Tensor::from_vec(out, &[groups * n * l, row_len])
+        Tensor::from_vec(out, &[c * k, row_len])
     }
 
-    /// The adjoint of [`im2col`](Tensor::im2col): adds each element of a `[groups·N·OH·OW,
-    /// C/groups·KH·KW]` tensor back into the `[N, C, H, W]` position it was read from
-    /// (col2im); elements read from padding are dropped.
-    pub fn col2im(&self, window: &Window2d, groups: usize) -> Result<Self> {
+    /// The adjoint of [`im2col`](Tensor::im2col): adds each element of a `[C·KH·KW,
+    /// N·OH·OW]` tensor back into the `[N, C, H, W]` position it was read from (col2im);
+    /// elements read from padding are dropped.
+    pub fn col2im(&self, window: &Window2d) -> Result<Self> {
         let op = "col2im";
         window.check(op)?;
         let (k, l) = (window.kernel_numel(), window.output_numel());
-        let [all_rows, row_len] = match *self.shape() {
-            [rows, row_len] if groups > 0 && l > 0 && rows % (groups * l) == 0 && row_len % k == 0 => [rows, row_len],
+        let [rows, row_len] = match *self.shape() {
+            [rows, row_len] if l > 0 && rows % k == 0 && row_len % l == 0 => [rows, row_len],
             _ => {
                 return Err(Error::invalid(
                     op,
-                    format!(
-                        "expected columns [{groups}·N·{l}, C/{groups}·{k}], got {}",
-                        Shape(self.shape().to_vec())
-                    ),
+                    format!("expected columns [C·{k}, N·{l}], got {}", Shape(self.shape().to_vec())),
                 ))
             }
         };
-        let (n, cg) = (all_rows / (groups * l), row_len / k);
-        let c = groups * cg;
+        let (n, c) = (row_len / l, rows / k);
         let [h, w] = window.input;
         let cols = self.data.as_standard_layout();
         let cols = cols.as_slice().expect("standard layout");
         let runs = window.runs();
-        // One block per sample (its planes of every group), shared between threads.
-        let out = zeroed_blocks(n * c * h * w, c * h * w, groups * l * row_len, |b, sample| {
-            for g in 0..groups {
-                let rows = &cols[(g * n + b) * l * row_len..][..l * row_len];
-                for ci in 0..cg {
-                    let plane = &mut sample[(g * cg + ci) * h * w..][..h * w];
-                    let rows = &rows[ci * k..];
-                    runs.each(|run| {
-                        let (to, from) = (run.at_plane, run.at_rows(row_len));
-                        for j in 0..run.len {
-                            plane[to + j * run.plane_step] += rows[from + j * row_len];
+        // One block per sample (its planes), shared between threads.
+        let blocks: Vec<Option<Block>> = (0..k).map(|kk| runs.block(kk)).collect();
+        let ow = window.output[1];
+        let out = zeroed_blocks(n * c * h * w, c * h * w, c * k * l, |b, sample| {
+            let mut scratch = Vec::new();
+            for (ci, plane) in sample.chunks_exact_mut(h * w).enumerate() {
+                for (kk, block) in blocks.iter().enumerate() {
+                    let row = &cols[(ci * k + kk) * row_len + b * l..][..l];
+                    if let Some(block) = block {
+                        // The block's values with those of the edge-crossing windows zeroed.
+                        scratch.clear();
+                        scratch.extend_from_slice(&row[block.t_lo..block.t_hi]);
+                        block.each_edge(ow, |t| scratch[t] = T::zero());
+                        let at = (block.t_lo as isize + block.shift) as usize;
+                        let to = &mut plane[at..][..scratch.len()];
+                        to.iter_mut().zip(&scratch).for_each(|(t, &v)| *t += v);
+                        continue;
+                    }
+                    runs.each_of(kk, |run| {
+                        let (from, to) = (&row[run.window..][..run.len], &mut plane[run.at_plane..]);
+                        for (j, &v) in from.iter().enumerate() {
+                            to[j * run.plane_step] += v;
                         }
                     });
                 }
@@ -457,26 +526,23 @@ mod tests {
         }
     }
 
-    /// Every window of every sample and group, element by element, from the definition.
-    fn naive_im2col(x: &Tensor<f64>, win: &Window2d, groups: usize) -> Vec<f64> {
+    /// Every window of every sample, element by element, from the definition, in the
+    /// columns layout: row `(c, ky, kx)`, column `(n, oy, ox)`.
+    fn naive_im2col(x: &Tensor<f64>, win: &Window2d) -> Vec<f64> {
         let [n, c, h, w] = *x.shape() else { unreachable!() };
-        let (cg, x) = (c / groups, x.to_vec());
+        let x = x.to_vec();
         let mut out = vec![];
-        for g in 0..groups {
-            for b in 0..n {
-                for oy in 0..win.output[0] {
-                    for ox in 0..win.output[1] {
-                        for ci in 0..cg {
-                            for ky in 0..win.kernel[0] {
-                                for kx in 0..win.kernel[1] {
-                                    let iy =
-                                        (oy * win.stride[0] + ky * win.dilation[0]) as isize - win.padding[0] as isize;
-                                    let ix =
-                                        (ox * win.stride[1] + kx * win.dilation[1]) as isize - win.padding[1] as isize;
-                                    let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
-                                    let at = (((b * c + g * cg + ci) * h) as isize + iy) * w as isize + ix;
-                                    out.push(if inside { x[at as usize] } else { 0.0 });
-                                }
+        for ci in 0..c {
+            for ky in 0..win.kernel[0] {
+                for kx in 0..win.kernel[1] {
+                    for b in 0..n {
+                        for oy in 0..win.output[0] {
+                            for ox in 0..win.output[1] {
+                                let iy = (oy * win.stride[0] + ky * win.dilation[0]) as isize - win.padding[0] as isize;
+                                let ix = (ox * win.stride[1] + kx * win.dilation[1]) as isize - win.padding[1] as isize;
+                                let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
+                                let at = (((b * c + ci) * h) as isize + iy) * w as isize + ix;
+                                out.push(if inside { x[at as usize] } else { 0.0 });
                             }
                         }
                     }
@@ -486,15 +552,27 @@ mod tests {
         out
     }
 
+    /// `<im2col(x), y> = <x, col2im(y)>` for a random `y`: col2im is im2col's adjoint.
+    fn assert_adjoint(x: &Tensor<f64>, win: &Window2d) {
+        let cols = x.im2col(win).unwrap();
+        let y = Tensor::<f64>::randn(cols.shape(), 8);
+        let back = y.col2im(win).unwrap();
+        assert_eq!(back.shape(), x.shape());
+        let lhs: f64 = cols.to_vec().iter().zip(y.to_vec()).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.to_vec().iter().zip(back.to_vec()).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-12 * lhs.abs().max(1.0), "{win:?}: {lhs} {rhs}");
+    }
+
     #[test]
     fn im2col_matches_the_definition_with_stride_dilation_and_wide_padding() {
         // Kernel elements that read padding in every window, strides that skip columns,
-        // windows wider than the plane.
-        for (input, kernel, stride, dilation, padding, groups) in [
-            ([2, 2], [3, 3], [1, 1], [2, 2], [2, 2], 1),
+        // windows wider than the plane, more rows than one block of the threads holds.
+        for (input, kernel, stride, dilation, padding, samples) in [
+            ([2, 2], [3, 3], [1, 1], [2, 2], [2, 2], 2),
             ([5, 7], [3, 2], [2, 3], [1, 2], [1, 0], 2),
-            ([1, 1], [3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ([1, 1], [3, 3], [1, 1], [1, 1], [1, 1], 2),
             ([6, 4], [2, 3], [3, 1], [2, 1], [0, 2], 2),
+            ([8, 8], [3, 3], [1, 1], [1, 1], [1, 1], 70),
         ] {
             let out = |a: usize| (input[a] + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1) / stride[a] + 1;
             let win = Window2d {
@@ -505,15 +583,9 @@ mod tests {
                 dilation,
                 padding,
             };
-            let x = Tensor::<f64>::randn(&[2, 4, input[0], input[1]], 7);
-            let cols = x.im2col(&win, groups).unwrap();
-            assert_eq!(cols.to_vec(), naive_im2col(&x, &win, groups), "{win:?}");
-            // col2im is its adjoint: <im2col(x), y> = <x, col2im(y)>.
-            let y = Tensor::<f64>::randn(cols.shape(), 8);
-            let back = y.col2im(&win, groups).unwrap();
-            let lhs: f64 = cols.to_vec().iter().zip(y.to_vec()).map(|(a, b)| a * b).sum();
-            let rhs: f64 = x.to_vec().iter().zip(back.to_vec()).map(|(a, b)| a * b).sum();
-            assert!((lhs - rhs).abs() < 1e-12 * lhs.abs().max(1.0), "{win:?}: {lhs} {rhs}");
+            let x = Tensor::<f64>::randn(&[samples, 4, input[0], input[1]], 7);
+            assert_eq!(x.im2col(&win).unwrap().to_vec(), naive_im2col(&x, &win), "{win:?}");
+            assert_adjoint(&x, &win);
         }
     }
 
@@ -521,22 +593,19 @@ mod tests {
     fn im2col_lays_out_each_window_and_col2im_is_its_adjoint() {
         let x = Tensor::<f64>::from_vec((1..=9).map(f64::from).collect(), &[1, 1, 3, 3]).unwrap();
         let win = window([3, 3], [2, 2], 1, 0);
-        let cols = x.im2col(&win, 1).unwrap();
+        let cols = x.im2col(&win).unwrap();
         assert_eq!(cols.shape(), [4, 4]);
+        // Row (ky, kx), the element each of the four windows reads there.
         assert_eq!(
             cols.to_vec(),
             [1., 2., 4., 5., 2., 3., 5., 6., 4., 5., 7., 8., 5., 6., 8., 9.]
         );
-        // <im2col(x), y> = <x, col2im(y)> with padding, stride and groups.
-        let x = Tensor::<f64>::randn(&[2, 4, 5, 4], 1);
-        let win = window([5, 4], [3, 2], 2, 1);
-        let cols = x.im2col(&win, 2).unwrap();
-        let y = Tensor::<f64>::randn(cols.shape(), 2);
-        let back = y.col2im(&win, 2).unwrap();
-        assert_eq!(back.shape(), x.shape());
-        let lhs: f64 = cols.to_vec().iter().zip(y.to_vec()).map(|(a, b)| a * b).sum();
-        let rhs: f64 = x.to_vec().iter().zip(back.to_vec()).map(|(a, b)| a * b).sum();
-        assert!((lhs - rhs).abs() < 1e-12 * lhs.abs().max(1.0), "{lhs} {rhs}");
+        assert_adjoint(&Tensor::<f64>::randn(&[2, 4, 5, 4], 1), &window([5, 4], [3, 2], 2, 1));
+        // Shapes that do not fit are errors that name them.
+        let err = cols.col2im(&window([3, 3], [2, 3], 1, 0)).unwrap_err().to_string();
+        assert!(err.contains("col2im") && err.contains("[4, 4]"), "{err}");
+        let err = x.im2col(&window([4, 3], [2, 2], 1, 0)).unwrap_err().to_string();
+        assert!(err.contains("im2col") && err.contains("[1, 1, 3, 3]"), "{err}");
     }
 
     #[test]

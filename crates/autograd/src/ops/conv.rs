@@ -7,23 +7,23 @@ use ferrograd_tensor::{Float, IndexTensor, Result, Tensor, Window2d};
 use crate::Var;
 
 impl<T: Float> Var<T> {
-    /// Every window of a `[N, C, H, W]` `Var` as a row, `[groups·N·OH·OW, C/groups·KH·KW]`
-    /// (see [`Tensor::im2col`]); gradient: [`col2im`](Var::col2im) of the output gradient.
-    pub fn im2col(&self, window: &Window2d, groups: usize) -> Result<Var<T>> {
-        let out = self.value().im2col(window, groups)?;
+    /// Every window of a `[N, C, H, W]` `Var` as a column, `[C·KH·KW, N·OH·OW]` (see
+    /// [`Tensor::im2col`]); gradient: [`col2im`](Var::col2im) of the output gradient.
+    pub fn im2col(&self, window: &Window2d) -> Result<Var<T>> {
+        let out = self.value().im2col(window)?;
         let window = *window;
         Ok(Var::from_op("Im2ColBackward0", out, [self.clone()], move |g, _, _| {
-            Ok([Some(g.col2im(&window, groups)?)])
+            Ok([Some(g.col2im(&window)?)])
         }))
     }
 
-    /// Adds windows laid out as rows back into `[N, C, H, W]` (see [`Tensor::col2im`]), the
-    /// adjoint of [`im2col`](Var::im2col); gradient: `im2col` of the output gradient.
-    pub fn col2im(&self, window: &Window2d, groups: usize) -> Result<Var<T>> {
-        let out = self.value().col2im(window, groups)?;
+    /// Adds windows laid out as columns back into `[N, C, H, W]` (see [`Tensor::col2im`]),
+    /// the adjoint of [`im2col`](Var::im2col); gradient: `im2col` of the output gradient.
+    pub fn col2im(&self, window: &Window2d) -> Result<Var<T>> {
+        let out = self.value().col2im(window)?;
         let window = *window;
         Ok(Var::from_op("Col2ImBackward0", out, [self.clone()], move |g, _, _| {
-            Ok([Some(g.im2col(&window, groups)?)])
+            Ok([Some(g.im2col(&window)?)])
         }))
     }
 

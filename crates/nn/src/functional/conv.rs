@@ -1,6 +1,6 @@
 //! `conv1d` / `conv2d`, as `torch.nn.functional`: every window of the input laid out as a
-//! row ([`Var::im2col`]) and multiplied by the flattened weight in one matrix product per
-//! group. The gradient is that of the product and of `im2col` (whose adjoint is `col2im`),
+//! column ([`Var::im2col`]) and the flattened weight multiplied by them in one matrix product
+//! per group. The gradient is that of the product and of `im2col` (whose adjoint is `col2im`),
 //! so a convolution can be differentiated twice.
 
 use ferrograd_autograd::Var;
@@ -336,25 +336,27 @@ fn conv<T: Float>(
     let n = shape[0];
     let [h, w] = window.input;
     let x = input.reshape(&[n, shape[1], h, w])?;
-    let cols = x.im2col(&window, groups)?; // [groups·N·L, C_in/groups·K]
+    let cols = x.im2col(&window)?; // [C_in·K, N·L]
     let (l, row_len) = (window.output_numel(), group_channels * window.kernel_numel());
+    let w2 = weight.reshape(&[out_channels, row_len])?;
     let y = if groups == 1 {
-        cols.linear(&weight.reshape(&[out_channels, row_len])?, bias)?
+        w2.matmul(&cols)?
     } else {
+        // The rows of group g's input channels are one block of the columns.
         let og = out_channels / groups;
-        let w2 = weight.reshape(&[out_channels, row_len])?;
         let parts = (0..groups)
-            .map(|g| {
-                let b = bias.map(|b| b.narrow(0, g * og, og)).transpose()?;
-                cols.narrow(0, g * n * l, n * l)?
-                    .linear(&w2.narrow(0, g * og, og)?, b.as_ref())
-            })
+            .map(|g| w2.narrow(0, g * og, og)?.matmul(&cols.narrow(0, g * row_len, row_len)?))
             .collect::<Result<Vec<_>>>()?;
-        Var::concat(&parts, 1)?
-    }; // [N·L, C_out]
+        Var::concat(&parts, 0)?
+    }; // [C_out, N·L]
+    let y = match bias {
+        Some(b) => y.try_add(&b.reshape(&[out_channels, 1])?)?,
+        None => y,
+    };
     let mut out_shape = vec![n, out_channels];
     out_shape.extend(&out_size);
-    let y = y.reshape(&[n, l, out_channels])?.batch_transpose()?;
+    // [C_out, N, L] -> [N, C_out, L]: a copy of runs of L values.
+    let y = y.reshape(&[out_channels, n, l])?.transpose(0, 1)?;
     if batched {
         y.reshape(&out_shape)
     } else {

@@ -339,7 +339,7 @@ pub fn avg_pool2d<T: Float>(x: &Var<T>, options: &AvgPoolOptions) -> Result<Var<
         return Err(Error::invalid(op, "divisor must be not zero"));
     }
     let l = window.output_numel();
-    let sums = x.reshape(&[n * c, 1, h, w])?.im2col(&window, 1)?.sum_dim(-1, false)?;
+    let sums = x.reshape(&[n * c, 1, h, w])?.im2col(&window)?.sum_dim(0, false)?;
     let divisor = Var::new(avg_divisors(&window, o)?);
     let out = sums.reshape(&[n * c, l])?.try_div(&divisor)?;
     out.reshape(&out_shape(batched, n, c, &window, 2))
