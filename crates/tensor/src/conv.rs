@@ -5,6 +5,7 @@
 //!
 //! A one-dimensional window is the same thing with a height of 1.
 
+use crate::kernels::wide;
 use crate::parallel::{for_each_block_mut, zeroed_blocks};
 use crate::{Error, Float, IndexTensor, Result, Shape, Tensor};
 
@@ -145,34 +146,20 @@ struct Run {
 /// windows per row as the plane has columns (a "same" convolution): the element window
 /// `t = oy·OW + ox` reads is then `t + shift` in the plane, for every window whose read is
 /// inside. `t_lo..t_hi` are the windows of the rows that read inside whose `t + shift` is in
-/// the plane; those among them in columns outside `ox_lo..ox_hi` read across the edge of a
-/// row, not what the kernel element reads (im2col writes them as zeros, col2im leaves them
-/// out). One block instead of a run per row: a few runs of a few values cost more in loop
-/// set-up than in copying.
+/// the plane; those among them in columns outside the kernel element's range read across the
+/// edge of a row, not what the kernel element reads: `keep` is false for them (im2col writes
+/// zeros there, col2im leaves them out). One loop over the block instead of a run per row: a
+/// few runs of a few values cost more in loop set-up than in copying.
 struct Block {
     t_lo: usize,
-    t_hi: usize,
     shift: isize,
-    ox_lo: usize,
-    ox_hi: usize,
+    keep: Vec<bool>,
 }
 
 impl Block {
-    /// The windows of `t_lo..t_hi` whose reads cross the edge of a row, as positions from
-    /// `t_lo`.
-    #[inline(always)]
-    fn each_edge(&self, ow: usize, mut f: impl FnMut(usize)) {
-        if self.ox_lo == 0 && self.ox_hi == ow {
-            return;
-        }
-        for oy in self.t_lo / ow..self.t_hi.div_ceil(ow) {
-            for ox in (0..self.ox_lo).chain(self.ox_hi..ow) {
-                let t = oy * ow + ox;
-                if (self.t_lo..self.t_hi).contains(&t) {
-                    f(t - self.t_lo);
-                }
-            }
-        }
+    /// The block's first position in the plane.
+    fn at_plane(&self) -> usize {
+        (self.t_lo as isize + self.shift) as usize
     }
 }
 
@@ -193,14 +180,9 @@ impl Runs {
         let shift = (iy_lo * w + ix_lo) as isize - (oy_lo * ow + ox_lo) as isize;
         let plane = (win.input[0] * w) as isize;
         let t_lo = ((oy_lo * ow) as isize).max(-shift) as usize;
-        let t_hi = ((oy_hi * ow) as isize).min(plane - shift) as usize;
-        Some(Block {
-            t_lo,
-            t_hi: t_hi.max(t_lo),
-            shift,
-            ox_lo,
-            ox_hi,
-        })
+        let t_hi = ((oy_hi * ow) as isize).min(plane - shift).max(t_lo as isize) as usize;
+        let keep = (t_lo..t_hi).map(|t| (ox_lo..ox_hi).contains(&(t % ow))).collect();
+        Some(Block { t_lo, shift, keep })
     }
 
     /// Calls `f` with every run of kernel element `kk = ky·KW + kx`, row of windows by row.
@@ -251,36 +233,42 @@ impl<T: Float> Tensor<T> {
                 ))
             }
         };
-        let (k, l, ow) = (window.kernel_numel(), window.output_numel(), window.output[1]);
+        let (k, l) = (window.kernel_numel(), window.output_numel());
         let row_len = n * l;
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let runs = window.runs();
+        let blocks: Vec<Option<Block>> = (0..k).map(|kk| runs.block(kk)).collect();
         // Blocks of whole rows shared between threads; zeros where a window reads padding.
         let per = (crate::tuning::ROW_BLOCK_VALUES / row_len.max(1)).max(1);
         let out = zeroed_blocks(c * k * row_len, per * row_len, per * row_len, |i, block| {
-            for (r, row) in block.chunks_exact_mut(row_len).enumerate() {
-                let (ci, kk) = ((i * per + r) / k, (i * per + r) % k);
-                let block = runs.block(kk);
-                for (b, row) in row.chunks_exact_mut(l).enumerate() {
-                    let plane = &x[(b * c + ci) * h * w..][..h * w];
-                    if let Some(block) = &block {
-                        let at = (block.t_lo as isize + block.shift) as usize;
-                        let to = &mut row[block.t_lo..block.t_hi];
-                        to.copy_from_slice(&plane[at..][..to.len()]);
-                        block.each_edge(ow, |t| to[t] = T::zero());
-                        continue;
-                    }
-                    runs.each_of(kk, |run| {
-                        // Plain indices: a run is a few values, less than a call of `memcpy`
-                        // (which `copy_from_slice` is) or `step_by`'s set-up.
-                        let (to, from) = (&mut row[run.window..][..run.len], &plane[run.at_plane..]);
-                        for (j, t) in to.iter_mut().enumerate() {
-                            *t = from[j * run.plane_step];
+            // The selects and sums at the vector width the CPU has.
+            wide(|| {
+                for (r, row) in block.chunks_exact_mut(row_len).enumerate() {
+                    let (ci, kk) = ((i * per + r) / k, (i * per + r) % k);
+                    let block = &blocks[kk];
+                    for (b, row) in row.chunks_exact_mut(l).enumerate() {
+                        let plane = &x[(b * c + ci) * h * w..][..h * w];
+                        if let Some(block) = block {
+                            // Selects, not a copy and then zeros: one pass, no call of `memcpy`.
+                            let to = &mut row[block.t_lo..][..block.keep.len()];
+                            let from = &plane[block.at_plane()..][..block.keep.len()];
+                            for ((t, &v), &keep) in to.iter_mut().zip(from).zip(&block.keep) {
+                                *t = if keep { v } else { T::zero() };
+                            }
+                            continue;
                         }
-                    });
+                        runs.each_of(kk, |run| {
+                            // Plain indices: a run is a few values, less than a call of `memcpy`
+                            // (which `copy_from_slice` is) or `step_by`'s set-up.
+                            let (to, from) = (&mut row[run.window..][..run.len], &plane[run.at_plane..]);
+                            for (j, t) in to.iter_mut().enumerate() {
+                                *t = from[j * run.plane_step];
+                            }
+                        });
+                    }
                 }
-            }
+            })
         });
         Tensor::from_vec(out, &[c * k, row_len])
     }
@@ -308,30 +296,32 @@ impl<T: Float> Tensor<T> {
         let runs = window.runs();
         // One block per sample (its planes), shared between threads.
         let blocks: Vec<Option<Block>> = (0..k).map(|kk| runs.block(kk)).collect();
-        let ow = window.output[1];
         let out = zeroed_blocks(n * c * h * w, c * h * w, c * k * l, |b, sample| {
-            let mut scratch = Vec::new();
-            for (ci, plane) in sample.chunks_exact_mut(h * w).enumerate() {
-                for (kk, block) in blocks.iter().enumerate() {
-                    let row = &cols[(ci * k + kk) * row_len + b * l..][..l];
-                    if let Some(block) = block {
-                        // The block's values with those of the edge-crossing windows zeroed.
-                        scratch.clear();
-                        scratch.extend_from_slice(&row[block.t_lo..block.t_hi]);
-                        block.each_edge(ow, |t| scratch[t] = T::zero());
-                        let at = (block.t_lo as isize + block.shift) as usize;
-                        let to = &mut plane[at..][..scratch.len()];
-                        to.iter_mut().zip(&scratch).for_each(|(t, &v)| *t += v);
-                        continue;
-                    }
-                    runs.each_of(kk, |run| {
-                        let (from, to) = (&row[run.window..][..run.len], &mut plane[run.at_plane..]);
-                        for (j, &v) in from.iter().enumerate() {
-                            to[j * run.plane_step] += v;
+            // The selects and sums at the vector width the CPU has.
+            wide(|| {
+                let mut scratch = Vec::new();
+                for (ci, plane) in sample.chunks_exact_mut(h * w).enumerate() {
+                    for (kk, block) in blocks.iter().enumerate() {
+                        let row = &cols[(ci * k + kk) * row_len + b * l..][..l];
+                        if let Some(block) = block {
+                            // The block's values, -0 for the edge-crossing windows (it adds
+                            // nothing, not even to a -0), then one sum.
+                            scratch.clear();
+                            let from = row[block.t_lo..].iter().zip(&block.keep);
+                            scratch.extend(from.map(|(&v, &keep)| if keep { v } else { -T::zero() }));
+                            let to = &mut plane[block.at_plane()..][..scratch.len()];
+                            to.iter_mut().zip(&scratch).for_each(|(t, &v)| *t += v);
+                            continue;
                         }
-                    });
+                        runs.each_of(kk, |run| {
+                            let (from, to) = (&row[run.window..][..run.len], &mut plane[run.at_plane..]);
+                            for (j, &v) in from.iter().enumerate() {
+                                to[j * run.plane_step] += v;
+                            }
+                        });
+                    }
                 }
-            }
+            })
         });
         Tensor::from_vec(out, &[n, c, h, w])
     }
