@@ -350,45 +350,67 @@ impl<T: Float> Tensor<T> {
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let [oh, ow] = window.output;
+        let (plane_out, plane_in) = (oh * ow, h * w);
+        if u32::try_from(plane_in).is_err() {
+            return Err(Error::invalid(
+                op,
+                format!("planes of {h} x {w} have more than 2³² elements, too many to index"),
+            ));
+        }
+        let mut out = vec![0i64; r * plane_out];
+        if plane_in == 0 || plane_out == 0 {
+            // Every window reads only padding (or there are none): index 0, as below.
+            return IndexTensor::from_vec(out, &[r, oh, ow]);
+        }
         let (ys, xs) = (window.spans(0), window.spans(1));
         let [dy, dx] = window.dilation;
-        let mut out = vec![0i64; r * oh * ow];
-        // Blocks of planes shared between threads.
-        let (plane_out, plane_in) = ((oh * ow).max(1), (h * w).max(1));
-        let per = (crate::tuning::ROW_BLOCK_VALUES / plane_out).max(1);
-        let work = per * plane_out * window.kernel[0] * window.kernel[1];
+        // Each window's positions inside the plane, in row-major window order: `taps[from[i]..
+        // from[i + 1]]` for window i. The first is the answer if every value is -inf; a window
+        // with none (all padding) answers 0.
+        let (mut taps, mut from) = (Vec::new(), vec![0]);
+        for y in &ys {
+            for xw in &xs {
+                taps.extend((y.lo..y.hi).flat_map(|ky| (xw.lo..xw.hi).map(move |kx| y.at(ky, dy) * w + xw.at(kx, dx))));
+                from.push(taps.len());
+            }
+        }
+        // Blocks of planes shared between threads. Within a block the planes are laid side by
+        // side (`side[at·planes + j]` is plane j's value at `at`), so each window's running
+        // maximum is one loop over the planes, contiguous and at full vector width.
+        let per = (crate::tuning::ROW_BLOCK_VALUES / plane_in).clamp(1, r.max(1));
+        let work = per * plane_out * window.kernel_numel();
         for_each_block_mut(&mut out, per * plane_out, work, |i, block| {
-            for (p, out) in block.chunks_exact_mut(plane_out).enumerate() {
-                let from = (i * per + p) * plane_in;
-                // Empty when the planes are (then every window is padding and reads nothing).
-                let plane = x.get(from..from + plane_in).unwrap_or_default();
-                let mut out = out.iter_mut();
-                for y in &ys {
-                    for xw in &xs {
-                        // The first position inside the plane, the answer if every value is -inf.
-                        let inside = y.lo < y.hi && xw.lo < xw.hi;
-                        let mut best = if inside {
-                            y.at(y.lo, dy) * w + xw.at(xw.lo, dx)
-                        } else {
-                            0
-                        };
-                        let mut max = T::neg_infinity();
-                        for ky in y.lo..y.hi {
-                            let row = y.at(ky, dy) * w;
-                            for kx in xw.lo..xw.hi {
-                                let at = row + xw.at(kx, dx);
-                                let v = plane[at];
-                                // Selects, not a branch: which value wins is data, and a
-                                // mispredicted branch per element cost more than the pooling.
-                                let take = v > max || v.is_nan();
-                                max = if take { v } else { max };
-                                best = if take { at } else { best };
+            let planes = block.len() / plane_out;
+            let x = &x[i * per * plane_in..][..planes * plane_in];
+            // Written in order, read across the planes (each plane's lines stay in cache).
+            let mut side: Vec<T> = Vec::with_capacity(planes * plane_in);
+            for at in 0..plane_in {
+                side.extend(x.iter().skip(at).step_by(plane_in).copied());
+            }
+            // Positions as u32, as wide as the values: one vector of each per step.
+            let (mut max, mut best) = (vec![T::neg_infinity(); planes], vec![0u32; planes]);
+            wide(
+                #[inline(always)]
+                || {
+                    for (window, bounds) in from.windows(2).enumerate() {
+                        let taps = &taps[bounds[0]..bounds[1]];
+                        max.fill(T::neg_infinity());
+                        best.fill(taps.first().map_or(0, |&at| at as u32));
+                        for &at in taps {
+                            let values = &side[at * planes..][..planes];
+                            for ((&v, max), best) in values.iter().zip(&mut max).zip(&mut best) {
+                                // Selects, not a branch: which value wins is data.
+                                let take = (v > *max) | v.is_nan();
+                                *max = if take { v } else { *max };
+                                *best = if take { at as u32 } else { *best };
                             }
                         }
-                        *out.next().expect("one index per window") = best as i64;
+                        for (j, &b) in best.iter().enumerate() {
+                            block[j * plane_out + window] = i64::from(b);
+                        }
                     }
-                }
-            }
+                },
+            );
         });
         IndexTensor::from_vec(out, &[r, oh, ow])
     }
@@ -516,6 +538,25 @@ mod tests {
         }
     }
 
+    /// The window of the given sizes over `input`, with as many windows as fit.
+    fn geometry(
+        input: [usize; 2],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        dilation: [usize; 2],
+        padding: [usize; 2],
+    ) -> Window2d {
+        let out = |a: usize| (input[a] + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1) / stride[a] + 1;
+        Window2d {
+            input,
+            output: [out(0), out(1)],
+            kernel,
+            stride,
+            dilation,
+            padding,
+        }
+    }
+
     /// Every window of every sample, element by element, from the definition, in the
     /// columns layout: row `(c, ky, kx)`, column `(n, oy, ox)`.
     fn naive_im2col(x: &Tensor<f64>, win: &Window2d) -> Vec<f64> {
@@ -564,15 +605,7 @@ mod tests {
             ([6, 4], [2, 3], [3, 1], [2, 1], [0, 2], 2),
             ([8, 8], [3, 3], [1, 1], [1, 1], [1, 1], 70),
         ] {
-            let out = |a: usize| (input[a] + 2 * padding[a] - dilation[a] * (kernel[a] - 1) - 1) / stride[a] + 1;
-            let win = Window2d {
-                input,
-                output: [out(0), out(1)],
-                kernel,
-                stride,
-                dilation,
-                padding,
-            };
+            let win = geometry(input, kernel, stride, dilation, padding);
             let x = Tensor::<f64>::randn(&[samples, 4, input[0], input[1]], 7);
             assert_eq!(x.im2col(&win).unwrap().to_vec(), naive_im2col(&x, &win), "{win:?}");
             assert_adjoint(&x, &win);
@@ -603,6 +636,69 @@ mod tests {
         let x = Tensor::<f32>::randn(&[3, 17, 5], 4);
         assert_eq!(x.batch_transpose().unwrap(), x.transpose(1, 2).unwrap());
         assert!(Tensor::<f32>::zeros(&[2, 2]).batch_transpose().is_err());
+    }
+
+    /// Max pooling's indices from the definition: each window's positions inside the plane in
+    /// row-major order, the first maximum or the last NaN, else the first position (or 0).
+    fn naive_max_indices(x: &Tensor<f32>, win: &Window2d) -> Vec<i64> {
+        let [r, h, w] = *x.shape() else { unreachable!() };
+        let x = x.to_vec();
+        let mut out = vec![];
+        for p in 0..r {
+            for oy in 0..win.output[0] {
+                for ox in 0..win.output[1] {
+                    let (mut best, mut max) = (None, f32::NEG_INFINITY);
+                    for ky in 0..win.kernel[0] {
+                        for kx in 0..win.kernel[1] {
+                            let iy = (oy * win.stride[0] + ky * win.dilation[0]) as isize - win.padding[0] as isize;
+                            let ix = (ox * win.stride[1] + kx * win.dilation[1]) as isize - win.padding[1] as isize;
+                            if !(0..h as isize).contains(&iy) || !(0..w as isize).contains(&ix) {
+                                continue;
+                            }
+                            let at = iy as usize * w + ix as usize;
+                            let v = x[p * h * w + at];
+                            if best.is_none() || v > max || v.is_nan() {
+                                (best, max) = (Some(at), v);
+                            }
+                        }
+                    }
+                    out.push(best.unwrap_or(0) as i64);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn max_indices_match_the_definition_with_ties_nans_and_padding() {
+        for (input, kernel, stride, dilation, padding, planes) in [
+            ([8, 8], [2, 2], [2, 2], [1, 1], [0, 0], 300),
+            ([5, 7], [3, 2], [2, 1], [1, 2], [1, 1], 7),
+            ([4, 4], [3, 3], [1, 1], [1, 1], [1, 1], 70),
+            ([6, 5], [2, 3], [3, 2], [2, 1], [1, 0], 3),
+        ] {
+            let win = geometry(input, kernel, stride, dilation, padding);
+            // Few distinct values (many ties), some NaNs, some -inf.
+            let n = planes * input[0] * input[1];
+            let values = (0..n)
+                .map(|i| match (i * 7919) % 23 {
+                    0 => f32::NAN,
+                    1 => f32::NEG_INFINITY,
+                    k => (k % 4) as f32,
+                })
+                .collect();
+            let x = Tensor::from_vec(values, &[planes, input[0], input[1]]).unwrap();
+            assert_eq!(
+                x.max_pool2d_indices(&win).unwrap().to_vec(),
+                naive_max_indices(&x, &win),
+                "{win:?}"
+            );
+            let all_low = Tensor::from_vec(vec![f32::NEG_INFINITY; n], x.shape()).unwrap();
+            assert_eq!(
+                all_low.max_pool2d_indices(&win).unwrap().to_vec(),
+                naive_max_indices(&all_low, &win)
+            );
+        }
     }
 
     #[test]
