@@ -124,6 +124,105 @@ impl Span {
     }
 }
 
+/// Each window's positions inside the plane, in row-major window order, for max pooling over
+/// planes laid side by side: `at[from[i]..from[i + 1]]` for window `i`. The first is the
+/// answer if every value is -inf; a window with none (all padding) answers 0.
+struct Taps {
+    at: Vec<usize>,
+    from: Vec<usize>,
+    plane: usize,
+    windows: usize,
+}
+
+impl Taps {
+    fn new(window: &Window2d) -> Taps {
+        let (ys, xs) = (window.spans(0), window.spans(1));
+        let ([dy, dx], w) = (window.dilation, window.input[1]);
+        let (mut at, mut from) = (Vec::new(), vec![0]);
+        for y in &ys {
+            for x in &xs {
+                at.extend((y.lo..y.hi).flat_map(|ky| (x.lo..x.hi).map(move |kx| y.at(ky, dy) * w + x.at(kx, dx))));
+                from.push(at.len());
+            }
+        }
+        Taps {
+            at,
+            from,
+            plane: window.input[0] * w,
+            windows: window.output_numel(),
+        }
+    }
+
+    /// The indices of `planes` planes (`x`, one after the other) into `out` (`planes` rows of
+    /// one index per window). The planes are laid side by side first (`side[at·planes + j]`
+    /// is plane j's value at `at`), so that each window's running maximum, tap by tap, is
+    /// one contiguous loop over the planes.
+    fn max_indices<T: Float>(&self, x: &[T], planes: usize, out: &mut [i64]) {
+        // Written in order, read across the planes (each plane's lines stay in cache).
+        let mut side: Vec<T> = Vec::with_capacity(planes * self.plane);
+        for at in 0..self.plane {
+            side.extend(x.iter().skip(at).step_by(self.plane).copied());
+        }
+        // Positions as u32, as wide as the values: one vector of each per step.
+        let (mut max, mut best) = (vec![T::neg_infinity(); planes], vec![0u32; planes]);
+        wide(
+            #[inline(always)]
+            || {
+                for (window, bounds) in self.from.windows(2).enumerate() {
+                    let taps = &self.at[bounds[0]..bounds[1]];
+                    max.fill(T::neg_infinity());
+                    best.fill(taps.first().map_or(0, |&at| at as u32));
+                    for &at in taps {
+                        let values = &side[at * planes..][..planes];
+                        for ((&v, max), best) in values.iter().zip(&mut max).zip(&mut best) {
+                            // Selects, not a branch: which value wins is data.
+                            let take = (v > *max) | v.is_nan();
+                            *max = if take { v } else { *max };
+                            *best = if take { at as u32 } else { *best };
+                        }
+                    }
+                    for (j, &b) in best.iter().enumerate() {
+                        out[j * self.windows + window] = i64::from(b);
+                    }
+                }
+            },
+        );
+    }
+}
+
+/// The indices of one plane's windows into `out`, window by window: for few planes, where
+/// laying them side by side leaves the vectors mostly empty.
+fn max_indices_of_plane<T: Float>(plane: &[T], window: &Window2d, out: &mut [i64]) {
+    let (ys, xs) = (window.spans(0), window.spans(1));
+    let ([dy, dx], w) = (window.dilation, window.input[1]);
+    let mut out = out.iter_mut();
+    for y in &ys {
+        for xw in &xs {
+            // The first position inside the plane, the answer if every value is -inf.
+            let inside = y.lo < y.hi && xw.lo < xw.hi;
+            let mut best = if inside {
+                y.at(y.lo, dy) * w + xw.at(xw.lo, dx)
+            } else {
+                0
+            };
+            let mut max = T::neg_infinity();
+            for ky in y.lo..y.hi {
+                let row = y.at(ky, dy) * w;
+                for kx in xw.lo..xw.hi {
+                    let at = row + xw.at(kx, dx);
+                    let v = plane[at];
+                    // Selects, not a branch: which value wins is data, and a mispredicted
+                    // branch per element cost more than the pooling.
+                    let take = v > max || v.is_nan();
+                    max = if take { v } else { max };
+                    best = if take { at } else { best };
+                }
+            }
+            *out.next().expect("one index per window") = best as i64;
+        }
+    }
+}
+
 /// The elements im2col copies from one channel's plane, grouped in runs: one kernel element
 /// `(ky, kx)` and one row of windows `oy`, over the windows `ox` for which it reads inside
 /// the plane (padding is read as zero and never visited).
@@ -362,56 +461,27 @@ impl<T: Float> Tensor<T> {
             // Every window reads only padding (or there are none): index 0, as below.
             return IndexTensor::from_vec(out, &[r, oh, ow]);
         }
-        let (ys, xs) = (window.spans(0), window.spans(1));
-        let [dy, dx] = window.dilation;
-        // Each window's positions inside the plane, in row-major window order: `taps[from[i]..
-        // from[i + 1]]` for window i. The first is the answer if every value is -inf; a window
-        // with none (all padding) answers 0.
-        let (mut taps, mut from) = (Vec::new(), vec![0]);
-        for y in &ys {
-            for xw in &xs {
-                taps.extend((y.lo..y.hi).flat_map(|ky| (xw.lo..xw.hi).map(move |kx| y.at(ky, dy) * w + xw.at(kx, dx))));
-                from.push(taps.len());
-            }
+        // Blocks of planes shared between threads. With a vector's worth of planes or more,
+        // the planes of a block are laid side by side, so each window's running maximum is
+        // one loop over them at full vector width; fewer are taken one by one.
+        const SIDE_BY_SIDE: usize = 16;
+        let work = |planes: usize| planes * plane_out * window.kernel_numel();
+        if r >= SIDE_BY_SIDE {
+            let per = (crate::tuning::ROW_BLOCK_VALUES / plane_in).clamp(SIDE_BY_SIDE, r);
+            let taps = Taps::new(window);
+            for_each_block_mut(&mut out, per * plane_out, work(per), |i, block| {
+                let planes = block.len() / plane_out;
+                taps.max_indices(&x[i * per * plane_in..][..planes * plane_in], planes, block);
+            });
+        } else {
+            let per = (crate::tuning::ROW_BLOCK_VALUES / plane_out).max(1);
+            for_each_block_mut(&mut out, per * plane_out, work(per), |i, block| {
+                let x = &x[i * per * plane_in..];
+                for (plane, out) in x.chunks_exact(plane_in).zip(block.chunks_exact_mut(plane_out)) {
+                    max_indices_of_plane(plane, window, out);
+                }
+            });
         }
-        // Blocks of planes shared between threads. Within a block the planes are laid side by
-        // side (`side[at·planes + j]` is plane j's value at `at`), so each window's running
-        // maximum is one loop over the planes, contiguous and at full vector width.
-        let per = (crate::tuning::ROW_BLOCK_VALUES / plane_in).clamp(1, r.max(1));
-        let work = per * plane_out * window.kernel_numel();
-        for_each_block_mut(&mut out, per * plane_out, work, |i, block| {
-            let planes = block.len() / plane_out;
-            let x = &x[i * per * plane_in..][..planes * plane_in];
-            // Written in order, read across the planes (each plane's lines stay in cache).
-            let mut side: Vec<T> = Vec::with_capacity(planes * plane_in);
-            for at in 0..plane_in {
-                side.extend(x.iter().skip(at).step_by(plane_in).copied());
-            }
-            // Positions as u32, as wide as the values: one vector of each per step.
-            let (mut max, mut best) = (vec![T::neg_infinity(); planes], vec![0u32; planes]);
-            wide(
-                #[inline(always)]
-                || {
-                    for (window, bounds) in from.windows(2).enumerate() {
-                        let taps = &taps[bounds[0]..bounds[1]];
-                        max.fill(T::neg_infinity());
-                        best.fill(taps.first().map_or(0, |&at| at as u32));
-                        for &at in taps {
-                            let values = &side[at * planes..][..planes];
-                            for ((&v, max), best) in values.iter().zip(&mut max).zip(&mut best) {
-                                // Selects, not a branch: which value wins is data.
-                                let take = (v > *max) | v.is_nan();
-                                *max = if take { v } else { *max };
-                                *best = if take { at as u32 } else { *best };
-                            }
-                        }
-                        for (j, &b) in best.iter().enumerate() {
-                            block[j * plane_out + window] = i64::from(b);
-                        }
-                    }
-                },
-            );
-        });
         IndexTensor::from_vec(out, &[r, oh, ow])
     }
 
