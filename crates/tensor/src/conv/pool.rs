@@ -1,0 +1,415 @@
+//! Max pooling's window maxima and the row-wise gather / scatter-add pair that routes values
+//! by their indices; and the batched transpose that separable pooling uses.
+
+use super::Window2d;
+use crate::kernels::wide;
+use crate::parallel::{for_each_block_mut, zeroed_blocks};
+use crate::{Error, Float, IndexTensor, Result, Shape, Tensor};
+
+impl Window2d {
+    /// For each window along `axis`: the range of kernel elements that fall inside the plane
+    /// and the input position of element 0 (`o·stride − padding`, possibly negative), so the
+    /// loops over a window need no bounds test per element.
+    fn spans(&self, axis: usize) -> Vec<Span> {
+        let (s, d, p) = (self.stride[axis], self.dilation[axis], self.padding[axis] as isize);
+        let (n, k) = (self.input[axis] as isize, self.kernel[axis]);
+        (0..self.output[axis])
+            .map(|o| {
+                let start = (o * s) as isize - p;
+                // start + kx·d in [0, n)  ⇔  kx in [ceil(-start/d), ceil((n-start)/d))
+                let lo = if start >= 0 { 0 } else { (-start as usize).div_ceil(d) };
+                let hi = if n > start {
+                    ((n - start) as usize).div_ceil(d).min(k)
+                } else {
+                    0
+                };
+                Span {
+                    lo: lo.min(hi),
+                    hi,
+                    start,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The kernel elements `lo..hi` of one window that read inside the plane, and the input
+/// position of element 0.
+#[derive(Clone, Copy)]
+struct Span {
+    lo: usize,
+    hi: usize,
+    start: isize,
+}
+
+impl Span {
+    /// The input position of kernel element `k` (one of `lo..hi`).
+    #[inline]
+    fn at(&self, k: usize, dilation: usize) -> usize {
+        (self.start + (k * dilation) as isize) as usize
+    }
+}
+
+/// Each window's positions inside the plane, in row-major window order, for max pooling over
+/// planes laid side by side: `at[from[i]..from[i + 1]]` for window `i`. The first is the
+/// answer if every value is -inf; a window with none (all padding) answers 0.
+struct Taps {
+    at: Vec<usize>,
+    from: Vec<usize>,
+    plane: usize,
+    windows: usize,
+}
+
+impl Taps {
+    fn new(window: &Window2d) -> Taps {
+        let (ys, xs) = (window.spans(0), window.spans(1));
+        let ([dy, dx], w) = (window.dilation, window.input[1]);
+        let (mut at, mut from) = (Vec::new(), vec![0]);
+        for y in &ys {
+            for x in &xs {
+                at.extend((y.lo..y.hi).flat_map(|ky| (x.lo..x.hi).map(move |kx| y.at(ky, dy) * w + x.at(kx, dx))));
+                from.push(at.len());
+            }
+        }
+        Taps {
+            at,
+            from,
+            plane: window.input[0] * w,
+            windows: window.output_numel(),
+        }
+    }
+
+    /// The indices of `planes` planes (`x`, one after the other) into `out` (`planes` rows of
+    /// one index per window). The planes are laid side by side first (`side[at·planes + j]`
+    /// is plane j's value at `at`), so that each window's running maximum, tap by tap, is
+    /// one contiguous loop over the planes.
+    fn max_indices<T: Float>(&self, x: &[T], planes: usize, out: &mut [i64]) {
+        // Written in order, read across the planes (each plane's lines stay in cache).
+        let mut side: Vec<T> = Vec::with_capacity(planes * self.plane);
+        for at in 0..self.plane {
+            side.extend(x.iter().skip(at).step_by(self.plane).copied());
+        }
+        // Positions as u32, as wide as the values: one vector of each per step.
+        let (mut max, mut best) = (vec![T::neg_infinity(); planes], vec![0u32; planes]);
+        wide(
+            #[inline(always)]
+            || {
+                for (window, bounds) in self.from.windows(2).enumerate() {
+                    let taps = &self.at[bounds[0]..bounds[1]];
+                    max.fill(T::neg_infinity());
+                    best.fill(taps.first().map_or(0, |&at| at as u32));
+                    for &at in taps {
+                        let values = &side[at * planes..][..planes];
+                        for ((&v, max), best) in values.iter().zip(&mut max).zip(&mut best) {
+                            // Selects, not a branch: which value wins is data.
+                            let take = (v > *max) | v.is_nan();
+                            *max = if take { v } else { *max };
+                            *best = if take { at as u32 } else { *best };
+                        }
+                    }
+                    for (j, &b) in best.iter().enumerate() {
+                        out[j * self.windows + window] = i64::from(b);
+                    }
+                }
+            },
+        );
+    }
+}
+
+/// The indices of one plane's windows into `out`, window by window: for few planes, where
+/// laying them side by side leaves the vectors mostly empty.
+fn max_indices_of_plane<T: Float>(plane: &[T], window: &Window2d, out: &mut [i64]) {
+    let (ys, xs) = (window.spans(0), window.spans(1));
+    let ([dy, dx], w) = (window.dilation, window.input[1]);
+    let mut out = out.iter_mut();
+    for y in &ys {
+        for xw in &xs {
+            // The first position inside the plane, the answer if every value is -inf.
+            let inside = y.lo < y.hi && xw.lo < xw.hi;
+            let mut best = if inside {
+                y.at(y.lo, dy) * w + xw.at(xw.lo, dx)
+            } else {
+                0
+            };
+            let mut max = T::neg_infinity();
+            for ky in y.lo..y.hi {
+                let row = y.at(ky, dy) * w;
+                for kx in xw.lo..xw.hi {
+                    let at = row + xw.at(kx, dx);
+                    let v = plane[at];
+                    // Selects, not a branch: which value wins is data, and a mispredicted
+                    // branch per element cost more than the pooling.
+                    let take = v > max || v.is_nan();
+                    max = if take { v } else { max };
+                    best = if take { at } else { best };
+                }
+            }
+            *out.next().expect("one index per window") = best as i64;
+        }
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// For each window of each `[H, W]` plane of a `[R, H, W]` tensor, the position of its
+    /// maximum within the plane (`iy·W + ix`), shape `[R, OH, OW]`, as max pooling's
+    /// `return_indices`. The first maximum in row-major window order wins; a NaN is the
+    /// maximum (a later NaN replaces an earlier one, as PyTorch's kernel); padding never wins.
+    pub fn max_pool2d_indices(&self, window: &Window2d) -> Result<IndexTensor> {
+        let op = "max_pool2d";
+        window.check(op)?;
+        let [r, h, w] = match *self.shape() {
+            [r, h, w] if [h, w] == window.input => [r, h, w],
+            _ => {
+                return Err(Error::invalid(
+                    op,
+                    format!(
+                        "expected planes [R, {}, {}], got {}",
+                        window.input[0],
+                        window.input[1],
+                        Shape(self.shape().to_vec())
+                    ),
+                ))
+            }
+        };
+        let x = self.data.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let [oh, ow] = window.output;
+        let (plane_out, plane_in) = (oh * ow, h * w);
+        if u32::try_from(plane_in).is_err() {
+            return Err(Error::invalid(
+                op,
+                format!("planes of {h} x {w} have more than 2³² elements, too many to index"),
+            ));
+        }
+        let mut out = vec![0i64; r * plane_out];
+        if plane_in == 0 || plane_out == 0 {
+            // Every window reads only padding (or there are none): index 0, as below.
+            return IndexTensor::from_vec(out, &[r, oh, ow]);
+        }
+        // Blocks of planes shared between threads. With a vector's worth of planes or more,
+        // the planes of a block are laid side by side, so each window's running maximum is
+        // one loop over them at full vector width; fewer are taken one by one.
+        const SIDE_BY_SIDE: usize = 16;
+        let work = |planes: usize| planes * plane_out * window.kernel_numel();
+        if r >= SIDE_BY_SIDE {
+            let per = (crate::tuning::ROW_BLOCK_VALUES / plane_in).clamp(SIDE_BY_SIDE, r);
+            let taps = Taps::new(window);
+            for_each_block_mut(&mut out, per * plane_out, work(per), |i, block| {
+                let planes = block.len() / plane_out;
+                taps.max_indices(&x[i * per * plane_in..][..planes * plane_in], planes, block);
+            });
+        } else {
+            let per = (crate::tuning::ROW_BLOCK_VALUES / plane_out).max(1);
+            for_each_block_mut(&mut out, per * plane_out, work(per), |i, block| {
+                let x = &x[i * per * plane_in..];
+                for (plane, out) in x.chunks_exact(plane_in).zip(block.chunks_exact_mut(plane_out)) {
+                    max_indices_of_plane(plane, window, out);
+                }
+            });
+        }
+        IndexTensor::from_vec(out, &[r, oh, ow])
+    }
+
+    /// `out[i][j] = self[i][index[i][j]]` for a 2-D `self` `[R, M]` and `index` `[R, J]`:
+    /// `torch.gather(self, 1, index)` over contiguous rows.
+    pub fn gather_rows(&self, index: &IndexTensor) -> Result<Self> {
+        let op = "gather_rows";
+        let (rows, m) = rows_shape(op, self.shape(), index.shape())?;
+        let x = self.data.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let idx = index.data.as_standard_layout();
+        let idx = idx.as_slice().expect("standard layout");
+        let j = index.shape()[1];
+        let mut out = Vec::with_capacity(rows * j);
+        for (r, ix) in idx.chunks_exact(j.max(1)).enumerate().take(rows) {
+            let row = &x[r * m..][..m];
+            for &i in ix {
+                out.push(row[check_column(op, i, m)?]);
+            }
+        }
+        Tensor::from_vec(out, index.shape())
+    }
+
+    /// The adjoint of [`gather_rows`](Tensor::gather_rows): zeros `[R, columns]` with each
+    /// element of `self` `[R, J]` added at column `index[i][j]` of its row.
+    pub fn scatter_add_rows(&self, index: &IndexTensor, columns: usize) -> Result<Self> {
+        let op = "scatter_add_rows";
+        if self.shape() != index.shape() || self.ndim() != 2 {
+            return Err(Error::ShapeMismatch {
+                op,
+                lhs: Shape(index.shape().to_vec()),
+                rhs: Shape(self.shape().to_vec()),
+                reason: "index and src must be 2-D of the same shape".into(),
+            });
+        }
+        let (rows, j) = (self.shape()[0], self.shape()[1]);
+        let src = self.data.as_standard_layout();
+        let src = src.as_slice().expect("standard layout");
+        let idx = index.data.as_standard_layout();
+        let idx = idx.as_slice().expect("standard layout");
+        let mut out = vec![T::zero(); rows * columns];
+        for r in 0..rows {
+            let row = &mut out[r * columns..][..columns];
+            for (&i, &v) in idx[r * j..][..j].iter().zip(&src[r * j..][..j]) {
+                row[check_column(op, i, columns)?] += v;
+            }
+        }
+        Tensor::from_vec(out, &[rows, columns])
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// `[B, R, C]` → `[B, C, R]`: each matrix of a batch transposed, as `x.transpose(1, 2)`,
+    /// written in tiles so that reads and writes stay within a few cache lines, the matrices
+    /// shared between threads.
+    pub fn batch_transpose(&self) -> Result<Self> {
+        const TILE: usize = 16;
+        let [b, r, c] = match *self.shape() {
+            [b, r, c] => [b, r, c],
+            _ => {
+                return Err(Error::invalid(
+                    "batch_transpose",
+                    format!("expected a 3-D tensor, got {}", Shape(self.shape().to_vec())),
+                ))
+            }
+        };
+        let x = self.data.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let out = zeroed_blocks(b * r * c, r * c, r * c, |m, dst| {
+            let src = &x[m * r * c..][..r * c];
+            for i0 in (0..r).step_by(TILE) {
+                for j0 in (0..c).step_by(TILE) {
+                    for i in i0..(i0 + TILE).min(r) {
+                        for j in j0..(j0 + TILE).min(c) {
+                            dst[j * r + i] = src[i * c + j];
+                        }
+                    }
+                }
+            }
+        });
+        Tensor::from_vec(out, &[b, c, r])
+    }
+}
+
+fn rows_shape(op: &'static str, shape: &[usize], index: &[usize]) -> Result<(usize, usize)> {
+    match (shape, index) {
+        ([r, m], [ri, _]) if r == ri => Ok((*r, *m)),
+        _ => Err(Error::ShapeMismatch {
+            op,
+            lhs: Shape(shape.to_vec()),
+            rhs: Shape(index.to_vec()),
+            reason: "expected a 2-D input and a 2-D index with the same number of rows".into(),
+        }),
+    }
+}
+
+fn check_column(op: &'static str, i: i64, size: usize) -> Result<usize> {
+    // A branch, not `ok_or(Error)`: that built (and dropped) an error for every index, 6% of
+    // a CNN step in perf.
+    match usize::try_from(i) {
+        Ok(at) if at < size => Ok(at),
+        _ => Err(Error::IndexOutOfBounds {
+            op,
+            index: i,
+            dim: 1,
+            size,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conv::tests::{geometry, window};
+
+    #[test]
+    fn batch_transpose_is_transpose_1_2() {
+        let x = Tensor::<f32>::randn(&[3, 17, 5], 4);
+        assert_eq!(x.batch_transpose().unwrap(), x.transpose(1, 2).unwrap());
+        assert!(Tensor::<f32>::zeros(&[2, 2]).batch_transpose().is_err());
+    }
+
+    /// Max pooling's indices from the definition: each window's positions inside the plane in
+    /// row-major order, the first maximum or the last NaN, else the first position (or 0).
+    fn naive_max_indices(x: &Tensor<f32>, win: &Window2d) -> Vec<i64> {
+        let [r, h, w] = *x.shape() else { unreachable!() };
+        let x = x.to_vec();
+        let mut out = vec![];
+        for p in 0..r {
+            for oy in 0..win.output[0] {
+                for ox in 0..win.output[1] {
+                    let (mut best, mut max) = (None, f32::NEG_INFINITY);
+                    for ky in 0..win.kernel[0] {
+                        for kx in 0..win.kernel[1] {
+                            let iy = (oy * win.stride[0] + ky * win.dilation[0]) as isize - win.padding[0] as isize;
+                            let ix = (ox * win.stride[1] + kx * win.dilation[1]) as isize - win.padding[1] as isize;
+                            if !(0..h as isize).contains(&iy) || !(0..w as isize).contains(&ix) {
+                                continue;
+                            }
+                            let at = iy as usize * w + ix as usize;
+                            let v = x[p * h * w + at];
+                            if best.is_none() || v > max || v.is_nan() {
+                                (best, max) = (Some(at), v);
+                            }
+                        }
+                    }
+                    out.push(best.unwrap_or(0) as i64);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn max_indices_match_the_definition_with_ties_nans_and_padding() {
+        for (input, kernel, stride, dilation, padding, planes) in [
+            ([8, 8], [2, 2], [2, 2], [1, 1], [0, 0], 300),
+            ([5, 7], [3, 2], [2, 1], [1, 2], [1, 1], 7),
+            ([4, 4], [3, 3], [1, 1], [1, 1], [1, 1], 70),
+            ([6, 5], [2, 3], [3, 2], [2, 1], [1, 0], 3),
+        ] {
+            let win = geometry(input, kernel, stride, dilation, padding);
+            // Few distinct values (many ties), some NaNs, some -inf.
+            let n = planes * input[0] * input[1];
+            let values = (0..n)
+                .map(|i| match (i * 7919) % 23 {
+                    0 => f32::NAN,
+                    1 => f32::NEG_INFINITY,
+                    k => (k % 4) as f32,
+                })
+                .collect();
+            let x = Tensor::from_vec(values, &[planes, input[0], input[1]]).unwrap();
+            assert_eq!(
+                x.max_pool2d_indices(&win).unwrap().to_vec(),
+                naive_max_indices(&x, &win),
+                "{win:?}"
+            );
+            let all_low = Tensor::from_vec(vec![f32::NEG_INFINITY; n], x.shape()).unwrap();
+            assert_eq!(
+                all_low.max_pool2d_indices(&win).unwrap().to_vec(),
+                naive_max_indices(&all_low, &win)
+            );
+        }
+    }
+
+    #[test]
+    fn max_indices_take_the_first_maximum_and_nan() {
+        let x = Tensor::<f32>::from_vec(vec![1., 1., 1., 1.], &[1, 2, 2]).unwrap();
+        let win = window([2, 2], [2, 2], 1, 0);
+        assert_eq!(x.max_pool2d_indices(&win).unwrap().to_vec(), [0]);
+        let x = Tensor::<f32>::from_vec(vec![1., f32::NAN, 5., 1.], &[1, 2, 2]).unwrap();
+        assert_eq!(x.max_pool2d_indices(&win).unwrap().to_vec(), [1]);
+    }
+
+    #[test]
+    fn gather_and_scatter_rows_are_adjoint_and_check_indices() {
+        let x = Tensor::<f64>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3]).unwrap();
+        let idx = IndexTensor::from_vec(vec![2, 2, 0, 1], &[2, 2]).unwrap();
+        let g = x.gather_rows(&idx).unwrap();
+        assert_eq!(g.to_vec(), [3., 3., 4., 5.]);
+        assert_eq!(g.scatter_add_rows(&idx, 3).unwrap().to_vec(), [0., 0., 6., 4., 5., 0.]);
+        let bad = IndexTensor::from_vec(vec![3, 0, 0, 0], &[2, 2]).unwrap();
+        assert!(x.gather_rows(&bad).is_err());
+        assert!(g.scatter_add_rows(&bad, 3).is_err());
+    }
+}
