@@ -53,29 +53,32 @@ pub(crate) fn zip<T: Float>(
     let mut out = output_buffer(total);
     let (outer, mut index) = (&shape[..dims], vec![0usize; dims]);
     let (mut at_a, mut at_b) = (0isize, 0isize);
-    wide(|| {
-        for _ in 0..total.checked_div(len).unwrap_or(0) {
-            let (x, y) = (&a[at_a as usize..], &b[at_b as usize..]);
-            match (ka.unwrap_or(Run::Same), kb.unwrap_or(Run::Same)) {
-                (Run::Slice, Run::Slice) => out.extend(x[..len].iter().zip(&y[..len]).map(|(&x, &y)| f(x, y))),
-                (Run::Slice, Run::Same) => out.extend(x[..len].iter().map(|&x| f(x, y[0]))),
-                (Run::Same, Run::Slice) => out.extend(y[..len].iter().map(|&y| f(x[0], y))),
-                (Run::Same, Run::Same) => out.extend(std::iter::repeat_n(f(x[0], y[0]), len)),
-            }
-            // The next position of the dimensions before the run, the last fastest.
-            for d in (0..outer.len()).rev() {
-                index[d] += 1;
-                at_a += sa[d];
-                at_b += sb[d];
-                if index[d] < outer[d] {
-                    break;
+    wide(
+        #[inline(always)]
+        || {
+            for _ in 0..total.checked_div(len).unwrap_or(0) {
+                let (x, y) = (&a[at_a as usize..], &b[at_b as usize..]);
+                match (ka.unwrap_or(Run::Same), kb.unwrap_or(Run::Same)) {
+                    (Run::Slice, Run::Slice) => out.extend(x[..len].iter().zip(&y[..len]).map(|(&x, &y)| f(x, y))),
+                    (Run::Slice, Run::Same) => out.extend(x[..len].iter().map(|&x| f(x, y[0]))),
+                    (Run::Same, Run::Slice) => out.extend(y[..len].iter().map(|&y| f(x[0], y))),
+                    (Run::Same, Run::Same) => out.extend(std::iter::repeat_n(f(x[0], y[0]), len)),
                 }
-                at_a -= sa[d] * outer[d] as isize;
-                at_b -= sb[d] * outer[d] as isize;
-                index[d] = 0;
+                // The next position of the dimensions before the run, the last fastest.
+                for d in (0..outer.len()).rev() {
+                    index[d] += 1;
+                    at_a += sa[d];
+                    at_b += sb[d];
+                    if index[d] < outer[d] {
+                        break;
+                    }
+                    at_a -= sa[d] * outer[d] as isize;
+                    at_b -= sb[d] * outer[d] as isize;
+                    index[d] = 0;
+                }
             }
-        }
-    });
+        },
+    );
     out
 }
 

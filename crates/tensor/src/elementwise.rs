@@ -35,13 +35,19 @@ impl<T: Float> Tensor<T> {
         if self.numel() <= SMALL_MAP && self.data.is_standard_layout() {
             let mut out = self.clone();
             let values = out.data.as_slice_mut().expect("standard layout");
-            wide(|| values.iter_mut().for_each(|v| *v = f(*v)));
+            wide(
+                #[inline(always)]
+                || values.iter_mut().for_each(|v| *v = f(*v)),
+            );
             return out;
         }
         if let Some(values) = self.data.as_slice() {
             // Row-major: one loop over the values, compiled by `wide`, into a new buffer.
             let mut out = output_buffer(values.len());
-            wide(|| out.extend(values.iter().map(|&v| f(v))));
+            wide(
+                #[inline(always)]
+                || out.extend(values.iter().map(|&v| f(v))),
+            );
             return Tensor::from_standard(out, self.shape());
         }
         Tensor::from_array(self.data.mapv(f))
@@ -77,7 +83,10 @@ impl<T: Float> Tensor<T> {
     /// Applies `f` to every element in place (no new buffer).
     pub fn map_inplace(&mut self, f: impl Fn(T) -> T) {
         match row_major_mut(&mut self.data) {
-            Some(values) => wide(|| values.iter_mut().for_each(|v| *v = f(*v))),
+            Some(values) => wide(
+                #[inline(always)]
+                || values.iter_mut().for_each(|v| *v = f(*v)),
+            ),
             None => self.data.mapv_inplace(f),
         }
     }
@@ -89,7 +98,10 @@ impl<T: Float> Tensor<T> {
                 // Both row-major: one loop over two slices, compiled by `wide`, into a new
                 // buffer (ndarray's `Zip` over dynamic dimensions does not vectorize).
                 let mut out = output_buffer(a.len());
-                wide(|| out.extend(a.iter().zip(b).map(|(&a, &b)| f(a, b))));
+                wide(
+                    #[inline(always)]
+                    || out.extend(a.iter().zip(b).map(|(&a, &b)| f(a, b))),
+                );
                 return Ok(Tensor::from_standard(out, self.shape()));
             }
             return Ok(Tensor::from_array(
@@ -149,7 +161,10 @@ impl<T: Float> Tensor<T> {
         // dynamic dimensions does not, and costs more than the work for a few thousand values).
         if self.shape() == other.shape() {
             if let (Some(b), Some(a)) = (other.data.as_slice(), row_major_mut(&mut self.data)) {
-                wide(|| a.iter_mut().zip(b).for_each(|(a, &b)| *a = f(*a, b)));
+                wide(
+                    #[inline(always)]
+                    || a.iter_mut().zip(b).for_each(|(a, &b)| *a = f(*a, b)),
+                );
                 return Ok(());
             }
         }

@@ -129,11 +129,14 @@ impl<T: Float> Tensor<T> {
         if let (true, Some(values)) = (leading, self.data.as_slice()) {
             let inner: usize = self.shape()[axes.len()..].iter().product();
             let mut out = vec![T::zero(); inner];
-            wide(|| {
-                for row in values.chunks_exact(inner.max(1)) {
-                    out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
-                }
-            });
+            wide(
+                #[inline(always)]
+                || {
+                    for row in values.chunks_exact(inner.max(1)) {
+                        out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
+                    }
+                },
+            );
             return Ok(Tensor::from_array(
                 ArrayD::from_shape_vec(IxDyn(shape), out).expect("same element count"),
             ));

@@ -320,8 +320,14 @@ impl MapKernels for f64 {
         );
         let (beta, kappa) = (GELU_BETA, GELU_KAPPA);
         match op {
-            Backward::Tanh => wide(|| each2(g, s, out, |g, y| g * (1.0 - y * y))),
-            Backward::Sigmoid => wide(|| each2(g, s, out, |g, y| g * (1.0 - y) * y)),
+            Backward::Tanh => wide(
+                #[inline(always)]
+                || each2(g, s, out, |g, y| g * (1.0 - y * y)),
+            ),
+            Backward::Sigmoid => wide(
+                #[inline(always)]
+                || each2(g, s, out, |g, y| g * (1.0 - y) * y),
+            ),
             Backward::Silu => each2(g, s, out, |g, x| {
                 let s = sigmoid_f64(x);
                 g * s * (1.0 + x * (1.0 - s))
