@@ -6,6 +6,9 @@
 //! A one-dimensional window is the same thing with a height of 1.
 
 mod pool;
+mod same;
+
+use same::Shifted;
 
 use crate::kernels::wide;
 use crate::parallel::zeroed_blocks;
@@ -198,38 +201,34 @@ impl<T: Float> Tensor<T> {
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
         let runs = window.runs();
+        if let Some(same) = Shifted::new(window, &runs, n, c) {
+            return Tensor::from_vec(same.im2col(x, c), &[c * k, row_len]);
+        }
         let blocks: Vec<Option<Block>> = (0..k).map(|kk| runs.block(kk)).collect();
-        // Blocks of whole rows shared between threads; zeros where a window reads padding.
-        let per = (crate::tuning::ROW_BLOCK_VALUES / row_len.max(1)).max(1);
-        let out = zeroed_blocks(c * k * row_len, per * row_len, per * row_len, |i, block| {
-            // The selects and sums at the vector width the CPU has.
-            wide(|| {
-                for (r, row) in block.chunks_exact_mut(row_len).enumerate() {
-                    let (ci, kk) = ((i * per + r) / k, (i * per + r) % k);
-                    let block = &blocks[kk];
-                    for (b, row) in row.chunks_exact_mut(l).enumerate() {
-                        let plane = &x[(b * c + ci) * h * w..][..h * w];
-                        if let Some(block) = block {
-                            // Selects, not a copy and then zeros: one pass, no call of `memcpy`.
-                            let to = &mut row[block.t_lo..][..block.keep.len()];
-                            let from = &plane[block.at_plane()..][..block.keep.len()];
-                            for ((t, &v), &keep) in to.iter_mut().zip(from).zip(&block.keep) {
-                                *t = if keep { v } else { T::zero() };
-                            }
-                            continue;
-                        }
-                        runs.each_of(kk, |run| {
-                            // Plain indices: a run is a few values, less than a call of `memcpy`
-                            // (which `copy_from_slice` is) or `step_by`'s set-up.
-                            let (to, from) = (&mut row[run.window..][..run.len], &plane[run.at_plane..]);
-                            for (j, t) in to.iter_mut().enumerate() {
-                                *t = from[j * run.plane_step];
-                            }
-                        });
+        let out = rows_of_columns(
+            c,
+            k,
+            row_len,
+            #[inline(always)]
+            |ci, kk, row| {
+                for (b, row) in row.chunks_exact_mut(l).enumerate() {
+                    let plane = &x[(b * c + ci) * h * w..][..h * w];
+                    if let Some(block) = &blocks[kk] {
+                        let len = block.keep.len();
+                        select(&mut row[block.t_lo..][..len], &plane[block.at_plane()..], &block.keep);
+                        continue;
                     }
+                    runs.each_of(kk, |run| {
+                        // Plain indices: a run is a few values, less than a call of `memcpy`
+                        // (which `copy_from_slice` is) or `step_by`'s set-up.
+                        let (to, from) = (&mut row[run.window..][..run.len], &plane[run.at_plane..]);
+                        for (j, t) in to.iter_mut().enumerate() {
+                            *t = from[j * run.plane_step];
+                        }
+                    });
                 }
-            })
-        });
+            },
+        );
         Tensor::from_vec(out, &[c * k, row_len])
     }
 
@@ -254,36 +253,76 @@ impl<T: Float> Tensor<T> {
         let cols = self.data.as_standard_layout();
         let cols = cols.as_slice().expect("standard layout");
         let runs = window.runs();
+        if let Some(same) = Shifted::new(window, &runs, n, c) {
+            return Tensor::from_vec(same.col2im(cols, c), &[n, c, h, w]);
+        }
         // One block per sample (its planes), shared between threads.
         let blocks: Vec<Option<Block>> = (0..k).map(|kk| runs.block(kk)).collect();
         let out = zeroed_blocks(n * c * h * w, c * h * w, c * k * l, |b, sample| {
             // The selects and sums at the vector width the CPU has.
-            wide(|| {
-                let mut scratch = Vec::new();
-                for (ci, plane) in sample.chunks_exact_mut(h * w).enumerate() {
-                    for (kk, block) in blocks.iter().enumerate() {
-                        let row = &cols[(ci * k + kk) * row_len + b * l..][..l];
-                        if let Some(block) = block {
-                            // The block's values, -0 for the edge-crossing windows (it adds
-                            // nothing, not even to a -0), then one sum.
-                            scratch.clear();
-                            let from = row[block.t_lo..].iter().zip(&block.keep);
-                            scratch.extend(from.map(|(&v, &keep)| if keep { v } else { -T::zero() }));
-                            let to = &mut plane[block.at_plane()..][..scratch.len()];
-                            to.iter_mut().zip(&scratch).for_each(|(t, &v)| *t += v);
-                            continue;
-                        }
-                        runs.each_of(kk, |run| {
-                            let (from, to) = (&row[run.window..][..run.len], &mut plane[run.at_plane..]);
-                            for (j, &v) in from.iter().enumerate() {
-                                to[j * run.plane_step] += v;
+            wide(
+                #[inline(always)]
+                || {
+                    for (ci, plane) in sample.chunks_exact_mut(h * w).enumerate() {
+                        for (kk, block) in blocks.iter().enumerate() {
+                            let row = &cols[(ci * k + kk) * row_len + b * l..][..l];
+                            if let Some(block) = block {
+                                let len = block.keep.len();
+                                add_selected(&mut plane[block.at_plane()..][..len], &row[block.t_lo..], &block.keep);
+                                continue;
                             }
-                        });
+                            runs.each_of(kk, |run| {
+                                let (from, to) = (&row[run.window..][..run.len], &mut plane[run.at_plane..]);
+                                for (j, &v) in from.iter().enumerate() {
+                                    to[j * run.plane_step] += v;
+                                }
+                            });
+                        }
                     }
-                }
-            })
+                },
+            )
         });
         Tensor::from_vec(out, &[n, c, h, w])
+    }
+}
+
+/// `f(c, kk, row)` for each row of columns `[C·K, row_len]` (channel `c`, kernel element
+/// `kk`), each row cleared first: blocks of whole rows shared between threads, the loops
+/// compiled for the CPU's vector width.
+fn rows_of_columns<T: Float>(
+    c: usize,
+    k: usize,
+    row_len: usize,
+    f: impl Fn(usize, usize, &mut [T]) + Sync + Send,
+) -> Vec<T> {
+    let per = (crate::tuning::ROW_BLOCK_VALUES / row_len.max(1)).max(1);
+    zeroed_blocks(c * k * row_len, per * row_len, per * row_len, |i, block| {
+        wide(
+            #[inline(always)]
+            || {
+                for (r, row) in block.chunks_exact_mut(row_len).enumerate() {
+                    f((i * per + r) / k, (i * per + r) % k, row);
+                }
+            },
+        )
+    })
+}
+
+/// `to[i] = from[i]` where `keep[i]`, else 0: im2col's windows that read across a row's
+/// edge. Selects, not a copy and then zeros: one pass, no call of `memcpy`.
+#[inline(always)]
+fn select<T: Float>(to: &mut [T], from: &[T], keep: &[bool]) {
+    for ((t, &v), &keep) in to.iter_mut().zip(from).zip(keep) {
+        *t = if keep { v } else { T::zero() };
+    }
+}
+
+/// `to[i] += from[i]` where `keep[i]`, else `+= -0`, which adds nothing (not even to a -0):
+/// col2im's sums, one loop without a branch.
+#[inline(always)]
+fn add_selected<T: Float>(to: &mut [T], from: &[T], keep: &[bool]) {
+    for ((t, &v), &keep) in to.iter_mut().zip(from).zip(keep) {
+        *t += if keep { v } else { -T::zero() };
     }
 }
 
@@ -322,11 +361,11 @@ pub(crate) mod tests {
         }
     }
 
-    /// Every window of every sample, element by element, from the definition, in the
-    /// columns layout: row `(c, ky, kx)`, column `(n, oy, ox)`.
-    fn naive_im2col(x: &Tensor<f64>, win: &Window2d) -> Vec<f64> {
-        let [n, c, h, w] = *x.shape() else { unreachable!() };
-        let x = x.to_vec();
+    /// The input position (`None` for padding) each element of the columns reads, from the
+    /// definition, element by element in the columns' order: row `(c, ky, kx)`, column
+    /// `(n, oy, ox)`.
+    fn reads(shape: [usize; 4], win: &Window2d) -> Vec<Option<usize>> {
+        let [n, c, h, w] = shape;
         let mut out = vec![];
         for ci in 0..c {
             for ky in 0..win.kernel[0] {
@@ -338,11 +377,33 @@ pub(crate) mod tests {
                                 let ix = (ox * win.stride[1] + kx * win.dilation[1]) as isize - win.padding[1] as isize;
                                 let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
                                 let at = (((b * c + ci) * h) as isize + iy) * w as isize + ix;
-                                out.push(if inside { x[at as usize] } else { 0.0 });
+                                out.push(inside.then_some(at as usize));
                             }
                         }
                     }
                 }
+            }
+        }
+        out
+    }
+
+    /// im2col from the definition.
+    fn naive_im2col(x: &Tensor<f64>, win: &Window2d) -> Vec<f64> {
+        let [n, c, h, w] = *x.shape() else { unreachable!() };
+        let x = x.to_vec();
+        reads([n, c, h, w], win)
+            .iter()
+            .map(|at| at.map_or(0.0, |at| x[at]))
+            .collect()
+    }
+
+    /// col2im from the definition: each element of `cols` added into the position it read,
+    /// row by row, so each position's sum is in kernel-element order.
+    fn naive_col2im(cols: &Tensor<f64>, win: &Window2d, shape: [usize; 4]) -> Vec<f64> {
+        let mut out = vec![0.0; shape.iter().product()];
+        for (at, v) in reads(shape, win).into_iter().zip(cols.to_vec()) {
+            if let Some(at) = at {
+                out[at] += v;
             }
         }
         out
@@ -369,11 +430,22 @@ pub(crate) mod tests {
             ([1, 1], [3, 3], [1, 1], [1, 1], [1, 1], 2),
             ([6, 4], [2, 3], [3, 1], [2, 1], [0, 2], 2),
             ([8, 8], [3, 3], [1, 1], [1, 1], [1, 1], 70),
+            // "Same" windows over planes of a few values, many samples, one channel or several;
+            // over planes of more values than `SHIFTED_MAX_PLANE`, taken plane by plane.
+            ([9, 8], [3, 3], [1, 1], [1, 1], [1, 1], 5),
+            ([4, 4], [3, 3], [1, 1], [1, 1], [1, 1], 90),
+            ([3, 5], [3, 5], [1, 1], [1, 1], [1, 2], 300),
+            ([4, 3], [2, 3], [1, 1], [2, 1], [1, 1], 7),
         ] {
             let win = geometry(input, kernel, stride, dilation, padding);
-            let x = Tensor::<f64>::randn(&[samples, 4, input[0], input[1]], 7);
-            assert_eq!(x.im2col(&win).unwrap().to_vec(), naive_im2col(&x, &win), "{win:?}");
-            assert_adjoint(&x, &win);
+            for channels in [1, 4] {
+                let x = Tensor::<f64>::randn(&[samples, channels, input[0], input[1]], 7);
+                assert_eq!(x.im2col(&win).unwrap().to_vec(), naive_im2col(&x, &win), "{win:?}");
+                assert_adjoint(&x, &win);
+                let cols = Tensor::<f64>::randn(&[channels * win.kernel_numel(), samples * win.output_numel()], 3);
+                let want = naive_col2im(&cols, &win, [samples, channels, input[0], input[1]]);
+                assert_eq!(cols.col2im(&win).unwrap().to_vec(), want, "{win:?}");
+            }
         }
     }
 
