@@ -2,6 +2,7 @@
 //! by their indices; and the batched transpose that separable pooling uses.
 
 use super::Window2d;
+use crate::kernels::transpose::transpose;
 use crate::kernels::wide;
 use crate::parallel::{for_each_block_mut, zeroed_blocks};
 use crate::{Error, Float, IndexTensor, Result, Shape, Tensor};
@@ -84,11 +85,9 @@ impl Taps {
     /// is plane j's value at `at`), so that each window's running maximum, tap by tap, is
     /// one contiguous loop over the planes.
     fn max_indices<T: Float>(&self, x: &[T], planes: usize, out: &mut [i64]) {
-        // Written in order, read across the planes (each plane's lines stay in cache).
-        let mut side: Vec<T> = Vec::with_capacity(planes * self.plane);
-        for at in 0..self.plane {
-            side.extend(x.iter().skip(at).step_by(self.plane).copied());
-        }
+        // The block of planes `[planes, plane]` transposed.
+        let mut side = vec![T::zero(); planes * self.plane];
+        transpose(x, planes, self.plane, &mut side);
         // Positions as u32, as wide as the values: one vector of each per step.
         let (mut max, mut best) = (vec![T::neg_infinity(); planes], vec![0u32; planes]);
         wide(
@@ -260,10 +259,8 @@ impl<T: Float> Tensor<T> {
 
 impl<T: Float> Tensor<T> {
     /// `[B, R, C]` → `[B, C, R]`: each matrix of a batch transposed, as `x.transpose(1, 2)`,
-    /// written in tiles so that reads and writes stay within a few cache lines, the matrices
-    /// shared between threads.
+    /// by [`transpose`]'s blocks of 16x16, the matrices shared between threads.
     pub fn batch_transpose(&self) -> Result<Self> {
-        const TILE: usize = 16;
         let [b, r, c] = match *self.shape() {
             [b, r, c] => [b, r, c],
             _ => {
@@ -275,18 +272,7 @@ impl<T: Float> Tensor<T> {
         };
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
-        let out = zeroed_blocks(b * r * c, r * c, r * c, |m, dst| {
-            let src = &x[m * r * c..][..r * c];
-            for i0 in (0..r).step_by(TILE) {
-                for j0 in (0..c).step_by(TILE) {
-                    for i in i0..(i0 + TILE).min(r) {
-                        for j in j0..(j0 + TILE).min(c) {
-                            dst[j * r + i] = src[i * c + j];
-                        }
-                    }
-                }
-            }
-        });
+        let out = zeroed_blocks(b * r * c, r * c, r * c, |m, dst| transpose(&x[m * r * c..], r, c, dst));
         Tensor::from_vec(out, &[b, c, r])
     }
 }

@@ -18,6 +18,7 @@ use std::cell::RefCell;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
+use super::transpose::transpose_16x16;
 use crate::Float;
 
 /// Rows of C per kernel call.
@@ -250,46 +251,6 @@ unsafe fn pack_transposed(b: *const f32, csb: isize, k: usize, width: usize, pan
         }
     }
     (rows, halves)
-}
-
-/// The transpose of 16 rows of 16 values: element `i` of result `j` is element `j` of row `i`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn transpose_16x16(r: [__m512; 16]) -> [__m512; 16] {
-    let pd = _mm512_castps_pd;
-    let ps = _mm512_castpd_ps;
-    // Pairs of rows, 32-bit elements interleaved: t[2i] = (r[2i][0], r[2i+1][0], r[2i][1],
-    // r[2i+1][1] | ...per 128-bit lane), t[2i + 1] the upper halves of each lane.
-    let mut t = [_mm512_setzero_ps(); 16];
-    for i in 0..8 {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    // Pairs of pairs, 64-bit elements interleaved: each 128-bit lane of u[4i + c] holds
-    // column 4·lane + c of rows 4i..4i + 4.
-    let mut u = [_mm512_setzero_ps(); 16];
-    for i in 0..4 {
-        let (a, b, c, d) = (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]);
-        u[4 * i] = ps(_mm512_unpacklo_pd(pd(a), pd(c)));
-        u[4 * i + 1] = ps(_mm512_unpackhi_pd(pd(a), pd(c)));
-        u[4 * i + 2] = ps(_mm512_unpacklo_pd(pd(b), pd(d)));
-        u[4 * i + 3] = ps(_mm512_unpackhi_pd(pd(b), pd(d)));
-    }
-    // 128-bit lanes: lanes 0 and 2 (0x88) or 1 and 3 (0xdd) of two registers, twice.
-    let mut v = [_mm512_setzero_ps(); 16];
-    for c in 0..4 {
-        for h in 0..2 {
-            let (a, b) = (u[8 * h + c], u[8 * h + 4 + c]);
-            v[8 * h + c] = _mm512_shuffle_f32x4::<0x88>(a, b);
-            v[8 * h + 4 + c] = _mm512_shuffle_f32x4::<0xdd>(a, b);
-        }
-    }
-    let mut out = [_mm512_setzero_ps(); 16];
-    for c in 0..8 {
-        out[c] = _mm512_shuffle_f32x4::<0x88>(v[c], v[8 + c]);
-        out[8 + c] = _mm512_shuffle_f32x4::<0xdd>(v[c], v[8 + c]);
-    }
-    out
 }
 
 /// One call of the kernel: rows of A from `a` (`rsa`/`csa` apart), a panel of `k·NR` values,

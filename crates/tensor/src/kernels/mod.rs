@@ -28,6 +28,7 @@ mod map;
 mod math;
 #[cfg(test)]
 mod math_tests;
+pub(crate) mod transpose;
 mod wide;
 
 use exp::{exp_any, exp_f64_impl, exp_in_range};
