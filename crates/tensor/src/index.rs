@@ -79,6 +79,19 @@ impl IndexTensor {
     pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
         Self::from_vec(self.to_vec(), shape)
     }
+
+    /// [`reshape`](IndexTensor::reshape), taking `self`: the values are not copied when they
+    /// are in row-major order.
+    pub fn into_shape(self, shape: &[usize]) -> Result<Self> {
+        let numel = self.numel();
+        if !self.data.is_standard_layout() {
+            return self.reshape(shape);
+        }
+        match self.data.into_raw_vec_and_offset() {
+            (values, Some(0)) if values.len() == numel => Self::from_vec(values, shape),
+            (values, offset) => Self::from_vec(values[offset.unwrap_or(0)..][..numel].to_vec(), shape),
+        }
+    }
 }
 
 fn check_index(op: &'static str, i: i64, dim: usize, size: usize) -> Result<usize> {
@@ -244,4 +257,23 @@ fn check_scatter_shapes(op: &'static str, shape: &[usize], index: &[usize], d: u
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn into_shape_keeps_the_values_in_order_and_checks_the_count() {
+        let t = IndexTensor::from_vec((0..12).collect(), &[3, 4]).unwrap();
+        assert_eq!(t.clone().into_shape(&[2, 6]).unwrap(), t.reshape(&[2, 6]).unwrap());
+        // A transposed view: values taken in row-major order of the view, as reshape does.
+        let tt = IndexTensor::from_array(t.array().t().to_owned());
+        let view = IndexTensor {
+            data: t.data.clone().reversed_axes(),
+        };
+        assert_eq!(view.clone().into_shape(&[12]).unwrap(), tt.reshape(&[12]).unwrap());
+        let err = t.into_shape(&[5]).unwrap_err().to_string();
+        assert!(err.contains("[5]"), "{err}");
+    }
 }

@@ -261,12 +261,10 @@ fn max_pool<T: Float>(x: &Var<T>, options: &MaxPoolOptions, dims: usize) -> Resu
         o.ceil_mode,
     )?;
     let indices = x.value().reshape(&[n * c, h, w])?.max_pool2d_indices(&window)?;
-    let l = window.output_numel();
-    let out = x
-        .reshape(&[n * c, h * w])?
-        .gather_rows(&indices.reshape(&[n * c, l])?)?;
+    let indices = indices.into_shape(&[n * c, window.output_numel()])?;
+    let out = x.reshape(&[n * c, h * w])?.gather_rows(&indices)?;
     let shape = out_shape(batched, n, c, &window, dims);
-    Ok((out.reshape(&shape)?, indices.reshape(&shape)?))
+    Ok((out.reshape(&shape)?, indices.into_shape(&shape)?))
 }
 
 /// 1-D max pooling over `[N, C, L]` (or `[C, L]`), as `torch.nn.functional.max_pool1d`: each
