@@ -2,14 +2,18 @@
 
 use ndarray::{ArcArray, ArrayViewD, Axis, IxDyn, Slice};
 
+use crate::kernels::transpose::transpose;
 use crate::tensor::{checked_alloc, checked_shape};
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 /// The elements of `view` in row-major order, copied a lane of its last dimension at a time
 /// (a whole slice when the view is contiguous).
-pub(crate) fn row_major<T: Copy>(view: &ArrayViewD<'_, T>) -> Vec<T> {
+pub(crate) fn row_major<T: Float>(view: &ArrayViewD<'_, T>) -> Vec<T> {
     if let Some(s) = view.as_slice() {
         return s.to_vec();
+    }
+    if let Some(out) = last_two_swapped(view) {
+        return out;
     }
     if let Some(out) = permuted_row_major(view) {
         return out;
@@ -22,6 +26,28 @@ pub(crate) fn row_major<T: Copy>(view: &ArrayViewD<'_, T>) -> Vec<T> {
         }
     }
     out
+}
+
+/// [`row_major`] for a view that is a row-major array with its last two dimensions swapped
+/// (`x.t()`, `x.transpose(-2, -1)`): each matrix transposed by [`transpose`]'s blocks.
+/// `None` for any other view.
+fn last_two_swapped<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
+    let n = view.ndim();
+    if n < 2 {
+        return None;
+    }
+    let mut swapped = view.clone();
+    swapped.swap_axes(n - 2, n - 1);
+    let memory = swapped.to_slice()?;
+    let (r, c) = (view.shape()[n - 2], view.shape()[n - 1]);
+    let mut out = vec![T::zero(); memory.len()];
+    for (src, dst) in memory
+        .chunks_exact((r * c).max(1))
+        .zip(out.chunks_exact_mut((r * c).max(1)))
+    {
+        transpose(src, c, r, dst);
+    }
+    Some(out)
 }
 
 /// [`row_major`] for a view whose elements fill one block of memory in some order, with
@@ -334,6 +360,33 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transposed_copies_follow_the_definition_for_every_layout_path() {
+        // The last two dimensions swapped (whole 16x16 blocks and edges), and another
+        // permutation.
+        for shape in [vec![40, 33], vec![3, 17, 5], vec![2, 32, 48], vec![4, 3, 5, 2]] {
+            let x = Tensor::<f32>::randn(&shape, 5);
+            let n = shape.len();
+            for (d0, d1) in [(n - 2, n - 1), (0, n - 1)] {
+                let t = x.transpose(d0 as isize, d1 as isize).unwrap();
+                let mut dims = shape.clone();
+                dims.swap(d0, d1);
+                assert_eq!(t.shape(), dims);
+                let values = t.to_vec();
+                for (flat, &value) in values.iter().enumerate() {
+                    let mut at = vec![0; n];
+                    let mut rest = flat;
+                    for d in (0..n).rev() {
+                        (at[d], rest) = (rest % dims[d], rest / dims[d]);
+                    }
+                    let mut src = at.clone();
+                    src.swap(d0, d1);
+                    assert_eq!(value, x.get(&src).unwrap(), "{shape:?} ({d0}, {d1}) at {at:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn reshape_in_place_keeps_the_row_major_order_of_any_layout() {
