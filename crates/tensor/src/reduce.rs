@@ -7,6 +7,27 @@ use crate::shape::broadcast_reduction_axes;
 use crate::tensor::checked_alloc;
 use crate::{normalize_dim, Error, Float, IndexTensor, Result, Shape, Tensor};
 
+/// For each of `outer` blocks of `size` rows of `inner` values (row-major), the sum of its
+/// rows: `out[o][i] = 0 + x[o][0][i] + x[o][1][i] + ...`, added in that order, the loops
+/// compiled for the CPU's vector width.
+fn sum_rows<T: Float>(values: &[T], outer: usize, size: usize, inner: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); outer * inner];
+    if inner == 0 || size == 0 {
+        return out; // sums of nothing
+    }
+    wide(
+        #[inline(always)]
+        || {
+            for (sums, block) in out.chunks_exact_mut(inner).zip(values.chunks_exact(size * inner)) {
+                for row in block.chunks_exact(inner) {
+                    sums.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
+                }
+            }
+        },
+    );
+    out
+}
+
 impl<T: Float> Tensor<T> {
     fn reduce_dim(
         &self,
@@ -36,7 +57,23 @@ impl<T: Float> Tensor<T> {
 
     /// The sum along `dim`; `keepdim` keeps it with size 1.
     pub fn sum_dim(&self, dim: isize, keepdim: bool) -> Result<Self> {
-        self.reduce_dim("sum", dim, keepdim, |lane| lane.sum())
+        let d = normalize_dim("sum", dim, self.ndim().max(1))?;
+        match self.data.as_slice() {
+            // Row-major, not the last dimension: sums of whole rows (each lane would be a
+            // strided walk of its own), in the same order as a lane's.
+            Some(values) if d + 1 < self.ndim() && !values.is_empty() => {
+                let shape = self.shape();
+                let (outer, inner) = (shape[..d].iter().product(), shape[d + 1..].iter().product());
+                let out = sum_rows(values, outer, shape[d], inner);
+                let mut dims = shape.to_vec();
+                match keepdim {
+                    true => dims[d] = 1,
+                    false => _ = dims.remove(d),
+                }
+                Ok(Tensor::from_standard(out, &dims))
+            }
+            _ => self.reduce_dim("sum", dim, keepdim, |lane| lane.sum()),
+        }
     }
 
     /// The mean of every element (NaN for an empty tensor, as PyTorch).
@@ -46,6 +83,14 @@ impl<T: Float> Tensor<T> {
 
     /// The mean along `dim`.
     pub fn mean_dim(&self, dim: isize, keepdim: bool) -> Result<Self> {
+        let d = normalize_dim("mean", dim, self.ndim().max(1))?;
+        if self.data.is_standard_layout() && d + 1 < self.ndim() && self.numel() > 0 {
+            // `sum_dim`'s sums of rows, each divided: a lane's sum over its length, as below.
+            let mut sums = self.sum_dim(dim, keepdim)?;
+            let n = T::of(self.shape()[d] as f64);
+            sums.map_inplace(|v| v / n);
+            return Ok(sums);
+        }
         self.reduce_dim("mean", dim, keepdim, |lane| lane.sum() / T::of(lane.len() as f64))
     }
 
@@ -128,15 +173,7 @@ impl<T: Float> Tensor<T> {
         let leading = axes.iter().enumerate().all(|(i, &ax)| i == ax);
         if let (true, Some(values)) = (leading, self.data.as_slice()) {
             let inner: usize = self.shape()[axes.len()..].iter().product();
-            let mut out = vec![T::zero(); inner];
-            wide(
-                #[inline(always)]
-                || {
-                    for row in values.chunks_exact(inner.max(1)) {
-                        out.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
-                    }
-                },
-            );
+            let out = sum_rows(values, 1, values.len() / inner.max(1), inner);
             return Ok(Tensor::from_array(
                 ArrayD::from_shape_vec(IxDyn(shape), out).expect("same element count"),
             ));
@@ -177,5 +214,44 @@ pub(crate) fn nan_max<T: Float>(a: T, b: T) -> T {
         b
     } else {
         a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sum_dim_and_mean_dim_add_each_lane_in_order_along_any_dimension() {
+        // Values of very different sizes, so that another order of the sums gives other bits.
+        let values: Vec<f32> = (0..120)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) * 10f32.powi(i % 7 - 3))
+            .collect();
+        let x = Tensor::from_vec(values, &[2, 3, 4, 5]).unwrap();
+        for t in [x.clone(), x.transpose(1, 3).unwrap(), x.permute(&[3, 0, 2, 1]).unwrap()] {
+            for d in 0..4 {
+                for keepdim in [false, true] {
+                    let got = t.sum_dim(d as isize, keepdim).unwrap();
+                    let want = t.data.map_axis(Axis(d), |lane| lane.iter().fold(0.0f32, |a, &v| a + v));
+                    let want = if keepdim { want.insert_axis(Axis(d)) } else { want };
+                    assert_eq!(got.shape(), want.shape(), "dim {d}");
+                    let same = got
+                        .to_vec()
+                        .iter()
+                        .zip(want.iter())
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "dim {d}, keepdim {keepdim}: {:?} against {want:?}", got.to_vec());
+                    let n = t.shape()[d] as f32;
+                    let mean = t.mean_dim(d as isize, keepdim).unwrap().to_vec();
+                    assert!(mean
+                        .iter()
+                        .zip(want.iter())
+                        .all(|(a, b)| a.to_bits() == (b / n).to_bits()));
+                }
+            }
+        }
+        let empty = Tensor::<f32>::zeros(&[2, 0, 3]);
+        assert_eq!(empty.sum_dim(1, false).unwrap().to_vec(), [0.0; 6]);
+        assert_eq!(empty.sum_dim(0, true).unwrap().shape(), [1, 0, 3]);
     }
 }
