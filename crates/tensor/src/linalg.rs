@@ -208,7 +208,9 @@ fn view_2d<T: Float>(t: &Tensor<T>, transpose: bool) -> ArrayView2<'_, T> {
 }
 
 use crate::kernels::gemm::{with_packed, Packed};
-use crate::tuning::{JOIN_GEMM, KERNEL_MAX_GEMM, ROW_BLOCK_VALUES, SKINNY, SMALL_GEMM, SMALL_SKINNY_GEMM};
+use crate::tuning::{
+    JOIN_GEMM, KERNEL_MAX_GEMM, ROW_BLOCK_VALUES, SHORT_KERNEL_MIN_COLUMNS, SKINNY, SMALL_GEMM, SMALL_SKINNY_GEMM,
+};
 
 /// `A·B`, plus `bias` added to each row after the product (as a separate addition would).
 pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<ArrayView1<'_, T>>) -> Array2<T> {
@@ -246,9 +248,11 @@ pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: O
 }
 
 /// Whether the f32 kernel can take a product with C `m x n`: `T` is `f32` on a CPU with
-/// AVX-512F, C has a full block of rows and a row of B at least `SKINNY` columns.
+/// AVX-512F, a row of B has at least `SKINNY` columns, and C has a full block of rows, or
+/// half a block and B at least `SHORT_KERNEL_MIN_COLUMNS` columns (see there).
 fn kernel_fits<T: Float>(m: usize, n: usize) -> bool {
-    crate::kernels::gemm::available::<T>() && n >= SKINNY && m >= crate::kernels::gemm::MR
+    use crate::kernels::gemm::{available, MR};
+    available::<T>() && n >= SKINNY && (m >= MR || (m >= MR / 2 && n >= SHORT_KERNEL_MIN_COLUMNS))
 }
 
 /// [`gemm`] without a bias, written into `c` (rows contiguous): a product the kernel takes on
@@ -621,6 +625,20 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn few_rows_of_c_against_a_wide_b_give_the_product() {
+        // 4 to 7 rows of C: the f32 kernel when B is wide enough, other paths when not; small
+        // integers, so every path's sums are exact.
+        for (m, k, n) in [(4, 3, 128), (5, 64, 300), (7, 25, 1000), (6, 40, 127), (3, 16, 256)] {
+            let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 - 5.0);
+            let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 5 + j * 2) % 13) as f32 - 6.0);
+            let want = reference(a.mapv(f64::from).view(), b.mapv(f64::from).view()).mapv(|v| v as f32);
+            let bt = b.t().as_standard_layout().into_owned();
+            assert_eq!(gemm(a.view(), b.view(), None), want, "{m}x{k}x{n}");
+            assert_eq!(gemm(a.view(), bt.t(), None), want, "{m}x{k}x{n}, B transposed");
         }
     }
 

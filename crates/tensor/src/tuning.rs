@@ -63,6 +63,15 @@ pub const SKINNY: usize = 16;
 /// against 22 µs; 4096x16x4: 47 against 22 µs).
 pub const SMALL_SKINNY_GEMM: usize = 1 << 17;
 
+/// A product with 4 to 7 rows of C (half a block of the f32 kernel's 8, or more) goes to the
+/// kernel when B has at least this many columns, to matrixmultiply (or the plain loops)
+/// otherwise. The kernel packs all of B for a single block of rows, which pays when the rows
+/// are several and B is wide. Timed on 5 December (µs, matrixmultiply → kernel): LeNet's
+/// first convolution `[6, 25] · [25, 36864]` 361 → 180; 4x64x4096 82 → 72; 6x150x2048 105 →
+/// 97; 6x64x256 5.1 → 4.7; 6x256x512ᵀ 48 → 32; 7x128x300 11.9 → 8.7; 4x784x128ᵀ 38 → 30; but
+/// 6x36864x25ᵀ (its weight gradient) 440 → 822, 3x64x128 1.2 → 1.6, 2x64x1024 9.9 → 11.1,
+/// 1x784x128ᵀ 7.3 → 26.5, which stay.
+pub const SHORT_KERNEL_MIN_COLUMNS: usize = 128;
 /// Products with at least this many multiply-adds leave the f32 AVX-512 kernel (which does
 /// not block for caches) for matrixmultiply (which does). The kernel was the faster at every
 /// size measured, from 16x16x16 (0.2 against 0.3 µs) to 1024x1024x1024 (39 against 56 ms)
