@@ -259,7 +259,7 @@ impl<T: Float> Tensor<T> {
 
 impl<T: Float> Tensor<T> {
     /// `[B, R, C]` → `[B, C, R]`: each matrix of a batch transposed, as `x.transpose(1, 2)`,
-    /// by [`transpose`]'s blocks of 16x16, the matrices shared between threads.
+    /// by blocks of 16x16 transposed in registers, the matrices shared between threads.
     pub fn batch_transpose(&self) -> Result<Self> {
         let [b, r, c] = match *self.shape() {
             [b, r, c] => [b, r, c],

@@ -4,141 +4,29 @@ use std::any::Any;
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::fmt;
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use ferrograd_tensor::{Error, Float, Result, Shape, Tensor};
-use smallvec::SmallVec;
 
 use crate::grad_mode::is_grad_enabled;
 
-/// The inputs of an op, inline up to two (every built-in op has one or two).
-pub type Inputs<T> = SmallVec<[Var<T>; 2]>;
+mod rule;
+mod value_mut;
 
-/// The gradients an op's rule returns, one per input (`None` where the input gets none).
-pub type Grads<T> = SmallVec<[Option<Var<T>>; 2]>;
-
-/// The gradient rule of an op: given the gradient flowing into its output, the output itself
-/// and its inputs, the gradient for each input (`None` where the input gets none).
-///
-/// Rules are written with `Var` operations, so that they can themselves be differentiated
-/// (`create_graph`). A rule must not capture `Var`s: it receives everything it needs.
-pub type BackwardFn<T> = dyn Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<Grads<T>>;
-
-/// What a gradient rule may return: an array (`Ok([Some(ga), None])`, no allocation), a `Vec`,
-/// or [`Grads`].
-pub trait IntoGrads<T: Float> {
-    /// The gradients, one per input.
-    fn into_grads(self) -> Grads<T>;
-}
-
-impl<T: Float, const N: usize> IntoGrads<T> for [Option<Var<T>>; N] {
-    fn into_grads(self) -> Grads<T> {
-        collect_small(self)
-    }
-}
-
-impl<T: Float> IntoGrads<T> for Vec<Option<Var<T>>> {
-    fn into_grads(self) -> Grads<T> {
-        collect_small(self)
-    }
-}
-
-/// Collects a few items: a plain loop of pushes, which for one or two items costs less than
-/// `SmallVec`'s general `extend`.
-fn collect_small<A: smallvec::Array>(items: impl IntoIterator<Item = A::Item>) -> SmallVec<A> {
-    let mut v = SmallVec::new();
-    for item in items {
-        v.push(item);
-    }
-    v
-}
-
-impl<T: Float> IntoGrads<T> for Grads<T> {
-    fn into_grads(self) -> Grads<T> {
-        self
-    }
-}
+use rule::{collect_small, Borrowing, Owning};
+pub use rule::{BackwardFn, Grads, Inputs, IntoGrads};
+pub(crate) use rule::{GradFn, NoRule, Rule, Saves};
+pub(crate) use value_mut::value_muts_alive;
+pub use value_mut::{ValueMut, WeakVar};
 
 /// A closure run on the gradient flowing through a `Var` during backward; returning `Some`
 /// replaces that gradient, as a hook registered with `tensor.register_hook` in PyTorch.
 pub type Hook<T> = Box<dyn Fn(&Tensor<T>) -> Option<Tensor<T>>>;
 
-/// What an op's gradient rule reads of the values it was recorded with: its inputs, its
-/// output, both or neither (a rule that needs only shapes, or nothing). Changing a value that a
-/// rule reads, between forward and backward, makes backward an error, as PyTorch's version
-/// counter does for the tensors an op saved.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Saves(u8);
-
-impl Saves {
-    /// Only shapes: `+`, `sum`, `reshape`...
-    pub(crate) const NOTHING: Saves = Saves(0);
-    /// The output's value (`exp`, `tanh`, `relu`...).
-    pub(crate) const OUTPUT: Saves = Saves(1);
-    /// Every input's value (`*`, `log`, `matmul`...).
-    pub(crate) const INPUTS: Saves = Saves(!1);
-    /// The first two inputs' values (`linear`: the input and the weight, not the bias).
-    pub(crate) const FIRST_TWO: Saves = Saves(0b110);
-    /// Everything; what a rule given to [`Var::from_op`] may read.
-    pub(crate) const ALL: Saves = Saves(!0);
-
-    /// Whether the rule reads its output.
-    pub(crate) fn output(self) -> bool {
-        self.0 & 1 != 0
-    }
-
-    /// Whether the rule reads input `i` (bit `i + 1`; the last bit stands for inputs 6 on).
-    pub(crate) fn input(self, i: usize) -> bool {
-        self.0 & (1 << (i + 1).min(7)) != 0
-    }
-}
-
-/// The op that computed a node: its name and inputs (the gradient rule itself is the node's
-/// `rule`, stored in the same allocation; what the rule reads and the versions it saw are in
-/// the node too).
-pub(crate) struct GradFn<T: Float> {
-    pub(crate) name: &'static str,
-    pub(crate) inputs: Inputs<T>,
-}
-
 thread_local! {
     /// The versions seen by ops of more than two inputs, for their inputs after the second,
     /// keyed by the op's node ([`Var::id`]); removed when the node goes.
     static MORE_VERSIONS: RefCell<std::collections::HashMap<usize, Box<[u32]>>> = RefCell::new(Default::default());
-}
-
-/// A gradient rule as the backward walk calls it: it receives the gradient flowing into the
-/// output by value, so that a rule may reuse its buffer (see [`Var::reuse`]).
-pub(crate) trait Rule<T: Float> {
-    fn call(&self, g: Var<T>, out: &Var<T>, inputs: &[Var<T>]) -> Result<Grads<T>>;
-}
-
-/// The rule of a leaf, which has none: never called, since the walk stops at leaves.
-pub(crate) struct NoRule;
-
-impl<T: Float> Rule<T> for NoRule {
-    fn call(&self, _: Var<T>, _: &Var<T>, _: &[Var<T>]) -> Result<Grads<T>> {
-        Ok(Grads::new())
-    }
-}
-
-/// A rule given to [`Var::from_op`], which borrows the incoming gradient.
-struct Borrowing<F, G>(F, PhantomData<fn() -> G>);
-
-impl<T: Float, G: IntoGrads<T>, F: Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<G>> Rule<T> for Borrowing<F, G> {
-    fn call(&self, g: Var<T>, out: &Var<T>, inputs: &[Var<T>]) -> Result<Grads<T>> {
-        (self.0)(&g, out, inputs).map(IntoGrads::into_grads)
-    }
-}
-
-/// A rule given to [`Var::from_op_owned`], which takes the incoming gradient.
-struct Owning<F, G>(F, PhantomData<fn() -> G>);
-
-impl<T: Float, G: IntoGrads<T>, F: Fn(Var<T>, &Var<T>, &[Var<T>]) -> Result<G>> Rule<T> for Owning<F, G> {
-    fn call(&self, g: Var<T>, out: &Var<T>, inputs: &[Var<T>]) -> Result<Grads<T>> {
-        (self.0)(g, out, inputs).map(IntoGrads::into_grads)
-    }
 }
 
 /// A hook as a node keeps it: shared, so that backward runs a node's hooks from a copy of the
@@ -646,73 +534,6 @@ impl<T: Float> Var<T> {
             });
         }
         Ok(())
-    }
-}
-
-/// The value of a [`Var`], mutably borrowed ([`Var::value_mut`]): derefs to the `Tensor`. When
-/// it is dropped having replaced the value by one of another shape, the `Var` remembers it,
-/// and a backward through an op recorded before is an error.
-pub struct ValueMut<'a, T: Float> {
-    value: RefMut<'a, Tensor<T>>,
-    node: &'a Node<T>,
-    shape: SmallVec<[usize; 4]>,
-}
-
-thread_local! {
-    /// How many [`ValueMut`]s are alive on this thread.
-    static VALUE_MUTS: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Whether a [`ValueMut`] is alive on this thread, so that some value may be mutably borrowed.
-pub(crate) fn value_muts_alive() -> bool {
-    VALUE_MUTS.with(Cell::get) > 0
-}
-
-impl<'a, T: Float> ValueMut<'a, T> {
-    fn new(node: &'a Node<T>, value: RefMut<'a, Tensor<T>>) -> Self {
-        VALUE_MUTS.with(|n| n.set(n.get() + 1));
-        node.version.set(node.version.get().wrapping_add(1));
-        let shape = collect_small(value.shape().iter().copied());
-        ValueMut { value, node, shape }
-    }
-}
-
-impl<T: Float> Deref for ValueMut<'_, T> {
-    type Target = Tensor<T>;
-    fn deref(&self) -> &Tensor<T> {
-        &self.value
-    }
-}
-
-impl<T: Float> DerefMut for ValueMut<'_, T> {
-    fn deref_mut(&mut self) -> &mut Tensor<T> {
-        &mut self.value
-    }
-}
-
-impl<T: Float> Drop for ValueMut<'_, T> {
-    fn drop(&mut self) {
-        let _ = VALUE_MUTS.try_with(|n| n.set(n.get().saturating_sub(1)));
-        if self.value.shape() != &self.shape[..] {
-            self.node.reshaped.set(true);
-        }
-    }
-}
-
-/// A handle to a [`Var`] that does not keep it alive, as `std::rc::Weak`: what a hook captures
-/// to reach its own `Var` without making a cycle.
-pub struct WeakVar<T: Float = f32>(Weak<Node<T>>);
-
-impl<T: Float> WeakVar<T> {
-    /// The `Var`, if it is still alive.
-    pub fn upgrade(&self) -> Option<Var<T>> {
-        self.0.upgrade().map(Var)
-    }
-}
-
-impl<T: Float> Clone for WeakVar<T> {
-    fn clone(&self) -> Self {
-        WeakVar(Weak::clone(&self.0))
     }
 }
 
