@@ -209,7 +209,8 @@ fn view_2d<T: Float>(t: &Tensor<T>, transpose: bool) -> ArrayView2<'_, T> {
 
 use crate::kernels::gemm::{with_packed, Packed};
 use crate::tuning::{
-    JOIN_GEMM, KERNEL_MAX_GEMM, ROW_BLOCK_VALUES, SHORT_KERNEL_MIN_COLUMNS, SKINNY, SMALL_GEMM, SMALL_SKINNY_GEMM,
+    JOIN_GEMM, KERNEL_MAX_GEMM, LONG_DOTS_MAX_OUTPUTS, LONG_DOTS_MIN_TERMS, ROW_BLOCK_VALUES, SHORT_KERNEL_MIN_COLUMNS,
+    SKINNY, SMALL_GEMM, SMALL_SKINNY_GEMM,
 };
 
 /// `A·B`, plus `bias` added to each row after the product (as a separate addition would).
@@ -229,6 +230,13 @@ pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: O
         bias.is_none_or(|b| b.len() == n),
         "gemm: the bias must have one value per column"
     );
+    if let Some(c) = long_dots(a, b) {
+        let mut c = Array2::from_shape_vec((m, n), c).expect("m·n elements");
+        if let Some(bias) = bias {
+            c += &ArrayView1::from(bias);
+        }
+        return c;
+    }
     // The f32 kernel adds the bias as it stores C; every other path adds it afterwards.
     let kernel = kernel_fits::<T>(m, n);
     if kernel && m * n * k < KERNEL_MAX_GEMM {
@@ -245,6 +253,29 @@ pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: O
         }
     }
     c
+}
+
+/// `A·B` by `kernels::long_dots` when C is small and its sums long (see
+/// `LONG_DOTS_MAX_OUTPUTS`), A's rows and B's columns contiguous (B the transpose of a
+/// row-major X: a weight gradient `g · columnsᵀ`) and `T` is `f32` on a CPU with AVX-512F.
+fn long_dots<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Option<Vec<T>> {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let fits = T::DTYPE == crate::DType::F32
+        && crate::kernels::long_dots::available()
+        && m >= 2
+        && m * n <= LONG_DOTS_MAX_OUTPUTS
+        && k >= LONG_DOTS_MIN_TERMS;
+    if !fits {
+        return None;
+    }
+    let (a, x) = (a.to_slice()?, b.reversed_axes().to_slice()?);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: T is f32 (checked above), so both slices are f32 values.
+    let (a, x) = unsafe { (as_f32(a), as_f32(x)) };
+    #[cfg(not(target_arch = "x86_64"))]
+    let (a, x): (&[f32], &[f32]) = (&[], &[]); // unreachable: `available` is false there
+    let c = crate::kernels::long_dots::product(a, x, m, n, k);
+    Some(c.into_iter().map(|v| T::of(f64::from(v))).collect())
 }
 
 /// Whether the f32 kernel can take a product with C `m x n`: `T` is `f32` on a CPU with
@@ -639,6 +670,28 @@ mod tests {
             let bt = b.t().as_standard_layout().into_owned();
             assert_eq!(gemm(a.view(), b.view(), None), want, "{m}x{k}x{n}");
             assert_eq!(gemm(a.view(), bt.t(), None), want, "{m}x{k}x{n}, B transposed");
+        }
+    }
+
+    #[test]
+    fn small_c_with_long_sums_gives_the_product_with_a_bias() {
+        // C of at most LONG_DOTS_MAX_OUTPUTS elements, sums of LONG_DOTS_MIN_TERMS terms or more
+        // (a weight gradient `g · columnsᵀ`): the long-dots path when B is a transposed
+        // row-major matrix, the others when it is not. Small integers: exact sums.
+        for (m, k, n) in [(6, 4099, 25), (16, 256, 9), (2, 1000, 3), (40, 300, 50)] {
+            let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 - 5.0);
+            let x = Array2::from_shape_fn((n, k), |(j, p)| ((p * 5 + j * 2) % 13) as f32 - 6.0);
+            let want = reference(a.mapv(f64::from).view(), x.t().mapv(f64::from).view()).mapv(|v| v as f32);
+            let bias: Vec<f32> = (0..n).map(|j| j as f32).collect();
+            let xt = x.t().as_standard_layout().into_owned();
+            assert_eq!(gemm(a.view(), x.t(), None), want, "{m}x{k}x{n}");
+            assert_eq!(gemm(a.view(), xt.view(), None), want, "{m}x{k}x{n}, B row-major");
+            let with_bias = gemm(a.view(), x.t(), Some(ndarray::ArrayView1::from(&bias[..])));
+            assert_eq!(
+                with_bias,
+                &want + &ndarray::ArrayView1::from(&bias[..]),
+                "{m}x{k}x{n}, bias"
+            );
         }
     }
 

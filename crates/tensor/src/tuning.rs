@@ -72,6 +72,18 @@ pub const SMALL_SKINNY_GEMM: usize = 1 << 17;
 /// 6x36864x25ᵀ (its weight gradient) 440 → 822, 3x64x128 1.2 → 1.6, 2x64x1024 9.9 → 11.1,
 /// 1x784x128ᵀ 7.3 → 26.5, which stay.
 pub const SHORT_KERNEL_MIN_COLUMNS: usize = 128;
+/// Products with 2 rows of C or more, at most this many elements of C and at least
+/// [`LONG_DOTS_MIN_TERMS`] terms per sum, A's rows and B's columns contiguous, go to
+/// `kernels::long_dots` (each element a dot product, its rows read once in tiles of 3x4).
+/// Timed on 5 December (µs, the path taken before → long dots): a convolution's weight
+/// gradient `g · columnsᵀ` with few channels, LeNet's first `[6, 36864] · [36864, 25]` 588 →
+/// 133, the digits CNN's first 16x4096x9 43 → 19; 32x4096x16 127 → 31; 3x2048x100 86 → 10;
+/// 20x1024x20 19 → 7.5; 128x512x16 31 → 19; 8x256x256 20 → 15; 64x512x32 18 → 17; 16x256x9
+/// 2.7 → 2.2. Past the bounds: 4096 elements 51 → 69 (32x1024x128) or 67 → 59 (64x1024x64),
+/// 16x1024x144 37 → 35; 16x128x16 1.3 → 2.6; one row, 1x4096x10, 2.1 → 3.4.
+pub const LONG_DOTS_MAX_OUTPUTS: usize = 2048;
+/// See [`LONG_DOTS_MAX_OUTPUTS`].
+pub const LONG_DOTS_MIN_TERMS: usize = 256;
 /// Products with at least this many multiply-adds leave the f32 AVX-512 kernel (which does
 /// not block for caches) for matrixmultiply (which does). The kernel was the faster at every
 /// size measured, from 16x16x16 (0.2 against 0.3 µs) to 1024x1024x1024 (39 against 56 ms)

@@ -24,6 +24,7 @@ mod exp;
 #[cfg(target_arch = "x86_64")]
 mod exp512;
 pub mod gemm;
+pub(crate) mod long_dots;
 mod map;
 mod math;
 #[cfg(test)]

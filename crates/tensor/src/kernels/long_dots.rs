@@ -1,0 +1,125 @@
+//! `C = A·Xᵀ` for `f32` with AVX-512 when C is small and the sums are long: every element of C
+//! is the dot product of a row of A and a row of X, both contiguous. A convolution's weight
+//! gradient with few channels is such a product (`g · columnsᵀ`, `[6, 36864] · [36864, 25]` for
+//! LeNet's first layer): the packing kernel would copy all of X for 25 columns, and
+//! matrixmultiply packs both operands and pads C to 8x8 tiles.
+//!
+//! Here a tile of [`TILE_ROWS`] rows of A and [`TILE_COLUMNS`] rows of X is read once, 16
+//! terms at a time, into one vector of 16 running sums per element of the tile (12 registers),
+//! each added up across its lanes at the end. An element's sum depends only on `k`, not on the
+//! tile it falls in or the thread that computes it.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+use crate::parallel::for_each_block_mut;
+
+/// Rows of A in a tile.
+pub const TILE_ROWS: usize = 3;
+/// Rows of X (columns of C) in a tile.
+pub const TILE_COLUMNS: usize = 4;
+
+/// Whether [`product`] can run here: x86-64 with AVX-512F.
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return crate::cpu::isa() >= crate::cpu::Isa::Avx512;
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// `C[i][j] = Σ_p a[i·k + p]·x[j·k + p]` for row-major `a` `[m, k]` and `x` `[n, k]`, into a
+/// new row-major `[m, n]`; the columns of C in blocks shared between threads.
+///
+/// # Panics
+/// If [`available`] is false, or `a` or `x` holds fewer than `m·k` or `n·k` values.
+pub fn product(a: &[f32], x: &[f32], m: usize, n: usize, k: usize) -> Vec<f32> {
+    assert!(available(), "kernels::long_dots needs AVX-512F");
+    assert!(
+        a.len() >= m * k && x.len() >= n * k,
+        "kernels::long_dots: [{m}, {k}] · [{n}, {k}]ᵀ from {} and {} values",
+        a.len(),
+        x.len()
+    );
+    // Cᵀ by blocks of TILE_COLUMNS of its rows, so that each block is a contiguous piece.
+    let mut ct = vec![0.0f32; n * m];
+    if m == 0 || n == 0 {
+        return ct;
+    }
+    for_each_block_mut(&mut ct, TILE_COLUMNS * m, TILE_COLUMNS * m * k, |block, ct| {
+        let j0 = block * TILE_COLUMNS;
+        let columns = ct.len() / m;
+        for i0 in (0..m).step_by(TILE_ROWS) {
+            let rows = TILE_ROWS.min(m - i0);
+            // A tile past the last row or column reads that row again; its sums are dropped.
+            let a_rows: [&[f32]; TILE_ROWS] = std::array::from_fn(|r| &a[(i0 + r.min(rows - 1)) * k..][..k]);
+            let x_rows: [&[f32]; TILE_COLUMNS] = std::array::from_fn(|c| &x[(j0 + c.min(columns - 1)) * k..][..k]);
+            // SAFETY: AVX-512F is available (asserted above); every row holds k values.
+            let sums = unsafe { tile(a_rows, x_rows, k) };
+            for (c, sums) in sums.iter().enumerate().take(columns) {
+                ct[c * m + i0..][..rows].copy_from_slice(&sums[..rows]);
+            }
+        }
+    });
+    // Cᵀ back to C: a few values.
+    let mut c = vec![0.0f32; m * n];
+    crate::kernels::transpose::transpose(&ct, n, m, &mut c);
+    c
+}
+
+/// The sums of one tile: `out[c][r] = Σ_p a[r][p]·x[c][p]`.
+///
+/// # Safety
+/// AVX-512F must be available; every row must hold `k` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile(a: [&[f32]; TILE_ROWS], x: [&[f32]; TILE_COLUMNS], k: usize) -> [[f32; TILE_ROWS]; TILE_COLUMNS] {
+    assert!(a.iter().chain(&x).all(|row| row.len() >= k));
+    let mut acc = [[_mm512_setzero_ps(); TILE_ROWS]; TILE_COLUMNS];
+    let load = |row: &[f32], p: usize, mask: __mmask16| {
+        // SAFETY: the lanes of `mask` are values p.. of the row, inside its k (asserted).
+        unsafe { _mm512_maskz_loadu_ps(mask, row.as_ptr().add(p)) }
+    };
+    for p in (0..k).step_by(16) {
+        // The last step reads only the values left.
+        let mask = if k - p >= 16 {
+            !0
+        } else {
+            ((1u32 << (k - p)) - 1) as __mmask16
+        };
+        let av: [__m512; TILE_ROWS] = std::array::from_fn(|r| load(a[r], p, mask));
+        for (c, acc) in acc.iter_mut().enumerate() {
+            let xv = load(x[c], p, mask);
+            for (acc, &av) in acc.iter_mut().zip(&av) {
+                *acc = _mm512_fmadd_ps(av, xv, *acc);
+            }
+        }
+    }
+    acc.map(|column| column.map(|v| _mm512_reduce_add_ps(v)))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn tile(_: [&[f32]; TILE_ROWS], _: [&[f32]; TILE_COLUMNS], _: usize) -> [[f32; TILE_ROWS]; TILE_COLUMNS] {
+    unreachable!("kernels::long_dots needs x86-64")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_element_is_its_dot_product_at_edges_and_tails() {
+        if !available() {
+            return;
+        }
+        // Partial tiles of rows and columns, k with and without a tail of fewer than 16.
+        for (m, n, k) in [(1, 1, 1), (3, 4, 16), (6, 25, 100), (16, 9, 4096), (5, 7, 33)] {
+            // Small integers: every order of the sums gives the exact result.
+            let a: Vec<f32> = (0..m * k).map(|v| ((v * 7) % 11) as f32 - 5.0).collect();
+            let x: Vec<f32> = (0..n * k).map(|v| ((v * 5) % 13) as f32 - 6.0).collect();
+            let want: Vec<f32> = (0..m * n)
+                .map(|e| (0..k).map(|p| a[(e / n) * k + p] * x[(e % n) * k + p]).sum())
+                .collect();
+            assert_eq!(product(&a, &x, m, n, k), want, "{m}x{k}x{n}");
+        }
+    }
+}
