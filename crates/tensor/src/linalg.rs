@@ -269,13 +269,7 @@ fn long_dots<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Option<Vec
         return None;
     }
     let (a, x) = (a.to_slice()?, b.reversed_axes().to_slice()?);
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: T is f32 (checked above), so both slices are f32 values.
-    let (a, x) = unsafe { (as_f32(a), as_f32(x)) };
-    #[cfg(not(target_arch = "x86_64"))]
-    let (a, x): (&[f32], &[f32]) = (&[], &[]); // unreachable: `available` is false there
-    let c = crate::kernels::long_dots::product(a, x, m, n, k);
-    Some(c.into_iter().map(|v| T::of(f64::from(v))).collect())
+    Some(crate::kernels::long_dots::product(a, x, m, n, k))
 }
 
 /// Whether the f32 kernel can take a product with C `m x n`: `T` is `f32` on a CPU with

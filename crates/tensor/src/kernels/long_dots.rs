@@ -13,6 +13,7 @@
 use std::arch::x86_64::*;
 
 use crate::parallel::for_each_block_mut;
+use crate::{DType, Float};
 
 /// Rows of A in a tile.
 pub const TILE_ROWS: usize = 3;
@@ -31,17 +32,23 @@ pub fn available() -> bool {
 /// new row-major `[m, n]`; the columns of C in blocks shared between threads.
 ///
 /// # Panics
-/// If [`available`] is false, or `a` or `x` holds fewer than `m·k` or `n·k` values.
-pub fn product(a: &[f32], x: &[f32], m: usize, n: usize, k: usize) -> Vec<f32> {
-    assert!(available(), "kernels::long_dots needs AVX-512F");
+/// If [`available`] is false, `T` is not `f32`, or `a` or `x` holds fewer than `m·k` or `n·k`
+/// values.
+pub fn product<T: Float>(a: &[T], x: &[T], m: usize, n: usize, k: usize) -> Vec<T> {
+    assert!(
+        available() && T::DTYPE == DType::F32,
+        "kernels::long_dots needs f32 and AVX-512F"
+    );
     assert!(
         a.len() >= m * k && x.len() >= n * k,
         "kernels::long_dots: [{m}, {k}] · [{n}, {k}]ᵀ from {} and {} values",
         a.len(),
         x.len()
     );
+    // T is f32 (asserted above): the rows are read as f32.
+    let row = |v: &[T], i: usize| -> *const f32 { v[i * k..][..k].as_ptr().cast() };
     // Cᵀ by blocks of TILE_COLUMNS of its rows, so that each block is a contiguous piece.
-    let mut ct = vec![0.0f32; n * m];
+    let mut ct = vec![T::zero(); n * m];
     if m == 0 || n == 0 {
         return ct;
     }
@@ -51,17 +58,18 @@ pub fn product(a: &[f32], x: &[f32], m: usize, n: usize, k: usize) -> Vec<f32> {
         for i0 in (0..m).step_by(TILE_ROWS) {
             let rows = TILE_ROWS.min(m - i0);
             // A tile past the last row or column reads that row again; its sums are dropped.
-            let a_rows: [&[f32]; TILE_ROWS] = std::array::from_fn(|r| &a[(i0 + r.min(rows - 1)) * k..][..k]);
-            let x_rows: [&[f32]; TILE_COLUMNS] = std::array::from_fn(|c| &x[(j0 + c.min(columns - 1)) * k..][..k]);
-            // SAFETY: AVX-512F is available (asserted above); every row holds k values.
+            let a_rows = std::array::from_fn(|r| row(a, i0 + r.min(rows - 1)));
+            let x_rows = std::array::from_fn(|c| row(x, j0 + c.min(columns - 1)));
+            // SAFETY: AVX-512F is available (asserted above); every row holds k f32 values.
             let sums = unsafe { tile(a_rows, x_rows, k) };
             for (c, sums) in sums.iter().enumerate().take(columns) {
-                ct[c * m + i0..][..rows].copy_from_slice(&sums[..rows]);
+                let to = &mut ct[c * m + i0..][..rows];
+                to.iter_mut().zip(sums).for_each(|(t, &s)| *t = T::of(f64::from(s)));
             }
         }
     });
     // Cᵀ back to C: a few values.
-    let mut c = vec![0.0f32; m * n];
+    let mut c = vec![T::zero(); m * n];
     crate::kernels::transpose::transpose(&ct, n, m, &mut c);
     c
 }
@@ -72,12 +80,15 @@ pub fn product(a: &[f32], x: &[f32], m: usize, n: usize, k: usize) -> Vec<f32> {
 /// AVX-512F must be available; every row must hold `k` values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn tile(a: [&[f32]; TILE_ROWS], x: [&[f32]; TILE_COLUMNS], k: usize) -> [[f32; TILE_ROWS]; TILE_COLUMNS] {
-    assert!(a.iter().chain(&x).all(|row| row.len() >= k));
+unsafe fn tile(
+    a: [*const f32; TILE_ROWS],
+    x: [*const f32; TILE_COLUMNS],
+    k: usize,
+) -> [[f32; TILE_ROWS]; TILE_COLUMNS] {
     let mut acc = [[_mm512_setzero_ps(); TILE_ROWS]; TILE_COLUMNS];
-    let load = |row: &[f32], p: usize, mask: __mmask16| {
-        // SAFETY: the lanes of `mask` are values p.. of the row, inside its k (asserted).
-        unsafe { _mm512_maskz_loadu_ps(mask, row.as_ptr().add(p)) }
+    let load = |row: *const f32, p: usize, mask: __mmask16| {
+        // SAFETY: the lanes of `mask` are values p.. of the row, inside its k (the caller's word).
+        unsafe { _mm512_maskz_loadu_ps(mask, row.add(p)) }
     };
     for p in (0..k).step_by(16) {
         // The last step reads only the values left.
@@ -98,7 +109,11 @@ unsafe fn tile(a: [&[f32]; TILE_ROWS], x: [&[f32]; TILE_COLUMNS], k: usize) -> [
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn tile(_: [&[f32]; TILE_ROWS], _: [&[f32]; TILE_COLUMNS], _: usize) -> [[f32; TILE_ROWS]; TILE_COLUMNS] {
+unsafe fn tile(
+    _: [*const f32; TILE_ROWS],
+    _: [*const f32; TILE_COLUMNS],
+    _: usize,
+) -> [[f32; TILE_ROWS]; TILE_COLUMNS] {
     unreachable!("kernels::long_dots needs x86-64")
 }
 
