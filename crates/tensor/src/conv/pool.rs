@@ -326,8 +326,21 @@ mod tests {
 
     #[test]
     fn batch_transpose_is_transpose_1_2() {
-        let x = Tensor::<f32>::randn(&[3, 17, 5], 4);
-        assert_eq!(x.batch_transpose().unwrap(), x.transpose(1, 2).unwrap());
+        // Whole 16x16 blocks and edges, element by element from the definition (transpose
+        // itself copies through the same kernel, so it would not tell).
+        for [b, r, c] in [[3, 17, 5], [2, 32, 48], [1, 33, 16]] {
+            let x = Tensor::<f32>::randn(&[b, r, c], 4);
+            let t = x.batch_transpose().unwrap();
+            assert_eq!(t.shape(), [b, c, r]);
+            let (xv, tv) = (x.to_vec(), t.to_vec());
+            for (m, i, j) in (0..b).flat_map(|m| (0..r).flat_map(move |i| (0..c).map(move |j| (m, i, j)))) {
+                assert_eq!(
+                    tv[(m * c + j) * r + i],
+                    xv[(m * r + i) * c + j],
+                    "[{b}, {r}, {c}] at ({m}, {i}, {j})"
+                );
+            }
+        }
         assert!(Tensor::<f32>::zeros(&[2, 2]).batch_transpose().is_err());
     }
 
