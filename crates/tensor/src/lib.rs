@@ -61,6 +61,10 @@ pub use conv::Window2d;
 pub use element::{DType, Float};
 pub use error::{Error, Result, Shape};
 pub use index::IndexTensor;
+/// A row-major matrix transposed into another buffer, by 16x16 blocks in registers where the
+/// CPU has AVX-512 (`f32`): what the attention op of `ferrograd-nn` lays its queries and
+/// gradients out with.
+pub use kernels::transpose::transpose;
 /// Rows shorter than this take the row kernels' plain path (what `cross_entropy` uses to pick
 /// how it sums a short row).
 pub use kernels::SMALL_ROW;

@@ -17,9 +17,7 @@ use std::rc::Rc;
 
 use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_tensor::tuning::ROW_BLOCK_VALUES;
-use ferrograd_tensor::{wide, zeroed_block_pairs, Float, Result, Tensor, Unary};
-
-use super::lanes::{lane_max, lane_sum, lane_sum2};
+use ferrograd_tensor::{transpose, wide, zeroed_block_pairs, Float, Result, Tensor, Unary};
 
 /// The attention weights of `(query, key)`, written with `Var` ops.
 type Weights<T> = dyn Fn(&Var<T>, &Var<T>) -> Result<Var<T>>;
@@ -51,13 +49,14 @@ impl Sizes {
         )
     }
 
-    /// How many keys query `i` sees.
+    /// The first query that sees key `j`: with the causal mask query `i` sees keys `0..=i`,
+    /// so key `j` is seen by queries `j..`.
     #[inline(always)]
-    fn seen(&self, i: usize) -> usize {
+    fn first_seeing(&self, j: usize) -> usize {
         if self.causal {
-            (i + 1).min(self.s)
+            j.min(self.l)
         } else {
-            self.s
+            0
         }
     }
 }
@@ -106,11 +105,11 @@ fn standard<T: Float>(x: &Tensor<T>) -> Cow<'_, [T]> {
     }
 }
 
-/// The output `[n, L, Ev]` and the attention weights `[n, L, S]` (zero where masked), one
-/// matrix of the batch at a time, the matrices shared between threads.
+/// The output `[n, L, Ev]` and the attention weights transposed, `Pᵀ` `[n, S, L]` (zero where
+/// masked), one matrix of the batch at a time, the matrices shared between threads.
 fn forward<T: Float>(q: &[T], k: &[T], v: &[T], z: Sizes, scale: T) -> (Vec<T>, Vec<T>) {
     let (out_len, probs_len) = (z.l * z.ev, z.l * z.s);
-    let (work, scratch) = (z.l * z.s * (z.e + z.ev), z.s * z.e + z.l * z.s);
+    let (work, scratch) = (z.l * z.s * (z.e + z.ev), z.e * z.l + z.l * z.s + z.l);
     for_each_matrix(
         z,
         out_len,
@@ -118,9 +117,9 @@ fn forward<T: Float>(q: &[T], k: &[T], v: &[T], z: Sizes, scale: T) -> (Vec<T>, 
         work,
         scratch,
         #[inline(always)]
-        |b, out, probs, scratch| {
+        |b, out, probs_t, scratch| {
             let (qb, kb, vb) = z.qkv(q, k, v, b);
-            forward_one(qb, kb, vb, z, scale, out, probs, scratch);
+            forward_one(qb, kb, vb, z, scale, out, probs_t, scratch);
         },
     )
 }
@@ -157,8 +156,13 @@ fn matrix<T>(x: &[T], b: usize, len: usize) -> &[T] {
     &x[b * len..][..len]
 }
 
-/// [`forward`] of one matrix of the batch: the scores `Q·Kᵀ` (every key, masked ones
-/// included), the softmax of each row over the keys it sees (zeros after), then `P·V`.
+/// [`forward`] of one matrix of the batch. The weights are kept transposed, one row per key
+/// and one column per query, so that a query's softmax over the keys runs down a column: the
+/// maxima and sums of all queries are vector operations on whole rows, in the order of the
+/// keys, rather than a reduction across the lanes of a register for each query.
+///
+/// The scores `Sᵀ = K·Qᵀ` (every key, masked ones included), the softmax of each column over
+/// the keys its query sees (zeros after), then `O = P·V`, reading `Pᵀ` by columns.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn forward_one<T: Float>(
@@ -168,19 +172,21 @@ fn forward_one<T: Float>(
     z: Sizes,
     scale: T,
     out: &mut [T],
-    probs: &mut [T],
+    probs_t: &mut [T],
     scratch: &mut [T],
 ) {
-    let (kt, exps) = scratch.split_at_mut(z.s * z.e);
-    transpose_into(&k[..z.s * z.e], z.s, z.e, kt);
-    product_add(probs, &q[..z.l * z.e], (z.e, 1), kt, z.l, z.e, z.s);
-    softmax_rows(probs, exps, z, scale);
-    product_add(out, probs, (z.s, 1), &v[..z.s * z.ev], z.l, z.s, z.ev);
+    let (qt, rest) = scratch.split_at_mut(z.e * z.l);
+    let (exps, column) = rest.split_at_mut(z.s * z.l);
+    transpose(&q[..z.l * z.e], z.l, z.e, qt);
+    product_add(probs_t, &k[..z.s * z.e], Left::Rows, qt, z.s, z.e, z.l);
+    softmax_columns(probs_t, exps, column, z, scale);
+    product_add(out, probs_t, Left::Columns, &v[..z.s * z.ev], z.l, z.s, z.ev);
 }
 
-/// The gradients of `q`, `k` and `v` from the output's gradient `g`: `dV` in one pass over
-/// the batch, `dQ` and `dK` in another, each shared between threads by matrix.
-fn backward<T: Float>(q: &[T], k: &[T], v: &[T], g: &[T], probs: &[T], z: Sizes, scale: T) -> (Vec<T>, Vec<T>, Vec<T>) {
+/// The gradients of `q`, `k` and `v` from the output's gradient `g` and the transposed weights
+/// `pt`: `dV` in one pass over the batch, `dQ` and `dK` in another, each shared between
+/// threads by matrix.
+fn backward<T: Float>(q: &[T], k: &[T], v: &[T], g: &[T], pt: &[T], z: Sizes, scale: T) -> (Vec<T>, Vec<T>, Vec<T>) {
     let (dv, _) = for_each_matrix(
         z,
         z.s * z.ev,
@@ -189,12 +195,12 @@ fn backward<T: Float>(q: &[T], k: &[T], v: &[T], g: &[T], probs: &[T], z: Sizes,
         0,
         #[inline(always)]
         |b, dv, _, _| {
-            // dV = Pᵀ·dO, reading P by columns.
-            let (p, gb) = (matrix(probs, b, z.l * z.s), matrix(g, b, z.l * z.ev));
-            product_add(dv, p, (1, z.s), gb, z.s, z.l, z.ev);
+            // dV = Pᵀ·dO.
+            let (pt, gb) = (matrix(pt, b, z.l * z.s), matrix(g, b, z.l * z.ev));
+            product_add(dv, pt, Left::Rows, gb, z.s, z.l, z.ev);
         },
     );
-    let (work, scratch) = (z.l * z.s * (2 * z.e + z.ev), z.s * z.ev + z.l * z.s);
+    let (work, scratch) = (z.l * z.s * (2 * z.e + z.ev), z.ev * z.l + z.s * z.l + z.l);
     let (dq, dk) = for_each_matrix(
         z,
         z.l * z.e,
@@ -204,15 +210,16 @@ fn backward<T: Float>(q: &[T], k: &[T], v: &[T], g: &[T], probs: &[T], z: Sizes,
         #[inline(always)]
         |b, dq, dk, scratch| {
             let (qb, kb, vb) = z.qkv(q, k, v, b);
-            let (p, gb) = (matrix(probs, b, z.l * z.s), matrix(g, b, z.l * z.ev));
-            backward_one(qb, kb, vb, gb, p, z, scale, dq, dk, scratch);
+            let (pt, gb) = (matrix(pt, b, z.l * z.s), matrix(g, b, z.l * z.ev));
+            backward_one(qb, kb, vb, gb, pt, z, scale, dq, dk, scratch);
         },
     );
     (dq, dk, dv)
 }
 
 /// `dQ = dS·K·scale` and `dK = dSᵀ·Q·scale` of one matrix of the batch, with
-/// `dS = P ⊙ (dP - rowsum(P ⊙ dP))` and `dP = dO·Vᵀ`.
+/// `dS = P ⊙ (dP - rowsum(P ⊙ dP))` and `dP = dO·Vᵀ`, all kept transposed as the weights are
+/// (`dPᵀ = V·dOᵀ`), so that each query's sum runs down a column.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn backward_one<T: Float>(
@@ -220,39 +227,63 @@ fn backward_one<T: Float>(
     k: &[T],
     v: &[T],
     g: &[T],
-    probs: &[T],
+    probs_t: &[T],
     z: Sizes,
     scale: T,
     dq: &mut [T],
     dk: &mut [T],
     scratch: &mut [T],
 ) {
-    let (vt, ds) = scratch.split_at_mut(z.s * z.ev);
-    transpose_into(&v[..z.s * z.ev], z.s, z.ev, vt);
-    ds.fill(T::zero());
-    product_add(ds, &g[..z.l * z.ev], (z.ev, 1), vt, z.l, z.ev, z.s);
-    for (d, p) in ds.chunks_exact_mut(z.s.max(1)).zip(probs.chunks_exact(z.s.max(1))) {
-        let weighted = lane_sum2(p, d, |a, b| a * b);
-        d.iter_mut()
-            .zip(p)
-            .for_each(|(d, &pj)| *d = pj * (*d - weighted) * scale);
+    let (gt, rest) = scratch.split_at_mut(z.ev * z.l);
+    let (ds_t, weighted) = rest.split_at_mut(z.s * z.l);
+    transpose(&g[..z.l * z.ev], z.l, z.ev, gt);
+    ds_t.fill(T::zero());
+    product_add(ds_t, &v[..z.s * z.ev], Left::Rows, gt, z.s, z.ev, z.l);
+    weighted.fill(T::zero());
+    for (d, p) in ds_t.chunks_exact(z.l.max(1)).zip(probs_t.chunks_exact(z.l.max(1))) {
+        for ((w, &d), &p) in weighted.iter_mut().zip(d).zip(p) {
+            *w += p * d;
+        }
     }
-    product_add(dq, ds, (z.s, 1), &k[..z.s * z.e], z.l, z.s, z.e);
-    // dK = dSᵀ·Q, reading dS by columns.
-    product_add(dk, ds, (1, z.s), &q[..z.l * z.e], z.s, z.l, z.e);
+    for (d, p) in ds_t.chunks_exact_mut(z.l.max(1)).zip(probs_t.chunks_exact(z.l.max(1))) {
+        for ((d, &p), &w) in d.iter_mut().zip(p).zip(weighted.iter()) {
+            *d = p * (*d - w) * scale;
+        }
+    }
+    // dQ = dS·K, reading dSᵀ by columns.
+    product_add(dq, ds_t, Left::Columns, &k[..z.s * z.e], z.l, z.s, z.e);
+    product_add(dk, ds_t, Left::Rows, &q[..z.l * z.e], z.s, z.l, z.e);
 }
 
-/// `out += a·b` for `a` (`m x k`, element `(i, p)` at `i·a_strides.0 + p·a_strides.1`: row-major
-/// or a transposed view), row-major `b` (`k x n`) and `out` (`m x n`). A tile of [`ROWS`] rows
-/// by [`BLOCK`] columns of `out` is held in registers while the `k` rows of `b` are added in:
-/// the rows' sums are independent, so the additions overlap instead of each waiting for the
-/// last, and a product of a few dozen rows runs at full vector width.
+/// How the `m x k` left operand of [`product_add`] lies in its slice.
+#[derive(Debug, Clone, Copy)]
+enum Left {
+    /// Row-major: element `(i, p)` at `i·k + p`.
+    Rows,
+    /// A transposed view of a row-major `k x m` matrix: element `(i, p)` at `p·m + i`.
+    Columns,
+}
+
+/// `out += a·b` for `a` (`m x k`, laid out as `left` says), row-major `b` (`k x n`) and `out`
+/// (`m x n`). A tile of [`ROWS`] rows by [`BLOCK`] columns of `out` is held in registers while
+/// the `k` rows of `b` are added in: the rows' sums are independent, so the additions overlap
+/// instead of each waiting for the last, and a product of a few dozen rows runs at full vector
+/// width.
 #[inline(always)]
-fn product_add<T: Float>(out: &mut [T], a: &[T], a_strides: (usize, usize), b: &[T], m: usize, k: usize, n: usize) {
-    let (ra, ca) = a_strides;
+fn product_add<T: Float>(out: &mut [T], a: &[T], left: Left, b: &[T], m: usize, k: usize, n: usize) {
+    // Element `(i, p)` of `a`.
+    let at = |i: usize, p: usize| match left {
+        Left::Rows => a[i * k + p],
+        Left::Columns => a[p * m + i],
+    };
     let full = n - n % BLOCK;
     let mut i = 0;
     while i + ROWS <= m {
+        // The tile's rows of `a` (row-major), or its first column (transposed).
+        let rows: [&[T]; ROWS] = std::array::from_fn(|r| match left {
+            Left::Rows => &a[(i + r) * k..][..k],
+            Left::Columns => &a[i..],
+        });
         for col in (0..full).step_by(BLOCK) {
             let mut acc = [[T::zero(); BLOCK]; ROWS];
             for (r, acc) in acc.iter_mut().enumerate() {
@@ -260,8 +291,14 @@ fn product_add<T: Float>(out: &mut [T], a: &[T], a_strides: (usize, usize), b: &
             }
             for p in 0..k {
                 let bp = &b[p * n + col..][..BLOCK];
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let ap = a[(i + r) * ra + p * ca];
+                let ap: [T; ROWS] = match left {
+                    Left::Rows => std::array::from_fn(|r| rows[r][p]),
+                    Left::Columns => {
+                        let column = &rows[0][p * m..][..ROWS];
+                        std::array::from_fn(|r| column[r])
+                    }
+                };
+                for (acc, &ap) in acc.iter_mut().zip(&ap) {
                     for (acc, &bp) in acc.iter_mut().zip(bp) {
                         *acc += ap * bp;
                     }
@@ -279,7 +316,7 @@ fn product_add<T: Float>(out: &mut [T], a: &[T], a_strides: (usize, usize), b: &
         let from = if i < m - m % ROWS { full } else { 0 };
         if from < n {
             for p in 0..k {
-                axpy(&mut oi[from..], a[i * ra + p * ca], &b[p * n + from..(p + 1) * n]);
+                axpy(&mut oi[from..], at(i, p), &b[p * n + from..(p + 1) * n]);
             }
         }
     }
@@ -303,43 +340,38 @@ fn recorded_backward<T: Float>(
     Ok([Some(dq), Some(dk), Some(dv)])
 }
 
-/// The scores `[L, S]` replaced by their softmax over each row's seen keys after scaling,
-/// as `Tensor::softmax` computes it (`exp(x - max) / Σ`), zeros after them and in a row that
-/// sees none. The exponentials of the whole matrix are one call of the tensor crate's
-/// vectorised kernel (masked scores are `-inf` then, whose exponential is 0). A NaN or an
-/// infinite score gives a row of NaN, as in PyTorch.
+/// The transposed scores `[S, L]` replaced by their softmax over each column's seen keys
+/// after scaling, as `Tensor::softmax` computes it (`exp(x - max) / Σ`, the sum in the keys'
+/// order), zeros where masked. The exponentials of the whole matrix are one call of the tensor
+/// crate's vectorised kernel (masked scores are `-inf` then, whose exponential is 0). A NaN or
+/// an infinite score gives a column of NaN, as in PyTorch.
 #[inline(always)]
-fn softmax_rows<T: Float>(scores: &mut [T], exps: &mut [T], z: Sizes, scale: T) {
-    for (i, row) in scores.chunks_exact_mut(z.s.max(1)).enumerate() {
-        let seen = z.seen(i);
-        row[..seen].iter_mut().for_each(|x| *x *= scale);
-        let m = lane_max(&row[..seen]);
-        row[..seen].iter_mut().for_each(|x| *x -= m);
-        row[seen..].fill(T::neg_infinity());
+fn softmax_columns<T: Float>(scores_t: &mut [T], exps: &mut [T], column: &mut [T], z: Sizes, scale: T) {
+    let l = z.l.max(1);
+    // Masked scores become `-inf` before the maxima are taken, so that every row is taken
+    // whole; `max` leaves NaN out, as the rows' maxima of `Tensor::softmax` do.
+    let maxima = column;
+    maxima.fill(T::neg_infinity());
+    for (j, row) in scores_t.chunks_exact_mut(l).enumerate() {
+        let (masked, seen) = row.split_at_mut(z.first_seeing(j));
+        masked.fill(T::neg_infinity());
+        seen.iter_mut().for_each(|x| *x *= scale);
+        maxima.iter_mut().zip(row.iter()).for_each(|(m, &x)| *m = m.max(x));
     }
-    T::unary(Unary::Exp, scores, exps);
-    for (i, (row, e)) in scores
-        .chunks_exact_mut(z.s.max(1))
-        .zip(exps.chunks_exact(z.s.max(1)))
-        .enumerate()
-    {
-        let seen = z.seen(i);
-        if seen == 0 {
-            row.fill(T::zero());
-            continue;
-        }
-        let sum = lane_sum(&e[..seen], |x| x);
-        row.iter_mut().zip(e).for_each(|(x, &e)| *x = e / sum);
+    for row in scores_t.chunks_exact_mut(l) {
+        row.iter_mut().zip(maxima.iter()).for_each(|(x, &m)| *x -= m);
     }
-}
-
-/// `x` (`rows x cols`, row-major) transposed into `t`.
-#[inline(always)]
-fn transpose_into<T: Float>(x: &[T], rows: usize, cols: usize, t: &mut [T]) {
-    for (r, row) in x.chunks_exact(cols.max(1)).enumerate().take(rows) {
-        for (c, &value) in row.iter().enumerate() {
-            t[c * rows + r] = value;
-        }
+    T::unary(Unary::Exp, scores_t, exps);
+    let sums = maxima;
+    sums.fill(T::zero());
+    for row in exps.chunks_exact(l) {
+        sums.iter_mut().zip(row).for_each(|(s, &e)| *s += e);
+    }
+    for (row, e) in scores_t.chunks_exact_mut(l).zip(exps.chunks_exact(l)) {
+        row.iter_mut()
+            .zip(e)
+            .zip(sums.iter())
+            .for_each(|((x, &e), &s)| *x = e / s);
     }
 }
 

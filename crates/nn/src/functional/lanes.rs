@@ -50,21 +50,3 @@ pub(crate) fn lane_sum2_rows<'a, T: Float + 'a>(
     }
     acc.iter().fold(T::zero(), |s, &x| s + x) + rest
 }
-
-/// The largest value of `values` that is not NaN (`-inf` if there is none), in [`LANES`]
-/// side-by-side maxima.
-#[inline(always)]
-pub(crate) fn lane_max<T: Float>(values: &[T]) -> T {
-    let mut acc = [T::neg_infinity(); LANES];
-    let mut chunks = values.chunks_exact(LANES);
-    for c in &mut chunks {
-        for (a, &v) in acc.iter_mut().zip(c) {
-            *a = if v > *a { v } else { *a };
-        }
-    }
-    let rest = chunks
-        .remainder()
-        .iter()
-        .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
-    acc.iter().fold(rest, |m, &v| if v > m { v } else { m })
-}
