@@ -3,7 +3,9 @@
 use ndarray::{ArcArray, ArrayViewD, Axis, IxDyn, Slice};
 
 use crate::kernels::transpose::transpose;
+use crate::parallel::zeroed_blocks;
 use crate::tensor::{checked_alloc, checked_shape};
+use crate::tuning::ROW_BLOCK_VALUES;
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 /// The elements of `view` in row-major order, copied a lane of its last dimension at a time
@@ -51,10 +53,12 @@ fn last_two_swapped<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
 }
 
 /// [`row_major`] for a view whose elements fill one block of memory in some order, with
-/// non-negative strides (a permuted or transposed tensor): the offsets are counted with plain
+/// non-negative strides (a permuted or transposed tensor), copied a lane of the last dimension
+/// at a time in blocks of lanes shared between threads (a convolution's output moved to
+/// `[N, C, H, W]`, attention's heads split and merged). The offsets are counted with plain
 /// integers (ndarray's iterators over dynamic dimensions cost more than the copy of a short
 /// lane). `None` for any other view.
-fn permuted_row_major<T: Copy>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
+fn permuted_row_major<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
     let memory = view.as_slice_memory_order()?;
     if view.strides().iter().any(|&s| s < 0) || view.is_empty() {
         return None;
@@ -62,31 +66,37 @@ fn permuted_row_major<T: Copy>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
     let (shape, strides) = (view.shape(), view.strides());
     let last = shape.len() - 1;
     let (len, step) = (shape[last], strides[last] as usize);
-    let mut out = Vec::with_capacity(view.len());
-    let mut index = vec![0usize; last];
-    let mut offset = 0usize;
-    loop {
-        if step == 1 {
-            out.extend_from_slice(&memory[offset..offset + len]);
-        } else {
-            out.extend((0..len).map(|i| memory[offset + i * step]));
+    let lanes_per_block = (ROW_BLOCK_VALUES / len).max(1);
+    let block_len = lanes_per_block * len;
+    Some(zeroed_blocks(view.len(), block_len, block_len, |block, out| {
+        // The block's first lane: its index over the outer dimensions and its offset.
+        let mut index = vec![0usize; last];
+        let (mut lane, mut offset) = (block * lanes_per_block, 0usize);
+        for d in (0..last).rev() {
+            index[d] = lane % shape[d];
+            lane /= shape[d];
+            offset += index[d] * strides[d] as usize;
         }
-        // The next lane: the odometer over the outer dimensions, last one fastest.
-        let mut d = last;
-        loop {
-            if d == 0 {
-                return Some(out);
+        for out in out.chunks_exact_mut(len) {
+            if step == 1 {
+                out.copy_from_slice(&memory[offset..offset + len]);
+            } else {
+                out.iter_mut()
+                    .enumerate()
+                    .for_each(|(i, o)| *o = memory[offset + i * step]);
             }
-            d -= 1;
-            index[d] += 1;
-            offset += strides[d] as usize;
-            if index[d] < shape[d] {
-                break;
+            // The next lane: the odometer over the outer dimensions, last one fastest.
+            for d in (0..last).rev() {
+                index[d] += 1;
+                offset += strides[d] as usize;
+                if index[d] < shape[d] {
+                    break;
+                }
+                offset -= index[d] * strides[d] as usize;
+                index[d] = 0;
             }
-            offset -= index[d] * strides[d] as usize;
-            index[d] = 0;
         }
-    }
+    }))
 }
 
 impl<T: Float> Tensor<T> {
@@ -363,12 +373,19 @@ mod tests {
 
     #[test]
     fn transposed_copies_follow_the_definition_for_every_layout_path() {
-        // The last two dimensions swapped (whole 16x16 blocks and edges), and another
-        // permutation.
-        for shape in [vec![40, 33], vec![3, 17, 5], vec![2, 32, 48], vec![4, 3, 5, 2]] {
+        // The last two dimensions swapped (whole 16x16 blocks and edges), and other
+        // permutations; [8, 50, 90] is copied in blocks of lanes on two threads, blocks that
+        // start part-way through the outer dimensions.
+        for shape in [
+            vec![40, 33],
+            vec![3, 17, 5],
+            vec![2, 32, 48],
+            vec![4, 3, 5, 2],
+            vec![8, 50, 90],
+        ] {
             let x = Tensor::<f32>::randn(&shape, 5);
             let n = shape.len();
-            for (d0, d1) in [(n - 2, n - 1), (0, n - 1)] {
+            for (d0, d1) in [(n - 2, n - 1), (0, n - 1), (0, 1)] {
                 let t = x.transpose(d0 as isize, d1 as isize).unwrap();
                 let mut dims = shape.clone();
                 dims.swap(d0, d1);

@@ -13,9 +13,12 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use ndarray::{ArrayViewD, IxDyn};
+
 use super::{add_selected, rows_of_columns, select, Runs, Window2d};
 use crate::kernels::wide;
 use crate::parallel::zeroed_blocks;
+use crate::shape_ops::row_major;
 use crate::tuning::SHIFTED_MAX_PLANE;
 use crate::Float;
 
@@ -145,14 +148,9 @@ impl Shifted {
     }
 }
 
-/// `[A, B, L]` → `[B, A, L]`: the first two dimensions of `x` swapped, runs of `l` copied, in
-/// blocks of runs shared between threads.
+/// `[A, B, L]` → `[B, A, L]`: the first two dimensions of `x` swapped, by the copy of a permuted
+/// view (runs of `l`, in blocks shared between threads).
 fn swap_leading<T: Float>(x: &[T], a: usize, b: usize, l: usize) -> Vec<T> {
-    let runs = (crate::tuning::ROW_BLOCK_VALUES / l.max(1)).max(1);
-    zeroed_blocks(a * b * l, runs * l, runs * l, |block_index, block| {
-        for (r, out) in block.chunks_exact_mut(l).enumerate() {
-            let (j, i) = ((block_index * runs + r) / a, (block_index * runs + r) % a);
-            out.copy_from_slice(&x[(i * b + j) * l..][..l]);
-        }
-    })
+    let view = ArrayViewD::from_shape(IxDyn(&[a, b, l]), x).expect("a·b·l values");
+    row_major(&view.permuted_axes(IxDyn(&[1, 0, 2])))
 }
