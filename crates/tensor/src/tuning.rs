@@ -38,7 +38,10 @@ pub const JOIN_RUNS: usize = 32;
 /// cycles; with no spin at all, 5.6-5.8 s. Pieces of a step come every few µs, so 50 µs still
 /// catches the next piece of the same op, and the helper sleeps between steps and during
 /// evaluation. (The times per step of those runs, on a host running other builds, varied
-/// more between runs than between settings.)
+/// more between runs than between settings.) Measured again on 5 December on the Intel
+/// machine of docs/performance.md, benchmark builds run in turn: with 300 µs,
+/// `model_step/digits_cnn` went from 906-908 to 791-815 µs but `model_step/char_transformer`
+/// from 6.8-7.1 to 8.8-9.0 ms; with 5 µs both were slower (the transformer 10.1 ms).
 pub const SPIN: Duration = Duration::from_micros(50);
 
 // --- Matrix products (crate::linalg, crate::kernels::gemm) ---
