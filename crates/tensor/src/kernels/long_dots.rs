@@ -97,9 +97,14 @@ unsafe fn tile(
         } else {
             ((1u32 << (k - p)) - 1) as __mmask16
         };
-        let av: [__m512; TILE_ROWS] = std::array::from_fn(|r| load(a[r], p, mask));
-        for (c, acc) in acc.iter_mut().enumerate() {
-            let xv = load(x[c], p, mask);
+        // Plain loops, not `array::from_fn`: a closure left out of line would lose this
+        // function's AVX-512 (as happened to attention's product in the char transformer).
+        let mut av = [_mm512_setzero_ps(); TILE_ROWS];
+        for (av, &row) in av.iter_mut().zip(&a) {
+            *av = load(row, p, mask);
+        }
+        for (acc, &row) in acc.iter_mut().zip(&x) {
+            let xv = load(row, p, mask);
             for (acc, &av) in acc.iter_mut().zip(&av) {
                 *acc = _mm512_fmadd_ps(av, xv, *acc);
             }
