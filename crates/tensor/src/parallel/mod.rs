@@ -360,8 +360,13 @@ mod tests {
         }
     }
 
+    /// Held by the tests that fill or clear the spare buffers, which are shared by the whole
+    /// process: one test's `release_spare_buffers` must not empty the list under another.
+    static SPARE_TESTS: Mutex<()> = Mutex::new(());
+
     #[test]
     fn a_recycled_buffer_is_reused_once_for_the_same_length_only() {
+        let _spare = SPARE_TESTS.lock().unwrap_or_else(|p| p.into_inner());
         let len = 3 << 20;
         let t = Tensor::from_vec(vec![7.0f32; len], &[len]).unwrap();
         let ptr = t.array().as_ptr() as usize;
@@ -382,6 +387,7 @@ mod tests {
         // Big enough to be shared between threads and kept by `recycle`: the second round
         // takes over the first round's buffer, old values and all. (Under Miri, which would
         // take an hour over that many values, small fresh buffers only.)
+        let _spare = SPARE_TESTS.lock().unwrap_or_else(|p| p.into_inner());
         let len = if cfg!(miri) { 3005 } else { (1 << 18) + 5 };
         for round in 0..2 {
             // SAFETY: every element of each block is written.
