@@ -44,6 +44,23 @@ pub const JOIN_RUNS: usize = 32;
 /// from 6.8-7.1 to 8.8-9.0 ms; with 5 µs both were slower (the transformer 10.1 ms).
 pub const SPIN: Duration = Duration::from_micros(50);
 
+/// After [`SPIN`], the helper naps this long at a time (a timed sleep: about 70 µs with
+/// Linux's default timer slack) until [`DOZE`] has passed without a piece, and only then
+/// parks. Waking a parked thread is a `futex` system call made by the caller, and on the Intel
+/// machine of docs/performance.md it cost 4-9 µs each time: `perf` of `model_step/digits_cnn`
+/// showed 7% of the main thread's samples in `unpark`, mostly before the copies of
+/// convolution outputs. A caller that posts a piece while the helper naps makes no system call
+/// and, if the helper is still asleep when its own piece is done, runs both. Measured on
+/// 5 December (benchmark builds in turn, two or three rounds): `model_step/digits_cnn`
+/// 859-922 → 787-810 µs, `char_gru` 1.52-1.53 → 1.47 ms, `char_mlp` and `char_transformer`
+/// unchanged.
+pub const NAP: Duration = Duration::from_micros(20);
+
+/// How long the helper naps without a piece before it parks (see [`NAP`]): long enough to
+/// bridge the gaps inside a training step and between steps, short enough that an idle
+/// program's helper is soon asleep for good.
+pub const DOZE: Duration = Duration::from_millis(20);
+
 // --- Matrix products (crate::linalg, crate::kernels::gemm) ---
 
 /// Where the f32 AVX-512 kernel cannot run (f64, AVX2 or scalar, fewer than 8 rows or 16

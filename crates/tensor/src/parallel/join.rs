@@ -4,9 +4,9 @@
 //! rayon's idle threads go to sleep within microseconds, and waking one costs tens of
 //! microseconds on a shared virtual machine: more than a 128x64x64 product takes. A training
 //! step of a small model hands out a piece every few microseconds, so the helper here spins
-//! for a while ([`SPIN`]) after each piece before it parks, as OpenMP's threads (PyTorch's)
-//! do, and sleeps between steps. Nothing
-//! waits on it blindly: a piece it has not started when the caller is done with its own is
+//! for a while ([`SPIN`]) after each piece, as OpenMP's threads (PyTorch's) do, then naps in
+//! short timed sleeps ([`NAP`]), which a caller need not wake, and parks only when no piece
+//! came for [`DOZE`]. Nothing waits on it blindly: a piece it has not started when the caller is done with its own is
 //! taken back and run on the caller, so a descheduled helper costs no more than running both
 //! pieces in turn.
 
@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use std::thread::{self, Thread};
 use std::time::Instant;
 
-use crate::tuning::SPIN;
+use crate::tuning::{DOZE, NAP, SPIN};
 
 const EMPTY: u8 = 0;
 const POSTED: u8 = 1;
@@ -36,6 +36,8 @@ struct Helper {
     /// Set while a caller owns the slot; another caller runs both of its pieces itself.
     owner: AtomicBool,
     state: AtomicU8,
+    /// Set when a caller took back a piece the helper had not started.
+    missed: AtomicBool,
     job: UnsafeCell<Option<Job>>,
     panic: UnsafeCell<Option<Box<dyn Any + Send>>>,
     thread: OnceLock<Option<Thread>>,
@@ -50,6 +52,7 @@ unsafe impl Sync for Helper {}
 static HELPER: Helper = Helper {
     owner: AtomicBool::new(false),
     state: AtomicU8::new(EMPTY),
+    missed: AtomicBool::new(false),
     job: UnsafeCell::new(None),
     panic: UnsafeCell::new(None),
     thread: OnceLock::new(),
@@ -93,6 +96,7 @@ pub fn join<A: FnOnce(), B: FnOnce() + Send>(a: A, b: B) {
         // The helper never started `b`: run it here.
         // SAFETY: the slot is ours and EMPTY again.
         unsafe { *helper.job.get() = None };
+        helper.missed.store(true, Ordering::Relaxed);
         catch_unwind(AssertUnwindSafe(|| b.take().expect("not run")()))
     } else {
         wait_for_done(helper);
@@ -146,18 +150,33 @@ fn spawn_helper() -> Option<Thread> {
     Some(handle.thread().clone())
 }
 
+/// After [`SPIN`], the helper naps ([`NAP`] at a time) until no piece came for [`DOZE`], then
+/// parks. A caller posting a piece during a nap makes no system call: its `unpark` only leaves
+/// a token, and it takes the piece back if the helper is still asleep when its own is done,
+/// marking it missed; a helper waking from a nap to a missed piece spins again.
 fn helper_loop() {
     let helper = &HELPER;
+    let mut started = Instant::now();
     loop {
-        let started = Instant::now();
         let mut spins = 0u32;
         while helper.state.load(Ordering::Relaxed) != POSTED {
             spins = spins.wrapping_add(1);
             if !spins.is_multiple_of(64) {
                 std::hint::spin_loop();
-            } else if started.elapsed() > SPIN {
+                continue;
+            }
+            let idle = started.elapsed();
+            if idle <= SPIN {
+                continue;
+            }
+            if idle <= DOZE {
+                thread::sleep(NAP);
+            } else {
                 // A POSTED store before this park is not missed: its unpark leaves a token.
                 thread::park();
+            }
+            if helper.missed.swap(false, Ordering::Relaxed) {
+                started = Instant::now();
             }
         }
         if helper
@@ -173,6 +192,7 @@ fn helper_loop() {
         // SAFETY: as above, until DONE is stored.
         unsafe { *helper.panic.get() = result.err() };
         helper.state.store(DONE, Ordering::Release);
+        started = Instant::now();
     }
 }
 
