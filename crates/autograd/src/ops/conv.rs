@@ -1,6 +1,7 @@
 //! The window ops of convolution and pooling, each paired with its adjoint: `im2col` /
 //! `col2im` (each the other's gradient, so a convolution can be differentiated twice) and
-//! `gather_rows` / `scatter_add_rows` (how max pooling routes its gradient).
+//! `gather_rows` / `scatter_add_rows` (how max pooling, whose op is here too, routes its
+//! gradient).
 
 use ferrograd_tensor::{Float, IndexTensor, Result, Tensor, Window2d};
 
@@ -25,6 +26,38 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op("Col2ImBackward0", out, [self.clone()], move |g, _, _| {
             Ok([Some(g.im2col(&window)?)])
         }))
+    }
+
+    /// Max pooling of this `Var`'s `[R, H, W]` planes: each window's maximum, `[R, OH, OW]`
+    /// (see [`Tensor::max_pool2d`]); gradient: each element of the output gradient added at
+    /// the position its value came from, by [`scatter_add_rows`](Var::scatter_add_rows) (as
+    /// the gradient of [`gather_rows`](Var::gather_rows) at those positions).
+    pub fn max_pool2d(&self, window: &Window2d) -> Result<Var<T>> {
+        Ok(self.max_pool2d_op(window, false)?.0)
+    }
+
+    /// [`max_pool2d`](Var::max_pool2d) and the position of each maximum in its plane
+    /// (`iy·W + ix`), `[R, OH, OW]`.
+    pub fn max_pool2d_with_indices(&self, window: &Window2d) -> Result<(Var<T>, IndexTensor)> {
+        let (out, index) = self.max_pool2d_op(window, true)?;
+        Ok((out, index.expect("asked for")))
+    }
+
+    /// The op behind both: the positions stay with the gradient rule, copied out only when
+    /// asked for.
+    fn max_pool2d_op(&self, window: &Window2d, indices: bool) -> Result<(Var<T>, Option<IndexTensor>)> {
+        let (out, index) = self.value().max_pool2d(window)?;
+        let [rows, h, w] = *self.shape() else {
+            unreachable!("max_pool2d checked the planes' shape")
+        };
+        let windows = window.output_numel();
+        let asked = indices.then(|| index.clone());
+        let flat = index.into_shape(&[rows, windows])?;
+        let var = Var::from_op("MaxPool2DWithIndicesBackward0", out, [self.clone()], move |g, _, _| {
+            let g = g.reshape(&[rows, windows])?.scatter_add_rows(&flat, h * w)?;
+            Ok([Some(g.reshape(&[rows, h, w])?)])
+        });
+        Ok((var, asked))
     }
 
     /// `out[i][j] = self[i][index[i][j]]` for a 2-D `Var` (see [`Tensor::gather_rows`]);

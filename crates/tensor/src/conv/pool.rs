@@ -1,10 +1,11 @@
-//! Max pooling's window maxima and the row-wise gather / scatter-add pair that routes values
-//! by their indices; and the batched transpose that separable pooling uses.
+//! Max pooling's window maxima and their positions, and the row-wise gather / scatter-add
+//! pair that routes values by those positions (max pooling's gradient); and the batched
+//! transpose that separable pooling uses.
 
 use super::Window2d;
 use crate::kernels::transpose::transpose;
 use crate::kernels::wide;
-use crate::parallel::{for_each_block_mut, zeroed_blocks};
+use crate::parallel::{for_each_block_pair_mut, zeroed_blocks};
 use crate::{Error, Float, IndexTensor, Result, Shape, Tensor};
 
 impl Window2d {
@@ -80,34 +81,42 @@ impl Taps {
         }
     }
 
-    /// The indices of `planes` planes (`x`, one after the other) into `out` (`planes` rows of
-    /// one index per window). The planes are laid side by side first (`side[at·planes + j]`
-    /// is plane j's value at `at`), so that each window's running maximum, tap by tap, is
-    /// one contiguous loop over the planes.
-    fn max_indices<T: Float>(&self, x: &[T], planes: usize, out: &mut [i64]) {
-        // The block of planes `[planes, plane]` transposed.
-        let mut side = vec![T::zero(); planes * self.plane];
-        transpose(x, planes, self.plane, &mut side);
-        // Positions as u32, as wide as the values: one vector of each per step.
-        let (mut max, mut best) = (vec![T::neg_infinity(); planes], vec![0u32; planes]);
+    /// The maxima of `planes` planes (`x`, one after the other) into `values` and their
+    /// positions into `indices` (`planes` rows of one per window), [`LANES`] planes at a time.
+    /// Those planes are laid side by side first (`side[at·LANES + j]` is plane j's value at
+    /// `at`), so that a window's running maximum, tap by tap, is one vector held in registers;
+    /// the windows' answers for those planes are kept in a small tile and written out plane by
+    /// plane, each a contiguous row.
+    fn maxima<T: Float>(&self, x: &[T], planes: usize, indices: &mut [i64], values: &mut [T]) {
+        let plane = self.plane;
+        let mut side = vec![T::zero(); LANES * plane];
+        // The last planes, when fewer than LANES, padded to LANES (the padding's answers are
+        // not written).
+        let mut padded = Vec::new();
+        let mut tile = vec![([0u32; LANES], [T::zero(); LANES]); self.windows];
         wide(
             #[inline(always)]
             || {
-                for (window, bounds) in self.from.windows(2).enumerate() {
-                    let taps = &self.at[bounds[0]..bounds[1]];
-                    max.fill(T::neg_infinity());
-                    best.fill(taps.first().map_or(0, |&at| at as u32));
-                    for &at in taps {
-                        let values = &side[at * planes..][..planes];
-                        for ((&v, max), best) in values.iter().zip(&mut max).zip(&mut best) {
-                            // Selects, not a branch: which value wins is data.
-                            let take = (v > *max) | v.is_nan();
-                            *max = if take { v } else { *max };
-                            *best = if take { at as u32 } else { *best };
-                        }
+                for c in (0..planes).step_by(LANES) {
+                    let lanes = LANES.min(planes - c);
+                    let mut src = &x[c * plane..][..lanes * plane];
+                    if lanes < LANES {
+                        padded.resize(LANES * plane, T::zero());
+                        padded[..src.len()].copy_from_slice(src);
+                        src = &padded;
                     }
-                    for (j, &b) in best.iter().enumerate() {
-                        out[j * self.windows + window] = i64::from(b);
+                    transpose(src, LANES, plane, &mut side);
+                    for (answer, bounds) in tile.iter_mut().zip(self.from.windows(2)) {
+                        *answer = window_max(&side, &self.at[bounds[0]..bounds[1]]);
+                    }
+                    let rows = indices[c * self.windows..]
+                        .chunks_exact_mut(self.windows)
+                        .zip(values[c * self.windows..].chunks_exact_mut(self.windows));
+                    for (l, (index_row, value_row)) in rows.take(lanes).enumerate() {
+                        for ((i, v), (best, max)) in index_row.iter_mut().zip(value_row.iter_mut()).zip(&tile) {
+                            *i = i64::from(best[l]);
+                            *v = max[l];
+                        }
                     }
                 }
             },
@@ -115,12 +124,41 @@ impl Taps {
     }
 }
 
-/// The indices of one plane's windows into `out`, window by window: for few planes, where
-/// laying them side by side leaves the vectors mostly empty.
-fn max_indices_of_plane<T: Float>(plane: &[T], window: &Window2d, out: &mut [i64]) {
+/// Planes whose windows [`Taps::maxima`] takes at once: one AVX-512 vector of `f32`.
+const LANES: usize = 16;
+
+/// The maximum of one window (positions `taps`) in each of [`LANES`] planes laid side by side
+/// (`side[at·LANES + j]`), and its first position: a NaN wins, and a later NaN replaces an
+/// earlier one; the first tap if every value is -inf. A window with no taps (only padding)
+/// answers position 0 and the value there.
+#[inline(always)]
+fn window_max<T: Float>(side: &[T], taps: &[usize]) -> ([u32; LANES], [T; LANES]) {
+    let Some(&first) = taps.first() else {
+        let mut at_zero = [T::zero(); LANES];
+        at_zero.copy_from_slice(&side[..LANES]);
+        return ([0; LANES], at_zero);
+    };
+    let mut max = [T::neg_infinity(); LANES];
+    let mut best = [first as u32; LANES];
+    for &at in taps {
+        let values = &side[at * LANES..][..LANES];
+        for l in 0..LANES {
+            let v = values[l];
+            // Selects, not a branch: which value wins is data.
+            let take = (v > max[l]) | v.is_nan();
+            max[l] = if take { v } else { max[l] };
+            best[l] = if take { at as u32 } else { best[l] };
+        }
+    }
+    (best, max)
+}
+
+/// The maxima of one plane's windows into `values` and their positions into `indices`, window
+/// by window: for few planes, where laying them side by side leaves the vectors mostly empty.
+fn plane_maxima<T: Float>(plane: &[T], window: &Window2d, indices: &mut [i64], values: &mut [T]) {
     let (ys, xs) = (window.spans(0), window.spans(1));
     let ([dy, dx], w) = (window.dilation, window.input[1]);
-    let mut out = out.iter_mut();
+    let mut out = indices.iter_mut().zip(values.iter_mut());
     for y in &ys {
         for xw in &xs {
             // The first position inside the plane, the answer if every value is -inf.
@@ -143,17 +181,20 @@ fn max_indices_of_plane<T: Float>(plane: &[T], window: &Window2d, out: &mut [i64
                     best = if take { at } else { best };
                 }
             }
-            *out.next().expect("one index per window") = best as i64;
+            let (index, value) = out.next().expect("one answer per window");
+            *index = best as i64;
+            *value = plane[best];
         }
     }
 }
 
 impl<T: Float> Tensor<T> {
-    /// For each window of each `[H, W]` plane of a `[R, H, W]` tensor, the position of its
-    /// maximum within the plane (`iy·W + ix`), shape `[R, OH, OW]`, as max pooling's
-    /// `return_indices`. The first maximum in row-major window order wins; a NaN is the
-    /// maximum (a later NaN replaces an earlier one, as PyTorch's kernel); padding never wins.
-    pub fn max_pool2d_indices(&self, window: &Window2d) -> Result<IndexTensor> {
+    /// For each window of each `[H, W]` plane of a `[R, H, W]` tensor, its maximum and the
+    /// position of that maximum within the plane (`iy·W + ix`), each `[R, OH, OW]`, as max
+    /// pooling's output and `return_indices`. The first maximum in row-major window order
+    /// wins; a NaN is the maximum (a later NaN replaces an earlier one, as PyTorch's kernel);
+    /// padding never wins.
+    pub fn max_pool2d(&self, window: &Window2d) -> Result<(Self, IndexTensor)> {
         let op = "max_pool2d";
         window.check(op)?;
         let [r, h, w] = match *self.shape() {
@@ -180,11 +221,13 @@ impl<T: Float> Tensor<T> {
                 format!("planes of {h} x {w} have more than 2³² elements, too many to index"),
             ));
         }
-        let mut out = vec![0i64; r * plane_out];
-        if plane_in == 0 || plane_out == 0 {
-            // Every window reads only padding (or there are none): index 0, as below.
-            return IndexTensor::from_vec(out, &[r, oh, ow]);
+        if plane_in == 0 && r * plane_out > 0 {
+            return Err(Error::invalid(
+                op,
+                format!("planes of {h} x {w} have no values to pool"),
+            ));
         }
+        let (mut indices, mut values) = (vec![0i64; r * plane_out], vec![T::zero(); r * plane_out]);
         // Blocks of planes shared between threads. With a vector's worth of planes or more,
         // the planes of a block are laid side by side, so each window's running maximum is
         // one loop over them at full vector width; fewer are taken one by one.
@@ -193,20 +236,26 @@ impl<T: Float> Tensor<T> {
         if r >= SIDE_BY_SIDE {
             let per = (crate::tuning::ROW_BLOCK_VALUES / plane_in).clamp(SIDE_BY_SIDE, r);
             let taps = Taps::new(window);
-            for_each_block_mut(&mut out, per * plane_out, work(per), |i, block| {
-                let planes = block.len() / plane_out;
-                taps.max_indices(&x[i * per * plane_in..][..planes * plane_in], planes, block);
+            let len = per * plane_out;
+            for_each_block_pair_mut(&mut indices, len, &mut values, len, work(per), |i, idx, val| {
+                let planes = idx.len() / plane_out;
+                taps.maxima(&x[i * per * plane_in..][..planes * plane_in], planes, idx, val);
             });
         } else {
             let per = (crate::tuning::ROW_BLOCK_VALUES / plane_out).max(1);
-            for_each_block_mut(&mut out, per * plane_out, work(per), |i, block| {
+            let len = per * plane_out;
+            for_each_block_pair_mut(&mut indices, len, &mut values, len, work(per), |i, idx, val| {
                 let x = &x[i * per * plane_in..];
-                for (plane, out) in x.chunks_exact(plane_in).zip(block.chunks_exact_mut(plane_out)) {
-                    max_indices_of_plane(plane, window, out);
+                let outs = idx.chunks_exact_mut(plane_out).zip(val.chunks_exact_mut(plane_out));
+                for (plane, (idx, val)) in x.chunks_exact(plane_in).zip(outs) {
+                    plane_maxima(plane, window, idx, val);
                 }
             });
         }
-        IndexTensor::from_vec(out, &[r, oh, ow])
+        Ok((
+            Tensor::from_vec(values, &[r, oh, ow])?,
+            IndexTensor::from_vec(indices, &[r, oh, ow])?,
+        ))
     }
 
     /// `out[i][j] = self[i][index[i][j]]` for a 2-D `self` `[R, M]` and `index` `[R, J]`:
@@ -376,7 +425,7 @@ mod tests {
     }
 
     #[test]
-    fn max_indices_match_the_definition_with_ties_nans_and_padding() {
+    fn maxima_and_their_indices_match_the_definition_with_ties_nans_and_padding() {
         for (input, kernel, stride, dilation, padding, planes) in [
             ([8, 8], [2, 2], [2, 2], [1, 1], [0, 0], 300),
             ([5, 7], [3, 2], [2, 1], [1, 2], [1, 1], 7),
@@ -394,16 +443,17 @@ mod tests {
                 })
                 .collect();
             let x = Tensor::from_vec(values, &[planes, input[0], input[1]]).unwrap();
-            assert_eq!(
-                x.max_pool2d_indices(&win).unwrap().to_vec(),
-                naive_max_indices(&x, &win),
-                "{win:?}"
-            );
             let all_low = Tensor::from_vec(vec![f32::NEG_INFINITY; n], x.shape()).unwrap();
-            assert_eq!(
-                all_low.max_pool2d_indices(&win).unwrap().to_vec(),
-                naive_max_indices(&all_low, &win)
-            );
+            for x in [x, all_low] {
+                let (values, indices) = x.max_pool2d(&win).unwrap();
+                let indices = indices.to_vec();
+                assert_eq!(indices, naive_max_indices(&x, &win), "{win:?}");
+                // Each value is the one at its index, bit for bit (NaNs included).
+                let (xv, plane, per) = (x.to_vec(), input[0] * input[1], win.output_numel());
+                let at = |k: usize| xv[k / per * plane + indices[k] as usize].to_bits();
+                let bits: Vec<u32> = values.to_vec().iter().map(|v| v.to_bits()).collect();
+                assert_eq!(bits, (0..bits.len()).map(at).collect::<Vec<_>>(), "{win:?}");
+            }
         }
     }
 
@@ -411,9 +461,11 @@ mod tests {
     fn max_indices_take_the_first_maximum_and_nan() {
         let x = Tensor::<f32>::from_vec(vec![1., 1., 1., 1.], &[1, 2, 2]).unwrap();
         let win = window([2, 2], [2, 2], 1, 0);
-        assert_eq!(x.max_pool2d_indices(&win).unwrap().to_vec(), [0]);
+        assert_eq!(x.max_pool2d(&win).unwrap().1.to_vec(), [0]);
         let x = Tensor::<f32>::from_vec(vec![1., f32::NAN, 5., 1.], &[1, 2, 2]).unwrap();
-        assert_eq!(x.max_pool2d_indices(&win).unwrap().to_vec(), [1]);
+        let (values, indices) = x.max_pool2d(&win).unwrap();
+        assert_eq!(indices.to_vec(), [1]);
+        assert!(values.to_vec()[0].is_nan());
     }
 
     #[test]
