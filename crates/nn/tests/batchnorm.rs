@@ -316,7 +316,9 @@ fn composite_batch_norm(x: &Var<f64>, w: &Var<f64>, b: &Var<f64>, eps: f64) -> R
 
 #[test]
 fn the_fused_op_agrees_with_the_composite_of_var_ops() -> Result<()> {
-    for shape in [[8, 3, 1], [4, 2, 5]] {
+    // Batches of 4 samples and more with some over (7, 5); and [7, 13, 300], whose per-channel
+    // sums go by blocks of 6 channels (2048 positions at most), the last block of one.
+    for shape in [[8, 3, 1], [4, 2, 5], [7, 13, 300], [5, 3, 16]] {
         let fresh = || {
             [
                 Var::parameter(Tensor::randn(&shape, 31)),

@@ -15,7 +15,69 @@ use std::rc::Rc;
 use ferrograd_autograd::{is_grad_enabled, Var};
 use ferrograd_tensor::{output_buffer, wide, Float, Result, Tensor};
 
-use super::lanes::{lane_sum2_rows, lane_sum_rows};
+use super::lanes::lane_sum;
+
+/// Positions (channels times `L`) whose per-position sums [`channel_sums`] keeps at once:
+/// 8 KiB of `f32`, in the first-level cache.
+const ACC_VALUES: usize = 2048;
+
+/// For each of the `c` channels of `n` samples of `[c, l]` values (`a` and `b`, row-major,
+/// and `centre`, one sample's worth), `Σ f(a, b, centre)` over the samples and the channel's
+/// `l` positions. The sums over the samples run position by position along contiguous runs of
+/// a sample (a block of channels at a time, [`ACC_VALUES`] positions), which vectorise
+/// whatever `l` is; each channel's positions are then added up in lanes.
+#[inline(always)]
+fn channel_sums<T: Float>(a: &[T], b: &[T], centre: &[T], [n, c, l]: [usize; 3], f: impl Fn(T, T, T) -> T) -> Vec<T> {
+    let per = (ACC_VALUES / l).clamp(1, c);
+    let mut sums = vec![T::zero(); c];
+    let mut acc = vec![T::zero(); per * l];
+    for c0 in (0..c).step_by(per) {
+        let (at, width) = (c0 * l, per.min(c - c0) * l);
+        let acc = &mut acc[..width];
+        acc.fill(T::zero());
+        let centre = &centre[at..at + width];
+        let row = |i: usize| {
+            let start = i * c * l + at;
+            (&a[start..start + width], &b[start..start + width])
+        };
+        // Four samples per pass over `acc`, so that it is loaded and stored a quarter as often.
+        for i in (0..n - n % 4).step_by(4) {
+            let [(a0, b0), (a1, b1), (a2, b2), (a3, b3)] = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+            for k in 0..width {
+                let m = centre[k];
+                acc[k] += (f(a0[k], b0[k], m) + f(a1[k], b1[k], m)) + (f(a2[k], b2[k], m) + f(a3[k], b3[k], m));
+            }
+        }
+        for i in n - n % 4..n {
+            let (ra, rb) = row(i);
+            for (((s, &x), &y), &m) in acc.iter_mut().zip(ra).zip(rb).zip(centre) {
+                *s += f(x, y, m);
+            }
+        }
+        for (s, run) in sums[c0..].iter_mut().zip(acc.chunks_exact(l)) {
+            *s = lane_sum(run, |v| v);
+        }
+    }
+    sums
+}
+
+/// The next `len` values of `out`, zeros to be overwritten: written by a plain loop, which
+/// (unlike `extend` with a long iterator) stays inside the caller's vectorised code.
+#[inline(always)]
+fn next_row<T: Float>(out: &mut Vec<T>, len: usize) -> &mut [T] {
+    let start = out.len();
+    out.resize(start + len, T::zero());
+    &mut out[start..]
+}
+
+/// Each channel's value repeated for its `l` positions: one sample's worth, `[c·l]`.
+fn per_position<T: Float>(values: &[T], l: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(values.len() * l);
+    for &v in values {
+        out.resize(out.len() + l, v);
+    }
+    out
+}
 
 /// The output of batch norm in training for `input` seen as `[n, c, l]` (checked by the
 /// caller), and the batch's per-channel mean and biased variance (`[c]` each, for the running
@@ -41,20 +103,25 @@ pub(crate) fn fused_batch_norm_train<T: Float>(
         wide(
             #[inline(always)]
             || {
-                // Each channel's statistics over its `n` rows in one set of partial sums.
                 let x: &[T] = &x;
-                let rows = |ch: usize| (0..n).map(move |i| &x[(i * c + ch) * l..][..l]);
-                for (ch, (m, v)) in mean.iter_mut().zip(var.iter_mut()).enumerate() {
-                    *m = lane_sum_rows(rows(ch), |v| v) / count;
-                    let mean = *m;
-                    *v = lane_sum_rows(rows(ch), |v| (v - mean) * (v - mean)) / count;
-                }
-                for (r, row) in x.chunks_exact(l).enumerate() {
-                    let ch = r % c;
-                    // As PyTorch's kernel: `x·α + β` with `α = w·rstd`, `β = b - mean·α`.
-                    let alpha = w[ch] / (var[ch] + eps).sqrt();
-                    let beta = b[ch] - mean[ch] * alpha;
-                    out.extend(row.iter().map(|&v| v * alpha + beta));
+                let zeros = vec![T::zero(); c * l];
+                mean = channel_sums(x, x, &zeros, [n, c, l], |v, _, _| v);
+                mean.iter_mut().for_each(|m| *m /= count);
+                let centre = per_position(&mean, l);
+                var = channel_sums(x, x, &centre, [n, c, l], |v, _, m| (v - m) * (v - m));
+                var.iter_mut().for_each(|v| *v /= count);
+                // As PyTorch's kernel: `x·α + β` with `α = w·rstd`, `β = b - mean·α`.
+                let alpha: Vec<T> = (0..c).map(|ch| w[ch] / (var[ch] + eps).sqrt()).collect();
+                let beta: Vec<T> = (0..c).map(|ch| b[ch] - mean[ch] * alpha[ch]).collect();
+                let (alpha, beta) = (per_position(&alpha, l), per_position(&beta, l));
+                for row in x.chunks_exact(c * l) {
+                    for ((o, &v), (&a, &b)) in next_row(&mut out, c * l)
+                        .iter_mut()
+                        .zip(row)
+                        .zip(alpha.iter().zip(&beta))
+                    {
+                        *o = v * a + b;
+                    }
                 }
             },
         );
@@ -118,24 +185,26 @@ fn fused_backward<T: Float>(
         wide(
             #[inline(always)]
             || {
-                // Each channel's sums over its `n` rows in one set of partial sums.
-                let rows = |ch: usize| (0..n).map(move |i| (i * c + ch) * l..(i * c + ch + 1) * l);
-                for (ch, (sg, sgx)) in sum_g.iter_mut().zip(sum_g_xhat.iter_mut()).enumerate() {
-                    let (m, rs) = (mean[ch], rstd[ch]);
-                    *sg = lane_sum_rows(rows(ch).map(|at| &g[at]), |g| g);
-                    *sgx = lane_sum2_rows(rows(ch).map(|at| (&g[at.clone()], &x[at])), |g, v| g * (v - m) * rs);
+                let (g, x): (&[T], &[T]) = (&g, &x);
+                let centre = per_position(mean, l);
+                sum_g = channel_sums(g, g, &centre, [n, c, l], |g, _, _| g);
+                sum_g_xhat = channel_sums(g, x, &centre, [n, c, l], |g, v, m| g * (v - m));
+                for (s, &rs) in sum_g_xhat.iter_mut().zip(rstd) {
+                    *s *= rs;
                 }
+                // dx = scale·(g - Σg/M - (x - mean)·k) with `k = rstd·Σ(g·x̂)/M`, `scale = rstd·w`.
                 let count = T::of((n * l) as f64);
-                for (r, (gr, xr)) in g.chunks_exact(l).zip(x.chunks_exact(l)).enumerate() {
-                    let ch = r % c;
-                    let (m, rs) = (mean[ch], rstd[ch]);
-                    let (mean_g, mean_gx) = (sum_g[ch] / count, sum_g_xhat[ch] / count);
-                    let scale = rs * w[ch];
-                    dx.extend(
-                        gr.iter()
-                            .zip(xr)
-                            .map(|(&g, &v)| scale * (g - mean_g - (v - m) * rs * mean_gx)),
-                    );
+                let mean_g: Vec<T> = sum_g.iter().map(|&s| s / count).collect();
+                let k: Vec<T> = (0..c).map(|ch| rstd[ch] * sum_g_xhat[ch] / count).collect();
+                let scale: Vec<T> = (0..c).map(|ch| rstd[ch] * w[ch]).collect();
+                let (mean_g, k, scale) = (per_position(&mean_g, l), per_position(&k, l), per_position(&scale, l));
+                for (gr, xr) in g.chunks_exact(c * l).zip(x.chunks_exact(c * l)) {
+                    let per = mean_g.iter().zip(&centre).zip(k.iter().zip(&scale));
+                    for ((d, (&g, &v)), ((&mg, &m), (&k, &s))) in
+                        next_row(&mut dx, c * l).iter_mut().zip(gr.iter().zip(xr)).zip(per)
+                    {
+                        *d = s * (g - mg - (v - m) * k);
+                    }
                 }
             },
         );

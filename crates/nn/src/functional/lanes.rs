@@ -13,7 +13,7 @@ pub(crate) fn lane_sum<T: Float>(values: &[T], f: impl Fn(T) -> T) -> T {
     lane_sum_rows(std::iter::once(values), f)
 }
 
-/// `Σ f(v)` over every value of several rows (BatchNorm's rows of one channel), in the same
+/// `Σ f(v)` over every value of several rows, in the same
 /// [`LANES`] partial sums for all of them: one reduction of the partial sums in all, not one
 /// per row. Each row's values past its last full group of `LANES` go to one running sum.
 #[inline(always)]
