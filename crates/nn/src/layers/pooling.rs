@@ -6,13 +6,13 @@ use ferrograd_autograd::Var;
 use ferrograd_tensor::{Float, IndexTensor, Result};
 
 use crate::functional::{
-    adaptive_avg_pool2d, avg_pool2d, max_pool1d_with_indices, max_pool2d_with_indices, AdaptiveSize, AvgPoolOptions,
-    Dims, MaxPoolOptions,
+    adaptive_avg_pool2d, avg_pool2d, max_pool1d, max_pool1d_with_indices, max_pool2d, max_pool2d_with_indices,
+    AdaptiveSize, AvgPoolOptions, Dims, MaxPoolOptions,
 };
 use crate::{Forward, Module};
 
 macro_rules! max_pool_layer {
-    ($name:ident, $function:ident, $doc:expr) => {
+    ($name:ident, $function:ident, $with_indices:ident, $doc:expr) => {
         #[doc = $doc]
         ///
         /// [`forward_with_indices`](Self::forward_with_indices) also returns the position of
@@ -38,7 +38,7 @@ macro_rules! max_pool_layer {
 
             /// The pooled values and the position of each maximum, as `return_indices=True`.
             pub fn forward_with_indices<T: Float>(&self, x: &Var<T>) -> Result<(Var<T>, IndexTensor)> {
-                $function(x, &self.options)
+                $with_indices(x, &self.options)
             }
         }
 
@@ -46,7 +46,7 @@ macro_rules! max_pool_layer {
             type Output = Var<T>;
 
             fn forward(&self, x: &Var<T>) -> Result<Var<T>> {
-                Ok($function(x, &self.options)?.0)
+                $function(x, &self.options)
             }
         }
     };
@@ -54,12 +54,14 @@ macro_rules! max_pool_layer {
 
 max_pool_layer!(
     MaxPool1d,
+    max_pool1d,
     max_pool1d_with_indices,
     "The maximum of each window over `[N, C, L]` (or `[C, L]`) inputs, as `nn.MaxPool1d`; its gradient goes to the first maximum of the window."
 );
 
 max_pool_layer!(
     MaxPool2d,
+    max_pool2d,
     max_pool2d_with_indices,
     "The maximum of each window over `[N, C, H, W]` (or `[C, H, W]`) inputs, as `nn.MaxPool2d`; its gradient goes to the first maximum in row-major window order."
 );
