@@ -3,6 +3,8 @@
 //! `gather_rows` / `scatter_add_rows` (how max pooling, whose op is here too, routes its
 //! gradient).
 
+use std::rc::Rc;
+
 use ferrograd_tensor::{Float, IndexTensor, Result, Tensor, Window2d};
 
 use crate::Var;
@@ -52,9 +54,11 @@ impl<T: Float> Var<T> {
         };
         let windows = window.output_numel();
         let asked = indices.then(|| index.clone());
-        let flat = index.into_shape(&[rows, windows])?;
+        let flat = Rc::new(index.into_shape(&[rows, windows])?);
         let var = Var::from_op("MaxPool2DWithIndicesBackward0", out, [self.clone()], move |g, _, _| {
-            let g = g.reshape(&[rows, windows])?.scatter_add_rows(&flat, h * w)?;
+            let g = g
+                .reshape(&[rows, windows])?
+                .scatter_add_rows_shared(Rc::clone(&flat), h * w)?;
             Ok([Some(g.reshape(&[rows, h, w])?)])
         });
         Ok((var, asked))
@@ -64,23 +68,32 @@ impl<T: Float> Var<T> {
     /// gradient: scattered back with [`scatter_add_rows`](Var::scatter_add_rows), each element
     /// of the output gradient to the one position it was read from.
     pub fn gather_rows(&self, index: &IndexTensor) -> Result<Var<T>> {
-        let out = self.value().gather_rows(index)?;
-        let index = index.clone();
-        Ok(Var::from_op("GatherBackward0", out, [self.clone()], move |g, _, x| {
-            Ok([Some(g.scatter_add_rows(&index, x[0].shape()[1])?)])
-        }))
+        self.gather_rows_shared(Rc::new(index.clone()))
     }
 
     /// Zeros `[R, columns]` with each element of this `[R, J]` `Var` added at column
     /// `index[i][j]` (see [`Tensor::scatter_add_rows`]); gradient: gathered back.
     pub fn scatter_add_rows(&self, index: &IndexTensor, columns: usize) -> Result<Var<T>> {
-        let out: Tensor<T> = self.value().scatter_add_rows(index, columns)?;
-        let index = index.clone();
+        self.scatter_add_rows_shared(Rc::new(index.clone()), columns)
+    }
+
+    /// [`gather_rows`](Var::gather_rows) with an index its rule shares instead of copying.
+    fn gather_rows_shared(&self, index: Rc<IndexTensor>) -> Result<Var<T>> {
+        let out = self.value().gather_rows(&index)?;
+        Ok(Var::from_op("GatherBackward0", out, [self.clone()], move |g, _, x| {
+            Ok([Some(g.scatter_add_rows_shared(Rc::clone(&index), x[0].shape()[1])?)])
+        }))
+    }
+
+    /// [`scatter_add_rows`](Var::scatter_add_rows) with an index its rule shares instead of
+    /// copying.
+    fn scatter_add_rows_shared(&self, index: Rc<IndexTensor>, columns: usize) -> Result<Var<T>> {
+        let out: Tensor<T> = self.value().scatter_add_rows(&index, columns)?;
         Ok(Var::from_op(
             "ScatterAddBackward0",
             out,
             [self.clone()],
-            move |g, _, _| Ok([Some(g.gather_rows(&index)?)]),
+            move |g, _, _| Ok([Some(g.gather_rows_shared(Rc::clone(&index))?)]),
         ))
     }
 
