@@ -11,7 +11,7 @@ use crate::var::Saves;
 use crate::Var;
 
 /// A constant `Var` of 1 where `pred` holds and 0 elsewhere.
-fn mask<T: Float>(x: &Tensor<T>, pred: impl Fn(T) -> bool) -> Var<T> {
+fn mask<T: Float>(x: &Tensor<T>, pred: impl Fn(T) -> bool + Sync + Send) -> Var<T> {
     Var::new(x.map(|v| if pred(v) { T::one() } else { T::zero() }))
 }
 

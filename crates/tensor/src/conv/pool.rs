@@ -232,7 +232,7 @@ impl<T: Float> Tensor<T> {
         // the planes of a block are laid side by side, so each window's running maximum is
         // one loop over them at full vector width; fewer are taken one by one.
         const SIDE_BY_SIDE: usize = 16;
-        let work = |planes: usize| planes * plane_in / crate::tuning::POOL_VALUES_PER_WORK;
+        let work = |planes: usize| planes * plane_in / crate::tuning::CHEAP_VALUES_PER_WORK;
         if r >= SIDE_BY_SIDE {
             let per = (crate::tuning::ROW_BLOCK_VALUES / plane_in).clamp(SIDE_BY_SIDE, r);
             let taps = Taps::new(window);

@@ -97,8 +97,9 @@ pub trait MapKernels: Sized + Copy {
     }
 }
 
-/// The kernels hand work to threads in blocks of this many values.
-const KERNEL_BLOCK: usize = 1 << 14;
+/// The kernels (and `Tensor::map`'s closures) hand work to threads in blocks of this many
+/// values.
+pub(crate) const KERNEL_BLOCK: usize = 1 << 14;
 
 /// `op` of every value of `x`, in a new buffer that is not cleared first (the kernel writes
 /// every value), in blocks shared between threads when `x` is big.

@@ -33,7 +33,7 @@ pub(crate) mod transpose;
 mod wide;
 
 use exp::{exp_any, exp_f64_impl, exp_in_range};
-pub(crate) use map::{backward_vec, unary_vec};
+pub(crate) use map::{backward_vec, unary_vec, KERNEL_BLOCK};
 pub use map::{Backward, MapKernels, Unary};
 pub use wide::wide;
 

@@ -230,6 +230,33 @@ pub(crate) unsafe fn filled_vec<T: Float>(
     v
 }
 
+/// `f` of every value of `x`, in a new vector built by blocks of `block_len` values as
+/// [`for_each_block_mut`] hands them out (`work_per_block` each), in memory not cleared first:
+/// the map of `Tensor::map`, compiled for the widest vectors the CPU has.
+pub(crate) fn mapped_vec<T: Float>(
+    x: &[T],
+    block_len: usize,
+    work_per_block: usize,
+    f: impl Fn(T) -> T + Sync + Send,
+) -> Vec<T> {
+    let block_len = block_len.max(1);
+    // SAFETY: each block's loop writes every element of it (`out` and its part of `x` have
+    // the same length).
+    unsafe {
+        filled_vec(x.len(), block_len, work_per_block, |i, out| {
+            let x = &x[i * block_len..][..out.len()];
+            crate::kernels::wide(
+                #[inline(always)]
+                || {
+                    for (o, &v) in out.iter_mut().zip(x) {
+                        o.write(f(v));
+                    }
+                },
+            );
+        })
+    }
+}
+
 /// A vector of `len` values built block by block as [`for_each_block_mut`] hands them out, each
 /// block cleared to zeros by the thread that then passes it to `f(i, block)`: for results that
 /// are sums, or that leave some elements zero (im2col's padding), the clearing is shared
