@@ -42,17 +42,20 @@ impl<T: Float> Tensor<T> {
             );
             return out;
         }
-        if let Some(values) = self.data.as_slice() {
-            // Row-major: one loop over the values, compiled by `wide`, into a new buffer, in
-            // blocks shared between threads when the tensor is big.
-            let out = mapped_vec(values, MAP_BLOCK, MAP_BLOCK / crate::tuning::CHEAP_VALUES_PER_WORK, f);
-            return Tensor::from_standard(out, self.shape());
-        }
-        // A strided or broadcast view (the gradient of a `sum`, say): its values in row-major
-        // order first, then the same loop (ndarray's `mapv` over such a view went element by
-        // element, 4 ns each).
-        let values = row_major(&self.data.view());
-        Tensor::from_standard(mapped_vec(&values, MAP_BLOCK, MAP_BLOCK, f), self.shape())
+        // One loop over the row-major values, compiled by `wide`, into a new buffer, in blocks
+        // shared between threads when the tensor is big. A strided or broadcast view (the
+        // gradient of a `sum`, say) is copied into row-major order first: ndarray's `mapv`
+        // over such a view went element by element, 4 ns each.
+        let copied;
+        let values = match self.data.as_slice() {
+            Some(values) => values,
+            None => {
+                copied = row_major(&self.data.view());
+                &copied
+            }
+        };
+        let work = MAP_BLOCK / crate::tuning::CHEAP_VALUES_PER_WORK;
+        Tensor::from_standard(mapped_vec(values, MAP_BLOCK, work, f), self.shape())
     }
 
     /// `op` of every element by the elementwise kernels: one loop over the values (copied into

@@ -139,13 +139,14 @@ pub const JOIN_GEMM: usize = 1 << 21;
 pub const SHIFTED_MAX_PLANE: usize = 64;
 
 /// Loops that do little per value and write memory another thread would then have to fetch
-/// (max pooling, a gradient updated in place) count this many values as one element of work
-/// for [`PARALLEL_MIN_WORK`], so that they are shared between threads from 2¹⁷ values on.
-/// Measured on 5 December, medians of 15 runs of 300, one thread against two:
-/// `Tensor::max_pool2d` of 2x2 windows, `[64, 16, 8, 8]` (65 K values) 27 against 29-32 µs,
-/// `[64, 32, 8, 8]` (131 K) 53 against 46 µs, `[64, 32, 16, 16]` (524 K) 259-264 against
-/// 208-214 µs; ReLU forward and backward (its gradient updated in place by `zip_assign`)
-/// on 32 K values, with `zip_assign` shared from 32 K values: 28 against 40 µs.
+/// (max pooling, `Tensor::map`'s closures, a gradient updated in place by `zip_assign`) count
+/// this many values as one element of work for [`PARALLEL_MIN_WORK`], so that they are shared
+/// between threads from 2¹⁷ values on. Measured on 5 December, medians of 15 runs of 300,
+/// one thread against two: `Tensor::max_pool2d` of 2x2 windows, `[64, 16, 8, 8]` (65 K
+/// values) 27 against 29-32 µs, `[64, 32, 8, 8]` (131 K) 53 against 46 µs, `[64, 32, 16, 16]`
+/// (524 K) 259-264 against 208-214 µs; ReLU, a scalar product and a sum of 32 K values,
+/// forward and backward, with `map` and `zip_assign` shared from 32 K values: 28 µs on one
+/// thread against 40 on two.
 pub const CHEAP_VALUES_PER_WORK: usize = 4;
 
 // --- Buffers kept for reuse (crate::parallel::output_vec / recycle) ---

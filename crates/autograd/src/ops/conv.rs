@@ -35,33 +35,34 @@ impl<T: Float> Var<T> {
     /// the position its value came from, by [`scatter_add_rows`](Var::scatter_add_rows) (as
     /// the gradient of [`gather_rows`](Var::gather_rows) at those positions).
     pub fn max_pool2d(&self, window: &Window2d) -> Result<Var<T>> {
-        Ok(self.max_pool2d_op(window, false)?.0)
+        Ok(self.max_pool2d_op(window)?.0)
     }
 
     /// [`max_pool2d`](Var::max_pool2d) and the position of each maximum in its plane
     /// (`iy·W + ix`), `[R, OH, OW]`.
     pub fn max_pool2d_with_indices(&self, window: &Window2d) -> Result<(Var<T>, IndexTensor)> {
-        let (out, index) = self.max_pool2d_op(window, true)?;
-        Ok((out, index.expect("asked for")))
+        let (out, flat) = self.max_pool2d_op(window)?;
+        let [oh, ow] = window.output;
+        Ok((out, flat.reshape(&[self.shape()[0], oh, ow])?))
     }
 
-    /// The op behind both: the positions stay with the gradient rule, copied out only when
-    /// asked for.
-    fn max_pool2d_op(&self, window: &Window2d, indices: bool) -> Result<(Var<T>, Option<IndexTensor>)> {
+    /// The op behind both, and the positions `[R, OH·OW]` its gradient rule keeps (shared,
+    /// so that only `max_pool2d_with_indices` copies them).
+    fn max_pool2d_op(&self, window: &Window2d) -> Result<(Var<T>, Rc<IndexTensor>)> {
         let (out, index) = self.value().max_pool2d(window)?;
         let [rows, h, w] = *self.shape() else {
             unreachable!("max_pool2d checked the planes' shape")
         };
         let windows = window.output_numel();
-        let asked = indices.then(|| index.clone());
         let flat = Rc::new(index.into_shape(&[rows, windows])?);
+        let kept = Rc::clone(&flat);
         let var = Var::from_op("MaxPool2DWithIndicesBackward0", out, [self.clone()], move |g, _, _| {
             let g = g
                 .reshape(&[rows, windows])?
-                .scatter_add_rows_shared(Rc::clone(&flat), h * w)?;
+                .scatter_add_rows_shared(Rc::clone(&kept), h * w)?;
             Ok([Some(g.reshape(&[rows, h, w])?)])
         });
-        Ok((var, asked))
+        Ok((var, flat))
     }
 
     /// `out[i][j] = self[i][index[i][j]]` for a 2-D `Var` (see [`Tensor::gather_rows`]);

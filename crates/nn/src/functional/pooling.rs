@@ -232,13 +232,13 @@ fn out_shape(batched: bool, n: usize, c: usize, window: &Window2d, dims: usize) 
     shape
 }
 
-/// `max_pool1d` / `max_pool2d`, with the indices when asked for.
-fn max_pool<T: Float>(
+/// What `max_pool1d` / `max_pool2d` pool: the input's planes `[N·C, H, W]`, their window, and
+/// the shape of the output.
+fn max_pool_planes<T: Float>(
     x: &Var<T>,
     options: &MaxPoolOptions,
     dims: usize,
-    with_indices: bool,
-) -> Result<(Var<T>, Option<IndexTensor>)> {
+) -> Result<(Var<T>, Window2d, Vec<usize>)> {
     let op = if dims == 1 { "max_pool1d" } else { "max_pool2d" };
     let shape = x.shape();
     let (batched, [n, c, h, w]) = planes(&shape, dims, || {
@@ -265,28 +265,34 @@ fn max_pool<T: Float>(
         &o.dilation,
         o.ceil_mode,
     )?;
-    let planes = x.reshape(&[n * c, h, w])?;
     let shape = out_shape(batched, n, c, &window, dims);
-    if with_indices {
-        let (out, indices) = planes.max_pool2d_with_indices(&window)?;
-        Ok((out.reshape(&shape)?, Some(indices.into_shape(&shape)?)))
-    } else {
-        Ok((planes.max_pool2d(&window)?.reshape(&shape)?, None))
-    }
+    Ok((x.reshape(&[n * c, h, w])?, window, shape))
+}
+
+/// `max_pool1d` / `max_pool2d` (`dims`).
+fn max_pool<T: Float>(x: &Var<T>, options: &MaxPoolOptions, dims: usize) -> Result<Var<T>> {
+    let (planes, window, shape) = max_pool_planes(x, options, dims)?;
+    planes.max_pool2d(&window)?.reshape(&shape)
+}
+
+/// `max_pool1d_with_indices` / `max_pool2d_with_indices` (`dims`).
+fn max_pool_with_indices<T: Float>(x: &Var<T>, options: &MaxPoolOptions, dims: usize) -> Result<(Var<T>, IndexTensor)> {
+    let (planes, window, shape) = max_pool_planes(x, options, dims)?;
+    let (out, indices) = planes.max_pool2d_with_indices(&window)?;
+    Ok((out.reshape(&shape)?, indices.into_shape(&shape)?))
 }
 
 /// 1-D max pooling over `[N, C, L]` (or `[C, L]`), as `torch.nn.functional.max_pool1d`: each
 /// output is the maximum of its window (a NaN counts as the maximum), and its gradient goes to
 /// the first maximum of the window.
 pub fn max_pool1d<T: Float>(x: &Var<T>, options: &MaxPoolOptions) -> Result<Var<T>> {
-    Ok(max_pool(x, options, 1, false)?.0)
+    max_pool(x, options, 1)
 }
 
 /// [`max_pool1d`] and, for each output, the position of its maximum along `L`, as
 /// `return_indices=True`.
 pub fn max_pool1d_with_indices<T: Float>(x: &Var<T>, options: &MaxPoolOptions) -> Result<(Var<T>, IndexTensor)> {
-    let (out, indices) = max_pool(x, options, 1, true)?;
-    Ok((out, indices.expect("asked for")))
+    max_pool_with_indices(x, options, 1)
 }
 
 /// 2-D max pooling over `[N, C, H, W]` (or `[C, H, W]`), as `torch.nn.functional.max_pool2d`:
@@ -305,14 +311,13 @@ pub fn max_pool1d_with_indices<T: Float>(x: &Var<T>, options: &MaxPoolOptions) -
 /// # Ok::<(), ferrograd_tensor::Error>(())
 /// ```
 pub fn max_pool2d<T: Float>(x: &Var<T>, options: &MaxPoolOptions) -> Result<Var<T>> {
-    Ok(max_pool(x, options, 2, false)?.0)
+    max_pool(x, options, 2)
 }
 
 /// [`max_pool2d`] and, for each output, the position of its maximum in its plane
 /// (`h·W + w`), as `return_indices=True`.
 pub fn max_pool2d_with_indices<T: Float>(x: &Var<T>, options: &MaxPoolOptions) -> Result<(Var<T>, IndexTensor)> {
-    let (out, indices) = max_pool(x, options, 2, true)?;
-    Ok((out, indices.expect("asked for")))
+    max_pool_with_indices(x, options, 2)
 }
 
 /// 2-D average pooling over `[N, C, H, W]` (or `[C, H, W]`), as

@@ -469,6 +469,28 @@ mod tests {
     }
 
     #[test]
+    fn empty_planes_with_windows_are_an_error_and_no_planes_give_empty_results() {
+        // Planes of 0 x 3 whose padding makes one window: nothing to take the maximum of.
+        let win = Window2d {
+            input: [0, 3],
+            output: [1, 1],
+            kernel: [1, 3],
+            stride: [1, 1],
+            dilation: [1, 1],
+            padding: [1, 0],
+        };
+        let err = Tensor::<f32>::zeros(&[2, 0, 3])
+            .max_pool2d(&win)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_pool2d") && err.contains("0 x 3"), "{err}");
+        let (values, indices) = Tensor::<f32>::zeros(&[0, 2, 2])
+            .max_pool2d(&window([2, 2], [2, 2], 1, 0))
+            .unwrap();
+        assert_eq!((values.shape(), indices.shape()), (&[0, 1, 1][..], &[0, 1, 1][..]));
+    }
+
+    #[test]
     fn gather_and_scatter_rows_are_adjoint_and_check_indices() {
         let x = Tensor::<f64>::from_vec(vec![1., 2., 3., 4., 5., 6.], &[2, 3]).unwrap();
         let idx = IndexTensor::from_vec(vec![2, 2, 0, 1], &[2, 2]).unwrap();

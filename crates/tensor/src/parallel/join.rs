@@ -6,9 +6,9 @@
 //! step of a small model hands out a piece every few microseconds, so the helper here spins
 //! for a while ([`SPIN`]) after each piece, as OpenMP's threads (PyTorch's) do, then naps in
 //! short timed sleeps ([`NAP`]), which a caller need not wake, and parks only when no piece
-//! came for [`DOZE`]. Nothing waits on it blindly: a piece it has not started when the caller is done with its own is
-//! taken back and run on the caller, so a descheduled helper costs no more than running both
-//! pieces in turn.
+//! came for [`DOZE`]. Nothing waits on it blindly: a piece it has not started when the caller
+//! is done with its own is taken back and run on the caller, so a descheduled helper costs no
+//! more than running both pieces in turn.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
