@@ -199,6 +199,16 @@ pub(crate) fn run_backward<T: Float>(
             _ => {}
         }
         let Some(f) = var.0.grad_fn.as_ref() else { continue };
+        if let (false, Some(slice)) = (create_graph, var.rule().slice_of_input()) {
+            let input = &f.inputs[0];
+            if let (true, Some(p)) = (input.requires_grad(), walk.place(input)) {
+                if anomaly {
+                    crate::anomaly::check_backward(f.name, 0, &g)?;
+                }
+                accumulate_slice(&mut grads[p], g, &input.shape(), slice)?;
+            }
+            continue;
+        }
         // `g` is given away: a rule may compute its result in `g`'s buffer.
         let input_grads = var.rule().call(g, var, &f.inputs)?;
         if input_grads.len() != f.inputs.len() {
@@ -359,6 +369,23 @@ fn accumulate<T: Float>(slot: &mut Option<Var<T>>, mut g: Var<T>, create_graph: 
     }
     *slot = Some(acc.try_add(&g)?);
     Ok(())
+}
+
+/// Adds `g`, the gradient of a slice of an input (`Rule::slice_of_input`: at `start..` along
+/// `dim` of `shape`), into the gradient waiting in `slot`: into that slice alone, in place,
+/// when nothing else holds the waiting gradient; otherwise placed in zeros first.
+fn accumulate_slice<T: Float>(
+    slot: &mut Option<Var<T>>,
+    g: Var<T>,
+    shape: &[usize],
+    (dim, start): (isize, usize),
+) -> Result<()> {
+    if let Some(value) = slot.as_mut().and_then(Var::unique_value_mut) {
+        let g = g.try_value()?;
+        return value.narrow_add_assign(dim, start, &g);
+    }
+    let full = Var::new(g.try_value()?.slice_backward(shape, dim, start)?);
+    accumulate(slot, full, false)
 }
 
 impl<T: Float> Var<T> {

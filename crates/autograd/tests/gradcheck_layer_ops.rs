@@ -227,6 +227,42 @@ fn split_and_chunk() {
     assert_eq!(Var::new(Tensor::<f64>::arange(6)).chunk(4, 0).unwrap().len(), 3);
 }
 
+/// The pieces of a split whose gradients are added into one buffer, slice by slice (the walk
+/// without `create_graph`), and the same gradient recorded (each piece's gradient put in
+/// zeros by a concat, then added): a piece unused, a piece used twice, the input used
+/// directly too, before and after the pieces.
+#[test]
+fn split_gradients_added_slice_by_slice() {
+    let x = [randn(&[2, 7, 3], 4)];
+    let f = |v: &[Var<f64>]| -> Result<Var<f64>, ferrograd_tensor::Error> {
+        let direct = v[0].exp().sum();
+        let p = v[0].split(2, 1)?; // sizes 2, 2, 2, 1 along dim 1
+        let first = p[0].mul_scalar(3.0).tanh().sum().try_add(&p[0].sigmoid().sum())?;
+        let last = p[3].try_mul(&p[3])?.sum().try_add(&p[2].erf().sum())?;
+        direct
+            .try_add(&first)?
+            .try_add(&last)?
+            .try_add(&v[0].mul_scalar(0.5).sum())
+    };
+    check(f, &x);
+    check_second(f, &x);
+    let walked = Var::parameter(x[0].clone());
+    f(std::slice::from_ref(&walked)).unwrap().backward().unwrap();
+    let recorded = Var::parameter(x[0].clone());
+    let g = grad(&[f(std::slice::from_ref(&recorded)).unwrap()], &[recorded], None, true).unwrap();
+    let recorded = g[0].as_ref().unwrap().to_tensor().to_vec();
+    assert_eq!(walked.grad().unwrap().to_vec(), recorded);
+    // Piece 1 (elements 2..4 of dim 1) is unused: its gradient is that of `exp` and `0.5·x`.
+    let at = |i: usize, j: usize, k: usize| (i * 7 + j) * 3 + k;
+    let x0 = x[0].to_vec();
+    for i in 0..2 {
+        for k in 0..3 {
+            let idx = at(i, 2, k);
+            assert!((recorded[idx] - (x0[idx].exp() + 0.5)).abs() < 1e-12);
+        }
+    }
+}
+
 #[test]
 fn pad_roll_flip_cumsum() {
     let x = [randn(&[2, 3, 4], 1)];

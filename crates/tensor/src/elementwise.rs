@@ -12,7 +12,7 @@ const SMALL_MAP: usize = 1024;
 
 /// The elements as one slice if they lie in row-major order, judged from the strides alone
 /// (after the buffer is made this array's own, if it was shared: that copy may change them).
-fn row_major_mut<T: Float>(a: &mut crate::tensor::Buffer<T>) -> Option<&mut [T]> {
+pub(crate) fn row_major_mut<T: Float>(a: &mut crate::tensor::Buffer<T>) -> Option<&mut [T]> {
     let first = a.as_mut_ptr();
     let mut expected = 1isize;
     for (&len, &stride) in a.shape().iter().zip(a.strides()).rev() {

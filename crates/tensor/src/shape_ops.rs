@@ -3,6 +3,7 @@
 use ndarray::{ArcArray, ArrayViewD, Axis, IxDyn, Slice};
 
 use crate::kernels::transpose::transpose;
+use crate::kernels::wide;
 use crate::parallel::zeroed_blocks;
 use crate::tensor::{checked_alloc, checked_shape};
 use crate::tuning::ROW_BLOCK_VALUES;
@@ -99,6 +100,25 @@ fn permuted_row_major<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
             }
         }
     }))
+}
+
+/// That a slice of shape `slice` fits in `shape` at `start..` along `dim` (the same size
+/// along every other dimension): the dimension, normalized, and the slice's length along it.
+fn slice_fits(op: &'static str, shape: &[usize], slice: &[usize], dim: isize, start: usize) -> Result<(usize, usize)> {
+    let d = normalize_dim(op, dim, shape.len())?;
+    let length = slice.get(d).copied().unwrap_or(0);
+    let fits = slice.len() == shape.len()
+        && (0..shape.len()).all(|i| i == d || slice[i] == shape[i])
+        && start.checked_add(length).is_some_and(|end| end <= shape[d]);
+    if !fits {
+        return Err(Error::ShapeMismatch {
+            op,
+            lhs: Shape(shape.to_vec()),
+            rhs: Shape(slice.to_vec()),
+            reason: format!("a tensor of the second shape must fit in the first at {start}.. along dim {dim}"),
+        });
+    }
+    Ok((d, length))
 }
 
 impl<T: Float> Tensor<T> {
@@ -284,19 +304,7 @@ impl<T: Float> Tensor<T> {
     /// The gradient of [`narrow`](Tensor::narrow) (PyTorch's `slice_backward`): zeros of the
     /// input's `shape` with this tensor written at `start..` along `dim`.
     pub fn slice_backward(&self, shape: &[usize], dim: isize, start: usize) -> Result<Self> {
-        let d = normalize_dim("slice_backward", dim, shape.len())?;
-        let length = self.shape().get(d).copied().unwrap_or(0);
-        let fits = self.ndim() == shape.len()
-            && (0..shape.len()).all(|i| i == d || self.shape()[i] == shape[i])
-            && start.checked_add(length).is_some_and(|end| end <= shape[d]);
-        if !fits {
-            return Err(Error::ShapeMismatch {
-                op: "slice_backward",
-                lhs: Shape(shape.to_vec()),
-                rhs: Shape(self.shape().to_vec()),
-                reason: format!("the gradient must fit in the input at {start}.. along dim {dim}"),
-            });
-        }
+        let (d, length) = slice_fits("slice_backward", shape, self.shape(), dim, start)?;
         let numel = checked_shape("slice_backward", shape)?;
         let inner: usize = shape[d + 1..].iter().product();
         let size = shape[d];
@@ -313,6 +321,40 @@ impl<T: Float> Tensor<T> {
         }
         out.resize(numel, T::zero());
         Ok(Tensor::from_standard(out, shape))
+    }
+
+    /// Adds `src` into the slice `start..start + len` along `dim` of this tensor, in place,
+    /// `len` being `src`'s size along `dim` (PyTorch's `self.narrow(dim, start, len).add_(src)`):
+    /// how a `narrow`'s gradient joins one already waiting for its input, touching only the
+    /// slice. The result is that of adding [`slice_backward`](Tensor::slice_backward) of
+    /// `src`, but for the sign of a zero outside the slice, which stays as it was.
+    pub fn narrow_add_assign(&mut self, dim: isize, start: usize, src: &Self) -> Result<()> {
+        let shape = self.shape().to_vec();
+        let (d, length) = slice_fits("narrow_add_assign", &shape, src.shape(), dim, start)?;
+        let (inner, size) = (shape[d + 1..].iter().product::<usize>(), shape[d]);
+        let run = length * inner;
+        if run == 0 {
+            return Ok(());
+        }
+        let g = src.row_major_values();
+        match crate::elementwise::row_major_mut(&mut self.data) {
+            // Seen as [outer, size, inner]: per outer index, one run of `length·inner` values.
+            Some(out) => wide(
+                #[inline(always)]
+                || {
+                    for (block, g) in out.chunks_exact_mut(size * inner).zip(g.chunks_exact(run)) {
+                        for (o, &v) in block[start * inner..][..run].iter_mut().zip(g) {
+                            *o += v;
+                        }
+                    }
+                },
+            ),
+            None => {
+                let mut view = self.data.slice_axis_mut(Axis(d), Slice::from(start..start + length));
+                view += &src.data.view();
+            }
+        }
+        Ok(())
     }
 
     /// Joins tensors along an existing dimension, as `torch.cat`.

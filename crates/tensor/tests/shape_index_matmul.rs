@@ -111,6 +111,24 @@ fn narrow_concat_stack() {
     assert!(n.slice_backward(&[2, 4], 1, 0).is_err());
     assert!(n.slice_backward(&[3, 4], 2, 0).is_err());
 
+    // narrow_add_assign: the slice's values added where slice_backward would put them, for a
+    // row-major tensor and a column-major one; the rest untouched.
+    for mut acc in [x.clone(), cm.clone()] {
+        acc.narrow_add_assign(1, 1, &n).unwrap();
+        let expected = x.add(&n.slice_backward(&[3, 4], 1, 1).unwrap()).unwrap();
+        assert_eq!(acc.to_vec(), expected.to_vec());
+        acc.narrow_add_assign(-2, 2, &x.narrow(0, 0, 1).unwrap()).unwrap();
+        assert_eq!(acc.to_vec()[8..], [8.0, 19.0, 22.0, 14.0]); // row 2 with n (9, 10) and row 0 added
+    }
+    let mut acc = x.clone();
+    for (dim, start) in [(1, 3), (0, 0), (2, 0)] {
+        let err = acc.narrow_add_assign(dim, start, &n).unwrap_err();
+        assert!(err.to_string().starts_with("narrow_add_assign"), "{err}");
+    }
+    assert_eq!(acc, x);
+    acc.narrow_add_assign(1, 4, &x.narrow(1, 0, 0).unwrap()).unwrap();
+    assert_eq!(acc, x);
+
     let a = iota(&[2, 2]);
     let b = iota(&[2, 3]);
     let c = Tensor::concat(&[&a, &b], 1).unwrap();

@@ -85,11 +85,11 @@ impl<T: Float> Var<T> {
     /// differentiated again).
     pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Result<Var<T>> {
         let out = self.value().narrow(dim, start, length)?;
-        Ok(Var::from_op_saving(
+        Ok(Var::from_slice_op(
             "NarrowBackward0",
-            Saves::NOTHING,
             out,
-            [self.clone()],
+            self.clone(),
+            (dim, start),
             move |g, _, x| {
                 let shape = x[0].shape();
                 if !crate::is_grad_enabled() {

@@ -13,7 +13,7 @@ use crate::grad_mode::is_grad_enabled;
 mod rule;
 mod value_mut;
 
-use rule::{collect_small, Borrowing, Owning};
+use rule::{collect_small, Borrowing, Owning, Slicing};
 pub use rule::{BackwardFn, Grads, Inputs, IntoGrads};
 pub(crate) use rule::{GradFn, NoRule, Rule, Saves};
 pub(crate) use value_mut::value_muts_alive;
@@ -202,6 +202,24 @@ impl<T: Float> Var<T> {
         backward: impl Fn(Var<T>, &Var<T>, &[Var<T>]) -> Result<G> + 'static,
     ) -> Self {
         Self::with_rule(name, saves, value, inputs, Owning(backward, PhantomData))
+    }
+
+    /// [`from_op`](Var::from_op) for an op whose gradient is the incoming one placed at
+    /// `start..` along `dim` of zeros of its one input's shape (`narrow`): the walk adds it
+    /// into a gradient already waiting for the input, in place (see `Rule::slice_of_input`).
+    pub(crate) fn from_slice_op<G: IntoGrads<T> + 'static>(
+        name: &'static str,
+        value: Tensor<T>,
+        input: Var<T>,
+        (dim, start): (isize, usize),
+        backward: impl Fn(&Var<T>, &Var<T>, &[Var<T>]) -> Result<G> + 'static,
+    ) -> Self {
+        let rule = Slicing {
+            rule: Borrowing(backward, PhantomData),
+            dim,
+            start,
+        };
+        Self::with_rule(name, Saves::NOTHING, value, [input], rule)
     }
 
     fn with_rule<R: Rule<T> + 'static>(

@@ -98,6 +98,33 @@ pub(crate) struct GradFn<T: Float> {
 /// output by value, so that a rule may reuse its buffer (see [`Var::reuse`]).
 pub(crate) trait Rule<T: Float> {
     fn call(&self, g: Var<T>, out: &Var<T>, inputs: &[Var<T>]) -> Result<Grads<T>>;
+
+    /// `(dim, start)` for an op whose one input's gradient is the incoming gradient placed at
+    /// `start..` along `dim` in zeros of the input's shape (`narrow`, and so `split` and
+    /// `chunk`): without `create_graph` the walk adds it into that slice of a gradient
+    /// already waiting for the input, in place, instead of making the zeros and adding them
+    /// all. `None` for every other op.
+    fn slice_of_input(&self) -> Option<(isize, usize)> {
+        None
+    }
+}
+
+/// A rule whose gradient is a slice of its input's (see [`Rule::slice_of_input`]); `rule`
+/// computes it when the walk records (`create_graph`) or has no gradient waiting.
+pub(super) struct Slicing<R> {
+    pub(super) rule: R,
+    pub(super) dim: isize,
+    pub(super) start: usize,
+}
+
+impl<T: Float, R: Rule<T>> Rule<T> for Slicing<R> {
+    fn call(&self, g: Var<T>, out: &Var<T>, inputs: &[Var<T>]) -> Result<Grads<T>> {
+        self.rule.call(g, out, inputs)
+    }
+
+    fn slice_of_input(&self) -> Option<(isize, usize)> {
+        Some((self.dim, self.start))
+    }
 }
 
 /// The rule of a leaf, which has none: never called, since the walk stops at leaves.
