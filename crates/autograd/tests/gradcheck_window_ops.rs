@@ -1,6 +1,8 @@
 //! The window ops of convolution and pooling against finite differences: `im2col` / `col2im`,
 //! `gather_rows` / `scatter_add_rows` and `batch_transpose`, each one's rule being the other,
-//! and `max_pool2d`.
+//! `max_pool2d`, and `channels_to_batch` (a convolution's output from its product).
+
+mod common;
 
 use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};
 use ferrograd_tensor::{IndexTensor, Result, Tensor, Window2d};
@@ -50,6 +52,53 @@ fn batch_transpose() {
     check(
         |v| Ok(v[0].batch_transpose()?.powf(2.0)),
         &[Tensor::randn(&[2, 3, 4], 5)],
+    );
+}
+
+#[test]
+fn channels_to_batch() {
+    // 3 channels, 2 samples of 4 positions; with and without a bias, and differentiated twice
+    // (the product squared, so that the first gradient depends on the values).
+    let (y, b) = (Tensor::randn(&[3, 8], 6), Tensor::randn(&[3], 7));
+    check(
+        |v| Ok(v[0].channels_to_batch(2, Some(&v[1]))?.powf(2.0)),
+        &[y.clone(), b.clone()],
+    );
+    check(
+        |v| Ok(v[0].channels_to_batch(2, None)?.powf(3.0)),
+        std::slice::from_ref(&y),
+    );
+    common::check_second(
+        |v| Ok(v[0].channels_to_batch(2, Some(&v[1]))?.powf(3.0).sum()),
+        &[y.clone(), b],
+    );
+    // The same values as a transpose and a broadcast addition, bit for bit.
+    let (y, b) = (Tensor::<f32>::randn(&[5, 6 * 7], 8), Tensor::<f32>::randn(&[5], 9));
+    let fused = y.channels_to_batch(6, Some(&b)).unwrap();
+    let composed = y
+        .add(&b.reshape(&[5, 1]).unwrap())
+        .unwrap()
+        .reshape(&[5, 6, 7])
+        .unwrap()
+        .transpose(0, 1)
+        .unwrap();
+    assert_eq!(fused.shape(), [6, 5, 7]);
+    assert_eq!(fused.to_vec(), composed.to_vec());
+    // Errors name the op and the shapes.
+    let err = y.channels_to_batch(4, None).unwrap_err().to_string();
+    assert!(err.contains("channels_to_batch") && err.contains("[5, 42]"), "{err}");
+    let err = y
+        .channels_to_batch(6, Some(&Tensor::zeros(&[4])))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("channels_to_batch") && err.contains("[4]"), "{err}");
+    assert!(y.reshape(&[5, 6, 7]).unwrap().channels_to_batch(6, None).is_err());
+    assert_eq!(
+        Tensor::<f32>::zeros(&[3, 0])
+            .channels_to_batch(0, None)
+            .unwrap()
+            .shape(),
+        [0, 3, 0]
     );
 }
 

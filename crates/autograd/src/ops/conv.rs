@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use ferrograd_tensor::{Float, IndexTensor, Result, Tensor, Window2d};
 
+use crate::var::{Grads, Saves};
 use crate::Var;
 
 impl<T: Float> Var<T> {
@@ -28,6 +29,39 @@ impl<T: Float> Var<T> {
         Ok(Var::from_op("Col2ImBackward0", out, [self.clone()], move |g, _, _| {
             Ok([Some(g.im2col(&window)?)])
         }))
+    }
+
+    /// A convolution's product `[C, N·L]` as its output `[N, C, L]`, with `bias[c]` added to
+    /// channel `c` in the same pass (see [`Tensor::channels_to_batch`]). Gradient: the output
+    /// gradient moved back to `[C, N·L]` (a transpose), and for the bias that summed over its
+    /// rows, as the separate transpose and broadcast addition would give.
+    pub fn channels_to_batch(&self, n: usize, bias: Option<&Var<T>>) -> Result<Var<T>> {
+        let out = match bias {
+            Some(b) => self.value().channels_to_batch(n, Some(&b.value()))?,
+            None => self.value().channels_to_batch(n, None)?,
+        };
+        let inputs = [Some(self.clone()), bias.cloned()];
+        Ok(Var::from_op_saving(
+            "ConvolutionOutputBackward0",
+            Saves::NOTHING,
+            out,
+            inputs.into_iter().flatten(),
+            |g, _, x| {
+                let [n, c, l] = g.shape()[..] else {
+                    unreachable!("the output is [N, C, L]")
+                };
+                let gy = g.transpose(0, 1)?.reshape(&[c, n * l])?;
+                let gb = match x.get(1) {
+                    Some(b) if b.requires_grad() => Some(gy.sum_to_shape(&[c, 1])?.reshape(&[c])?),
+                    _ => None,
+                };
+                let mut grads: Grads<T> = [x[0].requires_grad().then_some(gy)].into_iter().collect();
+                if x.len() == 2 {
+                    grads.push(gb);
+                }
+                Ok(grads)
+            },
+        ))
     }
 
     /// Max pooling of this `Var`'s `[R, H, W]` planes: each window's maximum, `[R, OH, OW]`

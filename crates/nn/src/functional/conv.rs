@@ -337,7 +337,7 @@ fn conv<T: Float>(
     let [h, w] = window.input;
     let x = input.reshape(&[n, shape[1], h, w])?;
     let cols = x.im2col(&window)?; // [C_in·K, N·L]
-    let (l, row_len) = (window.output_numel(), group_channels * window.kernel_numel());
+    let row_len = group_channels * window.kernel_numel();
     let w2 = weight.reshape(&[out_channels, row_len])?;
     let y = if groups == 1 {
         w2.matmul(&cols)?
@@ -349,14 +349,10 @@ fn conv<T: Float>(
             .collect::<Result<Vec<_>>>()?;
         Var::concat(&parts, 0)?
     }; // [C_out, N·L]
-    let y = match bias {
-        Some(b) => y.try_add(&b.reshape(&[out_channels, 1])?)?,
-        None => y,
-    };
     let mut out_shape = vec![n, out_channels];
     out_shape.extend(&out_size);
-    // [C_out, N, L] -> [N, C_out, L]: a copy of runs of L values.
-    let y = y.reshape(&[out_channels, n, l])?.transpose(0, 1)?;
+    // [C_out, N, L] -> [N, C_out, L] with the bias added: one copy of runs of L values.
+    let y = y.channels_to_batch(n, bias)?;
     if batched {
         y.reshape(&out_shape)
     } else {

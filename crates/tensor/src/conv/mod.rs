@@ -1,10 +1,11 @@
 //! Sliding windows over the last two dimensions, the kernels of convolution and pooling:
 //! `im2col` (every window laid out as a column) and its adjoint `col2im` here; the argmax of
 //! each window for max pooling, and a row-wise gather / scatter-add pair that routes values by
-//! those indices, in [`pool`].
+//! those indices, in [`pool`]; the layout of a convolution's output, in [`output`].
 //!
 //! A one-dimensional window is the same thing with a height of 1.
 
+mod output;
 mod pool;
 mod same;
 
