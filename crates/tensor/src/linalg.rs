@@ -348,7 +348,7 @@ pub(crate) fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T
     };
     const NR: usize = crate::kernels::gemm::NR;
     if m * n * k < JOIN_GEMM || (m < 16 && n < 2 * NR) {
-        with_packed(b, |b| rows(b, 0, m));
+        with_packed(b, m, |b| rows(b, 0, m));
     } else if m < n && n >= 2 * NR {
         // Panels of columns, taken in turn by the two threads (each packs only its own).
         let panels = n.div_ceil(NR);
@@ -356,7 +356,7 @@ pub(crate) fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T
     } else {
         // Up to four blocks of rows, taken in turn, reading B packed once.
         let per = m.div_ceil(4).next_multiple_of(8).max(16);
-        with_packed(b, |b| {
+        with_packed(b, per, |b| {
             crate::parallel::for_each_index(m.div_ceil(per), |i| rows(b, i * per, (i * per + per).min(m)))
         });
     }

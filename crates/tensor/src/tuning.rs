@@ -92,6 +92,16 @@ pub const SMALL_SKINNY_GEMM: usize = 1 << 17;
 /// 6x36864x25ᵀ (its weight gradient) 440 → 822, 3x64x128 1.2 → 1.6, 2x64x1024 9.9 → 11.1,
 /// 1x784x128ᵀ 7.3 → 26.5, which stay.
 pub const SHORT_KERNEL_MIN_COLUMNS: usize = 128;
+/// The f32 kernel reads B where it lies, instead of copying it into panels, when B's rows are
+/// contiguous and at most this many rows of A read each panel (one kernel call per panel):
+/// packing is then a copy of B that nothing reads twice. Timed on 6 December (µs, packed → in
+/// place, two threads): LeNet's first convolution `[6, 25] · [25, 36864]` 158-163 → 127-133.
+/// With 16 or 32 rows a product alone was faster too (a convolution's `[16, 144] · [144, 1024]`
+/// 26-29 → 24-25), and with rows of B close together at any number of rows (weight gradients
+/// `gᵀ·x`, 192ᵀx512x64 85-87 → 53-54), but not within the models' steps: at 32 rows the
+/// `conv2d_16x16x8x8_k3` step went from 205-212 to 220-227 µs, and reading close rows in
+/// place took the transformer step from 5.98-6.28 to 6.37-6.59 ms (old and new builds in turn).
+pub const GEMM_B_IN_PLACE_MAX_ROWS: usize = 8;
 /// Products with 2 rows of C or more, at most this many elements of C and at least
 /// [`LONG_DOTS_MIN_TERMS`] terms per sum, A's rows and B's columns contiguous, go to
 /// `kernels::long_dots` (each element a dot product, its rows read once in tiles of 3x4).

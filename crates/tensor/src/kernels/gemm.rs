@@ -4,7 +4,8 @@
 //! matrixmultiply packs A and B into fresh buffers on every call and works in 8x8 blocks of
 //! 256-bit registers that it shuffles. Here B is copied once into panels of [`NR`] columns
 //! (`panel[p][0..NR] = B[p, j0..j0 + NR]`, zero past the last column) in a buffer each thread
-//! keeps, and A is read where it lies: each step of the kernel broadcasts [`MR`] values of a
+//! keeps, starting on a cache line (or, when one kernel call reads each panel and B's rows are
+//! contiguous, read where it lies), and A is read where it lies: each step of the kernel broadcasts [`MR`] values of a
 //! column of A and multiplies them into two 512-bit rows of the panel, so 8x32 of C stays in 16
 //! registers for the whole sum.
 //!
@@ -19,12 +20,15 @@ use std::cell::RefCell;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::transpose::transpose_16x16;
+use crate::tuning::GEMM_B_IN_PLACE_MAX_ROWS;
 use crate::Float;
 
 /// Rows of C per kernel call.
 pub const MR: usize = 8;
 /// Columns of C per kernel call: two 512-bit registers of `f32`.
 pub const NR: usize = 32;
+/// `f32` values per cache line.
+const LINE: usize = 16;
 
 thread_local! {
     /// The panels of B, kept between calls: most products of a training step fit the last one.
@@ -80,29 +84,53 @@ pub unsafe fn product_to<T: Float>(
     let ((m, k), (k2, _)) = (a.dim(), b.dim());
     assert!(k == k2, "kernels::gemm::product: {m}x{k} · {k2}x{}", b.ncols());
     // SAFETY: passed on from the caller.
-    with_packed(b, |b| unsafe { product_packed(a, b, bias, c, ldc) })
+    with_packed(b, m, |b| unsafe { product_packed(a, b, bias, c, ldc) })
 }
 
-/// B copied into panels of [`NR`] columns (see [`pack`]), ready for any number of
-/// [`product_packed`] calls, from any thread.
+/// B as panels of [`NR`] columns, ready for any number of [`product_packed`] calls, from any
+/// thread: copied (see [`pack`]), or B itself when its rows are contiguous and few rows of A
+/// will read each panel.
 #[derive(Clone, Copy)]
 pub struct Packed<'p> {
-    panels: &'p [f32],
+    /// Panel `jp` starts at `values[jp·step]`, and its row `p` is `stride` values after row
+    /// `p - 1`; the values past B's last column are zeros (copied) or not read (B itself).
+    values: &'p [f32],
+    step: usize,
+    stride: usize,
     k: usize,
     n: usize,
 }
 
-/// Calls `f` with B packed into this thread's panel buffer, kept between calls: a product
-/// split into blocks of rows packs B once for all of them.
+/// Calls `f` with B as panels for a product with `m` rows of A on this thread: read where it
+/// lies when its rows are contiguous and `m` is at most [`GEMM_B_IN_PLACE_MAX_ROWS`] (packing
+/// would copy B for one kernel call per panel); otherwise packed into this thread's panel
+/// buffer, kept between calls (a product split into blocks of rows packs B once for all).
 ///
 /// # Panics
 /// If [`available`] is false.
-pub fn with_packed<T: Float, R>(b: ArrayView2<'_, T>, f: impl FnOnce(Packed<'_>) -> R) -> R {
+pub fn with_packed<T: Float, R>(b: ArrayView2<'_, T>, m: usize, f: impl FnOnce(Packed<'_>) -> R) -> R {
     assert!(available::<T>(), "kernels::gemm::product needs f32 and AVX-512F");
     let (k, n) = b.dim();
+    let (rsb, csb) = (b.strides()[0], b.strides()[1]);
+    let rows_apart = (k <= 1 || rsb >= n as isize) && (csb == 1 || n <= 1);
+    if rows_apart && m <= GEMM_B_IN_PLACE_MAX_ROWS && k * n > 0 {
+        let stride = if k <= 1 { n } else { rsb as usize };
+        // SAFETY: T is f32 (asserted above); B's k rows of n contiguous values start `stride`
+        // apart from its first element, so these values are all within B's buffer.
+        let values = unsafe { std::slice::from_raw_parts(b.as_ptr().cast::<f32>(), (k - 1) * stride + n) };
+        return f(Packed {
+            values,
+            step: NR,
+            stride,
+            k,
+            n,
+        });
+    }
     PANELS.with_borrow_mut(|buf| {
         f(Packed {
-            panels: pack(b, buf),
+            values: pack(b, buf),
+            step: k * NR,
+            stride: NR,
             k,
             n,
         })
@@ -129,18 +157,18 @@ pub unsafe fn product_packed<T: Float>(a: ArrayView2<'_, T>, b: Packed<'_>, bias
         return;
     }
     let (rsa, csa) = (a.strides()[0], a.strides()[1]);
-    for (jp, panel) in b.panels.chunks_exact(k * NR).enumerate() {
+    for jp in 0..n.div_ceil(NR) {
         let cols = (n - jp * NR).min(NR);
         for i0 in (0..m).step_by(MR) {
             let rows = (m - i0).min(MR);
             // SAFETY: AVX-512F is available (asserted above). Rows i0..i0 + rows of A and of C
             // exist, A's elements are at `rsa`/`csa` strides from its first one for every
-            // p < k, the panel holds k·NR values, and C's row i has `cols` elements from column
-            // jp·NR (the caller's promise).
+            // p < k, the panel's k rows of `cols` values are in `b.values` (`Packed`'s
+            // promise), and C's row i has `cols` elements from column jp·NR (the caller's).
             unsafe {
                 let a0 = a.as_ptr().cast::<f32>().offset(i0 as isize * rsa);
                 let c0 = c.cast::<f32>().offset(i0 as isize * ldc + (jp * NR) as isize);
-                let panel = panel.as_ptr();
+                let panel = b.values.as_ptr().wrapping_add(jp * b.step);
                 let bias = bias.map_or(std::ptr::null(), |b| b.as_ptr().cast::<f32>().add(jp * NR));
                 block(
                     rows,
@@ -150,6 +178,7 @@ pub unsafe fn product_packed<T: Float>(a: ArrayView2<'_, T>, b: Packed<'_>, bias
                         rsa,
                         csa,
                         panel,
+                        stride: b.stride,
                         bias,
                         c: c0,
                         ldc,
@@ -167,12 +196,16 @@ fn pack<'p, T: Float>(b: ArrayView2<'_, T>, packed: &'p mut Vec<f32>) -> &'p [f3
     let (k, n) = b.dim();
     let (rsb, csb) = (b.strides()[0], b.strides()[1]);
     // Every value is written below; only a longer buffer than any before is cleared first.
+    // The panels start on a cache line, so that no row of a panel straddles two (a buffer
+    // as malloc aligns it made the kernel up to 10% slower, depending on its address).
     let len = n.div_ceil(NR) * k * NR;
-    if packed.len() < len {
-        packed.resize(len, 0.0);
+    if packed.len() < len + LINE {
+        packed.resize(len + LINE, 0.0);
     }
+    let start = packed.as_ptr().align_offset(LINE * size_of::<f32>()).min(LINE);
+    let packed = &mut packed[start..start + len];
     let b = b.as_ptr().cast::<f32>(); // T is f32 (checked by the caller)
-    for (jp, panel) in packed[..len].chunks_exact_mut(k * NR).enumerate() {
+    for (jp, panel) in packed.chunks_exact_mut(k * NR).enumerate() {
         let (j0, width) = (jp * NR, (n - jp * NR).min(NR));
         // SAFETY: B[p, j] is at p·rsb + j·csb from its first element for p < k, j < n.
         let at = |p: usize, j: usize| unsafe { *b.offset(p as isize * rsb + j as isize * csb) };
@@ -216,7 +249,7 @@ fn pack<'p, T: Float>(b: ArrayView2<'_, T>, packed: &'p mut Vec<f32>) -> &'p [f3
             panel.chunks_exact_mut(NR).for_each(|row| row[width..].fill(0.0));
         }
     }
-    &packed[..len]
+    packed
 }
 
 /// Writes rows `0..rows` of a panel (`rows` = `k` rounded down to 16) at columns
@@ -253,9 +286,9 @@ unsafe fn pack_transposed(b: *const f32, csb: isize, k: usize, width: usize, pan
     (rows, halves)
 }
 
-/// One call of the kernel: rows of A from `a` (`rsa`/`csa` apart), a panel of `k·NR` values,
-/// `cols` values of bias from `bias` (or null), and `cols` columns of C to write from `c`
-/// (rows `ldc` apart).
+/// One call of the kernel: rows of A from `a` (`rsa`/`csa` apart), a panel of `k` rows of
+/// `cols` values from `panel` (`stride` apart), `cols` values of bias from `bias` (or null),
+/// and `cols` columns of C to write from `c` (rows `ldc` apart).
 #[derive(Clone, Copy)]
 struct Block {
     k: usize,
@@ -263,6 +296,7 @@ struct Block {
     rsa: isize,
     csa: isize,
     panel: *const f32,
+    stride: usize,
     bias: *const f32,
     c: *mut f32,
     ldc: isize,
@@ -296,7 +330,8 @@ unsafe fn block(rows: usize, b: Block) {
 ///
 /// # Safety
 /// The CPU must have AVX-512F; `a.offset(r·rsa + p·csa)` must be readable for `r < R`, `p < k`;
-/// `panel` must hold `k·NR` values; `bias` must be null or hold `cols` values;
+/// `cols` values from `panel + p·stride` must be readable for `p < k` (the masked loads read
+/// nothing past them); `bias` must be null or hold `cols` values;
 /// `c.offset(r·ldc + j)` must be writable for `r < R`, `j < cols`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
@@ -307,6 +342,7 @@ unsafe fn kernel<const R: usize>(
         rsa,
         csa,
         panel,
+        stride,
         bias,
         c,
         ldc,
@@ -315,11 +351,15 @@ unsafe fn kernel<const R: usize>(
 ) {
     let mut lo = [_mm512_setzero_ps(); R];
     let mut hi = [_mm512_setzero_ps(); R];
-    // SAFETY: every offset stays within the ranges the caller vouches for.
+    let mask = |from: usize| -> __mmask16 { ((1u32 << cols.saturating_sub(from).min(16)) - 1) as __mmask16 };
+    let (m0, m1) = (mask(0), mask(16));
+    // SAFETY: every offset read or written stays within the ranges the caller vouches for;
+    // the masked loads and stores touch only the first `cols` values of a row.
     unsafe {
         for p in 0..k {
-            let b0 = _mm512_loadu_ps(panel.add(p * NR));
-            let b1 = _mm512_loadu_ps(panel.add(p * NR + 16));
+            let row = panel.wrapping_add(p * stride);
+            let b0 = _mm512_maskz_loadu_ps(m0, row);
+            let b1 = _mm512_maskz_loadu_ps(m1, row.wrapping_add(16));
             let ap = a.offset(p as isize * csa);
             for r in 0..R {
                 let x = _mm512_set1_ps(*ap.offset(r as isize * rsa));
@@ -327,8 +367,6 @@ unsafe fn kernel<const R: usize>(
                 hi[r] = _mm512_fmadd_ps(x, b1, hi[r]);
             }
         }
-        let mask = |from: usize| -> __mmask16 { ((1u32 << cols.saturating_sub(from).min(16)) - 1) as __mmask16 };
-        let (m0, m1) = (mask(0), mask(16));
         if !bias.is_null() {
             // Masked loads: nothing past the bias's `cols` values is read.
             let (b0, b1) = (_mm512_maskz_loadu_ps(m0, bias), _mm512_maskz_loadu_ps(m1, bias.add(16)));
@@ -383,6 +421,9 @@ mod tests {
             (13, 100, 70),
             // Packs less of B than the one before: the thread's buffer is longer than needed.
             (8, 130, 16),
+            // B read in place (few rows of A) and packed, each with a narrow last panel.
+            (3, 20, 1100),
+            (40, 20, 1100),
         ] {
             let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 / 4.0 - 1.25);
             let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 5 + j * 2) % 13) as f32 / 8.0 - 0.75);
