@@ -80,9 +80,10 @@ impl<T: Float> Var<T> {
         self.reshape(&shape)
     }
 
-    /// `length` elements along `dim` from `start`; gradient: placed back between zeros (one
-    /// buffer, `Tensor::slice_backward`; when recorded, a concat with zeros, which can be
-    /// differentiated again).
+    /// `length` elements along `dim` from `start`; gradient: placed back between zeros. The
+    /// walk adds it into its slice of the input's gradient (`Tensor::slice_backward` for the
+    /// first piece, `Tensor::narrow_add_assign` for the others); when recorded, the rule below
+    /// makes it, a concat with zeros, which can be differentiated again.
     pub fn narrow(&self, dim: isize, start: usize, length: usize) -> Result<Var<T>> {
         let out = self.value().narrow(dim, start, length)?;
         Ok(Var::from_slice_op(
@@ -92,9 +93,6 @@ impl<T: Float> Var<T> {
             (dim, start),
             move |g, _, x| {
                 let shape = x[0].shape();
-                if !crate::is_grad_enabled() {
-                    return Ok([Some(Var::new(g.try_value()?.slice_backward(&shape, dim, start)?))]);
-                }
                 let d = normalize_dim("narrow", dim, shape.len())?;
                 let zeros = |n: usize| {
                     let mut s = shape.clone();

@@ -110,7 +110,7 @@ pub(crate) trait Rule<T: Float> {
 }
 
 /// A rule whose gradient is a slice of its input's (see [`Rule::slice_of_input`]); `rule`
-/// computes it when the walk records (`create_graph`) or has no gradient waiting.
+/// computes it, with `Var` ops, when the walk records (`create_graph`).
 pub(super) struct Slicing<R> {
     pub(super) rule: R,
     pub(super) dim: isize,
