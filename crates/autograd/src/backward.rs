@@ -205,7 +205,7 @@ pub(crate) fn run_backward<T: Float>(
                 if anomaly {
                     crate::anomaly::check_backward(f.name, 0, &g)?;
                 }
-                accumulate_slice(&mut grads[p], g, &input.shape(), slice)?;
+                accumulate_slice(&mut grads[p], g, input, slice)?;
             }
             continue;
         }
@@ -371,20 +371,20 @@ fn accumulate<T: Float>(slot: &mut Option<Var<T>>, mut g: Var<T>, create_graph: 
     Ok(())
 }
 
-/// Adds `g`, the gradient of a slice of an input (`Rule::slice_of_input`: at `start..` along
-/// `dim` of `shape`), into the gradient waiting in `slot`: into that slice alone, in place,
-/// when nothing else holds the waiting gradient; otherwise placed in zeros first.
+/// Adds `g`, the gradient of a slice of `input` (`Rule::slice_of_input`: at `start..` along
+/// `dim`), into the gradient waiting in `slot`: into that slice alone, in place, when nothing
+/// else holds the waiting gradient; otherwise placed in zeros of the input's shape first.
 fn accumulate_slice<T: Float>(
     slot: &mut Option<Var<T>>,
     g: Var<T>,
-    shape: &[usize],
+    input: &Var<T>,
     (dim, start): (isize, usize),
 ) -> Result<()> {
     if let Some(value) = slot.as_mut().and_then(Var::unique_value_mut) {
         let g = g.try_value()?;
         return value.narrow_add_assign(dim, start, &g);
     }
-    let full = Var::new(g.try_value()?.slice_backward(shape, dim, start)?);
+    let full = Var::new(g.try_value()?.slice_backward(&input.shape(), dim, start)?);
     accumulate(slot, full, false)
 }
 

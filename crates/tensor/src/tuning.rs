@@ -99,8 +99,10 @@ pub const SHORT_KERNEL_MIN_COLUMNS: usize = 128;
 /// With 16 or 32 rows a product alone was faster too (a convolution's `[16, 144] · [144, 1024]`
 /// 26-29 → 24-25), and with rows of B close together at any number of rows (weight gradients
 /// `gᵀ·x`, 192ᵀx512x64 85-87 → 53-54), but not within the models' steps: at 32 rows the
-/// `conv2d_16x16x8x8_k3` step went from 205-212 to 220-227 µs, and reading close rows in
-/// place took the transformer step from 5.98-6.28 to 6.37-6.59 ms (old and new builds in turn).
+/// `conv2d_16x16x8x8_k3` step went from 205-212 to 220-227 µs (but the build with packed
+/// panels alone measured 215-225 against 212-216 too: within the step's noise), and reading
+/// close rows in place took the transformer step from 5.98-6.28 to 6.37-6.59 ms (old and new
+/// builds in turn, 3 rounds).
 pub const GEMM_B_IN_PLACE_MAX_ROWS: usize = 8;
 /// Products with 2 rows of C or more, at most this many elements of C and at least
 /// [`LONG_DOTS_MIN_TERMS`] terms per sum, A's rows and B's columns contiguous, go to
