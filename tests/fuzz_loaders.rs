@@ -4,17 +4,9 @@
 //! plus 1 MiB. `cargo run --release --example fuzz_loaders -- --iterations N` runs the same
 //! code at length; `cargo +nightly fuzz run <target>` (in `fuzz/`) runs it under libFuzzer.
 
-#[allow(dead_code)]
-#[path = "../fuzz/bodies.rs"]
-mod bodies;
-#[allow(dead_code)]
-#[path = "../fuzz/mutate.rs"]
-mod mutate;
+use crate::{bodies, mutate};
 
 use std::path::Path;
-
-#[global_allocator]
-static ALLOCATOR: mutate::CountingAllocator = mutate::CountingAllocator;
 
 /// Mutants per target here: a CI-sized run (the example runs millions).
 const MUTANTS: u64 = 5_000;

@@ -7,21 +7,13 @@
 //! leaves every parameter of the model bit for bit as it was (`fuzz/bodies.rs`, shared with
 //! the fuzz targets, checks these).
 
-#[allow(dead_code)]
-#[path = "../fuzz/bodies.rs"]
-mod bodies;
-#[allow(dead_code)]
-#[path = "../fuzz/mutate.rs"]
-mod mutate;
+use crate::{bodies, mutate};
 
 use ferrograd::conformance::{parse_cases, run_cases, CaseResult};
 use ferrograd::nn::csv::read_csv;
 use ferrograd::nn::{Module, StateDict};
 use proptest::prelude::*;
 use proptest::test_runner::{contextualize_config, RngSeed};
-
-#[global_allocator]
-static ALLOCATOR: mutate::CountingAllocator = mutate::CountingAllocator;
 
 fn config() -> ProptestConfig {
     contextualize_config(ProptestConfig {

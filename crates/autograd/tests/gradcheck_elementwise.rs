@@ -1,7 +1,7 @@
 //! Finite-difference checks (f64) of the gradient of every elementwise op on `Var`:
 //! arithmetic with broadcasting, scalar forms and operators, and unary functions.
 
-mod common;
+use crate::common;
 
 use common::{away_from_zero, check, check_second, pos, randn, t};
 use ferrograd_autograd::Var;

@@ -3,7 +3,7 @@
 //! selection, and attention's batched matmul with a transposed operand; and gradients at
 //! the special points where PyTorch's rules decide the value.
 
-mod common;
+use crate::common;
 
 use common::{away_from_zero, check, check_second, pos, randn, t};
 use ferrograd_autograd::{grad, Var};

@@ -1,7 +1,7 @@
 //! Finite-difference checks (f64) of reductions, shape ops, indexing, matmul and softmax,
 //! and a check that `gradcheck` catches a wrong gradient.
 
-mod common;
+use crate::common;
 
 use common::{check, check_second, randn, t};
 use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};

@@ -2,7 +2,7 @@
 //! `gather_rows` / `scatter_add_rows` and `batch_transpose`, each one's rule being the other,
 //! `max_pool2d`, and `channels_to_batch` (a convolution's output from its product).
 
-mod common;
+use crate::common;
 
 use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};
 use ferrograd_tensor::{IndexTensor, Result, Tensor, Window2d};

@@ -1,7 +1,7 @@
 //! Second derivatives through `grad(..., create_graph = true)`: closed forms, finite
 //! differences of the first derivative (gradgradcheck), and PyTorch's numbers.
 
-mod common;
+use crate::common;
 
 use common::{check_second, pos, randn, t};
 use ferrograd_autograd::{grad, gradcheck, GradcheckOptions, Var};

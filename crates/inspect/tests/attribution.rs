@@ -1,7 +1,7 @@
 //! Saliency is the gradient's magnitude; integrated gradients add up to
 //! score(input) − score(baseline); the overlay picture is a PNG; mistakes are errors.
 
-mod common;
+use crate::common;
 
 use common::assert_picture;
 use ferrograd_autograd::Var;

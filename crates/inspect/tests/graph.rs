@@ -1,7 +1,7 @@
 //! The graph picture: no two boxes overlap, every edge goes down a layer, the labels and
 //! colours are there, and an empty request is an error.
 
-mod common;
+use crate::common;
 
 use ferrograd_autograd::Var;
 use ferrograd_inspect::graph::{graph_svg, layout, GraphLayout, NodeKind};

@@ -1,6 +1,6 @@
 //! The pictures and the report from a record the Monitor filled while a small tanh MLP trained.
 
-mod common;
+use crate::common;
 
 use common::assert_picture;
 use ferrograd_autograd::Var;

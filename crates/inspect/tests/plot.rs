@@ -1,7 +1,7 @@
 //! Each picture is a valid PNG of the stated size that is not blank, and malformed records
 //! give a clear error or a sensible picture, never a panic.
 
-mod common;
+use crate::common;
 
 use common::{assert_picture, decode, record};
 use ferrograd_inspect::plot::{activation_histograms, grad_stds, gradient_histograms, update_ratios, HEIGHT, WIDTH};

@@ -1,7 +1,7 @@
 //! The report holds every section, embeds its pictures, needs nothing from the network, and
 //! rejects what is not a picture.
 
-mod common;
+use crate::common;
 
 use common::record;
 use ferrograd_autograd::Var;

@@ -2,7 +2,7 @@
 //! `Identity` against PyTorch's fixture cases (forward, input gradient, errors), their
 //! functions against finite differences, and their options and errors.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{layer_cases, Case, Matcher};
 use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};

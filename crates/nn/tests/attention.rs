@@ -1,7 +1,7 @@
 //! `scaled_dot_product_attention` against PyTorch's fixture cases (outputs and the gradients
 //! of query, key, value and an additive mask), against finite differences, and its errors.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{layer_cases, Case, Matcher};
 use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};

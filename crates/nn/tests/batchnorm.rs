@@ -2,7 +2,7 @@
 //! running statistics over successive steps), finite-difference gradients, and errors that
 //! leave the running statistics untouched.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{layer_cases, Case, FixtureTensor, Matcher};
 use ferrograd_autograd::{enable_grad, grad, gradcheck, no_grad, GradcheckOptions, Var};

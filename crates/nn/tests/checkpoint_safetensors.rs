@@ -3,7 +3,7 @@
 //! are byte for byte what PyTorch writes, round trips are exact, and truncated, corrupt,
 //! lying or mismatched files are errors naming the file and tensor, never panics.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, fixture, fixture_path, tensor};
 use ferrograd_autograd::Var;

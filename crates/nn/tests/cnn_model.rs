@@ -4,7 +4,7 @@
 //! training forward. The file and the expected values come from
 //! `tests/fixtures/generate_models.py` (`cnn()`), run with real PyTorch.
 
-mod common;
+use crate::common;
 
 use common::fixture_path;
 use common::fixtures::{models_expected, named_tensors, FixtureTensor};

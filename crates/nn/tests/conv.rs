@@ -1,7 +1,7 @@
 //! `Conv1d` / `Conv2d` and `F.conv1d` / `F.conv2d` against PyTorch's reference cases
 //! (`layers_cases.json`), finite differences (first and second order), and PyTorch's errors.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{layer_cases, Case, Matcher};
 use ferrograd_autograd::{enable_grad, grad, gradcheck, GradcheckOptions, Var};

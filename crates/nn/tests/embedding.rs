@@ -1,7 +1,7 @@
 //! `Embedding` / `F.embedding`: rows picked by index, gradients added back per row, the
 //! padding row left out, and bad indices refused.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{layer_cases, Case, Matcher};
 use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};

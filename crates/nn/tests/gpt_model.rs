@@ -3,7 +3,7 @@
 //! (`transformer.h.0.attn.c_attn.weight`). Loaded from PyTorch's `gpt_model.safetensors`, it
 //! reproduces PyTorch's logits, loss and every parameter gradient (`models_expected.json`).
 
-mod common;
+use crate::common;
 
 use common::fixture_path;
 use common::fixtures::{models_expected, named_tensors, FixtureTensor, Tolerance};

@@ -9,7 +9,7 @@ use ferrograd_nn::{Forward, Linear, Module, Sequential, StateDict, Tanh};
 use ferrograd_tensor::{Result, Tensor};
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::{assert_close, fixture, state_dict, tensor};
 
 /// The fixture written by `tests/fixtures/generate_hooks.py`.

@@ -3,7 +3,7 @@
 //! shape and converts, every gradient has its tensor's shape, every step is complete. The layers'
 //! own tests compare ferrograd with these cases; this one needs no layer.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 

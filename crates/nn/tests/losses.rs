@@ -3,7 +3,7 @@
 //! respect to the input and the target), finite-difference gradient checks in f64, and the
 //! errors for shapes that do not fit.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, fixture, tensor};
 use ferrograd_autograd::{enable_grad, grad, gradcheck, GradcheckOptions, Var};

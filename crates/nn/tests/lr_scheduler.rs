@@ -3,7 +3,7 @@
 //! with PyTorch: the rate, and SGD's momentum or Adam's β1, after construction and after each
 //! of 30 steps, for a grid of settings), plus PyTorch's errors for invalid arguments.
 
-mod common;
+use crate::common;
 
 use common::fixture;
 use ferrograd_autograd::Var;

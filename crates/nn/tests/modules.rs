@@ -3,7 +3,7 @@
 //! the Hessian-vector product of a small MLP's cross-entropy (`second_order`), a
 //! finite-difference check of `Linear`, and how `Sequential` names and switches its layers.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, fixture, index_tensor, state_dict, tensor};
 use ferrograd_autograd::{grad, gradcheck, GradcheckOptions, Var};

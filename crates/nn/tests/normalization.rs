@@ -1,7 +1,7 @@
 //! `LayerNorm` / `F.layer_norm`: PyTorch's fixture cases, finite-difference gradients, and
 //! errors in PyTorch's words.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{layer_cases, Case, Matcher};
 use ferrograd_autograd::{enable_grad, grad, gradcheck, GradcheckOptions, Var};

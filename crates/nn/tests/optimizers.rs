@@ -2,7 +2,7 @@
 //! `tests/fixtures/nn_reference.json` (float64, four given gradients, the parameter after
 //! each step), plus defaults and PyTorch's errors for invalid hyperparameters.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, fixture, optimizer, tensor};
 use ferrograd_autograd::Var;

@@ -1,7 +1,7 @@
 //! `MaxPool1d`, `MaxPool2d`, `AvgPool2d` and `AdaptiveAvgPool2d` against PyTorch's reference
 //! cases (`layers_cases.json`), finite differences, and PyTorch's errors.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{layer_cases, Case, Matcher};
 use ferrograd_autograd::{enable_grad, grad, gradcheck, GradcheckOptions, Var};

@@ -2,7 +2,7 @@
 //! and parameter gradients, errors), their functions against finite differences, their init,
 //! parameter names, unbatched inputs and errors.
 
-mod common;
+use crate::common;
 
 use common::fixtures::{layer_cases, Case, Matcher};
 use ferrograd_autograd::{gradcheck, GradcheckOptions, GradcheckReport, Var};

@@ -3,7 +3,7 @@
 //! the same initial weights (loaded with `load_state_dict`), the same optimizer, 50 steps of
 //! `loss = F.cross_entropy(model(x), y); loss.backward(); opt.step(); opt.zero_grad()`.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, fixture, index_tensor, optimizer, state_dict, tensor};
 use ferrograd_autograd::Var;
