@@ -4,7 +4,7 @@ use ndarray::{ArcArray, ArrayViewD, Axis, IxDyn, Slice};
 
 use crate::kernels::transpose::transpose;
 use crate::kernels::wide;
-use crate::parallel::zeroed_blocks;
+use crate::parallel::filled_vec;
 use crate::tensor::{checked_alloc, checked_shape};
 use crate::tuning::ROW_BLOCK_VALUES;
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
@@ -57,10 +57,10 @@ fn last_two_swapped<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
 
 /// [`row_major`] for a view whose elements fill one block of memory in some order, with
 /// non-negative strides (a permuted or transposed tensor), copied a lane of the last dimension
-/// at a time in blocks of lanes shared between threads (a convolution's output moved to
-/// `[N, C, H, W]`, attention's heads split and merged). The offsets are counted with plain
-/// integers (ndarray's iterators over dynamic dimensions cost more than the copy of a short
-/// lane). `None` for any other view.
+/// at a time in blocks of lanes shared between threads, into memory not cleared first (a
+/// convolution's output moved to `[N, C, H, W]`, attention's heads split and merged). The
+/// offsets are counted with plain integers (ndarray's iterators over dynamic dimensions cost
+/// more than the copy of a short lane). `None` for any other view.
 fn permuted_row_major<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
     let memory = view.as_slice_memory_order()?;
     if view.strides().iter().any(|&s| s < 0) || view.is_empty() {
@@ -71,35 +71,42 @@ fn permuted_row_major<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
     let (len, step) = (shape[last], strides[last] as usize);
     let lanes_per_block = (ROW_BLOCK_VALUES / len).max(1);
     let block_len = lanes_per_block * len;
-    Some(zeroed_blocks(view.len(), block_len, block_len, |block, out| {
-        // The block's first lane: its index over the outer dimensions and its offset.
-        let mut index = vec![0usize; last];
-        let (mut lane, mut offset) = (block * lanes_per_block, 0usize);
-        for d in (0..last).rev() {
-            index[d] = lane % shape[d];
-            lane /= shape[d];
-            offset += index[d] * strides[d] as usize;
-        }
-        for out in out.chunks_exact_mut(len) {
-            if step == 1 {
-                out.copy_from_slice(&memory[offset..offset + len]);
-            } else {
-                out.iter_mut()
-                    .enumerate()
-                    .for_each(|(i, o)| *o = memory[offset + i * step]);
-            }
-            // The next lane: the odometer over the outer dimensions, last one fastest.
+    // SAFETY: a block is whole lanes (its length a multiple of `len`, as the view's is), and
+    // each lane of it is written in full below.
+    let out = unsafe {
+        filled_vec(view.len(), block_len, block_len, |block, out| {
+            // The block's first lane: its index over the outer dimensions and its offset.
+            let mut index = vec![0usize; last];
+            let (mut lane, mut offset) = (block * lanes_per_block, 0usize);
             for d in (0..last).rev() {
-                index[d] += 1;
-                offset += strides[d] as usize;
-                if index[d] < shape[d] {
-                    break;
-                }
-                offset -= index[d] * strides[d] as usize;
-                index[d] = 0;
+                index[d] = lane % shape[d];
+                lane /= shape[d];
+                offset += index[d] * strides[d] as usize;
             }
-        }
-    }))
+            for out in out.chunks_exact_mut(len) {
+                if step == 1 {
+                    for (o, &v) in out.iter_mut().zip(&memory[offset..offset + len]) {
+                        o.write(v);
+                    }
+                } else {
+                    out.iter_mut().enumerate().for_each(|(i, o)| {
+                        o.write(memory[offset + i * step]);
+                    });
+                }
+                // The next lane: the odometer over the outer dimensions, last one fastest.
+                for d in (0..last).rev() {
+                    index[d] += 1;
+                    offset += strides[d] as usize;
+                    if index[d] < shape[d] {
+                        break;
+                    }
+                    offset -= index[d] * strides[d] as usize;
+                    index[d] = 0;
+                }
+            }
+        })
+    };
+    Some(out)
 }
 
 /// That a slice of shape `slice` fits in `shape` at `start..` along `dim` (the same size

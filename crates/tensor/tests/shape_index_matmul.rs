@@ -46,6 +46,29 @@ fn transpose_and_permute() {
         vec![0.0, 2.0, 1.0, 3.0]
     );
 
+    // Copies of many blocks (shared between threads, written without being cleared first):
+    // with whole lanes moved (the last dimension kept) and with strided lanes.
+    let big = iota(&[8, 33, 5, 7]);
+    for dims in [[0usize, 2, 1, 3], [3, 1, 0, 2], [1, 0, 3, 2]] {
+        let p = big.permute(&dims).unwrap().reshape(&[big.numel()]).unwrap().to_vec();
+        let mut at = 0;
+        let shape: Vec<usize> = dims.iter().map(|&d| big.shape()[d]).collect();
+        for i in 0..shape[0] {
+            for j in 0..shape[1] {
+                for k in 0..shape[2] {
+                    for l in 0..shape[3] {
+                        let mut index = [0; 4];
+                        for (d, v) in dims.iter().zip([i, j, k, l]) {
+                            index[*d] = v;
+                        }
+                        assert_eq!(p[at], big.get(&index).unwrap(), "{dims:?} at {index:?}");
+                        at += 1;
+                    }
+                }
+            }
+        }
+    }
+
     for dims in [&[0usize, 1][..], &[0, 0, 1], &[0, 1, 3], &[0, 1, 2, 3]] {
         let err = x.permute(dims).unwrap_err();
         assert!(
