@@ -38,9 +38,7 @@ fn cases() -> Vec<Case> {
     // char MLP: 16 characters of 64 each, hidden 64.
     linear("char mlp", "hidden", 512, 1024, 64);
     linear("char mlp", "logits", 512, 64, 27);
-    // digits CNN (batch 64, 8x8, padding 1): im2col rows times the flattened kernels.
-    linear("digits", "conv1", 4096, 9, 16);
-    linear("digits", "conv2", 1024, 144, 32);
+    // digits CNN (batch 64): its classifier here, its convolutions at the end.
     linear("digits", "linear", 64, 128, 10);
     // MLP benches (benches/workloads.rs).
     linear("mlp bench", "2-64", 128, 2, 64);
@@ -63,6 +61,14 @@ fn cases() -> Vec<Case> {
     // Attention's batched products, one head of one word: q·kᵀ and att·v.
     cases.push(("transformer", "q·kᵀ (x128)", 16, 16, 16, false, true));
     cases.push(("transformer", "att·v (x128)", 16, 16, 16, false, false));
+    // digits CNN (batch 64, 8x8, padding 1): the flattened kernels W [C_out, C_in·9] times the
+    // im2col columns [C_in·9, N·H·W], then the weight's gradient `dY·colsᵀ` and the columns'
+    // `Wᵀ·dY` (none for conv1, whose input is the data).
+    cases.push(("digits", "conv1", 16, 9, 4096, false, false));
+    cases.push(("digits", "conv1", 16, 4096, 9, false, true));
+    cases.push(("digits", "conv2", 32, 144, 1024, false, false));
+    cases.push(("digits", "conv2", 32, 1024, 144, false, true));
+    cases.push(("digits", "conv2", 144, 32, 1024, true, false));
     cases
 }
 
