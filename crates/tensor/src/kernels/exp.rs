@@ -126,6 +126,28 @@ pub(super) fn exp_any<const FMA: bool>(x: f32) -> f32 {
     }
 }
 
+/// The largest `x` whose [`exp_any`] is finite (88.72283); above it, `e^x` rounds to infinity.
+pub(super) const EXP_FINITE_MAX: f32 = f32::from_bits(0x42b1_7217);
+
+/// [`exp_any`] for where it is only added to 1 (`1 / (1 + e^x)`, `x / (1 + e^x)`): `1 + e^x`
+/// is bit for bit that of `exp_any`, with fewer operations. Between -87 and
+/// [`EXP_FINITE_MAX`] the two compute the same `e^r · 2^k`, and the result is a normal number,
+/// so [`exp_in_range`]'s exponent arithmetic is exact; below -87 both `e^x` are under 2⁻²⁴ and
+/// `1 + e^x` is 1 either way; above, both are infinite; NaN stays the same NaN.
+#[inline(always)]
+pub(super) fn exp_beside_one<const FMA: bool>(x: f32) -> f32 {
+    // A NaN's lane computes garbage here and is given back its NaN below.
+    let e = exp_in_range::<FMA>(x.clamp(-87.0, EXP_FINITE_MAX));
+    #[allow(clippy::eq_op)]
+    if x != x {
+        x
+    } else if x > EXP_FINITE_MAX {
+        f32::INFINITY
+    } else {
+        e
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -265,5 +287,54 @@ pub(crate) mod tests {
         for bits in 0..=u32::MAX {
             check_exp(f32::from_bits(bits));
         }
+    }
+
+    /// `1 + exp_beside_one(x)` has the bits of `1 + exp_any(x)`, with and without FMA.
+    fn check_beside_one(x: f32) {
+        let pairs = [
+            (exp_beside_one::<false>(x), exp_any::<false>(x)),
+            (exp_beside_one::<true>(x), exp_any::<true>(x)),
+        ];
+        for (fast, any) in pairs {
+            assert_eq!(
+                (1.0 + fast).to_bits(),
+                (1.0 + any).to_bits(),
+                "x = {x:e} ({:#x})",
+                x.to_bits()
+            );
+        }
+    }
+
+    #[test]
+    fn exp_beside_one_adds_to_one_as_exp_any_does() {
+        // The bound: the largest input whose exponential is finite.
+        assert!(exp_any::<false>(EXP_FINITE_MAX).is_finite() && exp_any::<true>(EXP_FINITE_MAX).is_finite());
+        let next = f32::from_bits(EXP_FINITE_MAX.to_bits() + 1);
+        assert!(exp_any::<false>(next).is_infinite() && exp_any::<true>(next).is_infinite());
+        // Every 4099th bit pattern, then dense runs where the paths meet.
+        (0..=u32::MAX)
+            .step_by(4099)
+            .for_each(|b| check_beside_one(f32::from_bits(b)));
+        for edge in [-87.0f32, EXP_FINITE_MAX, -104.0, 0.0, -16.7] {
+            let b = edge.to_bits();
+            (b.saturating_sub(5000)..=b.saturating_add(5000)).for_each(|b| check_beside_one(f32::from_bits(b)));
+        }
+        for x in [
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+            -0.0,
+        ] {
+            check_beside_one(x);
+        }
+    }
+
+    #[test]
+    #[ignore = "all 2^32 inputs: run with --release --ignored"]
+    fn exp_beside_one_adds_to_one_as_exp_any_does_everywhere() {
+        (0..=u32::MAX).for_each(|b| check_beside_one(f32::from_bits(b)));
     }
 }

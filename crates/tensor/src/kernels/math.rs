@@ -7,7 +7,7 @@
 //! all of it and dense runs at the edges; all 2³² with `--ignored`), and the worst error seen. The special values are those of the `std` functions: NaN stays NaN, `±0`
 //! keeps its sign where the function is odd, and the infinities give the limits.
 
-use super::exp::{exp_any, exp_in_range, mul_add};
+use super::exp::{exp_any, exp_beside_one, exp_in_range, mul_add};
 
 /// `tanh x`, within 2 ulp (the worst seen is 1). For `|x| < 0.625` Cephes' odd polynomial `x +
 /// x³·P(x²)`; above, `1 - 2/(e^(2|x|) + 1)` with the sign of `x` (`|x|` clamped at 22, where the
@@ -33,7 +33,7 @@ pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
 /// overflows (`x < -88.72`), as PyTorch gives.
 #[inline(always)]
 pub(crate) fn sigmoid<const FMA: bool>(x: f32) -> f32 {
-    1.0 / (1.0 + exp_any::<FMA>(-x))
+    1.0 / (1.0 + exp_beside_one::<FMA>(-x))
 }
 
 /// `ln x`, within 1 ulp: `x = 2^e·m` with `m` in `[√½, √2)`, Cephes' polynomial of `m - 1`, and
@@ -144,7 +144,7 @@ pub(crate) fn erf<const FMA: bool>(x: f32) -> f32 {
 /// seen is 2), and -0 where `e^-x` overflows, as PyTorch gives.
 #[inline(always)]
 pub(crate) fn silu<const FMA: bool>(x: f32) -> f32 {
-    x / (1.0 + exp_any::<FMA>(-x))
+    x / (1.0 + exp_beside_one::<FMA>(-x))
 }
 
 /// `silu'(x)·g = g·σ(x)(1 + x(1 - σ(x)))`, PyTorch's `silu_backward`.
