@@ -311,25 +311,14 @@ pub(crate) mod tests {
         assert!(exp_any::<false>(EXP_FINITE_MAX).is_finite() && exp_any::<true>(EXP_FINITE_MAX).is_finite());
         let next = f32::from_bits(EXP_FINITE_MAX.to_bits() + 1);
         assert!(exp_any::<false>(next).is_infinite() && exp_any::<true>(next).is_infinite());
-        // Every 4099th bit pattern, then dense runs where the paths meet.
+        // Every 4099th bit pattern, then the elementwise kernels' dense runs (around -87,
+        // 88.72 and -104 among them) and special values.
         (0..=u32::MAX)
             .step_by(4099)
             .for_each(|b| check_beside_one(f32::from_bits(b)));
-        for edge in [-87.0f32, EXP_FINITE_MAX, -104.0, 0.0, -16.7] {
-            let b = edge.to_bits();
-            (b.saturating_sub(5000)..=b.saturating_add(5000)).for_each(|b| check_beside_one(f32::from_bits(b)));
-        }
-        for x in [
-            f32::NAN,
-            -f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            f32::MAX,
-            f32::MIN,
-            -0.0,
-        ] {
-            check_beside_one(x);
-        }
+        crate::kernels::math_tests::dense_inputs()
+            .into_iter()
+            .for_each(check_beside_one);
     }
 
     #[test]

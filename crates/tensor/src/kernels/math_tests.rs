@@ -88,7 +88,7 @@ fn cases() -> Vec<Case> {
 
 /// Dense runs of bit patterns: around ±0 and through the subnormals, and the neighbourhood of
 /// each edge where a kernel changes method, saturates or overflows.
-fn dense_inputs() -> Vec<f32> {
+pub(super) fn dense_inputs() -> Vec<f32> {
     let mut xs: Vec<f32> = Vec::new();
     for bits in (0..0x0100_0000u32).step_by(61) {
         xs.push(f32::from_bits(bits)); // subnormals and the smallest normals
