@@ -21,9 +21,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-#[global_allocator]
-static ALLOCATOR: mutate::CountingAllocator = mutate::CountingAllocator;
-
 const USAGE: &str = "usage: fuzz_loaders [--iterations N] [--seed S] [--target NAME]
   --iterations N   mutants per target (default 100000)
   --seed S         the seed of the mutations (default 0)

@@ -5,13 +5,13 @@
 //! duplications and splices of two inputs. Mutants that the loader accepts join the pool, so
 //! later mutations start from deeper inputs. No coverage feedback: libFuzzer does that.
 //!
-//! It also watches memory: a counting global allocator (in the binaries that include this
-//! file) records the largest single allocation, and every execution must stay below
+//! It also watches memory: a binary that includes this file gets its counting global
+//! allocator, which records the largest single allocation, and every execution must stay below
 //! [`allocation_limit`] of its input's length: a loader that allocates what a file declares
 //! before checking it fails here even when the allocation would have succeeded.
 //!
-//! Used by `examples/fuzz_loaders.rs` (long runs) and `tests/fuzz_loaders.rs` (CI), which
-//! include it with `#[path]`.
+//! Used by `examples/fuzz_loaders.rs` (long runs) and the root package's `tests/main.rs` (CI:
+//! `fuzz_loaders` and `prop_loaders`), which include it with `#[path]`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -23,6 +23,9 @@ use rand::{Rng, SeedableRng};
 
 /// The system allocator, recording per thread the largest single request.
 pub struct CountingAllocator;
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 thread_local! {
     static LARGEST: Cell<usize> = const { Cell::new(0) };

@@ -15,6 +15,15 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The bound on allocations below means something only if the counting allocator is the
+/// binary's: a request it must have seen.
+#[test]
+fn the_counting_allocator_sees_this_threads_allocations() {
+    mutate::take_largest_allocation();
+    let buffer = std::hint::black_box(vec![0u8; 3 << 20]);
+    assert!(mutate::take_largest_allocation() >= buffer.len());
+}
+
 #[test]
 fn every_target_has_a_cargo_fuzz_binary_and_a_corpus() {
     let manifest = std::fs::read_to_string(root().join("fuzz/Cargo.toml")).unwrap();

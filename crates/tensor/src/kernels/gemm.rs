@@ -5,9 +5,9 @@
 //! 256-bit registers that it shuffles. Here B is copied once into panels of [`NR`] columns
 //! (`panel[p][0..NR] = B[p, j0..j0 + NR]`, zero past the last column) in a buffer each thread
 //! keeps, starting on a cache line (or, when one kernel call reads each panel and B's rows are
-//! contiguous, read where it lies), and A is read where it lies: each step of the kernel broadcasts [`MR`] values of a
-//! column of A and multiplies them into two 512-bit rows of the panel, so 8x32 of C stays in 16
-//! registers for the whole sum.
+//! contiguous, read where it lies), and A is read where it lies: each step of the kernel
+//! broadcasts [`MR`] values of a column of A and multiplies them into two 512-bit rows of the
+//! panel, so 8x32 of C stays in 16 registers for the whole sum.
 //!
 //! Every element of C is `Σ_p A[i, p]·B[p, j]` summed by fused multiply-adds in the order of
 //! `p` from zero: the same whatever the blocking, so a product split across threads by rows
