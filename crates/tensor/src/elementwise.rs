@@ -2,8 +2,8 @@
 
 use ndarray::Zip;
 
-use crate::kernels::{backward_vec, unary_vec, wide, Backward, Unary, KERNEL_BLOCK as MAP_BLOCK};
-use crate::parallel::{for_each_block_mut, mapped_vec, output_buffer};
+use crate::kernels::{backward_vec, map_in_place, unary_vec, wide, Backward, Unary, KERNEL_BLOCK as MAP_BLOCK};
+use crate::parallel::{for_each_block_mut, mapped_vec, zipped_vec};
 use crate::shape_ops::row_major;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
@@ -38,7 +38,7 @@ impl<T: Float> Tensor<T> {
             let values = out.data.as_slice_mut().expect("standard layout");
             wide(
                 #[inline(always)]
-                || values.iter_mut().for_each(|v| *v = f(*v)),
+                || map_in_place(values, &f),
             );
             return out;
         }
@@ -90,24 +90,24 @@ impl<T: Float> Tensor<T> {
         match row_major_mut(&mut self.data) {
             Some(values) => wide(
                 #[inline(always)]
-                || values.iter_mut().for_each(|v| *v = f(*v)),
+                || map_in_place(values, &f),
             ),
             None => self.data.mapv_inplace(f),
         }
     }
 
     /// Combines two tensors elementwise after NumPy broadcasting; `op` names the operation in errors.
-    pub fn zip_map(&self, other: &Self, op: &'static str, f: impl Fn(T, T) -> T) -> Result<Self> {
+    pub fn zip_map(&self, other: &Self, op: &'static str, f: impl Fn(T, T) -> T + Sync + Send) -> Result<Self> {
         if self.shape() == other.shape() {
             if let (Some(a), Some(b)) = (self.data.as_slice(), other.data.as_slice()) {
                 // Both row-major: one loop over two slices, compiled by `wide`, into a new
-                // buffer (ndarray's `Zip` over dynamic dimensions does not vectorize).
-                let mut out = output_buffer(a.len());
-                wide(
-                    #[inline(always)]
-                    || out.extend(a.iter().zip(b).map(|(&a, &b)| f(a, b))),
-                );
-                return Ok(Tensor::from_standard(out, self.shape()));
+                // buffer not cleared first (ndarray's `Zip` over dynamic dimensions does not
+                // vectorize), in blocks shared between threads when the tensors are big.
+                let work = MAP_BLOCK / crate::tuning::CHEAP_VALUES_PER_WORK;
+                return Ok(Tensor::from_standard(
+                    zipped_vec(a, b, MAP_BLOCK, work, f),
+                    self.shape(),
+                ));
             }
             return Ok(Tensor::from_array(
                 Zip::from(&self.data).and(&other.data).map_collect(|&a, &b| f(a, b)),

@@ -4,6 +4,7 @@
 
 mod creation;
 mod display;
+mod elementwise;
 mod npy;
 mod reduce_softmax;
 mod select_categorical;

@@ -247,11 +247,37 @@ pub(crate) fn mapped_vec<T: Float>(
             let x = &x[i * block_len..][..out.len()];
             crate::kernels::wide(
                 #[inline(always)]
-                || {
-                    for (o, &v) in out.iter_mut().zip(x) {
-                        o.write(f(v));
-                    }
-                },
+                || crate::kernels::map_into(x, out, &f),
+            );
+        })
+    }
+}
+
+/// [`mapped_vec`] of two slices of the same length: `f(a[i], b[i])` for every `i`, the
+/// elementwise op of two tensors of one shape.
+pub(crate) fn zipped_vec<T: Float>(
+    a: &[T],
+    b: &[T],
+    block_len: usize,
+    work_per_block: usize,
+    f: impl Fn(T, T) -> T + Sync + Send,
+) -> Vec<T> {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "zipped_vec: slices of {} and {} values",
+        a.len(),
+        b.len()
+    );
+    let block_len = block_len.max(1);
+    // SAFETY: each block's loop writes every element of it (`out` and its parts of `a` and
+    // `b` have the same length).
+    unsafe {
+        filled_vec(a.len(), block_len, work_per_block, |i, out| {
+            let at = i * block_len..i * block_len + out.len();
+            crate::kernels::wide(
+                #[inline(always)]
+                || crate::kernels::zip_into(&a[at.clone()], &b[at.clone()], out, &f),
             );
         })
     }
