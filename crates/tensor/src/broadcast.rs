@@ -1,8 +1,9 @@
 //! Binary ops over broadcast operands without ndarray's element-by-element iteration over
 //! dynamic dimensions: each operand's reads over the result's last dimensions form one run.
 
-use crate::kernels::wide;
-use crate::parallel::output_buffer;
+use crate::kernels::{map_into, wide, zip_into, KERNEL_BLOCK};
+use crate::parallel::filled_vec;
+use crate::tuning::CHEAP_VALUES_PER_WORK;
 use crate::Float;
 
 /// How one operand of a broadcast op is read over the last dimensions of the result.
@@ -18,14 +19,15 @@ enum Run {
 /// dimensions over which each operand is either one value or contiguous are one run, and
 /// each run is one loop over slices (or a slice and a value), compiled by `wide`; only the
 /// dimensions before it are counted one by one. A bias `[C, 1]` added to `[C, N]`, or
-/// `[1, C, 1, 1]` to `[N, C, H, W]`, is `C` or `N·C` loops of `N` or `H·W` values.
+/// `[1, C, 1, 1]` to `[N, C, H, W]`, is `C` or `N·C` loops of `N` or `H·W` values. The result
+/// is filled in blocks, shared between threads when it is big.
 pub(crate) fn zip<T: Float>(
     a: &[T],
     a_shape: &[usize],
     b: &[T],
     b_shape: &[usize],
     shape: &[usize],
-    f: &impl Fn(T, T) -> T,
+    f: &(impl Fn(T, T) -> T + Sync),
 ) -> Vec<T> {
     let (sa, sb) = (broadcast_strides(a_shape, shape), broadcast_strides(b_shape, shape));
     // The run: the last dimensions while each operand keeps to one kind of read.
@@ -50,36 +52,69 @@ pub(crate) fn zip<T: Float>(
         dims -= 1;
     }
     let total: usize = shape.iter().product();
-    let mut out = output_buffer(total);
-    let (outer, mut index) = (&shape[..dims], vec![0usize; dims]);
-    let (mut at_a, mut at_b) = (0isize, 0isize);
-    wide(
-        #[inline(always)]
-        || {
-            for _ in 0..total.checked_div(len).unwrap_or(0) {
-                let (x, y) = (&a[at_a as usize..], &b[at_b as usize..]);
-                match (ka.unwrap_or(Run::Same), kb.unwrap_or(Run::Same)) {
-                    (Run::Slice, Run::Slice) => out.extend(x[..len].iter().zip(&y[..len]).map(|(&x, &y)| f(x, y))),
-                    (Run::Slice, Run::Same) => out.extend(x[..len].iter().map(|&x| f(x, y[0]))),
-                    (Run::Same, Run::Slice) => out.extend(y[..len].iter().map(|&y| f(x[0], y))),
-                    (Run::Same, Run::Same) => out.extend(std::iter::repeat_n(f(x[0], y[0]), len)),
-                }
-                // The next position of the dimensions before the run, the last fastest.
-                for d in (0..outer.len()).rev() {
-                    index[d] += 1;
-                    at_a += sa[d];
-                    at_b += sb[d];
-                    if index[d] < outer[d] {
-                        break;
-                    }
-                    at_a -= sa[d] * outer[d] as isize;
-                    at_b -= sb[d] * outer[d] as isize;
-                    index[d] = 0;
-                }
+    if total == 0 {
+        return Vec::new();
+    }
+    let (outer, ka, kb) = (&shape[..dims], ka.unwrap_or(Run::Same), kb.unwrap_or(Run::Same));
+    // Blocks of `KERNEL_BLOCK` values, shared between threads when the result is big (as
+    // `map`'s are); a block may start or end inside a run.
+    let work = KERNEL_BLOCK / CHEAP_VALUES_PER_WORK;
+    // SAFETY: the loop below writes every value of each block, run piece by run piece.
+    unsafe {
+        filled_vec(total, KERNEL_BLOCK, work, |block, mut out| {
+            let first = block * KERNEL_BLOCK;
+            // The position of the block's first run in the dimensions before the run, and
+            // where in that run the block starts.
+            let (mut index, mut run, mut from) = (vec![0usize; dims], first / len, first % len);
+            let (mut at_a, mut at_b) = (0isize, 0isize);
+            for d in (0..dims).rev() {
+                index[d] = run % outer[d];
+                run /= outer[d];
+                at_a += sa[d] * index[d] as isize;
+                at_b += sb[d] * index[d] as isize;
             }
-        },
-    );
-    out
+            wide(
+                #[inline(always)]
+                || {
+                    while !out.is_empty() {
+                        let n = (len - from).min(out.len());
+                        let (piece, rest) = std::mem::take(&mut out).split_at_mut(n);
+                        let (x, y) = (&a[at_a as usize..], &b[at_b as usize..]);
+                        match (ka, kb) {
+                            (Run::Slice, Run::Slice) => zip_into(&x[from..from + n], &y[from..from + n], piece, f),
+                            (Run::Slice, Run::Same) => {
+                                let y = y[0];
+                                map_into(&x[from..from + n], piece, |x| f(x, y))
+                            }
+                            (Run::Same, Run::Slice) => {
+                                let x = x[0];
+                                map_into(&y[from..from + n], piece, |y| f(x, y))
+                            }
+                            (Run::Same, Run::Same) => {
+                                let v = f(x[0], y[0]);
+                                piece.iter_mut().for_each(|o| {
+                                    o.write(v);
+                                });
+                            }
+                        }
+                        (out, from) = (rest, 0);
+                        // The next position of the dimensions before the run, the last fastest.
+                        for d in (0..outer.len()).rev() {
+                            index[d] += 1;
+                            at_a += sa[d];
+                            at_b += sb[d];
+                            if index[d] < outer[d] {
+                                break;
+                            }
+                            at_a -= sa[d] * outer[d] as isize;
+                            at_b -= sb[d] * outer[d] as isize;
+                            index[d] = 0;
+                        }
+                    }
+                },
+            )
+        })
+    }
 }
 
 /// The strides, in elements, of a row-major operand of `shape` read as broadcast to `to`: 0

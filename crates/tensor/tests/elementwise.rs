@@ -1,6 +1,7 @@
-//! Elementwise ops of one or two tensors against the same arithmetic done value by value, at
-//! sizes that run on one thread and sizes shared between threads in blocks (with a last block
-//! cut short), for closures that capture what they read by reference.
+//! Elementwise ops of one or two tensors, and of broadcast operands, against the same
+//! arithmetic done value by value, at sizes that run on one thread and sizes shared between
+//! threads in blocks (with a last block cut short), for closures that capture what they read
+//! by reference.
 
 use ferrograd_tensor::{Float, Tensor};
 
@@ -9,10 +10,15 @@ use ferrograd_tensor::{Float, Tensor};
 const SIZES: [usize; 5] = [5, 65, 1000, 300_001, 1 << 18];
 
 fn tensor<T: Float>(len: usize, seed: u64) -> Tensor<T> {
+    shaped(&[len], seed)
+}
+
+fn shaped<T: Float>(shape: &[usize], seed: u64) -> Tensor<T> {
+    let len: usize = shape.iter().product();
     let values = (0..len as u64)
         .map(|i| T::of(((i * 37 + seed) % 1009) as f64 / 64.0 - 7.0))
         .collect();
-    Tensor::from_vec(values, &[len]).unwrap()
+    Tensor::from_vec(values, shape).unwrap()
 }
 
 fn check<T: Float>() {
@@ -40,6 +46,42 @@ fn check<T: Float>() {
         assert_eq!(c.to_vec(), each(&|x, _| x * s + t), "map_inplace, {len} values");
         assert_eq!(a.to_vec(), av, "map_inplace changed the tensor it was cloned from");
     }
+}
+
+/// Broadcast operands, small and big enough to be shared between threads, with runs (the
+/// last dimensions read as one loop) shorter than a block, longer than one, and one run for
+/// the whole result; against the operands broadcast first (a copy) and then zipped.
+fn check_broadcast<T: Float>() {
+    let s = T::of(1.25);
+    let cases: [(&[usize], &[usize]); 6] = [
+        (&[3, 4], &[4]),
+        (&[300_001], &[1]),
+        (&[1], &[300_001]),
+        (&[1, 1000], &[517, 1]),
+        (&[64, 3, 40, 40], &[1, 3, 1, 1]),
+        (&[2, 300, 500], &[300, 500]),
+    ];
+    for (sa, sb) in cases {
+        let (a, b) = (shaped::<T>(sa, 1), shaped::<T>(sb, 5));
+        let got = a.zip_map(&b, "test", |x, y| x * s - y).unwrap();
+        let shape = got.shape().to_vec();
+        let (av, bv) = (
+            a.broadcast_to(&shape).unwrap().to_vec(),
+            b.broadcast_to(&shape).unwrap().to_vec(),
+        );
+        let want: Vec<T> = av.iter().zip(&bv).map(|(&x, &y)| x * s - y).collect();
+        assert_eq!(got.to_vec(), want, "{sa:?} with {sb:?}");
+    }
+}
+
+#[test]
+fn broadcast_ops_give_every_value_f32() {
+    check_broadcast::<f32>();
+}
+
+#[test]
+fn broadcast_ops_give_every_value_f64() {
+    check_broadcast::<f64>();
 }
 
 #[test]
