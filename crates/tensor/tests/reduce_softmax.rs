@@ -236,3 +236,120 @@ fn elementwise_maths() {
         assert!((a - e).abs() <= 1e-15 * e.abs(), "{ls:?}");
     }
 }
+
+/// `f32` softmax and log_softmax of a row against the exact values of PyTorch's formulas from
+/// `x - max` rounded to `f32` (as both frameworks compute it; that rounding alone moves a
+/// softmax value by up to 4 ulp from the softmax of the exact inputs), as the largest error in
+/// ulp of each.
+fn row_errors(row: &[f32]) -> (u32, u32) {
+    let x = Tensor::from_vec(row.to_vec(), &[1, row.len()]).unwrap();
+    let (p, lp) = (x.softmax(-1).unwrap().to_vec(), x.log_softmax(-1).unwrap().to_vec());
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let shifted: Vec<f64> = row.iter().map(|&v| (v - max) as f64).collect();
+    let s: f64 = shifted.iter().map(|d| d.exp()).sum();
+    let ulps = |got: f32, want: f64| {
+        let want = want as f32;
+        (got.to_bits() as i64 - want.to_bits() as i64).unsigned_abs() as u32
+    };
+    let worst = |got: &[f32], want: &dyn Fn(f64) -> f64| {
+        got.iter()
+            .zip(&shifted)
+            .map(|(&g, &d)| ulps(g, want(d)))
+            .max()
+            .unwrap_or(0)
+    };
+    (worst(&p, &|d| d.exp() / s), worst(&lp, &|d| d - s.ln()))
+}
+
+#[test]
+fn last_dim_softmax_is_within_a_few_ulp_at_every_row_length() {
+    // Short rows (the kernels' plain path), a vector's worth and past it, long rows, and rows
+    // whose spread reaches below exp's fast range.
+    for (len, spread) in [
+        (1, 4.0),
+        (5, 4.0),
+        (15, 4.0),
+        (16, 4.0),
+        (17, 8.0),
+        (100, 8.0),
+        (1000, 12.0),
+        (4099, 200.0),
+    ] {
+        let row: Vec<f32> = (0..len)
+            .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * spread)
+            .collect();
+        let (p, lp) = row_errors(&row);
+        assert!(
+            p <= 4 && lp <= 2,
+            "{len} values spread over {spread}: softmax {p} ulp, log_softmax {lp} ulp"
+        );
+    }
+}
+
+#[test]
+fn last_dim_rows_give_alone_what_they_give_in_a_batch_on_any_thread() {
+    // 64 rows of 1000: blocks of rows shared between threads; each row alone, and the lanes of
+    // the transposed tensor (softmax along dim 0, one value at a time), give the same rows.
+    let (rows, c) = (64, 1000);
+    let x = Tensor::<f32>::randn(&[rows, c], 7).mul_scalar(3.0);
+    let (p, lp) = (x.softmax(1).unwrap().to_vec(), x.log_softmax(-1).unwrap().to_vec());
+    let xs = x.to_vec();
+    for (r, row) in xs.chunks(c).enumerate() {
+        let one = Tensor::from_vec(row.to_vec(), &[c]).unwrap();
+        assert_eq!(one.softmax(0).unwrap().to_vec(), &p[r * c..][..c], "row {r}");
+        assert_eq!(one.log_softmax(0).unwrap().to_vec(), &lp[r * c..][..c], "row {r}");
+    }
+    let by_lanes = x
+        .transpose(0, 1)
+        .unwrap()
+        .softmax(0)
+        .unwrap()
+        .transpose(0, 1)
+        .unwrap()
+        .to_vec();
+    let ulps = p
+        .iter()
+        .zip(&by_lanes)
+        .map(|(a, b)| (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs());
+    let worst = ulps.max().unwrap();
+    assert!(worst <= 4, "the row kernels and the lanes differ by {worst} ulp");
+}
+
+#[test]
+fn last_dim_rows_with_special_values_give_what_pytorch_gives() {
+    let inf = f32::INFINITY;
+    // torch: torch.tensor([[1., nan, 2.], [1., inf, 2.], [-inf, -inf, -inf], [0., -inf, 3.]]).softmax(1)
+    //   tensor([[nan, nan, nan], [nan, nan, nan], [nan, nan, nan], [0.0474, 0.0000, 0.9526]])
+    // torch: (same).log_softmax(1)
+    //   tensor([[nan, nan, nan], [nan, nan, nan], [nan, nan, nan], [-3.0486, -inf, -0.0486]])
+    let x = Tensor::from_vec(
+        vec![1.0, f32::NAN, 2.0, 1.0, inf, 2.0, -inf, -inf, -inf, 0.0, -inf, 3.0],
+        &[4, 3],
+    )
+    .unwrap();
+    let (p, lp) = (x.softmax(1).unwrap().to_vec(), x.log_softmax(1).unwrap().to_vec());
+    assert!(p[..9].iter().chain(&lp[..9]).all(|v| v.is_nan()), "{p:?} {lp:?}");
+    assert!(
+        (p[9] - 0.047_425_87).abs() < 1e-7 && p[10] == 0.0 && (p[11] - 0.952_574_1).abs() < 1e-7,
+        "{p:?}"
+    );
+    assert!(
+        (lp[9] + 3.048_587_3).abs() < 1e-6 && lp[10] == -inf && (lp[11] + 0.048_587_35).abs() < 1e-6,
+        "{lp:?}"
+    );
+    // The same rows long enough for the vector kernels: 40 values, the special one in the middle.
+    for (special, all_nan) in [(f32::NAN, true), (inf, true), (-inf, false)] {
+        let mut row: Vec<f32> = (0..40).map(|i| i as f32 / 10.0).collect();
+        row[20] = special;
+        let x = Tensor::from_vec(row, &[1, 40]).unwrap();
+        let (p, lp) = (x.softmax(1).unwrap().to_vec(), x.log_softmax(1).unwrap().to_vec());
+        if all_nan {
+            assert!(p.iter().chain(&lp).all(|v| v.is_nan()), "{special}: {p:?}");
+        } else {
+            assert!(p[20] == 0.0 && lp[20] == -inf && p.iter().all(|v| !v.is_nan()), "{p:?}");
+        }
+    }
+    let all_neg = Tensor::from_vec(vec![-inf; 40], &[1, 40]).unwrap();
+    assert!(all_neg.softmax(1).unwrap().to_vec().iter().all(|v| v.is_nan()));
+    assert!(all_neg.log_softmax(1).unwrap().to_vec().iter().all(|v| v.is_nan()));
+}
