@@ -2,7 +2,7 @@
 
 use ndarray::{ArrayD, Axis, IxDyn};
 
-use crate::kernels::wide;
+use crate::kernels::{side_by_side, wide};
 use crate::shape::broadcast_reduction_axes;
 use crate::tensor::checked_alloc;
 use crate::{normalize_dim, Error, Float, IndexTensor, Result, Shape, Tensor};
@@ -21,6 +21,46 @@ fn sum_rows<T: Float>(values: &[T], outer: usize, size: usize, inner: usize) -> 
             for (sums, block) in out.chunks_exact_mut(inner).zip(values.chunks_exact(size * inner)) {
                 for row in block.chunks_exact(inner) {
                     sums.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
+                }
+            }
+        },
+    );
+    out
+}
+
+/// `if v > m || v.is_nan() { v } else { m }`: [`nan_max`] as a select the compiler vectorizes
+/// (a NaN in `m` stays, since nothing compares greater than it).
+#[inline(always)]
+fn max_step<T: Float>(m: T, v: T) -> T {
+    if v > m || v.is_nan() {
+        v
+    } else {
+        m
+    }
+}
+
+/// The largest of `values` (NaN if any is NaN; `-inf` if there are none), in 16 maxima side by
+/// side, then combined in order.
+fn lanes_max<T: Float>(values: &[T]) -> T {
+    let (lanes, rest) = wide(
+        #[inline(always)]
+        || side_by_side::<T, T, 16>(values, T::neg_infinity(), max_step),
+    );
+    lanes.iter().chain(rest).copied().fold(T::neg_infinity(), nan_max)
+}
+
+/// [`sum_rows`] with the maximum: `out[o][i] = max(x[o][0][i], x[o][1][i], ...)`, NaN if any is.
+fn max_rows<T: Float>(values: &[T], outer: usize, size: usize, inner: usize) -> Vec<T> {
+    let mut out = vec![T::neg_infinity(); outer * inner];
+    if inner == 0 || size == 0 {
+        return out;
+    }
+    wide(
+        #[inline(always)]
+        || {
+            for (maxima, block) in out.chunks_exact_mut(inner).zip(values.chunks_exact(size * inner)) {
+                for row in block.chunks_exact(inner) {
+                    maxima.iter_mut().zip(row).for_each(|(m, &v)| *m = max_step(*m, v));
                 }
             }
         },
@@ -99,17 +139,38 @@ impl<T: Float> Tensor<T> {
         if self.numel() == 0 {
             return Err(Error::invalid("max", "max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."));
         }
-        Ok(Tensor::scalar(
-            self.data.iter().copied().fold(T::neg_infinity(), nan_max),
-        ))
+        Ok(Tensor::scalar(match self.data.as_slice_memory_order() {
+            Some(values) => lanes_max(values),
+            None => self.data.iter().copied().fold(T::neg_infinity(), nan_max),
+        }))
     }
 
     /// The largest element along `dim` (NaN propagates), as `torch.amax(t, dim)`.
     pub fn max_dim(&self, dim: isize, keepdim: bool) -> Result<Self> {
         self.check_nonempty_dim("max", dim)?;
-        self.reduce_dim("max", dim, keepdim, |lane| {
-            lane.iter().copied().fold(T::neg_infinity(), nan_max)
-        })
+        let d = normalize_dim("max", dim, self.ndim().max(1))?;
+        match self.data.as_slice() {
+            // Row-major: a lane's maximum in side-by-side maxima along the last dimension,
+            // maxima of whole rows along another (as `sum_dim`'s sums).
+            Some(values) if self.ndim() > 0 && !values.is_empty() => {
+                let shape = self.shape();
+                let (outer, inner) = (shape[..d].iter().product(), shape[d + 1..].iter().product());
+                let out = if inner == 1 {
+                    values.chunks_exact(shape[d]).map(lanes_max).collect()
+                } else {
+                    max_rows(values, outer, shape[d], inner)
+                };
+                let mut dims = shape.to_vec();
+                match keepdim {
+                    true => dims[d] = 1,
+                    false => _ = dims.remove(d),
+                }
+                Ok(Tensor::from_standard(out, &dims))
+            }
+            _ => self.reduce_dim("max", dim, keepdim, |lane| {
+                lane.iter().copied().fold(T::neg_infinity(), nan_max)
+            }),
+        }
     }
 
     /// The index of the largest element along `dim` (the first one on ties; a NaN counts as largest).

@@ -353,3 +353,52 @@ fn last_dim_rows_with_special_values_give_what_pytorch_gives() {
     assert!(all_neg.softmax(1).unwrap().to_vec().iter().all(|v| v.is_nan()));
     assert!(all_neg.log_softmax(1).unwrap().to_vec().iter().all(|v| v.is_nan()));
 }
+
+#[test]
+fn max_along_every_dimension_is_the_largest_value_or_nan() {
+    // [3, 17, 40]: lanes of 3, 17 (a vector's worth and one) and 40; NaN in one lane of each.
+    let shape = [3usize, 17, 40];
+    let mut values: Vec<f64> = (0..3 * 17 * 40).map(|i| ((i * 7919 % 1009) as f64) - 500.0).collect();
+    values[5] = NAN; // [0, 0, 5]
+    values[17 * 40 + 3 * 40 + 39] = NAN; // [1, 3, 39]
+    let x = t(&values, &shape);
+    for d in 0..3 {
+        let got = x.max_dim(d as isize, false).unwrap();
+        let mut want_shape = shape.to_vec();
+        want_shape.remove(d);
+        let (outer, size, inner) = (
+            shape[..d].iter().product::<usize>(),
+            shape[d],
+            shape[d + 1..].iter().product::<usize>(),
+        );
+        let want: Vec<f64> = (0..outer * inner)
+            .map(|k| {
+                let (o, i) = (k / inner, k % inner);
+                let lane = (0..size).map(|j| values[(o * size + j) * inner + i]);
+                let lane: Vec<f64> = lane.collect();
+                if lane.iter().any(|v| v.is_nan()) {
+                    NAN
+                } else {
+                    lane.iter().copied().fold(-INF, f64::max)
+                }
+            })
+            .collect();
+        assert_same(&got, &want, &want_shape);
+        let f32_got = Tensor::from_vec(values.iter().map(|&v| v as f32).collect(), &shape)
+            .unwrap()
+            .max_dim(d as isize, true)
+            .unwrap();
+        let same = f32_got
+            .to_vec()
+            .iter()
+            .zip(&want)
+            .all(|(&a, &b)| (a.is_nan() && b.is_nan()) || a as f64 == b);
+        assert!(same, "f32 along {d}");
+    }
+    let all = x.max().unwrap().item().unwrap();
+    assert!(all.is_nan());
+    assert_eq!(
+        t(&values[40..80], &[40]).max().unwrap().item().unwrap(),
+        values[40..80].iter().copied().fold(-INF, f64::max)
+    );
+}

@@ -111,6 +111,26 @@ pub fn zip_into<T: Copy + Default>(a: &[T], b: &[T], out: &mut [MaybeUninit<T>],
     }
 }
 
+/// `step` folded over `values` in `SIDE` accumulators side by side, each value going to the
+/// accumulator of its place modulo `SIDE` (a loop the compiler vectorizes; call it inside
+/// [`wide`]); returns the accumulators and the values after the last whole group of `SIDE`,
+/// which the caller combines in the order it needs.
+#[inline(always)]
+pub fn side_by_side<T: Copy, A: Copy, const SIDE: usize>(
+    values: &[T],
+    init: A,
+    step: impl Fn(A, T) -> A,
+) -> ([A; SIDE], &[T]) {
+    let mut acc = [init; SIDE];
+    let (groups, rest) = values.as_chunks::<SIDE>();
+    for group in groups {
+        for (a, &v) in acc.iter_mut().zip(group) {
+            *a = step(*a, v);
+        }
+    }
+    (acc, rest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
