@@ -7,20 +7,20 @@ use crate::shape::broadcast_reduction_axes;
 use crate::tensor::checked_alloc;
 use crate::{normalize_dim, Error, Float, IndexTensor, Result, Shape, Tensor};
 
-/// For each of `outer` blocks of `size` rows of `inner` values (row-major), the sum of its
-/// rows: `out[o][i] = 0 + x[o][0][i] + x[o][1][i] + ...`, added in that order, the loops
-/// compiled for the CPU's vector width.
-fn sum_rows<T: Float>(values: &[T], outer: usize, size: usize, inner: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); outer * inner];
+/// For each of `outer` blocks of `size` rows of `inner` values (row-major), `step` folded over
+/// its rows from `init`: `out[o][i] = step(step(init, x[o][0][i]), x[o][1][i])...`, in that
+/// order, the loops compiled for the CPU's vector width.
+fn fold_rows<T: Float>(values: &[T], [outer, size, inner]: [usize; 3], init: T, step: impl Fn(T, T) -> T) -> Vec<T> {
+    let mut out = vec![init; outer * inner];
     if inner == 0 || size == 0 {
-        return out; // sums of nothing
+        return out; // folds of nothing
     }
     wide(
         #[inline(always)]
         || {
-            for (sums, block) in out.chunks_exact_mut(inner).zip(values.chunks_exact(size * inner)) {
+            for (acc, block) in out.chunks_exact_mut(inner).zip(values.chunks_exact(size * inner)) {
                 for row in block.chunks_exact(inner) {
-                    sums.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
+                    acc.iter_mut().zip(row).for_each(|(a, &v)| *a = step(*a, v));
                 }
             }
         },
@@ -28,44 +28,86 @@ fn sum_rows<T: Float>(values: &[T], outer: usize, size: usize, inner: usize) -> 
     out
 }
 
-/// `if v > m || v.is_nan() { v } else { m }`: [`nan_max`] as a select the compiler vectorizes
-/// (a NaN in `m` stays, since nothing compares greater than it).
-#[inline(always)]
-fn max_step<T: Float>(m: T, v: T) -> T {
-    if v > m || v.is_nan() {
-        v
-    } else {
-        m
-    }
+/// `[outer, size, inner]`: the dimensions before `d` counted together, `d`'s size, and the
+/// dimensions after it counted together.
+fn split_at_dim(shape: &[usize], d: usize) -> [usize; 3] {
+    [shape[..d].iter().product(), shape[d], shape[d + 1..].iter().product()]
 }
 
-/// The largest of `values` (NaN if any is NaN; `-inf` if there are none), in 16 maxima side by
-/// side, then combined in order.
-fn lanes_max<T: Float>(values: &[T]) -> T {
-    let (lanes, rest) = wide(
-        #[inline(always)]
-        || side_by_side::<T, T, 16>(values, T::neg_infinity(), max_step),
-    );
-    lanes.iter().chain(rest).copied().fold(T::neg_infinity(), nan_max)
+/// `shape` without `d`, or with `d` of size 1 when `keepdim`.
+fn reduced_shape(shape: &[usize], d: usize, keepdim: bool) -> Vec<usize> {
+    let mut dims = shape.to_vec();
+    match keepdim {
+        true => dims[d] = 1,
+        false => _ = dims.remove(d),
+    }
+    dims
 }
 
-/// [`sum_rows`] with the maximum: `out[o][i] = max(x[o][0][i], x[o][1][i], ...)`, NaN if any is.
-fn max_rows<T: Float>(values: &[T], outer: usize, size: usize, inner: usize) -> Vec<T> {
-    let mut out = vec![T::neg_infinity(); outer * inner];
-    if inner == 0 || size == 0 {
-        return out;
+/// The largest or the smallest value, NaN if any is NaN: PyTorch's `amax` and `amin`.
+#[derive(Clone, Copy)]
+pub(crate) enum Extreme {
+    Max,
+    Min,
+}
+
+impl Extreme {
+    /// The value no other is beyond: `-inf` for the maximum.
+    fn start<T: Float>(self) -> T {
+        match self {
+            Extreme::Max => T::neg_infinity(),
+            Extreme::Min => T::infinity(),
+        }
     }
-    wide(
-        #[inline(always)]
-        || {
-            for (maxima, block) in out.chunks_exact_mut(inner).zip(values.chunks_exact(size * inner)) {
-                for row in block.chunks_exact(inner) {
-                    maxima.iter_mut().zip(row).for_each(|(m, &v)| *m = max_step(*m, v));
+
+    /// `v` if it is beyond `m` or NaN, else `m`: a select the compiler vectorizes (a NaN in
+    /// `m` stays, since nothing compares beyond it). The first of equal values stays.
+    #[inline(always)]
+    fn step<T: Float>(self, m: T, v: T) -> T {
+        let beyond = match self {
+            Extreme::Max => v > m,
+            Extreme::Min => v < m,
+        };
+        if beyond || v.is_nan() {
+            v
+        } else {
+            m
+        }
+    }
+
+    /// The extreme of `values` (the start value if there are none), in 16 accumulators side by
+    /// side, combined in order.
+    pub(crate) fn of<T: Float>(self, values: &[T]) -> T {
+        let (lanes, rest) = wide(
+            #[inline(always)]
+            || side_by_side::<T, T, 16>(values, self.start(), |m, v| self.step(m, v)),
+        );
+        lanes.iter().chain(rest).fold(self.start(), |m, &v| self.step(m, v))
+    }
+
+    /// The extreme along `d` of a tensor (any layout; `d` of nonzero size, checked by the
+    /// caller): along the last dimension of a row-major tensor each lane by [`Extreme::of`],
+    /// along another whole rows at a time, else lane by lane.
+    pub(crate) fn along<T: Float>(self, t: &Tensor<T>, d: usize, keepdim: bool) -> Tensor<T> {
+        let shape = t.shape();
+        let out = match t.data.as_slice() {
+            Some(values) if !values.is_empty() => {
+                let [outer, size, inner] = split_at_dim(shape, d);
+                if inner == 1 {
+                    values.chunks_exact(size).map(|lane| self.of(lane)).collect()
+                } else {
+                    fold_rows(values, [outer, size, inner], self.start(), |m, v| self.step(m, v))
                 }
             }
-        },
-    );
-    out
+            _ => {
+                let lanes = t
+                    .data
+                    .map_axis(Axis(d), |lane| lane.iter().fold(self.start(), |m, &v| self.step(m, v)));
+                lanes.into_iter().collect()
+            }
+        };
+        Tensor::from_standard(out, &reduced_shape(shape, d, keepdim))
+    }
 }
 
 impl<T: Float> Tensor<T> {
@@ -103,14 +145,8 @@ impl<T: Float> Tensor<T> {
             // strided walk of its own), in the same order as a lane's.
             Some(values) if d + 1 < self.ndim() && !values.is_empty() => {
                 let shape = self.shape();
-                let (outer, inner) = (shape[..d].iter().product(), shape[d + 1..].iter().product());
-                let out = sum_rows(values, outer, shape[d], inner);
-                let mut dims = shape.to_vec();
-                match keepdim {
-                    true => dims[d] = 1,
-                    false => _ = dims.remove(d),
-                }
-                Ok(Tensor::from_standard(out, &dims))
+                let out = fold_rows(values, split_at_dim(shape, d), T::zero(), |s, v| s + v);
+                Ok(Tensor::from_standard(out, &reduced_shape(shape, d, keepdim)))
             }
             _ => self.reduce_dim("sum", dim, keepdim, |lane| lane.sum()),
         }
@@ -140,7 +176,7 @@ impl<T: Float> Tensor<T> {
             return Err(Error::invalid("max", "max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."));
         }
         Ok(Tensor::scalar(match self.data.as_slice_memory_order() {
-            Some(values) => lanes_max(values),
+            Some(values) => Extreme::Max.of(values),
             None => self.data.iter().copied().fold(T::neg_infinity(), nan_max),
         }))
     }
@@ -149,28 +185,10 @@ impl<T: Float> Tensor<T> {
     pub fn max_dim(&self, dim: isize, keepdim: bool) -> Result<Self> {
         self.check_nonempty_dim("max", dim)?;
         let d = normalize_dim("max", dim, self.ndim().max(1))?;
-        match self.data.as_slice() {
-            // Row-major: a lane's maximum in side-by-side maxima along the last dimension,
-            // maxima of whole rows along another (as `sum_dim`'s sums).
-            Some(values) if self.ndim() > 0 && !values.is_empty() => {
-                let shape = self.shape();
-                let (outer, inner) = (shape[..d].iter().product(), shape[d + 1..].iter().product());
-                let out = if inner == 1 {
-                    values.chunks_exact(shape[d]).map(lanes_max).collect()
-                } else {
-                    max_rows(values, outer, shape[d], inner)
-                };
-                let mut dims = shape.to_vec();
-                match keepdim {
-                    true => dims[d] = 1,
-                    false => _ = dims.remove(d),
-                }
-                Ok(Tensor::from_standard(out, &dims))
-            }
-            _ => self.reduce_dim("max", dim, keepdim, |lane| {
-                lane.iter().copied().fold(T::neg_infinity(), nan_max)
-            }),
+        if self.ndim() == 0 {
+            return Ok(self.clone());
         }
+        Ok(Extreme::Max.along(self, d, keepdim))
     }
 
     /// The index of the largest element along `dim` (the first one on ties; a NaN counts as largest).
@@ -199,12 +217,29 @@ impl<T: Float> Tensor<T> {
 
     /// `log(sum(exp(x)))` along `dim`, computed as `max + log(sum(exp(x - max)))` so large
     /// inputs do not overflow; a row of all `-inf` gives `-inf` as in `torch.logsumexp`.
+    ///
+    /// Along the last dimension of a row-major tensor each row goes through the row kernels of
+    /// the cross-entropy (`max + ln Σ exp(x - max)`, the sum in `f64`); other dimensions lane by
+    /// lane.
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Self> {
-        self.reduce_dim("logsumexp", dim, keepdim, |lane| {
-            let m = lane.iter().copied().fold(T::neg_infinity(), nan_max);
-            let m0 = if m.is_infinite() { T::zero() } else { m };
-            m0 + lane.iter().map(|&x| (x - m0).exp()).sum::<T>().ln()
-        })
+        let d = normalize_dim("logsumexp", dim, self.ndim().max(1))?;
+        let c = self.shape().get(d).copied().unwrap_or(0);
+        if let Some(values) = self
+            .data
+            .as_slice()
+            .filter(|v| d + 1 == self.ndim() && c > 0 && !v.is_empty())
+        {
+            let out = values
+                .chunks_exact(c)
+                .map(|row| match T::max_log_sum_exp(row) {
+                    (max, log_sum) if max.is_finite() && log_sum.is_finite() => max + log_sum,
+                    // NaN, +inf, or only -inf: the formula below gives what PyTorch gives.
+                    _ => lane_logsumexp(row.iter().copied()),
+                })
+                .collect();
+            return Ok(Tensor::from_standard(out, &reduced_shape(self.shape(), d, keepdim)));
+        }
+        self.reduce_dim("logsumexp", dim, keepdim, |lane| lane_logsumexp(lane.iter().copied()))
     }
 
     /// Sums a gradient of a broadcast shape back down to `shape`: the reduction every
@@ -234,7 +269,7 @@ impl<T: Float> Tensor<T> {
         let leading = axes.iter().enumerate().all(|(i, &ax)| i == ax);
         if let (true, Some(values)) = (leading, self.data.as_slice()) {
             let inner: usize = self.shape()[axes.len()..].iter().product();
-            let out = sum_rows(values, 1, values.len() / inner.max(1), inner);
+            let out = fold_rows(values, [1, values.len() / inner.max(1), inner], T::zero(), |s, v| s + v);
             return Ok(Tensor::from_array(
                 ArrayD::from_shape_vec(IxDyn(shape), out).expect("same element count"),
             ));
@@ -265,6 +300,14 @@ impl<T: Float> Tensor<T> {
         }
         Ok(())
     }
+}
+
+/// `m + ln Σ exp(x - m)` of a lane, `m` its max (or 0 if that is infinite: a lane of only
+/// `-inf` gives `-inf`, one holding `+inf` gives `+inf`, as `torch.logsumexp`).
+fn lane_logsumexp<T: Float>(lane: impl Iterator<Item = T> + Clone) -> T {
+    let m = lane.clone().fold(T::neg_infinity(), nan_max);
+    let m0 = if m.is_infinite() { T::zero() } else { m };
+    m0 + lane.map(|x| (x - m0).exp()).sum::<T>().ln()
 }
 
 /// `max` that propagates NaN, as PyTorch's reductions do.

@@ -3,6 +3,7 @@
 
 use ndarray::{ArrayD, Axis, IxDyn};
 
+use crate::reduce::Extreme;
 use crate::{normalize_dim, Error, Float, IndexTensor, Result, Shape, Tensor};
 
 /// Normalises a list of PyTorch dimensions (negative from the end) for a reduction over a
@@ -106,17 +107,17 @@ impl<T: Float> Tensor<T> {
         if self.numel() == 0 {
             return Err(Error::invalid("min", "min(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."));
         }
-        Ok(Tensor::scalar(self.data.iter().copied().fold(T::infinity(), nan_min)))
+        Ok(Tensor::scalar(match self.data.as_slice_memory_order() {
+            Some(values) => Extreme::Min.of(values),
+            None => self.data.iter().copied().fold(T::infinity(), nan_min),
+        }))
     }
 
     /// The smallest element along `dim` (NaN propagates), as `torch.amin(t, dim)`.
     pub fn min_dim(&self, dim: isize, keepdim: bool) -> Result<Self> {
         let d = nonempty_dim(self, "min", dim)?;
         let Some(d) = d else { return Ok(self.clone()) };
-        let out = self
-            .data
-            .map_axis(Axis(d), |lane| lane.iter().copied().fold(T::infinity(), nan_min));
-        Ok(Tensor::from_array(if keepdim { out.insert_axis(Axis(d)) } else { out }))
+        Ok(Extreme::Min.along(self, d, keepdim))
     }
 
     /// The index of the smallest element along `dim` (the first one on ties; a NaN counts as

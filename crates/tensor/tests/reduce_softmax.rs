@@ -355,50 +355,116 @@ fn last_dim_rows_with_special_values_give_what_pytorch_gives() {
 }
 
 #[test]
-fn max_along_every_dimension_is_the_largest_value_or_nan() {
+fn max_and_min_along_every_dimension_are_the_extreme_value_or_nan() {
     // [3, 17, 40]: lanes of 3, 17 (a vector's worth and one) and 40; NaN in one lane of each.
     let shape = [3usize, 17, 40];
     let mut values: Vec<f64> = (0..3 * 17 * 40).map(|i| ((i * 7919 % 1009) as f64) - 500.0).collect();
     values[5] = NAN; // [0, 0, 5]
     values[17 * 40 + 3 * 40 + 39] = NAN; // [1, 3, 39]
     let x = t(&values, &shape);
-    for d in 0..3 {
-        let got = x.max_dim(d as isize, false).unwrap();
-        let mut want_shape = shape.to_vec();
-        want_shape.remove(d);
-        let (outer, size, inner) = (
-            shape[..d].iter().product::<usize>(),
-            shape[d],
-            shape[d + 1..].iter().product::<usize>(),
-        );
-        let want: Vec<f64> = (0..outer * inner)
-            .map(|k| {
-                let (o, i) = (k / inner, k % inner);
-                let lane = (0..size).map(|j| values[(o * size + j) * inner + i]);
-                let lane: Vec<f64> = lane.collect();
-                if lane.iter().any(|v| v.is_nan()) {
-                    NAN
-                } else {
-                    lane.iter().copied().fold(-INF, f64::max)
-                }
-            })
-            .collect();
-        assert_same(&got, &want, &want_shape);
-        let f32_got = Tensor::from_vec(values.iter().map(|&v| v as f32).collect(), &shape)
-            .unwrap()
-            .max_dim(d as isize, true)
-            .unwrap();
-        let same = f32_got
-            .to_vec()
-            .iter()
-            .zip(&want)
-            .all(|(&a, &b)| (a.is_nan() && b.is_nan()) || a as f64 == b);
-        assert!(same, "f32 along {d}");
+    let x32 = Tensor::from_vec(values.iter().map(|&v| v as f32).collect(), &shape).unwrap();
+    type Reduce = fn(&[f64]) -> f64;
+    let largest: Reduce = |lane| lane.iter().copied().fold(-INF, f64::max);
+    let smallest: Reduce = |lane| lane.iter().copied().fold(INF, f64::min);
+    for (name, extreme) in [("max", largest), ("min", smallest)] {
+        for d in 0..3 {
+            let (got, got32) = match name {
+                "max" => (
+                    x.max_dim(d as isize, false).unwrap(),
+                    x32.max_dim(d as isize, true).unwrap(),
+                ),
+                _ => (
+                    x.min_dim(d as isize, false).unwrap(),
+                    x32.min_dim(d as isize, true).unwrap(),
+                ),
+            };
+            let mut want_shape = shape.to_vec();
+            want_shape.remove(d);
+            let (outer, size, inner) = (
+                shape[..d].iter().product::<usize>(),
+                shape[d],
+                shape[d + 1..].iter().product::<usize>(),
+            );
+            let want: Vec<f64> = (0..outer * inner)
+                .map(|k| {
+                    let (o, i) = (k / inner, k % inner);
+                    let lane: Vec<f64> = (0..size).map(|j| values[(o * size + j) * inner + i]).collect();
+                    if lane.iter().any(|v| v.is_nan()) {
+                        NAN
+                    } else {
+                        extreme(&lane)
+                    }
+                })
+                .collect();
+            assert_same(&got, &want, &want_shape);
+            let same = got32
+                .to_vec()
+                .iter()
+                .zip(&want)
+                .all(|(&a, &b)| (a.is_nan() && b.is_nan()) || a as f64 == b);
+            assert!(same, "f32 {name} along {d}");
+        }
     }
-    let all = x.max().unwrap().item().unwrap();
-    assert!(all.is_nan());
-    assert_eq!(
-        t(&values[40..80], &[40]).max().unwrap().item().unwrap(),
-        values[40..80].iter().copied().fold(-INF, f64::max)
+    assert!(x.max().unwrap().item().unwrap().is_nan() && x.min().unwrap().item().unwrap().is_nan());
+    let clean = t(&values[40..80], &[40]);
+    assert_eq!(clean.max().unwrap().item().unwrap(), largest(&values[40..80]));
+    assert_eq!(clean.min().unwrap().item().unwrap(), smallest(&values[40..80]));
+}
+
+#[test]
+fn last_dim_logsumexp_is_within_an_ulp_and_keeps_pytorchs_special_values() {
+    // torch: torch.tensor([[1., nan, 2.], [1., inf, 2.], [-inf, -inf, -inf], [0., -inf, 3.]]).logsumexp(1)
+    //   tensor([   nan,    inf,   -inf, 3.0486])
+    let inf = f32::INFINITY;
+    let x = Tensor::from_vec(
+        vec![1.0, f32::NAN, 2.0, 1.0, inf, 2.0, -inf, -inf, -inf, 0.0, -inf, 3.0],
+        &[4, 3],
+    )
+    .unwrap();
+    let l = x.logsumexp(1, false).unwrap().to_vec();
+    assert!(
+        l[0].is_nan() && l[1] == inf && l[2] == -inf && (l[3] - 3.048_587_3).abs() < 1e-6,
+        "{l:?}"
     );
+    // The same, in rows long enough for the vector kernels.
+    for (special, want) in [(f32::NAN, f32::NAN), (inf, inf), (-inf, 0.0)] {
+        let mut row: Vec<f32> = (0..40).map(|i| i as f32 / 10.0).collect();
+        row[20] = special;
+        let got = Tensor::from_vec(row.clone(), &[1, 40])
+            .unwrap()
+            .logsumexp(-1, true)
+            .unwrap();
+        assert_eq!(got.shape(), &[1, 1]);
+        let got = got.to_vec()[0];
+        match want {
+            w if w.is_nan() => assert!(got.is_nan()),
+            w if w.is_infinite() => assert_eq!(got, w),
+            _ => assert!(got.is_finite()),
+        }
+    }
+    assert_eq!(
+        Tensor::from_vec(vec![-inf; 40], &[40])
+            .unwrap()
+            .logsumexp(0, false)
+            .unwrap()
+            .to_vec(),
+        vec![-inf]
+    );
+    // Rows of every length, against the exact value of the f32 inputs.
+    for len in [1usize, 7, 16, 33, 1000] {
+        let row: Vec<f32> = (0..len)
+            .map(|i| ((i * 7919 % 1013) as f32 / 1013.0 - 0.5) * 20.0)
+            .collect();
+        let got = Tensor::from_vec(row.clone(), &[1, len])
+            .unwrap()
+            .logsumexp(1, false)
+            .unwrap()
+            .to_vec()[0];
+        let m = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+        let want = (m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln()) as f32;
+        assert!(
+            (got.to_bits() as i64 - want.to_bits() as i64).abs() <= 1,
+            "{len} values: {got} against {want}"
+        );
+    }
 }
