@@ -1,10 +1,12 @@
 //! Reductions: over one dimension (keeping it or not) and over every element.
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayView1, Axis, IxDyn};
 
-use crate::kernels::{side_by_side, wide};
+use crate::kernels::{side_by_side, wide, KERNEL_BLOCK};
+use crate::parallel::zeroed_blocks;
 use crate::shape::broadcast_reduction_axes;
 use crate::tensor::checked_alloc;
+use crate::tuning::CHEAP_VALUES_PER_WORK;
 use crate::{normalize_dim, Error, Float, IndexTensor, Result, Shape, Tensor};
 
 /// For each of `outer` blocks of `size` rows of `inner` values (row-major), `step` folded over
@@ -85,6 +87,91 @@ impl Extreme {
         lanes.iter().chain(rest).fold(self.start(), |m, &v| self.step(m, v))
     }
 
+    /// Whether `v` is beyond `m` (greater for the maximum): false if either is NaN.
+    #[inline(always)]
+    fn beyond<T: Float>(self, v: T, m: T) -> bool {
+        match self {
+            Extreme::Max => v > m,
+            Extreme::Min => v < m,
+        }
+    }
+
+    /// Whether the value `v` at `i` comes before the best so far, `m` at `j`, as PyTorch's
+    /// `argmax` ranks them: a NaN before any number, then the extreme, then the lower index.
+    #[inline(always)]
+    fn ranks_before<T: Float>(self, (v, i): (T, usize), (m, j): (T, usize)) -> bool {
+        match (v.is_nan(), m.is_nan()) {
+            (true, true) => i < j,
+            (true, false) => true,
+            (false, true) => false,
+            (false, false) => self.beyond(v, m) || (v == m && i < j),
+        }
+    }
+
+    /// The index of the first extreme of `values` (of the first NaN, if any; `values` not
+    /// empty): 16 candidates side by side, each the first extreme of its lane, then the one
+    /// that ranks first, then the values after the last whole group of 16.
+    pub(crate) fn index_of<T: Float>(self, values: &[T]) -> usize {
+        const SIDE: usize = 16;
+        let (groups, rest) = values.as_chunks::<SIDE>();
+        let mut best = (values[0], 0);
+        if let Some((first, groups)) = groups.split_first() {
+            let (mut lanes, mut at) = (*first, std::array::from_fn::<u32, SIDE, _>(|j| j as u32));
+            wide(
+                #[inline(always)]
+                || {
+                    for (g, group) in groups.iter().enumerate() {
+                        let base = ((g + 1) * SIDE) as u32;
+                        for (j, &v) in group.iter().enumerate() {
+                            let take = self.beyond(v, lanes[j]) || (v.is_nan() && !lanes[j].is_nan());
+                            lanes[j] = if take { v } else { lanes[j] };
+                            at[j] = if take { base + j as u32 } else { at[j] };
+                        }
+                    }
+                },
+            );
+            best = (lanes[0], at[0] as usize);
+            for j in 1..SIDE {
+                let candidate = (lanes[j], at[j] as usize);
+                if self.ranks_before(candidate, best) {
+                    best = candidate;
+                }
+            }
+        }
+        let start = values.len() - rest.len();
+        for (k, &v) in rest.iter().enumerate() {
+            if self.ranks_before((v, start + k), best) {
+                best = (v, start + k);
+            }
+        }
+        best.1
+    }
+
+    /// The index along `d` of the first extreme of each lane, as `torch.argmax`/`argmin` (a
+    /// NaN counts as the extreme): by [`Extreme::index_of`] along the last dimension of a
+    /// row-major tensor, lane by lane otherwise (`d` of nonzero size, checked by the caller).
+    pub(crate) fn index_along<T: Float>(self, t: &Tensor<T>, d: usize, keepdim: bool) -> IndexTensor {
+        let out: Vec<i64> = match t.data.as_slice() {
+            Some(values) if d + 1 == t.ndim() && !values.is_empty() => values
+                .chunks_exact(t.shape()[d])
+                .map(|lane| self.index_of(lane) as i64)
+                .collect(),
+            _ => {
+                let lanes = t.data.map_axis(Axis(d), |lane| {
+                    let mut best = (lane[0], 0);
+                    for (i, &v) in lane.iter().enumerate().skip(1) {
+                        if self.ranks_before((v, i), best) {
+                            best = (v, i);
+                        }
+                    }
+                    best.1 as i64
+                });
+                lanes.into_iter().collect()
+            }
+        };
+        IndexTensor::from_vec(out, &reduced_shape(t.shape(), d, keepdim)).expect("one index per lane")
+    }
+
     /// The extreme along `d` of a tensor (any layout; `d` of nonzero size, checked by the
     /// caller): along the last dimension of a row-major tensor each lane by [`Extreme::of`],
     /// along another whole rows at a time, else lane by lane.
@@ -148,6 +235,20 @@ impl<T: Float> Tensor<T> {
                 let out = fold_rows(values, split_at_dim(shape, d), T::zero(), |s, v| s + v);
                 Ok(Tensor::from_standard(out, &reduced_shape(shape, d, keepdim)))
             }
+            // Row-major, the last dimension: each lane summed as `reduce_dim` sums it, the
+            // lanes in blocks shared between threads when there are many values.
+            Some(values) if self.ndim() > 0 && self.shape()[d] > 0 && !values.is_empty() => {
+                let c = self.shape()[d];
+                let lanes_per_block = (KERNEL_BLOCK / c).max(1);
+                let work = lanes_per_block * c / CHEAP_VALUES_PER_WORK;
+                let out = zeroed_blocks(values.len() / c, lanes_per_block, work, |i, sums| {
+                    let lanes = values[i * lanes_per_block * c..].chunks_exact(c);
+                    for (s, lane) in sums.iter_mut().zip(lanes) {
+                        *s = ArrayView1::from(lane).sum();
+                    }
+                });
+                Ok(Tensor::from_standard(out, &reduced_shape(self.shape(), d, keepdim)))
+            }
             _ => self.reduce_dim("sum", dim, keepdim, |lane| lane.sum()),
         }
     }
@@ -160,7 +261,7 @@ impl<T: Float> Tensor<T> {
     /// The mean along `dim`.
     pub fn mean_dim(&self, dim: isize, keepdim: bool) -> Result<Self> {
         let d = normalize_dim("mean", dim, self.ndim().max(1))?;
-        if self.data.is_standard_layout() && d + 1 < self.ndim() && self.numel() > 0 {
+        if self.data.is_standard_layout() && self.ndim() > 0 && self.numel() > 0 {
             // `sum_dim`'s sums of rows, each divided: a lane's sum over its length, as below.
             let mut sums = self.sum_dim(dim, keepdim)?;
             let n = T::of(self.shape()[d] as f64);
@@ -198,21 +299,7 @@ impl<T: Float> Tensor<T> {
         if self.ndim() == 0 {
             return Ok(IndexTensor::scalar(0));
         }
-        let out = self.data.map_axis(Axis(d), |lane| {
-            let mut best = 0;
-            for (i, &x) in lane.iter().enumerate() {
-                let b = lane[best];
-                if !b.is_nan() && (x > b || x.is_nan()) {
-                    best = i;
-                }
-            }
-            best as i64
-        });
-        Ok(IndexTensor::from_array(if keepdim {
-            out.insert_axis(Axis(d))
-        } else {
-            out
-        }))
+        Ok(Extreme::Max.index_along(self, d, keepdim))
     }
 
     /// `log(sum(exp(x)))` along `dim`, computed as `max + log(sum(exp(x - max)))` so large
@@ -274,6 +361,16 @@ impl<T: Float> Tensor<T> {
                 ArrayD::from_shape_vec(IxDyn(shape), out).expect("same element count"),
             ));
         }
+        if self.data.is_standard_layout() {
+            // Each axis summed away by `sum_dim`, the last first: the sums ndarray's `sum_axis`
+            // makes below, bit for bit (lane sums along the last axis, rows added in order
+            // along another), with the big first step shared between threads.
+            let mut sums = self.clone();
+            for &ax in axes.iter().rev() {
+                sums = sums.sum_dim(ax as isize, false)?;
+            }
+            return sums.reshape(shape);
+        }
         let mut axes = axes.into_iter().rev();
         let Some(first) = axes.next() else {
             return self.reshape(shape);
@@ -324,6 +421,58 @@ pub(crate) fn nan_max<T: Float>(a: T, b: T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_dim_sums_shared_between_threads_are_each_lanes_sum() {
+        // 300 lanes of 1000 (blocks shared between threads, the last one cut short) and
+        // 70 000 lanes of 3; each lane's sum as `map_axis` gives it, bit for bit.
+        for shape in [[300, 1000], [70_000, 3]] {
+            let x = Tensor::<f32>::randn(&shape, 11);
+            let want = x.data.map_axis(Axis(1), |lane| lane.sum());
+            let got = x.sum_dim(-1, false).unwrap();
+            assert_eq!(got.shape(), want.shape());
+            assert!(got
+                .to_vec()
+                .iter()
+                .zip(want.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            let n = shape[1] as f32;
+            let mean = x.mean_dim(1, true).unwrap();
+            assert_eq!(mean.shape(), &[shape[0], 1]);
+            assert!(mean
+                .to_vec()
+                .iter()
+                .zip(want.iter())
+                .all(|(a, b)| a.to_bits() == (b / n).to_bits()));
+        }
+    }
+
+    #[test]
+    fn sum_to_shape_gives_ndarrays_sums_bit_for_bit() {
+        let x = Tensor::<f32>::randn(&[8, 6, 5, 33], 5);
+        // Shapes whose reduced axes are not only the leading ones (those take the path above).
+        for shape in [
+            &[1, 6, 1, 1][..],
+            &[6, 1, 33],
+            &[8, 1, 5, 1],
+            &[1, 6, 5, 1],
+            &[5, 1],
+            &[8, 6, 1, 1],
+        ] {
+            let mut want = x.data.to_owned();
+            for ax in broadcast_reduction_axes(x.shape(), shape).into_iter().rev() {
+                want = want.sum_axis(Axis(ax));
+            }
+            let got = x.sum_to_shape(shape).unwrap();
+            assert_eq!(got.shape(), shape);
+            let same = got
+                .to_vec()
+                .iter()
+                .zip(want.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{shape:?}");
+        }
+    }
 
     #[test]
     fn sum_dim_and_mean_dim_add_each_lane_in_order_along_any_dimension() {

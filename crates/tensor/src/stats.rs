@@ -1,7 +1,7 @@
 //! Statistics over one or several dimensions: `var` / `std` with Bessel's `correction`, and
 //! the minimum (`min`, `min_dim`, `argmin`), the mirror of `reduce.rs`'s maximum.
 
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::IxDyn;
 
 use crate::reduce::Extreme;
 use crate::{normalize_dim, Error, Float, IndexTensor, Result, Shape, Tensor};
@@ -126,21 +126,7 @@ impl<T: Float> Tensor<T> {
         let Some(d) = nonempty_dim(self, "argmin", dim)? else {
             return Ok(IndexTensor::scalar(0));
         };
-        let out: ArrayD<i64> = self.data.map_axis(Axis(d), |lane| {
-            let mut best = 0;
-            for (i, &x) in lane.iter().enumerate() {
-                let b = lane[best];
-                if !b.is_nan() && (x < b || x.is_nan()) {
-                    best = i;
-                }
-            }
-            best as i64
-        });
-        Ok(IndexTensor::from_array(if keepdim {
-            out.insert_axis(Axis(d))
-        } else {
-            out
-        }))
+        Ok(Extreme::Min.index_along(self, d, keepdim))
     }
 }
 

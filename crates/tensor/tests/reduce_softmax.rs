@@ -468,3 +468,45 @@ fn last_dim_logsumexp_is_within_an_ulp_and_keeps_pytorchs_special_values() {
         );
     }
 }
+
+#[test]
+fn argmax_and_argmin_take_the_first_extreme_and_the_first_nan_at_every_row_length() {
+    // Values from a few integers (so ties are many), NaN in some rows at one or two places.
+    for len in [1usize, 2, 15, 16, 17, 31, 32, 33, 100, 1000] {
+        let rows = 40;
+        let mut values: Vec<f32> = (0..rows * len).map(|i| ((i * 7919 + 13) % 5) as f32).collect();
+        for r in (0..rows).step_by(3) {
+            values[r * len + (r * 31) % len] = f32::NAN;
+            if r % 2 == 0 {
+                values[r * len + (r * 17 + 5) % len] = f32::NAN;
+            }
+        }
+        let x = Tensor::from_vec(values.clone(), &[rows, len]).unwrap();
+        let first = |lane: &[f32], beyond: &dyn Fn(f32, f32) -> bool| {
+            let mut best = 0;
+            for (i, &v) in lane.iter().enumerate() {
+                let b = lane[best];
+                if !b.is_nan() && (beyond(v, b) || v.is_nan()) {
+                    best = i;
+                }
+            }
+            best as i64
+        };
+        let want_max: Vec<i64> = values.chunks(len).map(|l| first(l, &|v, b| v > b)).collect();
+        let want_min: Vec<i64> = values.chunks(len).map(|l| first(l, &|v, b| v < b)).collect();
+        assert_eq!(x.argmax(1, false).unwrap().to_vec(), want_max, "argmax, rows of {len}");
+        assert_eq!(x.argmin(-1, false).unwrap().to_vec(), want_min, "argmin, rows of {len}");
+        // Along the other dimension (lane by lane), the same indices of the transpose.
+        let xt = Tensor::from_vec(x.transpose(0, 1).unwrap().to_vec(), &[len, rows]).unwrap();
+        assert_eq!(
+            xt.argmax(0, true).unwrap().to_vec(),
+            want_max,
+            "argmax along dim 0, {len}"
+        );
+        assert_eq!(
+            xt.argmin(0, false).unwrap().to_vec(),
+            want_min,
+            "argmin along dim 0, {len}"
+        );
+    }
+}
