@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 
 use ndarray::{ArrayD, IxDyn};
 
+use crate::tuning::TOPK_FEW;
 use crate::{normalize_dim, Error, Float, IndexTensor, Result, Tensor};
 
 impl<T: Float> Tensor<T> {
@@ -39,7 +40,10 @@ impl<T: Float> Tensor<T> {
         let mut order: Vec<usize> = Vec::with_capacity(n);
         for lane in values.chunks_exact(n.max(1)).take(lanes) {
             order.clear();
-            order.extend(0..n);
+            let few = k > 0 && k <= TOPK_FEW && k * 8 <= n;
+            if !few {
+                order.extend(0..n);
+            }
             // The order wanted, equal values by lower index: a total order, so the partial
             // selection (linear in n) and the sort of the k chosen give one answer.
             let before = |a: &usize, b: &usize| {
@@ -50,7 +54,9 @@ impl<T: Float> Tensor<T> {
                 };
                 by_value.then(a.cmp(b))
             };
-            if k > 0 && k < n {
+            if few {
+                few_best(lane, k, largest, &before, &mut order);
+            } else if k > 0 && k < n {
                 order.select_nth_unstable_by(k - 1, before);
             }
             let chosen = &mut order[..k];
@@ -70,6 +76,35 @@ impl<T: Float> Tensor<T> {
             Tensor::from_array(swap_back(values, d, last)),
             IndexTensor::from_array(swap_back(indices, d, last)),
         ))
+    }
+}
+
+/// The `k` indices of `lane` that come first in the order `before` (`k` at least 1 and at
+/// most an eighth of the lane's length: see [`TOPK_FEW`]), into `best`, in that order: one pass that keeps them
+/// sorted, where most values are passed over after one comparison with the `k`-th kept
+/// (the one a value must beat). `before` is the total order of `topk` (by value, NaN the
+/// greatest, then by index), so the answer is the one a full selection gives.
+fn few_best<T: Float>(
+    lane: &[T],
+    k: usize,
+    largest: bool,
+    before: &impl Fn(&usize, &usize) -> Ordering,
+    best: &mut Vec<usize>,
+) {
+    best.clear();
+    for i in 0..lane.len() {
+        if best.len() == k {
+            let last = best[k - 1];
+            let (v, bar) = (lane[i], lane[last]);
+            // Numbers on the wrong side of the bar, or equal to it (a later index), lose.
+            let loses = if largest { v <= bar } else { v >= bar };
+            if loses || before(&i, &last) != Ordering::Less {
+                continue;
+            }
+            best.pop();
+        }
+        let at = best.partition_point(|j| before(j, &i) == Ordering::Less);
+        best.insert(at, i);
     }
 }
 

@@ -320,3 +320,46 @@ fn multinomial_follows_the_distribution() {
         "chi-square {chi2} with 11 degrees of freedom (p < 0.001 above 31.26)"
     );
 }
+
+#[test]
+fn topk_of_few_equals_the_full_sort_with_ties_and_nan() {
+    // Lanes of 1 to 300 values from a few integers (many ties), NaN in some; every k up to
+    // 40 (the pass that keeps the few best, and the selection past it), both directions,
+    // sorted or in input order; against a full sort by (value, NaN greatest; then index).
+    for n in [1usize, 2, 5, 33, 300] {
+        let mut values: Vec<f32> = (0..n).map(|i| ((i * 7919 + 3) % 7) as f32).collect();
+        if n > 4 {
+            values[n / 2] = f32::NAN;
+            values[n / 3] = f32::NAN;
+        }
+        let x = Tensor::from_vec(values.clone(), &[1, n]).unwrap();
+        for k in 0..=n.min(40) {
+            for largest in [true, false] {
+                let rank = |i: usize| {
+                    let v = values[i];
+                    // Larger first when `largest`, NaN the greatest either way.
+                    let key = if v.is_nan() { f64::INFINITY } else { v as f64 };
+                    (if largest { -key } else { key }, i)
+                };
+                let mut want: Vec<usize> = (0..n).collect();
+                want.sort_by(|&a, &b| rank(a).partial_cmp(&rank(b)).unwrap());
+                want.truncate(k);
+                for sorted in [true, false] {
+                    let (v, i) = x.topk(k, 1, largest, sorted).unwrap();
+                    let mut want = want.clone();
+                    if !sorted {
+                        want.sort_unstable();
+                    }
+                    let got: Vec<usize> = i.to_vec().iter().map(|&j| j as usize).collect();
+                    assert_eq!(got, want, "n {n}, k {k}, largest {largest}, sorted {sorted}");
+                    let same = v
+                        .to_vec()
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, &j)| a.to_bits() == values[j].to_bits());
+                    assert!(same, "values, n {n}, k {k}");
+                }
+            }
+        }
+    }
+}
