@@ -30,6 +30,20 @@ fn fold_rows<T: Float>(values: &[T], [outer, size, inner]: [usize; 3], init: T, 
     out
 }
 
+/// `f` of each lane of `c` contiguous values (`values` row-major, `c` > 0), the lanes in
+/// blocks shared between threads when there are many values; each lane's result is the one
+/// `f` gives it alone.
+fn per_lane<T: Float>(values: &[T], c: usize, f: impl Fn(&[T]) -> T + Sync + Send) -> Vec<T> {
+    let lanes_per_block = (KERNEL_BLOCK / c).max(1);
+    let work = lanes_per_block * c / CHEAP_VALUES_PER_WORK;
+    zeroed_blocks(values.len() / c, lanes_per_block, work, |i, out| {
+        let lanes = values[i * lanes_per_block * c..].chunks_exact(c);
+        for (o, lane) in out.iter_mut().zip(lanes) {
+            *o = f(lane);
+        }
+    })
+}
+
 /// `[outer, size, inner]`: the dimensions before `d` counted together, `d`'s size, and the
 /// dimensions after it counted together.
 fn split_at_dim(shape: &[usize], d: usize) -> [usize; 3] {
@@ -181,7 +195,7 @@ impl Extreme {
             Some(values) if !values.is_empty() => {
                 let [outer, size, inner] = split_at_dim(shape, d);
                 if inner == 1 {
-                    values.chunks_exact(size).map(|lane| self.of(lane)).collect()
+                    per_lane(values, size, |lane| self.of(lane))
                 } else {
                     fold_rows(values, [outer, size, inner], self.start(), |m, v| self.step(m, v))
                 }
@@ -238,15 +252,7 @@ impl<T: Float> Tensor<T> {
             // Row-major, the last dimension: each lane summed as `reduce_dim` sums it, the
             // lanes in blocks shared between threads when there are many values.
             Some(values) if self.ndim() > 0 && self.shape()[d] > 0 && !values.is_empty() => {
-                let c = self.shape()[d];
-                let lanes_per_block = (KERNEL_BLOCK / c).max(1);
-                let work = lanes_per_block * c / CHEAP_VALUES_PER_WORK;
-                let out = zeroed_blocks(values.len() / c, lanes_per_block, work, |i, sums| {
-                    let lanes = values[i * lanes_per_block * c..].chunks_exact(c);
-                    for (s, lane) in sums.iter_mut().zip(lanes) {
-                        *s = ArrayView1::from(lane).sum();
-                    }
-                });
+                let out = per_lane(values, self.shape()[d], |lane| ArrayView1::from(lane).sum());
                 Ok(Tensor::from_standard(out, &reduced_shape(self.shape(), d, keepdim)))
             }
             _ => self.reduce_dim("sum", dim, keepdim, |lane| lane.sum()),
@@ -423,7 +429,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn last_dim_sums_shared_between_threads_are_each_lanes_sum() {
+    fn last_dim_sums_and_extremes_shared_between_threads_are_each_lanes() {
         // 300 lanes of 1000 (blocks shared between threads, the last one cut short) and
         // 70 000 lanes of 3; each lane's sum as `map_axis` gives it, bit for bit.
         for shape in [[300, 1000], [70_000, 3]] {
@@ -436,6 +442,15 @@ mod tests {
                 .iter()
                 .zip(want.iter())
                 .all(|(a, b)| a.to_bits() == b.to_bits()));
+            for (extreme, got) in [
+                (Extreme::Max, x.max_dim(1, false)),
+                (Extreme::Min, x.min_dim(-1, false)),
+            ] {
+                let want = x.data.map_axis(Axis(1), |lane| {
+                    lane.iter().fold(extreme.start(), |m, &v| extreme.step(m, v))
+                });
+                assert_eq!(got.unwrap().to_vec(), want.iter().copied().collect::<Vec<f32>>());
+            }
             let n = shape[1] as f32;
             let mean = x.mean_dim(1, true).unwrap();
             assert_eq!(mean.shape(), &[shape[0], 1]);
