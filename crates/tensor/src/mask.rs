@@ -3,6 +3,8 @@
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 
+use crate::kernels::{wide, zip_into};
+use crate::parallel::output_buffer;
 use crate::tensor::checked_shape;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
@@ -150,6 +152,26 @@ impl<T: Float> Tensor<T> {
     /// and the tensor broadcast together; the result has their broadcast shape.
     pub fn masked_fill(&self, mask: &BoolTensor, value: T) -> Result<Self> {
         let fill = |m: &bool, x: &T| if *m { value } else { *x };
+        if let (true, Some(m), Some(x)) = (mask.shape() == self.shape(), mask.data.as_slice(), self.data.as_slice()) {
+            // Both row-major: one loop over the two slices, compiled by `wide` (ndarray's `Zip`
+            // over dynamic dimensions went value by value), staged so that it vectorizes.
+            let mut out = output_buffer(x.len());
+            wide(
+                #[inline(always)]
+                || {
+                    zip_into(m, x, &mut out.spare_capacity_mut()[..x.len()], |m, x| {
+                        if m {
+                            value
+                        } else {
+                            x
+                        }
+                    })
+                },
+            );
+            // SAFETY: `zip_into` wrote all `x.len()` values.
+            unsafe { out.set_len(x.len()) };
+            return Ok(Tensor::from_standard(out, self.shape()));
+        }
         if mask.shape() == self.shape() {
             return Ok(Tensor::from_array(
                 Zip::from(&mask.data).and(&self.data).map_collect(fill),

@@ -363,3 +363,26 @@ fn topk_of_few_equals_the_full_sort_with_ties_and_nan() {
         }
     }
 }
+
+#[test]
+fn masked_fill_of_a_same_shape_mask_fills_every_marked_value() {
+    // 3 x 1001 values (blocks of the loop's staging and a part), the mask every third value,
+    // filled with -inf and with NaN; against the values chosen one by one.
+    let x = Tensor::<f32>::randn(&[3, 1001], 9);
+    let mask = Tensor::from_vec((0..3003).map(|i| (i % 3 == 0) as u8 as f32).collect(), &[3, 1001])
+        .unwrap()
+        .gt_scalar(0.5);
+    for value in [f32::NEG_INFINITY, f32::NAN] {
+        let got = x.masked_fill(&mask, value).unwrap().to_vec();
+        let want: Vec<f32> = x
+            .to_vec()
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| if i % 3 == 0 { value } else { v })
+            .collect();
+        assert!(
+            got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{value}"
+        );
+    }
+}

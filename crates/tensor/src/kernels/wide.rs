@@ -89,7 +89,12 @@ pub fn map_in_place<T: Copy + Default>(values: &mut [T], f: impl Fn(T) -> T) {
 /// # Panics
 /// If the three differ in length.
 #[inline(always)]
-pub fn zip_into<T: Copy + Default>(a: &[T], b: &[T], out: &mut [MaybeUninit<T>], f: impl Fn(T, T) -> T) {
+pub fn zip_into<A: Copy, B: Copy, T: Copy + Default>(
+    a: &[A],
+    b: &[B],
+    out: &mut [MaybeUninit<T>],
+    f: impl Fn(A, B) -> T,
+) {
     assert!(
         a.len() == b.len() && a.len() == out.len(),
         "zip_into: {} and {} values into {}",
