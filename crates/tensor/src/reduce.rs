@@ -80,25 +80,35 @@ impl Extreme {
     /// `m` stays, since nothing compares beyond it). The first of equal values stays.
     #[inline(always)]
     fn step<T: Float>(self, m: T, v: T) -> T {
-        let beyond = match self {
-            Extreme::Max => v > m,
-            Extreme::Min => v < m,
-        };
-        if beyond || v.is_nan() {
+        if self.beyond(v, m) || v.is_nan() {
             v
         } else {
             m
         }
     }
 
+    /// The extreme of `values` in order, one at a time (the start value if there are none).
+    fn fold<'a, T: Float>(self, values: impl IntoIterator<Item = &'a T>) -> T {
+        values.into_iter().fold(self.start(), |m, &v| self.step(m, v))
+    }
+
+    /// The extreme of any tensor's values: in 16 accumulators side by side when they lie in
+    /// one slice (whatever the order), one at a time otherwise.
+    pub(crate) fn of_tensor<T: Float>(self, t: &Tensor<T>) -> T {
+        match t.data.as_slice_memory_order() {
+            Some(values) => self.of(values),
+            None => self.fold(t.data.iter()),
+        }
+    }
+
     /// The extreme of `values` (the start value if there are none), in 16 accumulators side by
     /// side, combined in order.
-    pub(crate) fn of<T: Float>(self, values: &[T]) -> T {
+    fn of<T: Float>(self, values: &[T]) -> T {
         let (lanes, rest) = wide(
             #[inline(always)]
             || side_by_side::<T, T, 16>(values, self.start(), |m, v| self.step(m, v)),
         );
-        lanes.iter().chain(rest).fold(self.start(), |m, &v| self.step(m, v))
+        self.fold(lanes.iter().chain(rest))
     }
 
     /// Whether `v` is beyond `m` (greater for the maximum): false if either is NaN.
@@ -200,12 +210,7 @@ impl Extreme {
                     fold_rows(values, [outer, size, inner], self.start(), |m, v| self.step(m, v))
                 }
             }
-            _ => {
-                let lanes = t
-                    .data
-                    .map_axis(Axis(d), |lane| lane.iter().fold(self.start(), |m, &v| self.step(m, v)));
-                lanes.into_iter().collect()
-            }
+            _ => t.data.map_axis(Axis(d), |lane| self.fold(lane)).into_iter().collect(),
         };
         Tensor::from_standard(out, &reduced_shape(shape, d, keepdim))
     }
@@ -282,10 +287,7 @@ impl<T: Float> Tensor<T> {
         if self.numel() == 0 {
             return Err(Error::invalid("max", "max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."));
         }
-        Ok(Tensor::scalar(match self.data.as_slice_memory_order() {
-            Some(values) => Extreme::Max.of(values),
-            None => self.data.iter().copied().fold(T::neg_infinity(), nan_max),
-        }))
+        Ok(Tensor::scalar(Extreme::Max.of_tensor(self)))
     }
 
     /// The largest element along `dim` (NaN propagates), as `torch.amax(t, dim)`.
@@ -312,8 +314,8 @@ impl<T: Float> Tensor<T> {
     /// inputs do not overflow; a row of all `-inf` gives `-inf` as in `torch.logsumexp`.
     ///
     /// Along the last dimension of a row-major tensor each row goes through the row kernels of
-    /// the cross-entropy (`max + ln Σ exp(x - max)`, the sum in `f64`); other dimensions lane by
-    /// lane.
+    /// the cross-entropy (`max + ln Σ exp(x - max)`, the sum in `f64`), the rows in blocks
+    /// shared between threads; other dimensions lane by lane.
     pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Result<Self> {
         let d = normalize_dim("logsumexp", dim, self.ndim().max(1))?;
         let c = self.shape().get(d).copied().unwrap_or(0);
@@ -322,14 +324,11 @@ impl<T: Float> Tensor<T> {
             .as_slice()
             .filter(|v| d + 1 == self.ndim() && c > 0 && !v.is_empty())
         {
-            let out = values
-                .chunks_exact(c)
-                .map(|row| match T::max_log_sum_exp(row) {
-                    (max, log_sum) if max.is_finite() && log_sum.is_finite() => max + log_sum,
-                    // NaN, +inf, or only -inf: the formula below gives what PyTorch gives.
-                    _ => lane_logsumexp(row.iter().copied()),
-                })
-                .collect();
+            let out = per_lane(values, c, |row| match T::max_log_sum_exp(row) {
+                (max, log_sum) if max.is_finite() && log_sum.is_finite() => max + log_sum,
+                // NaN, +inf, or only -inf: the formula below gives what PyTorch gives.
+                _ => lane_logsumexp(row.iter().copied()),
+            });
             return Ok(Tensor::from_standard(out, &reduced_shape(self.shape(), d, keepdim)));
         }
         self.reduce_dim("logsumexp", dim, keepdim, |lane| lane_logsumexp(lane.iter().copied()))
@@ -429,7 +428,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn last_dim_sums_and_extremes_shared_between_threads_are_each_lanes() {
+    fn last_dim_reductions_shared_between_threads_are_each_lanes() {
         // 300 lanes of 1000 (blocks shared between threads, the last one cut short) and
         // 70 000 lanes of 3; each lane's sum as `map_axis` gives it, bit for bit.
         for shape in [[300, 1000], [70_000, 3]] {
@@ -446,11 +445,19 @@ mod tests {
                 (Extreme::Max, x.max_dim(1, false)),
                 (Extreme::Min, x.min_dim(-1, false)),
             ] {
-                let want = x.data.map_axis(Axis(1), |lane| {
-                    lane.iter().fold(extreme.start(), |m, &v| extreme.step(m, v))
-                });
+                let want = x.data.map_axis(Axis(1), |lane| extreme.fold(lane));
                 assert_eq!(got.unwrap().to_vec(), want.iter().copied().collect::<Vec<f32>>());
             }
+            let want: Vec<f32> = x
+                .to_vec()
+                .chunks(shape[1])
+                .map(|row| {
+                    let (max, log_sum) = crate::kernels::RowKernels::max_log_sum_exp(row);
+                    max + log_sum
+                })
+                .collect();
+            assert_eq!(x.logsumexp(-1, false).unwrap().to_vec(), want, "logsumexp");
+            let want = x.data.map_axis(Axis(1), |lane| lane.sum());
             let n = shape[1] as f32;
             let mean = x.mean_dim(1, true).unwrap();
             assert_eq!(mean.shape(), &[shape[0], 1]);

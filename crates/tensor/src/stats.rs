@@ -107,10 +107,7 @@ impl<T: Float> Tensor<T> {
         if self.numel() == 0 {
             return Err(Error::invalid("min", "min(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."));
         }
-        Ok(Tensor::scalar(match self.data.as_slice_memory_order() {
-            Some(values) => Extreme::Min.of(values),
-            None => self.data.iter().copied().fold(T::infinity(), nan_min),
-        }))
+        Ok(Tensor::scalar(Extreme::Min.of_tensor(self)))
     }
 
     /// The smallest element along `dim` (NaN propagates), as `torch.amin(t, dim)`.
@@ -146,15 +143,4 @@ fn nonempty_dim<T: Float>(t: &Tensor<T>, op: &'static str, dim: isize) -> Result
         ));
     }
     Ok(Some(d))
-}
-
-/// `min` that propagates NaN, as PyTorch's reductions do.
-fn nan_min<T: Float>(a: T, b: T) -> T {
-    if a.is_nan() || b.is_nan() {
-        T::nan()
-    } else if b < a {
-        b
-    } else {
-        a
-    }
 }
