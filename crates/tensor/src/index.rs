@@ -2,7 +2,10 @@
 
 use ndarray::{ArrayD, Dimension, IxDyn};
 
+use crate::kernels::KERNEL_BLOCK;
+use crate::parallel::filled_vec;
 use crate::tensor::checked_shape;
+use crate::tuning::CHEAP_VALUES_PER_WORK;
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 /// An n-dimensional tensor of `i64`, PyTorch's `torch.long`: class targets and indices.
@@ -178,15 +181,33 @@ impl<T: Float> Tensor<T> {
         );
         let src = self.data.as_standard_layout();
         let src = src.as_slice().expect("a standard-layout array is one slice");
-        let mut out = Vec::with_capacity(outer * idx.len() * inner);
-        for o in 0..outer {
-            let block = &src[o * size * inner..][..size * inner];
-            for &i in &idx {
-                out.extend_from_slice(&block[i * inner..][..inner]);
-            }
-        }
         let mut out_shape = shape.to_vec();
         out_shape[d] = idx.len();
+        checked_shape("index_select", &out_shape)?;
+        let runs = outer * idx.len();
+        if runs == 0 || inner == 0 {
+            return Tensor::from_vec(Vec::new(), &out_shape);
+        }
+        // Run r of the result is run idx[r % len] of block r / len: blocks of whole runs,
+        // shared between threads when the result is big, into memory not cleared first.
+        let per = (KERNEL_BLOCK / inner).max(1);
+        let work = per * inner / CHEAP_VALUES_PER_WORK;
+        // SAFETY: a block is `per` whole runs (the last one fewer), each written in full.
+        let out = unsafe {
+            filled_vec(runs * inner, per * inner, work, |b, block| {
+                let (mut o, mut j) = (b * per / idx.len(), b * per % idx.len());
+                for run in block.chunks_exact_mut(inner) {
+                    let from = &src[(o * size + idx[j]) * inner..][..inner];
+                    run.iter_mut().zip(from).for_each(|(v, &x)| {
+                        v.write(x);
+                    });
+                    j += 1;
+                    if j == idx.len() {
+                        (o, j) = (o + 1, 0);
+                    }
+                }
+            })
+        };
         Tensor::from_vec(out, &out_shape)
     }
 

@@ -384,6 +384,44 @@ fn index_select_and_index_add_along_a_middle_dim() {
 }
 
 #[test]
+fn index_select_of_every_size_gives_each_slice_where_it_belongs() {
+    // Results of a few values to millions (blocks of whole runs, shared between threads from
+    // 128 K values), runs of 1 to 1000 values, blocks that start inside an outer slice, and
+    // an empty index: each run is the slice the index names, element for element.
+    let cases: [(&[usize], usize, usize); 7] = [
+        (&[27, 64], 0, 512),
+        (&[28, 64], 0, 8192),
+        (&[1024, 1000], 0, 4099),
+        (&[3, 50, 7], 1, 333),
+        (&[5, 40, 1], 1, 70000),
+        (&[6, 4], 1, 9),
+        (&[4, 8], 0, 0),
+    ];
+    for (shape, dim, len) in cases {
+        let x = Tensor::<f32>::randn(shape, 3);
+        let size = shape[dim] as i64;
+        let picks: Vec<i64> = (0..len as i64).map(|i| (i * 7 + i / 3) % size).collect();
+        let got = x.index_select(dim as isize, &IndexTensor::from_slice(&picks)).unwrap();
+        let mut want_shape = shape.to_vec();
+        want_shape[dim] = len;
+        assert_eq!(got.shape(), want_shape.as_slice());
+        let (outer, inner): (usize, usize) = (shape[..dim].iter().product(), shape[dim + 1..].iter().product());
+        let (src, got) = (x.to_vec(), got.to_vec());
+        for o in 0..outer {
+            for (j, &p) in picks.iter().enumerate() {
+                let at = (o * len + j) * inner;
+                let from = (o * shape[dim] + p as usize) * inner;
+                assert_eq!(
+                    got[at..at + inner],
+                    src[from..from + inner],
+                    "{shape:?} dim {dim}, run {o}, {j}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn every_matrix_of_a_batched_product_is_its_own_product() {
     // One, two and three batch dimensions, some broadcast, f32 at sizes the kernel takes and
     // with enough matrices to be shared between threads: matrix i of the result is the 2-D
