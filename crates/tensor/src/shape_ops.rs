@@ -3,10 +3,10 @@
 use ndarray::{ArcArray, ArrayViewD, Axis, IxDyn, Slice};
 
 use crate::kernels::transpose::transpose;
-use crate::kernels::wide;
+use crate::kernels::{wide, KERNEL_BLOCK};
 use crate::parallel::filled_vec;
 use crate::tensor::{checked_alloc, checked_shape};
-use crate::tuning::ROW_BLOCK_VALUES;
+use crate::tuning::{CHEAP_VALUES_PER_WORK, ROW_BLOCK_VALUES};
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 /// The elements of `view` in row-major order, copied a lane of its last dimension at a time
@@ -394,12 +394,47 @@ impl<T: Float> Tensor<T> {
                 (p, p.len() / outer.max(1))
             })
             .collect();
-        let mut data = Vec::with_capacity(shape.iter().product());
-        for o in 0..outer {
-            for &(p, block) in &blocks {
-                data.extend_from_slice(&p[o * block..][..block]);
-            }
-        }
+        // A row of the result (one index before `d`) is the parts' blocks one after the other.
+        // The result is written in blocks of `KERNEL_BLOCK` values shared between threads when
+        // it is big, each block a few copies of pieces of the parts' blocks.
+        let row: usize = blocks.iter().map(|&(_, block)| block).sum();
+        // SAFETY: each block of the result is written in full by the loop below.
+        let data = unsafe {
+            filled_vec(
+                outer * row,
+                KERNEL_BLOCK,
+                KERNEL_BLOCK / CHEAP_VALUES_PER_WORK,
+                |b, mut out| {
+                    let blocks = blocks.as_slice();
+                    // Where the block starts: row o, part k, `within` values into the part's block.
+                    let (mut o, mut k, mut within) = (b * KERNEL_BLOCK / row, 0, b * KERNEL_BLOCK % row);
+                    while within >= blocks[k].1 {
+                        (within, k) = (within - blocks[k].1, k + 1);
+                    }
+                    wide(
+                        #[inline(always)]
+                        move || {
+                            while !out.is_empty() {
+                                let (p, block) = blocks[k];
+                                let n = (block - within).min(out.len());
+                                let (piece, rest) = out.split_at_mut(n);
+                                piece.iter_mut().zip(&p[o * block + within..][..n]).for_each(|(v, &x)| {
+                                    v.write(x);
+                                });
+                                out = rest;
+                                within += n;
+                                if within == block {
+                                    (k, within) = (k + 1, 0);
+                                    if k == blocks.len() {
+                                        (o, k) = (o + 1, 0);
+                                    }
+                                }
+                            }
+                        },
+                    )
+                },
+            )
+        };
         Ok(Tensor::from_standard(data, &shape))
     }
 

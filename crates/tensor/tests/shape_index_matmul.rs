@@ -384,6 +384,52 @@ fn index_select_and_index_add_along_a_middle_dim() {
 }
 
 #[test]
+fn concat_of_every_size_puts_each_part_where_it_belongs() {
+    // Results of a few values to millions (blocks of 16 K values that start inside a part's
+    // block or a row, shared between threads when big), many narrow parts, an empty part, and
+    // strided (transposed) parts: element for element the parts' blocks row after row.
+    let cases: [(&[&[usize]], usize); 6] = [
+        (&[&[32, 64], &[32, 64]], 1),
+        (&[&[1024, 1000], &[1024, 1000]], 1),
+        (&[&[600, 1000], &[0, 1000], &[1000, 1000]], 0),
+        (&[&[3, 4, 5000], &[3, 7, 5000], &[3, 1, 5000]], 1),
+        (&[&[512usize, 16] as &[usize]; 16], 1),
+        (&[&[4, 2, 3], &[4, 2, 9]], 2),
+    ];
+    for (shapes, dim) in cases {
+        let parts: Vec<Tensor<f32>> = shapes.iter().zip(1..).map(|(s, seed)| Tensor::randn(s, seed)).collect();
+        let refs: Vec<&Tensor<f32>> = parts.iter().collect();
+        let got = Tensor::concat(&refs, dim as isize).unwrap();
+        let outer: usize = shapes[0][..dim].iter().product();
+        let mut want = Vec::new();
+        for o in 0..outer {
+            for p in &parts {
+                let block = p.numel() / outer;
+                want.extend_from_slice(&p.to_vec()[o * block..][..block]);
+            }
+        }
+        assert_eq!(got.to_vec(), want, "{shapes:?} along {dim}");
+    }
+    // Parts that are transposed views are read in their logical order.
+    let a = Tensor::<f32>::randn(&[300, 200], 7).transpose(0, 1).unwrap();
+    let b = Tensor::<f32>::randn(&[200, 50], 8);
+    let got = Tensor::concat(&[&a, &b], 1).unwrap();
+    assert_eq!(got.shape(), &[200, 350]);
+    for (i, row) in got.to_vec().chunks(350).enumerate() {
+        assert_eq!(
+            row[..300],
+            a.narrow(0, i, 1).unwrap().to_vec()[..],
+            "row {i} of the transposed part"
+        );
+        assert_eq!(
+            row[300..],
+            b.narrow(0, i, 1).unwrap().to_vec()[..],
+            "row {i} of the second part"
+        );
+    }
+}
+
+#[test]
 fn index_select_of_every_size_gives_each_slice_where_it_belongs() {
     // Results of a few values to millions (blocks of whole runs, shared between threads from
     // 128 K values), runs of 1 to 1000 values, blocks that start inside an outer slice, and
