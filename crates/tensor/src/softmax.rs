@@ -11,10 +11,13 @@
 
 use ndarray::Axis;
 
-use crate::kernels::{map_in_place, map_into, side_by_side, wide};
+use crate::kernels::{map_in_place, map_into, side_by_side, wide, Unary};
 use crate::parallel::zeroed_blocks;
 use crate::reduce::nan_max;
-use crate::tuning::ROW_BLOCK_VALUES;
+use crate::tuning::{ROW_BLOCK_VALUES, SHORT_SOFTMAX_ROW};
+
+/// Values of a block of rows that [`softmax_rows`] takes: a block of `ROW_BLOCK_VALUES`.
+const SHORT_SOFTMAX_BLOCK: usize = ROW_BLOCK_VALUES;
 use crate::{normalize_dim, Float, Result, Tensor};
 
 /// Which of the two functions a row computes.
@@ -76,8 +79,13 @@ impl<T: Float> Tensor<T> {
         let rows_per_block = (ROW_BLOCK_VALUES / c).max(1);
         let out = zeroed_blocks(x.len(), rows_per_block * c, rows_per_block * c, |i, out| {
             let x = &x[i * rows_per_block * c..][..out.len()];
-            for (row, out) in x.chunks_exact(c).zip(out.chunks_exact_mut(c)) {
-                finish_row(row, out, form);
+            match form {
+                Form::Softmax if c <= SHORT_SOFTMAX_ROW => softmax_rows(x, out, c),
+                _ => {
+                    for (row, out) in x.chunks_exact(c).zip(out.chunks_exact_mut(c)) {
+                        finish_row(row, out, form);
+                    }
+                }
             }
         });
         Some(Tensor::from_standard(out, self.shape()))
@@ -117,6 +125,43 @@ fn finish_row<T: Float>(row: &[T], out: &mut [T], form: Form) {
             );
         }
     }
+}
+
+/// The softmax of a block of short rows of `c` values (at most [`SHORT_SOFTMAX_ROW`], the
+/// block at most [`SHORT_SOFTMAX_BLOCK`] values), each
+/// pass over the whole block in one loop: each row's `x - max`, then the exponentials of all
+/// of them (the elementwise kernel, within 1 ulp), then each row's sum in `f64` and the
+/// multiplication by its inverse, as [`finish_row`] does. For short rows the row kernels'
+/// set-up (and a logarithm per row) cost more than the row: an attention's rows of 16.
+/// A row holding NaN or `+inf`, or only `-inf`, has a NaN `x - max` (the max passes NaN
+/// over), so a NaN sum and NaN everywhere, as PyTorch gives.
+fn softmax_rows<T: Float>(x: &[T], out: &mut [T], c: usize) {
+    let mut shifted = [T::zero(); SHORT_SOFTMAX_BLOCK];
+    let shifted = &mut shifted[..x.len()];
+    wide(
+        #[inline(always)]
+        || {
+            let above = |m: T, v: T| if v > m { v } else { m };
+            for (row, s) in x.chunks_exact(c).zip(shifted.chunks_exact_mut(c)) {
+                let (maxes, rest) = side_by_side::<T, T, 16>(row, T::neg_infinity(), above);
+                let max = maxes
+                    .into_iter()
+                    .chain(rest.iter().copied())
+                    .fold(T::neg_infinity(), above);
+                s.iter_mut().zip(row).for_each(|(s, &v)| *s = v - max);
+            }
+        },
+    );
+    T::unary(Unary::Exp, shifted, out);
+    wide(
+        #[inline(always)]
+        || {
+            for out in out.chunks_exact_mut(c) {
+                let inverse = T::of(1.0 / lane_sum(out));
+                out.iter_mut().for_each(|e| *e *= inverse);
+            }
+        },
+    );
 }
 
 /// The max of a lane and the sum of `exp(x - max)` over it, one value at a time.
