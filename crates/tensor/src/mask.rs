@@ -177,10 +177,11 @@ impl<T: Float> Tensor<T> {
                 Zip::from(&mask.data).and(&self.data).map_collect(fill),
             ));
         }
-        let shape = broadcast_shape("masked_fill", self.shape(), mask.shape())?;
-        let m = mask.data.broadcast(shape.clone()).expect("shape checked");
-        let x = self.data.broadcast(shape).expect("shape checked");
-        Ok(Tensor::from_array(Zip::from(&m).and(&x).map_collect(fill)))
+        // A broadcast mask (a causal mask over a batch of attention scores): as 0 and 1 in
+        // `T`, through the blocked broadcast loop of the arithmetic ops.
+        broadcast_shape("masked_fill", self.shape(), mask.shape())?;
+        let m = Tensor::from_array(mask.data.mapv(|m| if m { T::one() } else { T::zero() }));
+        self.zip_map(&m, "masked_fill", move |x, m| if m == T::zero() { x } else { value })
     }
 
     /// `a` where `cond` is true and `b` elsewhere, as `torch.where(cond, a, b)`: the three

@@ -386,3 +386,36 @@ fn masked_fill_of_a_same_shape_mask_fills_every_marked_value() {
         );
     }
 }
+
+#[test]
+fn masked_fill_of_a_broadcast_mask_fills_every_marked_value() {
+    // A causal mask over a batch of scores, a padding mask [B, 1, 1, T], a mask with more
+    // dimensions than the tensor (the result takes the broadcast shape, as PyTorch's), filled
+    // with -inf and NaN, big enough to be shared between threads: against the values chosen
+    // one by one through the broadcast indices.
+    let cases: [(&[usize], &[usize]); 4] = [
+        (&[32, 4, 16, 16], &[16, 16]),
+        (&[64, 8, 32, 64], &[64, 1, 1, 64]),
+        (&[5, 7], &[3, 1, 7]),
+        (&[2, 3], &[1]),
+    ];
+    for (xs, ms) in cases {
+        let x = Tensor::<f32>::randn(xs, 4);
+        let n: usize = ms.iter().product();
+        let mask = Tensor::from_vec((0..n).map(|i| ((i * 7) % 5 < 2) as u8 as f32).collect(), ms)
+            .unwrap()
+            .gt_scalar(0.5);
+        let shape = ferrograd_tensor::broadcast_shape("test", xs, ms).unwrap();
+        let xb = x.broadcast_to(&shape).unwrap().to_vec();
+        let mb: Vec<bool> = mask.array().broadcast(shape.clone()).unwrap().iter().copied().collect();
+        for value in [f32::NEG_INFINITY, f32::NAN] {
+            let got = x.masked_fill(&mask, value).unwrap();
+            assert_eq!(got.shape(), shape.as_slice());
+            let want = xb.iter().zip(&mb).map(|(&v, &m)| if m { value } else { v });
+            assert!(
+                got.to_vec().iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{xs:?} with a mask {ms:?}, {value}"
+            );
+        }
+    }
+}
