@@ -2,7 +2,7 @@
 
 use ndarray::{ArcArray, ArrayViewD, Axis, IxDyn, Slice};
 
-use crate::kernels::transpose::transpose;
+use crate::kernels::transpose::transpose_into;
 use crate::kernels::{wide, KERNEL_BLOCK};
 use crate::parallel::filled_vec;
 use crate::tensor::{checked_alloc, checked_shape};
@@ -34,7 +34,8 @@ pub(crate) fn row_major<T: Float>(view: &ArrayViewD<'_, T>) -> Vec<T> {
 }
 
 /// [`row_major`] for a view that is a row-major array with its last two dimensions swapped
-/// (`x.t()`, `x.transpose(-2, -1)`): each matrix transposed by [`transpose`]'s blocks.
+/// (`x.t()`, `x.transpose(-2, -1)`): each matrix transposed by [`transpose_into`]'s blocks,
+/// into memory not cleared first, matrices shared between threads when there are many values.
 /// `None` for any other view.
 fn last_two_swapped<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
     let n = view.ndim();
@@ -45,14 +46,13 @@ fn last_two_swapped<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
     swapped.swap_axes(n - 2, n - 1);
     let memory = swapped.to_slice()?;
     let (r, c) = (view.shape()[n - 2], view.shape()[n - 1]);
-    let mut out = vec![T::zero(); memory.len()];
-    for (src, dst) in memory
-        .chunks_exact((r * c).max(1))
-        .zip(out.chunks_exact_mut((r * c).max(1)))
-    {
-        transpose(src, c, r, dst);
-    }
-    Some(out)
+    let each = (r * c).max(1);
+    // SAFETY: each block is one whole matrix, every value of which `transpose_into` writes.
+    Some(unsafe {
+        filled_vec(memory.len(), each, each / CHEAP_VALUES_PER_WORK, |m, dst| {
+            transpose_into(&memory[m * each..], c, r, dst)
+        })
+    })
 }
 
 /// [`row_major`] for a view whose elements fill one block of memory in some order, with
@@ -468,13 +468,15 @@ mod tests {
     fn transposed_copies_follow_the_definition_for_every_layout_path() {
         // The last two dimensions swapped (whole 16x16 blocks and edges), and other
         // permutations; [8, 50, 90] is copied in blocks of lanes on two threads, blocks that
-        // start part-way through the outer dimensions.
+        // start part-way through the outer dimensions; [2, 40, 40, 41] has enough matrices
+        // to share them between threads.
         for shape in [
             vec![40, 33],
             vec![3, 17, 5],
             vec![2, 32, 48],
             vec![4, 3, 5, 2],
             vec![8, 50, 90],
+            vec![2, 40, 40, 41],
         ] {
             let x = Tensor::<f32>::randn(&shape, 5);
             let n = shape.len();

@@ -3,9 +3,10 @@
 //! transpose that separable pooling uses.
 
 use super::Window2d;
-use crate::kernels::transpose::transpose;
+use crate::kernels::transpose::{transpose, transpose_into};
 use crate::kernels::wide;
-use crate::parallel::{for_each_block_pair_mut, zeroed_blocks};
+use crate::parallel::{filled_vec, for_each_block_pair_mut};
+use crate::tuning::CHEAP_VALUES_PER_WORK;
 use crate::{Error, Float, IndexTensor, Result, Shape, Tensor};
 
 impl Window2d {
@@ -321,7 +322,13 @@ impl<T: Float> Tensor<T> {
         };
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
-        let out = zeroed_blocks(b * r * c, r * c, r * c, |m, dst| transpose(&x[m * r * c..], r, c, dst));
+        let each = (r * c).max(1);
+        // SAFETY: each block is one whole matrix, every value of which `transpose_into` writes.
+        let out = unsafe {
+            filled_vec(b * r * c, each, each / CHEAP_VALUES_PER_WORK, |m, dst| {
+                transpose_into(&x[m * each..], r, c, dst)
+            })
+        };
         Tensor::from_vec(out, &[b, c, r])
     }
 }
@@ -376,8 +383,9 @@ mod tests {
     #[test]
     fn batch_transpose_is_transpose_1_2() {
         // Whole 16x16 blocks and edges, element by element from the definition (transpose
-        // itself copies through the same kernel, so it would not tell).
-        for [b, r, c] in [[3, 17, 5], [2, 32, 48], [1, 33, 16]] {
+        // itself copies through the same kernel, so it would not tell); [80, 40, 41] has
+        // enough matrices to share them between threads.
+        for [b, r, c] in [[3, 17, 5], [2, 32, 48], [1, 33, 16], [80, 40, 41]] {
             let x = Tensor::<f32>::randn(&[b, r, c], 4);
             let t = x.batch_transpose().unwrap();
             assert_eq!(t.shape(), [b, c, r]);

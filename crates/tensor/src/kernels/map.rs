@@ -127,7 +127,7 @@ pub(crate) fn backward_vec<T: Float>(op: Backward, g: &[T], saved: &[T]) -> Vec<
 
 /// Initialized values seen as possibly uninitialized, for the kernels of this file, which only
 /// ever write initialized values through it.
-pub(super) fn as_uninit<T: Copy>(values: &mut [T]) -> &mut [MaybeUninit<T>] {
+pub(crate) fn as_uninit<T: Copy>(values: &mut [T]) -> &mut [MaybeUninit<T>] {
     // SAFETY: `MaybeUninit<T>` has `T`'s layout. Writing an uninitialized value through the
     // result would leave `values` holding one; the kernels here write only `MaybeUninit::write`
     // of computed values.

@@ -5,6 +5,8 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use std::mem::MaybeUninit;
+
 use crate::Float;
 
 /// `dst[j·R + i] = src[i·C + j]` for the row-major `src` `[R, C]` (`R = rows`, `C = cols`).
@@ -12,6 +14,15 @@ use crate::Float;
 /// # Panics
 /// If `src` or `dst` holds fewer than `R·C` values.
 pub fn transpose<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
+    transpose_into(src, rows, cols, super::map::as_uninit(dst))
+}
+
+/// [`transpose`] into memory that may be uninitialized: each of the first `R·C` values of
+/// `dst` is written once, none is read.
+///
+/// # Panics
+/// If `src` or `dst` holds fewer than `R·C` values.
+pub fn transpose_into<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut [MaybeUninit<T>]) {
     let len = rows * cols;
     assert!(
         src.len() >= len && dst.len() >= len,
@@ -23,7 +34,8 @@ pub fn transpose<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
     // The whole blocks of 16x16 in registers (f32 with AVX-512), then the rest one by one.
     #[cfg(target_arch = "x86_64")]
     let done = if T::DTYPE == crate::DType::F32 && crate::cpu::isa() >= crate::cpu::Isa::Avx512 {
-        // SAFETY: AVX-512F is there; T is f32, so both slices are f32 values; both hold R·C.
+        // SAFETY: AVX-512F is there; T is f32, so `src` holds f32 values and `dst` places for
+        // them; both hold R·C.
         unsafe { blocks_512(src.as_ptr().cast(), rows, cols, dst.as_mut_ptr().cast()) };
         [rows / 16 * 16, cols / 16 * 16]
     } else {
@@ -31,10 +43,10 @@ pub fn transpose<T: Float>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
     };
     #[cfg(not(target_arch = "x86_64"))]
     let done = [0, 0];
-    let each = |dst: &mut [T], is: std::ops::Range<usize>, js: std::ops::Range<usize>| {
+    let each = |dst: &mut [MaybeUninit<T>], is: std::ops::Range<usize>, js: std::ops::Range<usize>| {
         for i in is {
             for j in js.clone() {
-                dst[j * rows + i] = src[i * cols + j];
+                dst[j * rows + i].write(src[i * cols + j]);
             }
         }
     };
