@@ -9,7 +9,7 @@
 //! can differ between CPUs by that much; on one CPU a row gives the same values alone, in a
 //! batch, and on any thread.
 
-use ndarray::Axis;
+use ndarray::{ArrayView1, Axis};
 
 use crate::kernels::{map_in_place, map_into, side_by_side, wide, Unary};
 use crate::parallel::zeroed_blocks;
@@ -18,7 +18,7 @@ use crate::tuning::{ROW_BLOCK_VALUES, SHORT_SOFTMAX_ROW};
 
 /// Values of a block of rows that [`softmax_rows`] takes: a block of `ROW_BLOCK_VALUES`.
 const SHORT_SOFTMAX_BLOCK: usize = ROW_BLOCK_VALUES;
-use crate::{normalize_dim, Float, Result, Tensor};
+use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 /// Which of the two functions a row computes.
 #[derive(Clone, Copy)]
@@ -69,6 +69,51 @@ impl<T: Float> Tensor<T> {
             lane.mapv_inplace(|x| x / s);
         }
         Ok(out)
+    }
+
+    /// softmax's gradient from the incoming gradient `self` and softmax's `output` along
+    /// `dim`, as `torch.ops.aten._softmax_backward_data`: `output ⊙ (self - Σ_dim(self ⊙
+    /// output))`. Along the last dimension of row-major tensors, one row at a time from cache
+    /// in blocks of rows shared between threads; elsewhere by the elementwise ops and
+    /// `sum_dim`. Either way the values are those of that composition, bit for bit (each sum
+    /// is `sum_dim`'s). An error if the shapes differ.
+    pub fn softmax_backward(&self, output: &Self, dim: isize) -> Result<Self> {
+        let d = normalize_dim("softmax_backward", dim, self.ndim().max(1))?;
+        if self.shape() != output.shape() {
+            return Err(Error::ShapeMismatch {
+                op: "softmax_backward",
+                lhs: Shape(self.shape().to_vec()),
+                rhs: Shape(output.shape().to_vec()),
+                reason: "the gradient and the output must have the same shape".into(),
+            });
+        }
+        let c = self.shape().get(d).copied().unwrap_or(1);
+        let (g, y) = match (self.data.as_slice(), output.data.as_slice()) {
+            (Some(g), Some(y)) if d + 1 == self.ndim() && c > 0 => (g, y),
+            _ => {
+                let dot = self.mul(output)?.sum_dim(dim, true)?;
+                return output.mul(&self.sub(&dot)?);
+            }
+        };
+        let rows_per_block = (ROW_BLOCK_VALUES / c).max(1);
+        let out = zeroed_blocks(g.len(), rows_per_block * c, rows_per_block * c, |i, out| {
+            let at = i * rows_per_block * c;
+            let (g, y) = (&g[at..][..out.len()], &y[at..][..out.len()]);
+            wide(
+                #[inline(always)]
+                || {
+                    for ((g, y), out) in g.chunks_exact(c).zip(y.chunks_exact(c)).zip(out.chunks_exact_mut(c)) {
+                        out.iter_mut().zip(g).zip(y).for_each(|((o, &g), &y)| *o = g * y);
+                        let dot = ArrayView1::from(&*out).sum();
+                        out.iter_mut()
+                            .zip(g)
+                            .zip(y)
+                            .for_each(|((o, &g), &y)| *o = y * (g - dot));
+                    }
+                },
+            )
+        });
+        Ok(Tensor::from_standard(out, self.shape()))
     }
 
     /// `form` of each row when `d` is the last dimension and the values are row-major; `None`

@@ -2,13 +2,15 @@
 
 use ferrograd_tensor::{Float, Result};
 
+use crate::grad_mode::is_grad_enabled;
 use crate::var::Saves;
 use crate::Var;
 
 impl<T: Float> Var<T> {
     /// `exp(x - max) / Σ exp(x - max)` along `dim`.
     ///
-    /// Gradient: `y ⊙ (g - Σ_dim(g ⊙ y))` with `y` the output.
+    /// Gradient: `y ⊙ (g - Σ_dim(g ⊙ y))` with `y` the output, in one pass over each row
+    /// (`Tensor::softmax_backward`), or with `Var` ops when the gradient is itself recorded.
     pub fn softmax(&self, dim: isize) -> Result<Var<T>> {
         let out = self.value().softmax(dim)?;
         Ok(Var::from_op_saving(
@@ -17,6 +19,9 @@ impl<T: Float> Var<T> {
             out,
             [self.clone()],
             move |g, y, _| {
+                if !is_grad_enabled() && g.shape() == y.shape() {
+                    return Ok([Some(Var::new(g.value().softmax_backward(&y.value(), dim)?))]);
+                }
                 let dot = g.try_mul(y)?.sum_dim(dim, true)?;
                 Ok([Some(y.try_mul(&g.try_sub(&dot)?)?)])
             },
