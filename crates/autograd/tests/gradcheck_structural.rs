@@ -108,7 +108,9 @@ fn narrow_concat_stack() {
 
 #[test]
 fn matmul_in_every_form() {
-    let cases: [(&[usize], &[usize]); 8] = [
+    // Batched on the left of a matrix (the leading dimensions folded into rows of one
+    // product) and of a vector among them.
+    let cases: [(&[usize], &[usize]); 11] = [
         (&[3, 4], &[4, 2]),
         (&[4], &[4, 2]),
         (&[3, 4], &[4]),
@@ -117,6 +119,9 @@ fn matmul_in_every_form() {
         (&[2, 1, 3, 4], &[5, 4, 2]),
         (&[3, 4], &[2, 4, 2]),
         (&[4], &[2, 4, 3]),
+        (&[2, 3, 4], &[4, 5]),
+        (&[2, 1, 3, 4], &[4, 2]),
+        (&[2, 3, 4], &[4]),
     ];
     for (k, (sa, sb)) in cases.iter().enumerate() {
         let (a, b) = (randn(sa, 30 + k as u64), randn(sb, 40 + k as u64));

@@ -63,6 +63,11 @@ impl<T: Float> Tensor<T> {
         if sa.len() == 2 && sb.len() == 2 {
             return self.mm(other, false, false);
         }
+        if sb.len() == 2 {
+            // `[..., m, k] · [k, n]`: the leading dimensions are rows of one product.
+            let rows = sa[..sa.len() - 1].iter().product();
+            return self.reshape(&[rows, k])?.mm(other, false, false)?.reshape(&out_shape);
+        }
         let (ba, bb) = (&sa[..sa.len() - 2], &sb[..sb.len() - 2]);
         let batch = broadcast_shape("matmul", ba, bb).map_err(|_| Error::ShapeMismatch {
             op: "matmul",

@@ -47,6 +47,18 @@ impl<T: Float> Var<T> {
         if self.ndim() == 2 && other.ndim() == 2 {
             return self.mm(other, false, false);
         }
+        if other.ndim() == 2 && self.ndim() > 2 {
+            // `[..., m, k] · [k, n]`: the leading dimensions are rows of one product (as
+            // PyTorch folds them), whose gradient for `other` is one product too, not a sum
+            // over a broadcast batch of products.
+            let (shape, k) = (self.shape(), other.shape()[0]);
+            if shape[shape.len() - 1] == k {
+                let rows = shape[..shape.len() - 1].iter().product();
+                let mut out_shape = shape[..shape.len() - 1].to_vec();
+                out_shape.push(other.shape()[1]);
+                return self.reshape(&[rows, k])?.mm(other, false, false)?.reshape(&out_shape);
+            }
+        }
         let out = self.value().matmul(&other.value())?;
         Ok(Var::from_op_saving(
             "MmBackward0",
