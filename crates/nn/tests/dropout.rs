@@ -92,3 +92,22 @@ fn p_outside_zero_one_is_an_error_at_construction() {
     }
     assert_eq!(Dropout::new(1.0, 0).unwrap().p(), 1.0);
 }
+
+#[test]
+fn masks_are_the_seeds_bernoulli_draws_one_per_element() {
+    // The documented stream: element k kept by the k-th `random_bool(1 - p)` of the seed's
+    // StdRng, kept values scaled by 1/(1-p).
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let (p, n) = (0.3, 1000);
+    let y = Dropout::new(p, 5)
+        .unwrap()
+        .forward(&ones(n))
+        .unwrap()
+        .to_tensor()
+        .to_vec();
+    let mut rng = StdRng::seed_from_u64(5);
+    let want: Vec<f64> = (0..n)
+        .map(|_| if rng.random_bool(1.0 - p) { 1.0 / (1.0 - p) } else { 0.0 })
+        .collect();
+    assert_eq!(y, want);
+}

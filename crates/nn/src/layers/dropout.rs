@@ -4,6 +4,7 @@ use std::cell::RefCell;
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Error, Float, Result, Tensor};
+use rand::distr::Bernoulli;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -87,9 +88,12 @@ impl<T: Float> Forward<Var<T>, T> for Dropout {
         // As ATen's `_dropout_impl`: a Bernoulli(1-p) mask divided by 1-p, times the input.
         let keep = 1.0 - self.p;
         let scale = T::one() / T::of(keep);
+        // `rng.random_bool(keep)` for each element, with its Bernoulli set up once: the same
+        // draws (one u64 each) and so the same masks.
+        let keep = Bernoulli::new(keep).map_err(|e| Error::invalid("Dropout", e.to_string()))?;
         let mut rng = self.rng.borrow_mut();
         let mask = (0..x.numel())
-            .map(|_| if rng.random_bool(keep) { scale } else { T::zero() })
+            .map(|_| if rng.sample(keep) { scale } else { T::zero() })
             .collect();
         x.try_mul(&Var::new(Tensor::from_vec(mask, &x.shape())?))
     }
