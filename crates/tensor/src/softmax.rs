@@ -3,11 +3,13 @@
 //! Along the last dimension of a row-major tensor (the usual case: logits, attention scores)
 //! each row goes through the row kernels of the fused cross-entropy: the max and
 //! `exp(x - max)` with its sum in one vectorized pass, then the row finished from cache; rows
-//! are handed out in blocks, shared between threads when there are many. Other dimensions and
-//! layouts go lane by lane. As with the cross-entropy, the row kernels' exponentials are those
-//! of the best instructions the CPU has (within 1 ulp, or 2 with AVX-512), so a softmax value
-//! can differ between CPUs by that much; on one CPU a row gives the same values alone, in a
-//! batch, and on any thread.
+//! are handed out in blocks, shared between threads when there are many. A softmax's short
+//! rows (an attention's scores) go a block of rows at a time through elementwise passes
+//! instead. Other dimensions and layouts go lane by lane. As with the cross-entropy, the
+//! exponentials are those of the best instructions the CPU has (within 1 ulp, or 2 with
+//! AVX-512), so a softmax value can differ between CPUs by that much; on one CPU a row gives
+//! the same values alone, in a batch, and on any thread. softmax's gradient along the last
+//! dimension is one pass over each row too (`softmax_backward`).
 
 use ndarray::{ArrayView1, Axis};
 
@@ -15,10 +17,10 @@ use crate::kernels::{map_in_place, map_into, side_by_side, wide, Unary};
 use crate::parallel::zeroed_blocks;
 use crate::reduce::nan_max;
 use crate::tuning::{ROW_BLOCK_VALUES, SHORT_SOFTMAX_ROW};
+use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 /// Values of a block of rows that [`softmax_rows`] takes: a block of `ROW_BLOCK_VALUES`.
 const SHORT_SOFTMAX_BLOCK: usize = ROW_BLOCK_VALUES;
-use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
 /// Which of the two functions a row computes.
 #[derive(Clone, Copy)]
@@ -173,10 +175,10 @@ fn finish_row<T: Float>(row: &[T], out: &mut [T], form: Form) {
 }
 
 /// The softmax of a block of short rows of `c` values (at most [`SHORT_SOFTMAX_ROW`], the
-/// block at most [`SHORT_SOFTMAX_BLOCK`] values), each
-/// pass over the whole block in one loop: each row's `x - max`, then the exponentials of all
-/// of them (the elementwise kernel, within 1 ulp), then each row's sum in `f64` and the
-/// multiplication by its inverse, as [`finish_row`] does. For short rows the row kernels'
+/// block at most [`SHORT_SOFTMAX_BLOCK`] values), each pass over the whole block in one
+/// loop: each row's `x - max`, then the exponentials of all of them (the elementwise kernel,
+/// within 1 ulp), then each row's sum in `f64` and the multiplication by its inverse, as
+/// [`finish_row`] does. For short rows the row kernels'
 /// set-up (and a logarithm per row) cost more than the row: an attention's rows of 16.
 /// A row holding NaN or `+inf`, or only `-inf`, has a NaN `x - max` (the max passes NaN
 /// over), so a NaN sum and NaN everywhere, as PyTorch gives.
