@@ -3,8 +3,8 @@
 //! Along the last dimension of a row-major tensor (the usual case: logits, attention scores)
 //! each row goes through the row kernels of the fused cross-entropy: the max and
 //! `exp(x - max)` with its sum in one vectorized pass, then the row finished from cache; rows
-//! are handed out in blocks, shared between threads when there are many. A softmax's short
-//! rows (an attention's scores) go a block of rows at a time through elementwise passes
+//! are handed out in blocks, shared between threads when there are many. Short rows (an
+//! attention's scores, a few classes) go a block of rows at a time through elementwise passes
 //! instead. Other dimensions and layouts go lane by lane. As with the cross-entropy, the
 //! exponentials are those of the best instructions the CPU has (within 1 ulp, or 2 with
 //! AVX-512), so a softmax value can differ between CPUs by that much; on one CPU a row gives
@@ -19,7 +19,7 @@ use crate::reduce::nan_max;
 use crate::tuning::{ROW_BLOCK_VALUES, SHORT_SOFTMAX_ROW};
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
-/// Values of a block of rows that [`softmax_rows`] takes: a block of `ROW_BLOCK_VALUES`.
+/// Values of a block of rows that [`short_rows`] takes: a block of `ROW_BLOCK_VALUES`.
 const SHORT_SOFTMAX_BLOCK: usize = ROW_BLOCK_VALUES;
 
 /// Which of the two functions a row computes.
@@ -127,7 +127,7 @@ impl<T: Float> Tensor<T> {
         let out = zeroed_blocks(x.len(), rows_per_block * c, rows_per_block * c, |i, out| {
             let x = &x[i * rows_per_block * c..][..out.len()];
             match form {
-                Form::Softmax if c <= SHORT_SOFTMAX_ROW => softmax_rows(x, out, c),
+                _ if c <= SHORT_SOFTMAX_ROW => short_rows(x, out, c, form),
                 _ => {
                     for (row, out) in x.chunks_exact(c).zip(out.chunks_exact_mut(c)) {
                         finish_row(row, out, form);
@@ -174,15 +174,16 @@ fn finish_row<T: Float>(row: &[T], out: &mut [T], form: Form) {
     }
 }
 
-/// The softmax of a block of short rows of `c` values (at most [`SHORT_SOFTMAX_ROW`], the
-/// block at most [`SHORT_SOFTMAX_BLOCK`] values), each pass over the whole block in one
-/// loop: each row's `x - max`, then the exponentials of all of them (the elementwise kernel,
-/// within 1 ulp), then each row's sum in `f64` and the multiplication by its inverse, as
-/// [`finish_row`] does. For short rows the row kernels'
-/// set-up (and a logarithm per row) cost more than the row: an attention's rows of 16.
-/// A row holding NaN or `+inf`, or only `-inf`, has a NaN `x - max` (the max passes NaN
-/// over), so a NaN sum and NaN everywhere, as PyTorch gives.
-fn softmax_rows<T: Float>(x: &[T], out: &mut [T], c: usize) {
+/// `form` of a block of short rows of `c` values (at most [`SHORT_SOFTMAX_ROW`], the block at
+/// most [`SHORT_SOFTMAX_BLOCK`] values), each pass over the whole block in one loop: each
+/// row's `x - max`, then the exponentials of all of them (the elementwise kernel, within 1
+/// ulp), then each row's sum in `f64` and either the multiplication by its inverse or the
+/// subtraction of its logarithm from `x - max`, as [`finish_row`] does. For short rows the row
+/// kernels' set-up (and a logarithm per row for the softmax) cost more than the row: an
+/// attention's rows of 16, a character model's 27 classes. A row holding NaN or `+inf`, or
+/// only `-inf`, has a NaN `x - max` (the max passes NaN over), so a NaN sum and NaN
+/// everywhere, as PyTorch gives.
+fn short_rows<T: Float>(x: &[T], out: &mut [T], c: usize, form: Form) {
     let mut shifted = [T::zero(); SHORT_SOFTMAX_BLOCK];
     let shifted = &mut shifted[..x.len()];
     wide(
@@ -203,9 +204,17 @@ fn softmax_rows<T: Float>(x: &[T], out: &mut [T], c: usize) {
     wide(
         #[inline(always)]
         || {
-            for out in out.chunks_exact_mut(c) {
-                let inverse = T::of(1.0 / lane_sum(out));
-                out.iter_mut().for_each(|e| *e *= inverse);
+            for (s, out) in shifted.chunks_exact(c).zip(out.chunks_exact_mut(c)) {
+                match form {
+                    Form::Softmax => {
+                        let inverse = T::of(1.0 / lane_sum(out));
+                        out.iter_mut().for_each(|e| *e *= inverse);
+                    }
+                    Form::LogSoftmax => {
+                        let log_sum = T::of(lane_sum(out).ln());
+                        out.iter_mut().zip(s).for_each(|(o, &s)| *o = s - log_sum);
+                    }
+                }
             }
         },
     );

@@ -138,9 +138,9 @@ pub const KERNEL_MAX_GEMM: usize = (1 << 30) + 1;
 /// run, as above.
 pub const JOIN_GEMM: usize = 1 << 21;
 
-/// Softmax rows along the last dimension of at most this many values go a block of rows at a
-/// time through elementwise passes (`softmax::softmax_rows`), longer ones row by row through
-/// the row kernels. Timed on 6 December (µs, softmax of 32 K values in rows of `c`, row
+/// Softmax and log_softmax rows along the last dimension of at most this many values go a
+/// block of rows at a time through elementwise passes (`softmax::short_rows`), longer ones
+/// row by row through the row kernels. Timed on 6 December (µs, softmax of 32 K values in rows of `c`, row
 /// kernels → passes over blocks, medians of 11, two runs): `c` = 16 50.8-51.4 → 20.5-20.6,
 /// 32 27.4-27.6 → 15.1-15.8, 64 16.5-17.3 → 11.8-12.1, 128 11.5-12.0 → 10.6-11.0, 256
 /// 9.7-10.3 → 10.5-10.7, 1024 9.0-9.4 → 11.7; of 256 K values, 128 88.8-89.2 → 76.7-77.3,

@@ -324,19 +324,45 @@ fn ulps_from_lanes(x: &Tensor<f32>, p: &[f32]) -> u64 {
 #[test]
 fn short_rows_give_alone_what_they_give_in_a_batch_and_what_the_lanes_give() {
     // Rows up to SHORT_SOFTMAX_ROW go a block of rows at a time; 70000 rows of 16 are many
-    // blocks, shared between threads. Each row alone gives its row of the batch bit for bit,
-    // and softmax along dim 0 of the transpose (one lane at a time) within 4 ulp. Every
-    // eleventh row is causally masked past its first few values (-inf), as attention's are.
+    // blocks, shared between threads. Each row alone gives its row of the batch bit for bit
+    // (softmax and log_softmax); the softmax is within 4 ulp of PyTorch's formula and of the
+    // lanes (softmax along dim 0 of the transpose, one value at a time), log_softmax within
+    // 4 ε·(1 + ln Σ + |result|) of `d - ln Σ exp(d)` (`d = x - max` in f32: where they cancel,
+    // as for a row whose max dominates, the rounding of `ln Σ` is many ulp of the result, in
+    // PyTorch's formula as here). Every eleventh row is causally masked past its first few
+    // values (-inf), as attention's are.
     for (rows, c) in [(70000, 16), (3000, 3), (900, 100), (500, 128), (300, 129)] {
         let mut x = Tensor::<f32>::randn(&[rows, c], 11).mul_scalar(40.0).to_vec();
         for (r, row) in x.chunks_mut(c).enumerate().filter(|(r, _)| r % 11 == 0) {
             row[(r % c).max(1)..].fill(f32::NEG_INFINITY);
         }
         let x = Tensor::from_vec(x, &[rows, c]).unwrap();
-        let p = x.softmax(-1).unwrap().to_vec();
+        let (p, lp) = (x.softmax(-1).unwrap().to_vec(), x.log_softmax(-1).unwrap().to_vec());
         for (r, row) in x.to_vec().chunks(c).enumerate().step_by(97) {
             let one = Tensor::from_vec(row.to_vec(), &[c]).unwrap();
             assert_eq!(one.softmax(0).unwrap().to_vec(), &p[r * c..][..c], "row {r} of {c}");
+            assert_eq!(
+                one.log_softmax(0).unwrap().to_vec(),
+                &lp[r * c..][..c],
+                "row {r} of {c}"
+            );
+            assert!(row_errors(row).0 <= 4, "row {r} of {c}: softmax");
+            let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let d: Vec<f64> = row.iter().map(|&v| (v - max) as f64).collect();
+            let ln_s = d.iter().map(|d| d.exp()).sum::<f64>().ln();
+            for (&got, &d) in lp[r * c..][..c].iter().zip(&d) {
+                let tolerance = 4.0 * f32::EPSILON as f64 * (1.0 + ln_s + (d - ln_s).abs());
+                let error = if d == f64::NEG_INFINITY {
+                    0.0
+                } else {
+                    (got as f64 - (d - ln_s)).abs()
+                };
+                assert!(
+                    got.is_finite() || d == f64::NEG_INFINITY,
+                    "row {r} of {c}: log_softmax {got}"
+                );
+                assert!(error <= tolerance, "row {r} of {c}: log_softmax off by {error:e}");
+            }
         }
         let worst = ulps_from_lanes(&x, &p);
         assert!(worst <= 4, "rows of {c}: the rows and the lanes differ by {worst} ulp");
