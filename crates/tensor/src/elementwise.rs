@@ -67,17 +67,23 @@ impl<T: Float> Tensor<T> {
         Tensor::from_standard(unary_vec(op, x), self.shape())
     }
 
-    /// The gradient `op(self, saved)` of an elementwise op, `self` the incoming gradient and
-    /// `saved` the op's output or input, of the same shape (else an error naming `name`).
-    pub(crate) fn backward_kernel(&self, saved: &Self, op: Backward, name: &'static str) -> Result<Self> {
+    /// An error naming `op` unless this gradient has the shape of the tensor its op saved.
+    pub(crate) fn check_gradient_shape(&self, saved: &Self, op: &'static str) -> Result<()> {
         if self.shape() != saved.shape() {
             return Err(Error::ShapeMismatch {
-                op: name,
+                op,
                 lhs: Shape(self.shape().to_vec()),
                 rhs: Shape(saved.shape().to_vec()),
                 reason: "the gradient must have the shape of the saved tensor".into(),
             });
         }
+        Ok(())
+    }
+
+    /// The gradient `op(self, saved)` of an elementwise op, `self` the incoming gradient and
+    /// `saved` the op's output or input, of the same shape (else an error naming `name`).
+    pub(crate) fn backward_kernel(&self, saved: &Self, op: Backward, name: &'static str) -> Result<Self> {
+        self.check_gradient_shape(saved, name)?;
         let g = self.data.as_standard_layout();
         let g = g.as_slice().expect("a standard-layout array is one slice");
         let s = saved.data.as_standard_layout();

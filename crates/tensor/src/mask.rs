@@ -4,7 +4,7 @@
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 
 use crate::kernels::{wide, zip_into};
-use crate::parallel::output_buffer;
+use crate::parallel::filled_vec;
 use crate::tensor::checked_shape;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
@@ -154,22 +154,17 @@ impl<T: Float> Tensor<T> {
         let fill = |m: &bool, x: &T| if *m { value } else { *x };
         if let (true, Some(m), Some(x)) = (mask.shape() == self.shape(), mask.data.as_slice(), self.data.as_slice()) {
             // Both row-major: one loop over the two slices, compiled by `wide` (ndarray's `Zip`
-            // over dynamic dimensions went value by value), staged so that it vectorizes.
-            let mut out = output_buffer(x.len());
-            wide(
-                #[inline(always)]
-                || {
-                    zip_into(m, x, &mut out.spare_capacity_mut()[..x.len()], |m, x| {
-                        if m {
-                            value
-                        } else {
-                            x
-                        }
-                    })
-                },
-            );
-            // SAFETY: `zip_into` wrote all `x.len()` values.
-            unsafe { out.set_len(x.len()) };
+            // over dynamic dimensions went value by value), staged so that it vectorizes, on
+            // this thread (one block: shared between threads, small masks took twice as long).
+            // SAFETY: `zip_into` writes every value of its one block, the whole result.
+            let out = unsafe {
+                filled_vec(x.len(), x.len().max(1), 0, |_, out| {
+                    wide(
+                        #[inline(always)]
+                        || zip_into(m, x, out, |m, x| if m { value } else { x }),
+                    )
+                })
+            };
             return Ok(Tensor::from_standard(out, self.shape()));
         }
         if mask.shape() == self.shape() {

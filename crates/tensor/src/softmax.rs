@@ -17,7 +17,7 @@ use crate::kernels::{map_in_place, map_into, side_by_side, wide, Unary};
 use crate::parallel::zeroed_blocks;
 use crate::reduce::nan_max;
 use crate::tuning::{ROW_BLOCK_VALUES, SHORT_SOFTMAX_ROW};
-use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
+use crate::{normalize_dim, Float, Result, Tensor};
 
 /// Values of a block of rows that [`short_rows`] takes: a block of `ROW_BLOCK_VALUES`.
 const SHORT_SOFTMAX_BLOCK: usize = ROW_BLOCK_VALUES;
@@ -81,14 +81,7 @@ impl<T: Float> Tensor<T> {
     /// is `sum_dim`'s). An error if the shapes differ.
     pub fn softmax_backward(&self, output: &Self, dim: isize) -> Result<Self> {
         let d = normalize_dim("softmax_backward", dim, self.ndim().max(1))?;
-        if self.shape() != output.shape() {
-            return Err(Error::ShapeMismatch {
-                op: "softmax_backward",
-                lhs: Shape(self.shape().to_vec()),
-                rhs: Shape(output.shape().to_vec()),
-                reason: "the gradient and the output must have the same shape".into(),
-            });
-        }
+        self.check_gradient_shape(output, "softmax_backward")?;
         let c = self.shape().get(d).copied().unwrap_or(1);
         let (g, y) = match (self.data.as_slice(), output.data.as_slice()) {
             (Some(g), Some(y)) if d + 1 == self.ndim() && c > 0 => (g, y),
@@ -126,12 +119,11 @@ impl<T: Float> Tensor<T> {
         let rows_per_block = (ROW_BLOCK_VALUES / c).max(1);
         let out = zeroed_blocks(x.len(), rows_per_block * c, rows_per_block * c, |i, out| {
             let x = &x[i * rows_per_block * c..][..out.len()];
-            match form {
-                _ if c <= SHORT_SOFTMAX_ROW => short_rows(x, out, c, form),
-                _ => {
-                    for (row, out) in x.chunks_exact(c).zip(out.chunks_exact_mut(c)) {
-                        finish_row(row, out, form);
-                    }
+            if c <= SHORT_SOFTMAX_ROW {
+                short_rows(x, out, c, form);
+            } else {
+                for (row, out) in x.chunks_exact(c).zip(out.chunks_exact_mut(c)) {
+                    finish_row(row, out, form);
                 }
             }
         });

@@ -369,6 +369,14 @@ fn short_rows_give_alone_what_they_give_in_a_batch_and_what_the_lanes_give() {
     }
 }
 
+/// `[[1, nan, 2], [1, inf, 2], [-inf, -inf, -inf], [0, -inf, 3]]`: a row holding NaN, one
+/// holding `+inf`, one of only `-inf`, and one with a `-inf` among numbers.
+fn special_rows() -> Tensor<f32> {
+    let inf = f32::INFINITY;
+    let values = vec![1.0, f32::NAN, 2.0, 1.0, inf, 2.0, -inf, -inf, -inf, 0.0, -inf, 3.0];
+    Tensor::from_vec(values, &[4, 3]).unwrap()
+}
+
 #[test]
 fn last_dim_rows_with_special_values_give_what_pytorch_gives() {
     let inf = f32::INFINITY;
@@ -376,11 +384,7 @@ fn last_dim_rows_with_special_values_give_what_pytorch_gives() {
     //   tensor([[nan, nan, nan], [nan, nan, nan], [nan, nan, nan], [0.0474, 0.0000, 0.9526]])
     // torch: (same).log_softmax(1)
     //   tensor([[nan, nan, nan], [nan, nan, nan], [nan, nan, nan], [-3.0486, -inf, -0.0486]])
-    let x = Tensor::from_vec(
-        vec![1.0, f32::NAN, 2.0, 1.0, inf, 2.0, -inf, -inf, -inf, 0.0, -inf, 3.0],
-        &[4, 3],
-    )
-    .unwrap();
+    let x = special_rows();
     let (p, lp) = (x.softmax(1).unwrap().to_vec(), x.log_softmax(1).unwrap().to_vec());
     assert!(p[..9].iter().chain(&lp[..9]).all(|v| v.is_nan()), "{p:?} {lp:?}");
     assert!(
@@ -470,11 +474,7 @@ fn last_dim_logsumexp_is_within_an_ulp_and_keeps_pytorchs_special_values() {
     // torch: torch.tensor([[1., nan, 2.], [1., inf, 2.], [-inf, -inf, -inf], [0., -inf, 3.]]).logsumexp(1)
     //   tensor([   nan,    inf,   -inf, 3.0486])
     let inf = f32::INFINITY;
-    let x = Tensor::from_vec(
-        vec![1.0, f32::NAN, 2.0, 1.0, inf, 2.0, -inf, -inf, -inf, 0.0, -inf, 3.0],
-        &[4, 3],
-    )
-    .unwrap();
+    let x = special_rows();
     let l = x.logsumexp(1, false).unwrap().to_vec();
     assert!(
         l[0].is_nan() && l[1] == inf && l[2] == -inf && (l[3] - 3.048_587_3).abs() < 1e-6,
