@@ -8,15 +8,15 @@
 //! instead. Other dimensions and layouts go lane by lane. As with the cross-entropy, the
 //! exponentials are those of the best instructions the CPU has (within 1 ulp, or 2 with
 //! AVX-512), so a softmax value can differ between CPUs by that much; on one CPU a row gives
-//! the same values alone, in a batch, and on any thread. softmax's gradient along the last
-//! dimension is one pass over each row too (`softmax_backward`).
+//! the same values alone, in a batch, and on any thread. The gradients of both along the last
+//! dimension are one pass over each row too (`softmax_backward`, `log_softmax_backward`).
 
 use ndarray::{ArrayView1, Axis};
 
-use crate::kernels::{map_in_place, map_into, side_by_side, wide, Unary};
+use crate::kernels::{fold_halves, map_in_place, map_into, side_by_side, wide, Unary};
 use crate::parallel::zeroed_blocks;
 use crate::reduce::nan_max;
-use crate::tuning::{ROW_BLOCK_VALUES, SHORT_SOFTMAX_ROW};
+use crate::tuning::{ROW_BLOCK_VALUES, SHORT_SOFTMAX_ROW, SHORT_SOFTMAX_WORK};
 use crate::{normalize_dim, Float, Result, Tensor};
 
 /// Values of a block of rows that [`short_rows`] takes: a block of `ROW_BLOCK_VALUES`.
@@ -80,20 +80,7 @@ impl<T: Float> Tensor<T> {
     /// `sum_dim`. Either way the values are those of that composition, bit for bit (each sum
     /// is `sum_dim`'s). An error if the shapes differ.
     pub fn softmax_backward(&self, output: &Self, dim: isize) -> Result<Self> {
-        let d = normalize_dim("softmax_backward", dim, self.ndim().max(1))?;
-        self.check_gradient_shape(output, "softmax_backward")?;
-        let c = self.shape().get(d).copied().unwrap_or(1);
-        let (g, y) = match (self.data.as_slice(), output.data.as_slice()) {
-            (Some(g), Some(y)) if d + 1 == self.ndim() && c > 0 => (g, y),
-            _ => {
-                let dot = self.mul(output)?.sum_dim(dim, true)?;
-                return output.mul(&self.sub(&dot)?);
-            }
-        };
-        let rows_per_block = (ROW_BLOCK_VALUES / c).max(1);
-        let out = zeroed_blocks(g.len(), rows_per_block * c, rows_per_block * c, |i, out| {
-            let at = i * rows_per_block * c;
-            let (g, y) = (&g[at..][..out.len()], &y[at..][..out.len()]);
+        let rows = self.gradient_rows(output, dim, "softmax_backward", |g, y, out, c| {
             wide(
                 #[inline(always)]
                 || {
@@ -107,8 +94,62 @@ impl<T: Float> Tensor<T> {
                     }
                 },
             )
+        })?;
+        match rows {
+            Some(out) => Ok(out),
+            None => output.mul(&self.sub(&self.mul(output)?.sum_dim(dim, true)?)?),
+        }
+    }
+
+    /// log_softmax's gradient from the incoming gradient `self` and log_softmax's `output`
+    /// along `dim`, as `torch.ops.aten._log_softmax_backward_data`: `self - exp(output) ⊙
+    /// Σ_dim self`. Along the last dimension of row-major tensors, a block of rows at a time
+    /// (the exponentials of the block, then each row's sum and differences from cache), the
+    /// blocks shared between threads; elsewhere by the elementwise ops and `sum_dim`. Either
+    /// way the values are those of that composition, bit for bit. An error if the shapes differ.
+    pub fn log_softmax_backward(&self, output: &Self, dim: isize) -> Result<Self> {
+        let rows = self.gradient_rows(output, dim, "log_softmax_backward", |g, y, out, c| {
+            T::unary(Unary::Exp, y, out);
+            wide(
+                #[inline(always)]
+                || {
+                    for (g, out) in g.chunks_exact(c).zip(out.chunks_exact_mut(c)) {
+                        let sum = ArrayView1::from(g).sum();
+                        out.iter_mut().zip(g).for_each(|(o, &g)| *o = g - *o * sum);
+                    }
+                },
+            )
+        })?;
+        match rows {
+            Some(out) => Ok(out),
+            None => self.sub(&output.exp().mul(&self.sum_dim(dim, true)?)?),
+        }
+    }
+
+    /// A gradient of the incoming gradient `self` and the op's `output` (of the same shape,
+    /// else an error naming `op`), computed by `block(g, y, out, c)` a block of rows of `c`
+    /// values at a time when `dim` is the last dimension and both are row-major, the blocks
+    /// shared between threads; `None` otherwise, for the caller to compose.
+    fn gradient_rows(
+        &self,
+        output: &Self,
+        dim: isize,
+        op: &'static str,
+        block: impl Fn(&[T], &[T], &mut [T], usize) + Sync + Send,
+    ) -> Result<Option<Self>> {
+        let d = normalize_dim(op, dim, self.ndim().max(1))?;
+        self.check_gradient_shape(output, op)?;
+        let c = self.shape().get(d).copied().unwrap_or(1);
+        let (g, y) = match (self.data.as_slice(), output.data.as_slice()) {
+            (Some(g), Some(y)) if d + 1 == self.ndim() && c > 0 => (g, y),
+            _ => return Ok(None),
+        };
+        let rows_per_block = (ROW_BLOCK_VALUES / c).max(1);
+        let out = zeroed_blocks(g.len(), rows_per_block * c, row_work(rows_per_block, c), |i, out| {
+            let at = i * rows_per_block * c;
+            block(&g[at..][..out.len()], &y[at..][..out.len()], out, c)
         });
-        Ok(Tensor::from_standard(out, self.shape()))
+        Ok(Some(Tensor::from_standard(out, self.shape())))
     }
 
     /// `form` of each row when `d` is the last dimension and the values are row-major; `None`
@@ -117,7 +158,7 @@ impl<T: Float> Tensor<T> {
         let c = self.shape()[d];
         let x = self.data.as_slice().filter(|_| d + 1 == self.ndim() && c > 0)?;
         let rows_per_block = (ROW_BLOCK_VALUES / c).max(1);
-        let out = zeroed_blocks(x.len(), rows_per_block * c, rows_per_block * c, |i, out| {
+        let out = zeroed_blocks(x.len(), rows_per_block * c, row_work(rows_per_block, c), |i, out| {
             let x = &x[i * rows_per_block * c..][..out.len()];
             if c <= SHORT_SOFTMAX_ROW {
                 short_rows(x, out, c, form);
@@ -129,6 +170,13 @@ impl<T: Float> Tensor<T> {
         });
         Some(Tensor::from_standard(out, self.shape()))
     }
+}
+
+/// The work of `rows` rows of `c` values, for sharing them between threads: short rows count
+/// [`SHORT_SOFTMAX_WORK`] per value, as each row costs a sum (and a max, a division or a
+/// logarithm) besides its values.
+fn row_work(rows: usize, c: usize) -> usize {
+    rows * c * if c <= SHORT_SOFTMAX_ROW { SHORT_SOFTMAX_WORK } else { 1 }
 }
 
 /// One row of [`Tensor::softmax`] or [`Tensor::log_softmax`] into `out`: `exp(x - max)` and
@@ -181,13 +229,8 @@ fn short_rows<T: Float>(x: &[T], out: &mut [T], c: usize, form: Form) {
     wide(
         #[inline(always)]
         || {
-            let above = |m: T, v: T| if v > m { v } else { m };
             for (row, s) in x.chunks_exact(c).zip(shifted.chunks_exact_mut(c)) {
-                let (maxes, rest) = side_by_side::<T, T, 16>(row, T::neg_infinity(), above);
-                let max = maxes
-                    .into_iter()
-                    .chain(rest.iter().copied())
-                    .fold(T::neg_infinity(), above);
+                let max = row_max(row);
                 s.iter_mut().zip(row).for_each(|(s, &v)| *s = v - max);
             }
         },
@@ -218,12 +261,47 @@ fn plain_max_sum<T: Float>(lane: impl Iterator<Item = T> + Clone) -> (T, T) {
     (m, lane.map(|x| (x - m).exp()).sum())
 }
 
-/// `Σ values` in `f64`, in eight sums side by side (a loop the compiler vectorizes), added at
-/// the end: the softmax's divisor, rounded once, whatever the length of the row.
+/// The max of a row, NaN passed over (a row of NaN gives `-inf`): sixteen (or eight) maxes
+/// side by side, the last sixteen values taken as one more group if the row is not made of
+/// whole groups (a max may see a value twice), then folded by halves; for a short row the
+/// chain of one comparison per value was most of the softmax's time. Which value is the max
+/// does not depend on the order.
+#[inline(always)]
+fn row_max<T: Float>(row: &[T]) -> T {
+    #[inline(always)]
+    fn by_groups<T: Float, const SIDE: usize>(row: &[T]) -> Option<T> {
+        let above = |m: T, v: T| if v > m { v } else { m };
+        let last = row.last_chunk::<SIDE>()?;
+        let (mut maxes, rest) = side_by_side::<T, T, SIDE>(row, T::neg_infinity(), above);
+        if !rest.is_empty() {
+            maxes.iter_mut().zip(last).for_each(|(m, &v)| *m = above(*m, v));
+        }
+        Some(fold_halves(maxes, above))
+    }
+    by_groups::<T, 16>(row)
+        .or_else(|| by_groups::<T, 8>(row))
+        .unwrap_or_else(|| row.iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m }))
+}
+
+/// `Σ values` in `f64`, in eight sums side by side (a loop the compiler vectorizes), the
+/// values after the last eight added to them as one more group (read as the last eight, the
+/// ones already summed masked to 0), then the eight added by halves: the softmax's divisor,
+/// rounded once, whatever the length of the row.
 fn lane_sum<T: Float>(values: &[T]) -> f64 {
-    let (sums, rest) = wide(
+    wide(
         #[inline(always)]
-        || side_by_side::<T, f64, 8>(values, 0.0, |s, v| s + v.f64()),
-    );
-    sums.iter().sum::<f64>() + rest.iter().map(|v| v.f64()).sum::<f64>()
+        || {
+            let Some(last) = values.last_chunk::<8>() else {
+                return values.iter().map(|v| v.f64()).sum();
+            };
+            let (mut sums, rest) = side_by_side::<T, f64, 8>(values, 0.0, |s, v| s + v.f64());
+            if !rest.is_empty() {
+                let summed = 8 - rest.len();
+                for (i, (s, v)) in sums.iter_mut().zip(last).enumerate() {
+                    *s += if i >= summed { v.f64() } else { 0.0 };
+                }
+            }
+            fold_halves(sums, |a, b| a + b)
+        },
+    )
 }

@@ -147,6 +147,15 @@ pub const JOIN_GEMM: usize = 1 << 21;
 /// 256 71.2-72.2 → 75.5-76.2.
 pub const SHORT_SOFTMAX_ROW: usize = 128;
 
+/// Each value of such short rows counts as this many elements of work for
+/// [`PARALLEL_MIN_WORK`]: a row costs a max, a sum and a division or logarithm besides its
+/// values, so from 4 K values on the rows are shared between threads. Timed on 6 December
+/// (µs, log_softmax / softmax, medians of 15 runs of 300, one value as 1, 4 and 8 elements of
+/// work): `[128, 27]` 6.2 / 3.3, 4.5 / 3.2, 4.3 / 3.2; `[256, 27]` 9.2 / 7.7, 9.3 / 6.6,
+/// 6.2 / 4.6; `[512, 27]` 19.0 / 13.2, 12.2 / 8.9, 12.0 / 9.0; `[1024, 16]` 29.3 / 20.0,
+/// 16.5 / 11.5, 15.7 / 11.5; `[512, 64]` and `[256, 128]` (already shared) 12.5-14.9 in all.
+pub const SHORT_SOFTMAX_WORK: usize = 8;
+
 // --- Windows of convolution (crate::conv) ---
 /// A "same" convolution's im2col and col2im over several channels go through the channels'
 /// planes laid one after the other (one loop per row of the columns, after a copy of the

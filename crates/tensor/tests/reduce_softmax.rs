@@ -567,29 +567,16 @@ fn argmax_and_argmin_take_the_first_extreme_and_the_first_nan_at_every_row_lengt
 
 #[test]
 fn softmax_backward_is_the_composition_bit_for_bit() {
-    // Rows along the last dimension (short and long, many blocks shared between threads) and
-    // other dimensions (the composition's own path), in f32 and f64: the values of
-    // `y ⊙ (g - Σ_dim(g ⊙ y))` computed op by op.
+    // The values of `y ⊙ (g - Σ_dim(g ⊙ y))` computed op by op, in f32 and f64.
     fn check<T: ferrograd_tensor::Float>(shape: &[usize], dim: isize) {
         let y = Tensor::<T>::randn(shape, 21).softmax(dim).unwrap();
         let g = Tensor::<T>::randn(shape, 22);
         let got = g.softmax_backward(&y, dim).unwrap();
         let dot = g.mul(&y).unwrap().sum_dim(dim, true).unwrap();
         let want = y.mul(&g.sub(&dot).unwrap()).unwrap();
-        assert_eq!(got.shape(), shape);
-        let same = got
-            .to_vec()
-            .iter()
-            .zip(want.to_vec())
-            .all(|(a, b)| a.f64().to_bits() == b.f64().to_bits());
-        assert!(same, "{shape:?} along {dim}");
+        assert_same_bits(&got, &want, shape, dim);
     }
-    for (shape, dim) in [
-        (&[70000, 16][..], -1),
-        (&[40, 1000][..], 1),
-        (&[3, 7, 5][..], 1),
-        (&[6, 9][..], 0),
-    ] {
+    for (shape, dim) in BACKWARD_SHAPES {
         check::<f32>(shape, dim);
         check::<f64>(shape, dim);
     }
@@ -597,4 +584,45 @@ fn softmax_backward_is_the_composition_bit_for_bit() {
         .softmax_backward(&Tensor::ones(&[3, 2]), -1)
         .unwrap_err();
     assert!(err.to_string().contains("softmax_backward"), "{err}");
+}
+
+/// `got` has `shape` and `want`'s values, bit for bit.
+fn assert_same_bits<T: ferrograd_tensor::Float>(got: &Tensor<T>, want: &Tensor<T>, shape: &[usize], dim: isize) {
+    assert_eq!(got.shape(), shape);
+    let same = got
+        .to_vec()
+        .iter()
+        .zip(want.to_vec())
+        .all(|(a, b)| a.f64().to_bits() == b.f64().to_bits());
+    assert!(same, "{shape:?} along {dim}");
+}
+
+/// Rows along the last dimension (short and long, many blocks shared between threads) and
+/// other dimensions (the composition's own path).
+const BACKWARD_SHAPES: [(&[usize], isize); 5] = [
+    (&[70000, 16], -1),
+    (&[512, 27], -1),
+    (&[40, 1000], 1),
+    (&[3, 7, 5], 1),
+    (&[6, 9], 0),
+];
+
+#[test]
+fn log_softmax_backward_is_the_composition_bit_for_bit() {
+    // The values of `g - exp(y) ⊙ Σ_dim g` computed op by op, in f32 and f64.
+    fn check<T: ferrograd_tensor::Float>(shape: &[usize], dim: isize) {
+        let y = Tensor::<T>::randn(shape, 23).log_softmax(dim).unwrap();
+        let g = Tensor::<T>::randn(shape, 24);
+        let got = g.log_softmax_backward(&y, dim).unwrap();
+        let want = g.sub(&y.exp().mul(&g.sum_dim(dim, true).unwrap()).unwrap()).unwrap();
+        assert_same_bits(&got, &want, shape, dim);
+    }
+    for (shape, dim) in BACKWARD_SHAPES {
+        check::<f32>(shape, dim);
+        check::<f64>(shape, dim);
+    }
+    let err = Tensor::<f32>::ones(&[2, 3])
+        .log_softmax_backward(&Tensor::ones(&[3, 2]), -1)
+        .unwrap_err();
+    assert!(err.to_string().contains("log_softmax_backward"), "{err}");
 }

@@ -30,7 +30,9 @@ impl<T: Float> Var<T> {
 
     /// `(x - max) - log Σ exp(x - max)` along `dim`, as PyTorch computes it.
     ///
-    /// Gradient: `g - exp(y) ⊙ Σ_dim g` with `y` the output (PyTorch's `_log_softmax_backward_data`).
+    /// Gradient: `g - exp(y) ⊙ Σ_dim g` with `y` the output (PyTorch's
+    /// `_log_softmax_backward_data`), a block of rows at a time (`Tensor::log_softmax_backward`),
+    /// or with `Var` ops when the gradient is itself recorded.
     pub fn log_softmax(&self, dim: isize) -> Result<Var<T>> {
         let out = self.value().log_softmax(dim)?;
         Ok(Var::from_op_saving(
@@ -38,7 +40,12 @@ impl<T: Float> Var<T> {
             Saves::OUTPUT,
             out,
             [self.clone()],
-            move |g, y, _| Ok([Some(g.try_sub(&y.exp().try_mul(&g.sum_dim(dim, true)?)?)?)]),
+            move |g, y, _| {
+                if !is_grad_enabled() && g.shape() == y.shape() {
+                    return Ok([Some(Var::new(g.value().log_softmax_backward(&y.value(), dim)?))]);
+                }
+                Ok([Some(g.try_sub(&y.exp().try_mul(&g.sum_dim(dim, true)?)?)?)])
+            },
         ))
     }
 }

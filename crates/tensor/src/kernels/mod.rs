@@ -35,7 +35,7 @@ mod wide;
 use exp::{exp_any, exp_f64_impl, exp_in_range};
 pub(crate) use map::{backward_vec, unary_vec, KERNEL_BLOCK};
 pub use map::{Backward, MapKernels, Unary};
-pub use wide::{map_in_place, map_into, side_by_side, wide, zip_into};
+pub use wide::{fold_halves, map_in_place, map_into, side_by_side, wide, zip_into};
 
 use crate::reduce::nan_max;
 use crate::Float;

@@ -136,6 +136,22 @@ pub fn side_by_side<T: Copy, A: Copy, const SIDE: usize>(
     (acc, rest)
 }
 
+/// The values of `lanes` combined by `f` in halves (lane `i` with lane `i + N/2`, then the
+/// first half's halves, ...): a chain of log₂ N steps the compiler keeps in vector registers,
+/// where folding them one by one is a chain of N. `N` must be a power of two.
+#[inline(always)]
+pub fn fold_halves<A: Copy, const N: usize>(mut lanes: [A; N], f: impl Fn(A, A) -> A) -> A {
+    const { assert!(N.is_power_of_two()) };
+    let mut width = N;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            lanes[i] = f(lanes[i], lanes[i + width]);
+        }
+    }
+    lanes[0]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
