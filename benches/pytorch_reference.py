@@ -324,6 +324,9 @@ def main():
         ("tanh_1M", torch.tanh),
         ("gelu_tanh_1M", lambda x: F.gelu(x, approximate="tanh")),
         ("sigmoid_1M", torch.sigmoid),
+        ("gelu_1M", F.gelu),
+        ("silu_1M", F.silu),
+        ("softplus_1M", F.softplus),
     ]
     for label, op in elementwise_ops:
         name = f"elementwise/{label}"

@@ -143,10 +143,13 @@ fn elementwise(c: &mut Criterion) {
     let x = Var::parameter(Tensor::<f32>::randn(&[ELEMENTWISE], 0));
     let ones = Tensor::<f32>::ones(&[ELEMENTWISE]);
     type Op = fn(&Var<f32>) -> Var<f32>;
-    let ops: [(&str, Op); 3] = [
+    let ops: [(&str, Op); 6] = [
         ("tanh_1M", |x| x.tanh()),
         ("gelu_tanh_1M", |x| x.gelu("tanh").expect("a known form")),
         ("sigmoid_1M", |x| x.sigmoid()),
+        ("gelu_1M", |x| x.gelu("none").expect("a known form")),
+        ("silu_1M", |x| x.silu()),
+        ("softplus_1M", |x| x.softplus(1.0, 20.0)),
     ];
     for (name, op) in ops {
         group.bench_function(name, |b| {

@@ -269,7 +269,7 @@ impl<T: Float> Tensor<T> {
     /// `log σ(self) = min(self, 0) - log1p(e^-|self|)`, as `F.logsigmoid`: finite for any
     /// finite input, and accurate where `σ` rounds to 1.
     pub fn log_sigmoid(&self) -> Self {
-        self.map(|x| x.min(T::zero()) - (-x.abs()).exp().ln_1p())
+        self.map_kernel(Unary::LogSigmoid)
     }
 
     /// Limits every element to `[min, max]` (either bound optional), as `torch.clamp`; NaN stays NaN.
