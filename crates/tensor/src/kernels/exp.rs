@@ -15,6 +15,22 @@ pub fn exp_f32(x: f32) -> f32 {
     exp_any::<false>(x)
 }
 
+/// `1/n!` for `n` = 13 down to 2: the Taylor coefficients of `e^r` after `1 + r`.
+pub(super) const INVERSE_FACTORIALS: [f64; 12] = [
+    1.0 / 6_227_020_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0,
+    1.0 / 362_880.0,
+    1.0 / 40_320.0,
+    1.0 / 5_040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+];
+
 /// `e^x` in `f64`, within 1 ulp of [`f64::exp`] (NaN, `±inf`, overflow and subnormal results
 /// included), inlined and branch-free, so that a loop of it over many short rows vectorizes.
 ///
@@ -31,28 +47,13 @@ pub(super) fn exp_f64_impl<const FMA: bool>(x: f64) -> f64 {
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000); // fdlibm's ln2_hi, 6.93147180369123816490e-01
     const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // fdlibm's ln2_lo, 1.90821492927058770002e-10
     const ROUND: f64 = 6_755_399_441_055_744.0; // 1.5·2^52
-                                                // 1/n! for n = 13 down to 2.
-    const C: [f64; 12] = [
-        1.0 / 6_227_020_800.0,
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-    ];
     let clamped = x.clamp(-746.0, 710.0); // past these the result is 0 or inf anyway
     let t = mul_add(clamped, std::f64::consts::LOG2_E, ROUND);
     let k = (t.to_bits() as i64).wrapping_sub(ROUND.to_bits() as i64);
     let kf = t - ROUND;
     let r = mul_add(-kf, LN2_LO, mul_add(-kf, LN2_HI, clamped));
-    let mut p = C[0];
-    for &c in &C[1..] {
+    let mut p = INVERSE_FACTORIALS[0];
+    for &c in &INVERSE_FACTORIALS[1..] {
         p = mul_add(p, r, c);
     }
     let e = mul_add(p * r, r, r) + 1.0;

@@ -47,6 +47,11 @@ pub enum Unary {
     Powf(f64),
     /// `ln σ(x) = min(x, 0) - ln(1 + e^-|x|)`.
     LogSigmoid,
+    /// `x` where `x > 0`, else `α·(e^x - 1)`.
+    Elu {
+        /// `α`.
+        alpha: f64,
+    },
 }
 
 /// A gradient `g·f'` from the incoming gradient `g` and one saved tensor (the op's output for
@@ -216,6 +221,14 @@ fn unary_loop<const FMA: bool>(op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>
         Unary::Sigmoid => each(x, out, inlined!(|v| math::sigmoid::<FMA>(v))),
         Unary::Erf => each(x, out, inlined!(|v| math::erf::<FMA>(v))),
         Unary::LogSigmoid => each(x, out, inlined!(|v| math::log_sigmoid::<FMA>(v))),
+        Unary::Elu { alpha } => {
+            let a = alpha as f32;
+            each(
+                x,
+                out,
+                inlined!(|v| if v > 0.0 { v } else { a * math::expm1::<FMA>(v) }),
+            )
+        }
         Unary::Silu => each(x, out, inlined!(|v| math::silu::<FMA>(v))),
         Unary::GeluTanh => each(x, out, inlined!(|v| math::gelu_tanh::<FMA>(v, beta, kappa))),
         Unary::GeluErf => each(x, out, inlined!(|v| math::gelu_erf::<FMA>(v))),
@@ -318,6 +331,7 @@ impl MapKernels for f64 {
             Unary::Sigmoid => each(x, out, sigmoid_f64),
             Unary::Erf => each(x, out, libm::erf),
             Unary::LogSigmoid => each(x, out, |v| v.min(0.0) - (-v.abs()).exp().ln_1p()),
+            Unary::Elu { alpha } => each(x, out, |v| if v > 0.0 { v } else { alpha * v.exp_m1() }),
             Unary::Silu => each(x, out, |v| v / (1.0 + (-v).exp())),
             Unary::GeluTanh => each(x, out, |v| 0.5 * v * (1.0 + (beta * (v + kappa * v * v * v)).tanh())),
             Unary::GeluErf => each(x, out, |v| {

@@ -84,6 +84,11 @@ fn cases() -> Vec<Case> {
             max_ulps: 2,
         },
         Case {
+            op: Unary::Elu { alpha: 1.0 },
+            exact: |x| if x > 0.0 { x } else { x.exp_m1() },
+            max_ulps: 2,
+        },
+        Case {
             op: Unary::LogSigmoid,
             // Where `ln(1 + e^-|x|)` is below half the smallest `f32` subnormal (x > 103.97),
             // PyTorch's `f32` formula gives `min(x, 0)`, a +0 for positive x, not the -0 the
