@@ -1,5 +1,5 @@
-//! The one-pass gradients of `tanh`, `sigmoid`, GELU, SiLU and Softplus (taken when the
-//! gradient is not recorded) against the `Var`-op rules they replace (taken with
+//! The one-pass gradients of `tanh`, `sigmoid`, GELU, SiLU, Softplus, ELU and leaky ReLU (taken
+//! when the gradient is not recorded) against the `Var`-op rules they replace (taken with
 //! `create_graph`), in `f32` over a wide range of inputs.
 
 use ferrograd_autograd::Var;
@@ -26,13 +26,15 @@ fn grad(f: &dyn Fn(&Var<f32>) -> Var<f32>, x: &Tensor<f32>, g: &Tensor<f32>, cre
 fn one_pass_gradients_match_the_var_op_rules() {
     let (x, g) = inputs();
     type Op<'a> = &'a dyn Fn(&Var<f32>) -> Var<f32>;
-    let ops: [(&str, Op); 6] = [
+    let ops: [(&str, Op); 8] = [
         ("tanh", &|x| x.tanh()),
         ("sigmoid", &|x| x.sigmoid()),
         ("gelu none", &|x| x.gelu("none").unwrap()),
         ("gelu tanh", &|x| x.gelu("tanh").unwrap()),
         ("silu", &|x| x.silu()),
         ("softplus", &|x| x.softplus(2.0, 5.0)),
+        ("elu", &|x| x.elu(1.3)),
+        ("leaky_relu", &|x| x.leaky_relu(0.07)),
     ];
     for (name, f) in ops {
         let fused = grad(f, &x, &g, false);

@@ -115,6 +115,13 @@ impl<T: Float> Tensor<T> {
         self.backward_kernel(input, op, "softplus_backward")
     }
 
+    /// ELU's gradient from the incoming gradient `self` and ELU's input, in one pass, as
+    /// `torch.ops.aten.elu_backward`: `self·(eˣ·α)` where `x ≤ 0`, else `self` (at NaN too). An
+    /// error if the shapes differ.
+    pub fn elu_backward(&self, input: &Self, alpha: T) -> Result<Self> {
+        self.backward_kernel(input, Backward::Elu { alpha: alpha.f64() }, "elu_backward")
+    }
+
     /// `log(1 + e^(βx)) / β`, and `x` itself where `βx > threshold`, as
     /// `torch.nn.functional.softplus(x, beta, threshold)` (PyTorch's defaults are 1 and 20).
     pub fn softplus(&self, beta: T, threshold: T) -> Self {

@@ -94,14 +94,27 @@ impl<T: Float> Var<T> {
     /// `x` where `x > 0`, else `slope·x`; derivative 1 or `slope` (`slope` at 0, as PyTorch).
     pub fn leaky_relu(&self, slope: T) -> Var<T> {
         let out = self.value().map(|v| if v > T::zero() { v } else { v * slope });
-        Var::from_op_saving(
+        Var::from_op_owned(
             "LeakyReluBackward0",
             Saves::INPUTS,
             out,
             [self.clone()],
             move |g, _, x| {
-                let d = x[0].value().map(|v| if v > T::zero() { T::one() } else { slope });
-                Ok([Some(g.try_mul(&Var::new(d))?)])
+                let slope_of = move |v: T| if v > T::zero() { T::one() } else { slope };
+                let x = x[0].value();
+                if g.value().shape() != x.shape() {
+                    // The error, or the broadcast, of `*`.
+                    return Ok([Some(g.try_mul(&Var::new(x.map(slope_of)))?)]);
+                }
+                // `g·slope_of(x)`, in place in the incoming gradient when nothing else holds it.
+                let same_shape = "the gradient has the input's shape (checked)";
+                Ok([Some(g.reuse(
+                    |t| {
+                        t.zip_assign(&x, "leaky_relu", |g, v| g * slope_of(v))
+                            .expect(same_shape)
+                    },
+                    |g| g.try_mul(&Var::new(x.map(slope_of))).expect(same_shape),
+                ))])
             },
         )
     }

@@ -68,6 +68,11 @@ pub enum Backward {
     GeluTanh,
     /// `g·gelu'(x)` of exact GELU.
     GeluErf,
+    /// `g·(e^x·α)` where `x ≤ 0`, else `g` (at NaN too).
+    Elu {
+        /// `α`.
+        alpha: f64,
+    },
     /// `g·σ(βx)` (as `g·z/(z + 1)`, `z = e^(βx)`), and `g` where `βx > threshold`.
     Softplus {
         /// `β`.
@@ -236,8 +241,11 @@ fn unary_loop<const FMA: bool>(op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>
             let (b, t) = (beta as f32, threshold as f32);
             each(x, out, inlined!(|v| math::softplus::<FMA>(v, b, t)))
         }
-        // The exponents PyTorch's `pow` computes by multiplication or square root.
+        // The exponents PyTorch's `pow` computes by multiplication or square root, and 0 and 1,
+        // which it answers with ones and a copy.
         Unary::Powf(p) => match p {
+            0.0 => each(x, out, inlined!(|_v| 1.0)),
+            1.0 => each(x, out, inlined!(|v| v)),
             2.0 => each(x, out, inlined!(|v| v * v)),
             3.0 => each(x, out, inlined!(|v| v * v * v)),
             0.5 => each(x, out, inlined!(|v| v.sqrt())),
@@ -266,6 +274,19 @@ fn backward_loop<const FMA: bool>(op: Backward, g: &[f32], s: &[f32], out: &mut 
             inlined!(|g, x| math::gelu_tanh_backward::<FMA>(g, x, beta, kappa)),
         ),
         Backward::GeluErf => each2(g, s, out, inlined!(|g, x| math::gelu_erf_backward::<FMA>(g, x))),
+        Backward::Elu { alpha } => {
+            let a = alpha as f32;
+            each2(
+                g,
+                s,
+                out,
+                inlined!(|g, x| if x > 0.0 || x.is_nan() {
+                    g
+                } else {
+                    g * (math::exp::<FMA>(x) * a)
+                }),
+            )
+        }
         Backward::Softplus { beta, threshold } => {
             let (b, t) = (beta as f32, threshold as f32);
             each2(g, s, out, inlined!(|g, x| math::softplus_backward::<FMA>(g, x, b, t)))
@@ -377,6 +398,13 @@ impl MapKernels for f64 {
                 let cdf = 0.5 * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2));
                 let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
                 g * (cdf + x * pdf)
+            }),
+            Backward::Elu { alpha } => each2(g, s, out, |g, x| {
+                if x > 0.0 || x.is_nan() {
+                    g
+                } else {
+                    g * (x.exp() * alpha)
+                }
             }),
             Backward::Softplus { beta, threshold } => each2(g, s, out, |g, x| {
                 let z = (x * beta).exp();

@@ -223,6 +223,8 @@ fn instruction_sets_agree() {
         Unary::Powf(3.0),
         Unary::Powf(-0.5),
         Unary::Powf(1.7),
+        Unary::Powf(0.0),
+        Unary::Powf(1.0),
     ];
     let grads = [
         Backward::Tanh,
@@ -230,6 +232,7 @@ fn instruction_sets_agree() {
         Backward::Silu,
         Backward::GeluTanh,
         Backward::GeluErf,
+        Backward::Elu { alpha: 1.3 },
         Backward::Softplus {
             beta: 2.0,
             threshold: 20.0,
