@@ -27,10 +27,7 @@ impl<T: Float> Var<T> {
 
     /// Swaps two dimensions; gradient: swapped back.
     pub fn transpose(&self, dim0: isize, dim1: isize) -> Result<Var<T>> {
-        let out = match self.ndim() {
-            2 => transpose_2d(&self.value(), dim0, dim1)?,
-            _ => self.value().transpose(dim0, dim1)?,
-        };
+        let out = self.value().transpose(dim0, dim1)?;
         Ok(Var::from_op_saving(
             "TransposeBackward0",
             Saves::NOTHING,
@@ -148,29 +145,4 @@ impl<T: Float> Var<T> {
         let parts = vars.iter().map(|v| v.unsqueeze(d)).collect::<Result<Vec<_>>>()?;
         Var::concat(&parts, d)
     }
-}
-
-/// The transpose of a 2-D tensor (`dim0`, `dim1` checked) as a row-major copy, tile by tile so
-/// that both the reads and the writes stay within a few cache lines.
-fn transpose_2d<T: Float>(t: &Tensor<T>, dim0: isize, dim1: isize) -> Result<Tensor<T>> {
-    const TILE: usize = 32;
-    let (a, b) = (
-        normalize_dim("transpose", dim0, 2)?,
-        normalize_dim("transpose", dim1, 2)?,
-    );
-    let Some(src) = t.array().to_slice().filter(|_| a != b) else {
-        return t.transpose(dim0, dim1);
-    };
-    let (rows, cols) = (t.shape()[0], t.shape()[1]);
-    let mut out = vec![T::zero(); rows * cols];
-    for i0 in (0..rows).step_by(TILE) {
-        for j0 in (0..cols).step_by(TILE) {
-            for i in i0..(i0 + TILE).min(rows) {
-                for j in j0..(j0 + TILE).min(cols) {
-                    out[j * rows + i] = src[i * cols + j];
-                }
-            }
-        }
-    }
-    Tensor::from_vec(out, &[cols, rows])
 }
