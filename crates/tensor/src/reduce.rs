@@ -46,7 +46,7 @@ fn per_lane<T: Float>(values: &[T], c: usize, f: impl Fn(&[T]) -> T + Sync + Sen
 
 /// `[outer, size, inner]`: the dimensions before `d` counted together, `d`'s size, and the
 /// dimensions after it counted together.
-fn split_at_dim(shape: &[usize], d: usize) -> [usize; 3] {
+pub(crate) fn split_at_dim(shape: &[usize], d: usize) -> [usize; 3] {
     [shape[..d].iter().product(), shape[d], shape[d + 1..].iter().product()]
 }
 

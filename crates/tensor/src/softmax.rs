@@ -5,7 +5,8 @@
 //! `exp(x - max)` with its sum in one vectorized pass, then the row finished from cache; rows
 //! are handed out in blocks, shared between threads when there are many. Short rows (an
 //! attention's scores, a few classes) go a block of rows at a time through elementwise passes
-//! instead. Other dimensions and layouts go lane by lane. As with the cross-entropy, the
+//! instead. Other dimensions of row-major tensors go with their lanes side by side (each pass
+//! one loop along the rows), other layouts lane by lane. As with the cross-entropy, the
 //! exponentials are those of the best instructions the CPU has (within 1 ulp, or 2 with
 //! AVX-512), so a softmax value can differ between CPUs by that much; on one CPU a row gives
 //! the same values alone, in a batch, and on any thread. The gradients of both along the last
@@ -15,7 +16,7 @@ use ndarray::{ArrayView1, Axis};
 
 use crate::kernels::{fold_halves, map_in_place, map_into, side_by_side, wide, Unary};
 use crate::parallel::zeroed_blocks;
-use crate::reduce::nan_max;
+use crate::reduce::{nan_max, split_at_dim};
 use crate::tuning::{ROW_BLOCK_VALUES, SHORT_SOFTMAX_ROW, SHORT_SOFTMAX_WORK};
 use crate::{normalize_dim, Float, Result, Tensor};
 
@@ -39,7 +40,10 @@ impl<T: Float> Tensor<T> {
             #[allow(clippy::eq_op)]
             return Ok(self.map(|x| x - x));
         }
-        if let Some(out) = self.last_dim_rows(d, Form::LogSoftmax) {
+        if let Some(out) = self
+            .last_dim_rows(d, Form::LogSoftmax)
+            .or_else(|| self.inner_lanes(d, Form::LogSoftmax))
+        {
             return Ok(out);
         }
         let mut out = self.clone();
@@ -59,7 +63,10 @@ impl<T: Float> Tensor<T> {
             #[allow(clippy::eq_op)]
             return Ok(self.map(|x| (x - x).exp()));
         }
-        if let Some(out) = self.last_dim_rows(d, Form::Softmax) {
+        if let Some(out) = self
+            .last_dim_rows(d, Form::Softmax)
+            .or_else(|| self.inner_lanes(d, Form::Softmax))
+        {
             return Ok(out);
         }
         let mut out = self.clone();
@@ -167,6 +174,62 @@ impl<T: Float> Tensor<T> {
                     finish_row(row, out, form);
                 }
             }
+        });
+        Some(Tensor::from_standard(out, self.shape()))
+    }
+}
+
+impl<T: Float> Tensor<T> {
+    /// `form` along a dimension `d` before the last of a row-major tensor: for each index of the
+    /// dimensions before `d` (a block, shared between threads), its `c × inner` values as `c`
+    /// rows of `inner` lanes side by side, each pass (max, `x - max`, the exponentials, the
+    /// sums in `f64`, the division or logarithm) one vectorized loop along the rows, where a
+    /// lane at a time strides through memory. `None` for other dimensions, layouts and empty
+    /// tensors.
+    fn inner_lanes(&self, d: usize, form: Form) -> Option<Self> {
+        let x = self.data.as_slice().filter(|x| d + 1 < self.ndim() && !x.is_empty())?;
+        let [_, c, inner] = split_at_dim(self.shape(), d);
+        let each = c * inner;
+        let out = zeroed_blocks(x.len(), each, each, |o, out| {
+            let x = &x[o * each..][..each];
+            let above = |m: T, v: T| if v > m { v } else { m };
+            let mut maxes = vec![T::neg_infinity(); inner];
+            let mut shifted = vec![T::zero(); each];
+            wide(
+                #[inline(always)]
+                || {
+                    for row in x.chunks_exact(inner) {
+                        maxes.iter_mut().zip(row).for_each(|(m, &v)| *m = above(*m, v));
+                    }
+                    for (s, row) in shifted.chunks_exact_mut(inner).zip(x.chunks_exact(inner)) {
+                        s.iter_mut().zip(row).zip(&maxes).for_each(|((s, &v), &m)| *s = v - m);
+                    }
+                },
+            );
+            T::unary(Unary::Exp, &shifted, out);
+            let mut sums = vec![0.0f64; inner];
+            wide(
+                #[inline(always)]
+                || {
+                    for row in out.chunks_exact(inner) {
+                        sums.iter_mut().zip(row).for_each(|(s, &e)| *s += e.f64());
+                    }
+                    match form {
+                        Form::Softmax => {
+                            let inverses: Vec<T> = sums.iter().map(|&s| T::of(1.0 / s)).collect();
+                            for row in out.chunks_exact_mut(inner) {
+                                row.iter_mut().zip(&inverses).for_each(|(e, &i)| *e *= i);
+                            }
+                        }
+                        Form::LogSoftmax => {
+                            let logs: Vec<T> = sums.iter().map(|&s| T::of(s.ln())).collect();
+                            for (row, s) in out.chunks_exact_mut(inner).zip(shifted.chunks_exact(inner)) {
+                                row.iter_mut().zip(s).zip(&logs).for_each(|((o, &s), &l)| *o = s - l);
+                            }
+                        }
+                    }
+                },
+            );
         });
         Some(Tensor::from_standard(out, self.shape()))
     }

@@ -289,7 +289,7 @@ fn last_dim_softmax_is_within_a_few_ulp_at_every_row_length() {
 #[test]
 fn last_dim_rows_give_alone_what_they_give_in_a_batch_on_any_thread() {
     // 64 rows of 1000: blocks of rows shared between threads; each row alone, and the lanes of
-    // the transposed tensor (softmax along dim 0, one value at a time), give the same rows.
+    // the transposed tensor (softmax along dim 0, the lanes side by side), give the same rows.
     let (rows, c) = (64, 1000);
     let x = Tensor::<f32>::randn(&[rows, c], 7).mul_scalar(3.0);
     let (p, lp) = (x.softmax(1).unwrap().to_vec(), x.log_softmax(-1).unwrap().to_vec());
@@ -304,7 +304,7 @@ fn last_dim_rows_give_alone_what_they_give_in_a_batch_on_any_thread() {
 }
 
 /// The largest difference in ulp between `p`, the softmax of the rows of a 2-D `x`, and the
-/// softmax of `x`'s lanes (along dim 0 of its transpose, one value at a time).
+/// softmax of `x`'s lanes (along dim 0 of its transpose, the lanes side by side).
 fn ulps_from_lanes(x: &Tensor<f32>, p: &[f32]) -> u64 {
     let by_lanes = x
         .transpose(0, 1)
@@ -375,6 +375,34 @@ fn special_rows() -> Tensor<f32> {
     let inf = f32::INFINITY;
     let values = vec![1.0, f32::NAN, 2.0, 1.0, inf, 2.0, -inf, -inf, -inf, 0.0, -inf, 3.0];
     Tensor::from_vec(values, &[4, 3]).unwrap()
+}
+
+#[test]
+fn inner_dims_give_what_the_rows_give_special_values_included() {
+    // Along dim 1 of [3, c, 5], and along dim 0 of the special rows' transpose: each lane as
+    // the same values made a row of the last dimension gives, within 2 ulp, NaN where it is NaN.
+    let inf = f32::INFINITY;
+    let mut values = Tensor::<f32>::randn(&[3, 7, 5], 11).mul_scalar(4.0).to_vec();
+    for (at, v) in [(3, f32::NAN), (41, inf), (60, -inf), (61, -inf)] {
+        values[at] = v;
+    }
+    let x = Tensor::from_vec(values, &[3, 7, 5]).unwrap();
+    let special = special_rows().transpose(0, 1).unwrap();
+    for (x, dim) in [(x, 1isize), (special, 0)] {
+        let rows = x.transpose(dim, -1).unwrap();
+        for log in [false, true] {
+            let f = |t: &Tensor<f32>, d: isize| if log { t.log_softmax(d) } else { t.softmax(d) };
+            let got = f(&x, dim).unwrap().to_vec();
+            let want = f(&rows, -1).unwrap().transpose(dim, -1).unwrap().to_vec();
+            for (a, b) in got.iter().zip(&want) {
+                let ulps = (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs();
+                assert!(
+                    a.is_nan() == b.is_nan() && (a.is_nan() || ulps <= 2),
+                    "log {log}: {a} {b}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
