@@ -3,6 +3,9 @@
 
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
+use crate::kernels::wide;
+use crate::parallel::zeroed_blocks;
+use crate::reduce::split_at_dim;
 use crate::tensor::checked_shape;
 use crate::{normalize_dim, normalize_dims, Error, Float, Result, Shape, Tensor};
 
@@ -93,16 +96,52 @@ impl<T: Float> Tensor<T> {
         Ok(Tensor::from_array(view.as_standard_layout().into_owned()))
     }
 
-    /// The running sum along `dim`: `out[i] = x[0] + ... + x[i]`, as `torch.cumsum`.
+    /// The running sum along `dim`: `out[i] = x[0] + ... + x[i]`, as `torch.cumsum`; each
+    /// running sum kept in `f64` and written rounded, as PyTorch's CPU kernel does.
+    ///
+    /// Along the last dimension, [`CUMSUM_ROWS`] rows at a time side by side (a running sum
+    /// is a chain of additions, one row alone waits on each); along an earlier one, the lanes
+    /// side by side. Blocks of rows are shared between threads.
     pub fn cumsum(&self, dim: isize) -> Result<Self> {
         let d = normalize_dim("cumsum", dim, self.ndim().max(1))?;
-        let mut data = self.data.clone();
-        if self.ndim() > 0 {
-            data.accumulate_axis_inplace(Axis(d), |&prev, cur| *cur += prev);
+        if self.ndim() == 0 || self.numel() == 0 {
+            return Ok(self.clone());
         }
-        Ok(Tensor { data })
+        let x = self.data.as_standard_layout();
+        let x = x.as_slice().expect("a standard-layout array is one slice");
+        let [_, n, inner] = split_at_dim(self.shape(), d);
+        let block = n * inner * if inner == 1 { CUMSUM_ROWS } else { 1 };
+        let out = zeroed_blocks(x.len(), block, block, |b, out| {
+            let x = &x[b * block..][..out.len()];
+            if inner == 1 {
+                let mut sums = [0.0f64; CUMSUM_ROWS];
+                for i in 0..n {
+                    for (r, sum) in sums[..out.len() / n].iter_mut().enumerate() {
+                        *sum += x[r * n + i].f64();
+                        out[r * n + i] = T::of(*sum);
+                    }
+                }
+                return;
+            }
+            let mut sums = vec![0.0f64; inner];
+            wide(
+                #[inline(always)]
+                || {
+                    for (row, out) in x.chunks_exact(inner).zip(out.chunks_exact_mut(inner)) {
+                        for ((sum, &v), o) in sums.iter_mut().zip(row).zip(out) {
+                            *sum += v.f64();
+                            *o = T::of(*sum);
+                        }
+                    }
+                },
+            )
+        });
+        Ok(Tensor::from_standard(out, self.shape()))
     }
 }
+
+/// Rows of a cumulative sum along the last dimension summed side by side.
+const CUMSUM_ROWS: usize = 8;
 
 /// `(start, length)` of each piece of `torch.split(t, size, dim)`.
 pub fn split_ranges(op: &'static str, shape: &[usize], size: usize, dim: isize) -> Result<Vec<(usize, usize)>> {

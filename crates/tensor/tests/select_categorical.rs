@@ -136,6 +136,23 @@ fn roll_flip_cumsum() {
 }
 
 #[test]
+fn cumsum_keeps_its_running_sums_in_f64_as_pytorch() {
+    // torch.tensor([1e8, 1, 1, 1, 1, 1, -1e8]).cumsum(0).tolist()
+    //   [100000000.0, 100000000.0, 100000000.0, 100000000.0, 100000000.0, 100000008.0, 5.0]
+    // (an f32 running sum would stay at 1e8 and end at 0). Along the last dimension of 11
+    // rows (more than one block of rows side by side) and along the first of 3 lanes.
+    let want = [1e8f32, 1e8, 1e8, 1e8, 1e8, 100_000_008.0, 5.0];
+    let row = [1e8f32, 1.0, 1.0, 1.0, 1.0, 1.0, -1e8];
+    let rows: Vec<f32> = row.iter().cycle().take(11 * 7).copied().collect();
+    let got = Tensor::from_vec(rows, &[11, 7]).unwrap().cumsum(1).unwrap().to_vec();
+    assert!(got.chunks(7).all(|r| r == want), "{got:?}");
+    let lanes: Vec<f32> = row.iter().flat_map(|&v| [v; 3]).collect();
+    let got = Tensor::from_vec(lanes, &[7, 3]).unwrap().cumsum(0).unwrap().to_vec();
+    let want_lanes: Vec<f32> = want.iter().flat_map(|&v| [v; 3]).collect();
+    assert_eq!(got, want_lanes);
+}
+
+#[test]
 fn topk_values_and_indices() {
     // y = torch.tensor([[1., 5, 3, 5, 2], [0, -1, 4, 2, 8]])
     let y = t(&[1.0, 5.0, 3.0, 5.0, 2.0, 0.0, -1.0, 4.0, 2.0, 8.0], &[2, 5]);
