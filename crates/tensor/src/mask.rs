@@ -226,16 +226,18 @@ fn triangle<E: Copy>(op: &'static str, data: &ArrayViewD<'_, E>, k: isize, zero:
         ));
     }
     let (rows, cols) = (data.shape()[n - 2], data.shape()[n - 1]);
-    let mut values: Vec<E> = data.iter().copied().collect();
+    let mut values: Vec<E> = match data.as_slice() {
+        Some(values) => values.to_vec(),
+        None => data.iter().copied().collect(),
+    };
     if rows * cols > 0 {
         for matrix in values.chunks_exact_mut(rows * cols) {
             for (i, row) in matrix.chunks_exact_mut(cols).enumerate() {
-                for (j, v) in row.iter_mut().enumerate() {
-                    let offset = j as isize - i as isize;
-                    let keep = if lower { offset <= k } else { offset >= k };
-                    if !keep {
-                        *v = zero;
-                    }
+                // Row `i` keeps the columns `j` with `j - i <= k` (lower) or `>= k`: one run.
+                let edge = (i as isize + k).clamp(-1, cols as isize);
+                match lower {
+                    true => row[(edge + 1).min(cols as isize) as usize..].fill(zero),
+                    false => row[..edge.max(0) as usize].fill(zero),
                 }
             }
         }

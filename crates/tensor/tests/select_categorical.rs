@@ -68,6 +68,15 @@ fn triangles_on_the_last_two_dims() {
         21.0, 0.0, 0.0,
     ];
     assert_values(&b.tril(-1).unwrap(), &want, &[2, 3, 4]);
+    // Every diagonal from below the first row to past the last column, against the definition.
+    for k in -4..=5isize {
+        let (lower, upper) = (b.tril(k).unwrap().to_vec(), b.triu(k).unwrap().to_vec());
+        for (at, v) in b.to_vec().into_iter().enumerate() {
+            let offset = (at % 4) as isize - (at / 4 % 3) as isize;
+            assert_eq!(lower[at], if offset <= k { v } else { 0.0 }, "tril({k}) at {at}");
+            assert_eq!(upper[at], if offset >= k { v } else { 0.0 }, "triu({k}) at {at}");
+        }
+    }
     // A causal mask: torch.ones(2, 3, dtype=torch.bool).tril()
     let causal = BoolTensor::full(&[2, 3], true).tril(0).unwrap();
     assert_eq!(causal.to_vec(), [true, false, false, true, true, false]);
