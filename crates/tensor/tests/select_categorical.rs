@@ -136,6 +136,22 @@ fn roll_flip_cumsum() {
     // x.flip((0, 1))
     let want: Vec<f64> = (0..12).rev().map(f64::from).collect();
     assert_values(&x().flip(&[0, 1]).unwrap(), &want, &[3, 4]);
+    // Each set of dims of a [2, 3, 4] against the definition; torch.tensor(1.).flip(0) is tensor(1.)
+    let b = Tensor::<f64>::arange(24).reshape(&[2, 3, 4]).unwrap();
+    for dims in [&[2isize][..], &[1], &[0, 2], &[-1, 1, 0]] {
+        let flipped = |d: usize, i: usize, n: usize| {
+            if dims.iter().any(|&f| f.rem_euclid(3) as usize == d) {
+                n - 1 - i
+            } else {
+                i
+            }
+        };
+        let want: Vec<f64> = (0..24)
+            .map(|at| (flipped(0, at / 12, 2) * 12 + flipped(1, at / 4 % 3, 3) * 4 + flipped(2, at % 4, 4)) as f64)
+            .collect();
+        assert_values(&b.flip(dims).unwrap(), &want, &[2, 3, 4]);
+    }
+    assert_values(&Tensor::scalar(1.0).flip(&[0]).unwrap(), &[1.0], &[]);
     // x.cumsum(0); torch.tensor([[1., -2, 3.5], [0.25, 4, -1]]).cumsum(-1)
     let want = [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 18.0, 21.0];
     assert_values(&x().cumsum(0).unwrap(), &want, &[3, 4]);
