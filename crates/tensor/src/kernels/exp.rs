@@ -290,6 +290,23 @@ pub(crate) mod tests {
         }
     }
 
+    #[test]
+    fn exp_in_range_is_exp_any_where_the_result_is_normal() {
+        // Every bit pattern from -87 to 88 a step apart, and both ends: the same bits, with and
+        // without FMA (erf's large branch and `exp_beside_one` rely on it).
+        let (lo, hi) = ((-87.0f32).to_bits(), 88.0f32.to_bits());
+        let negatives = (0x8000_0000..=lo).step_by(997);
+        let positives = (0..=hi).step_by(997);
+        for x in negatives.chain(positives).map(f32::from_bits).chain([-87.0, 88.0]) {
+            assert_eq!(
+                exp_in_range::<false>(x).to_bits(),
+                exp_any::<false>(x).to_bits(),
+                "{x:e}"
+            );
+            assert_eq!(exp_in_range::<true>(x).to_bits(), exp_any::<true>(x).to_bits(), "{x:e}");
+        }
+    }
+
     /// `1 + exp_beside_one(x)` has the bits of `1 + exp_any(x)`, with and without FMA.
     fn check_beside_one(x: f32) {
         let pairs = [
