@@ -116,9 +116,9 @@ impl<T: Float> Tensor<T> {
     /// The running sum along `dim`: `out[i] = x[0] + ... + x[i]`, as `torch.cumsum`; each
     /// running sum kept in `f64` and written rounded, as PyTorch's CPU kernel does.
     ///
-    /// Along the last dimension, [`CUMSUM_ROWS`] rows at a time side by side (a running sum
-    /// is a chain of additions, one row alone waits on each); along an earlier one, the lanes
-    /// side by side. Blocks of rows are shared between threads.
+    /// Along the last dimension, 8 rows at a time side by side (a running sum is a chain of
+    /// additions, one row alone waits on each); along an earlier one, the lanes side by side.
+    /// Blocks of rows are shared between threads.
     pub fn cumsum(&self, dim: isize) -> Result<Self> {
         let d = normalize_dim("cumsum", dim, self.ndim().max(1))?;
         if self.ndim() == 0 || self.numel() == 0 {
