@@ -10,9 +10,30 @@ use crate::ops::arith::unbroadcast;
 use crate::var::Saves;
 use crate::Var;
 
-/// A constant `Var` of 1 where `pred` holds and 0 elsewhere.
-fn mask<T: Float>(x: &Tensor<T>, pred: impl Fn(T) -> bool + Sync + Send) -> Var<T> {
-    Var::new(x.map(|v| if pred(v) { T::one() } else { T::zero() }))
+/// The gradient `g·d(s)` for each value `s` of the tensor `saved`, `d` piecewise constant (its
+/// own derivative 0, so the product needs no graph through `saved`): `g` times the constant
+/// `d(saved)`, in place in the incoming gradient when nothing else holds it (the same
+/// products), one pass instead of two. A shape that differs is the error, or the broadcast,
+/// of `*`.
+fn times_constant<T: Float>(
+    g: Var<T>,
+    saved: &Tensor<T>,
+    op: &'static str,
+    d: impl Fn(T) -> T + Sync + Send,
+) -> Result<Var<T>> {
+    if g.value().shape() != saved.shape() {
+        return g.try_mul(&Var::new(saved.map(d)));
+    }
+    let same_shape = "the gradient has the saved tensor's shape (checked)";
+    Ok(g.reuse(
+        |t| t.zip_assign(saved, op, |g, v| g * d(v)).expect(same_shape),
+        |g| g.try_mul(&Var::new(saved.map(&d))).expect(same_shape),
+    ))
+}
+
+/// 1 where `pred` holds and 0 elsewhere: the derivative of a step.
+fn step<T: Float>(pred: impl Fn(T) -> bool + Sync + Send) -> impl Fn(T) -> T + Sync + Send {
+    move |v| if pred(v) { T::one() } else { T::zero() }
 }
 
 impl<T: Float> Var<T> {
@@ -43,19 +64,30 @@ impl<T: Float> Var<T> {
         })
     }
 
-    /// `√x`; derivative `1/(2√x)`.
+    /// `√x`; derivative `1/(2√x)`: `g / (2·out)` in one pass (in place in the incoming gradient
+    /// when nothing else holds it), or with `Var` ops when the gradient is itself recorded.
     pub fn sqrt(&self) -> Var<T> {
         let out = self.value().sqrt();
-        Var::from_op_saving("SqrtBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
-            Ok([Some(g.try_div(&out.mul_scalar(T::of(2.0)))?)])
+        Var::from_op_owned("SqrtBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
+            let two = T::of(2.0);
+            if !is_grad_enabled() && g.shape() == out.shape() {
+                let (y, same_shape) = (out.value(), "the gradient has the output's shape (checked)");
+                let half_over = |g: T, y: T| g / (y * two);
+                return Ok([Some(g.reuse(
+                    |t| t.zip_assign(&y, "sqrt", half_over).expect(same_shape),
+                    |g| Var::new(g.value().zip_map(&y, "sqrt", half_over).expect(same_shape)),
+                ))]);
+            }
+            Ok([Some(g.try_div(&out.mul_scalar(two))?)])
         })
     }
 
-    /// `|x|`; derivative `sign(x)`: 0 at 0 and at NaN, as PyTorch's `sgn`.
+    /// `|x|`; derivative `sign(x)`: 0 at 0 and at NaN, as PyTorch's `sgn`, multiplied into the
+    /// gradient in place when nothing else holds it.
     pub fn abs(&self) -> Var<T> {
         let out = self.value().abs();
-        Var::from_op_saving("AbsBackward0", Saves::INPUTS, out, [self.clone()], |g, _, x| {
-            let sign = x[0].value().map(|v| {
+        Var::from_op_owned("AbsBackward0", Saves::INPUTS, out, [self.clone()], |g, _, x| {
+            let sign = |v: T| {
                 if v > T::zero() {
                     T::one()
                 } else if v < T::zero() {
@@ -63,8 +95,8 @@ impl<T: Float> Var<T> {
                 } else {
                     T::zero()
                 }
-            });
-            Ok([Some(g.try_mul(&Var::new(sign))?)])
+            };
+            Ok([Some(times_constant(g, &x[0].value(), "abs", sign)?)])
         })
     }
 
@@ -74,24 +106,14 @@ impl<T: Float> Var<T> {
     pub fn relu(&self) -> Var<T> {
         let out = self.value().relu();
         Var::from_op_owned("ReluBackward0", Saves::OUTPUT, out, [self.clone()], |g, out, _| {
-            let positive = |v: T| v > T::zero() || v.is_nan(); // not `v <= 0`, as PyTorch
-            if g.value().shape() != out.value().shape() {
-                // The error, or the broadcast, of `*`.
-                return Ok([Some(g.try_mul(&mask(&out.value(), positive))?)]);
-            }
-            let same_shape = "the gradient has the output's shape (checked)";
-            let step = |v: T| if positive(v) { T::one() } else { T::zero() };
-            Ok([Some(g.reuse(
-                |t| {
-                    t.zip_assign(&out.value(), "relu", |g, v| g * step(v))
-                        .expect(same_shape)
-                },
-                |g| g.try_mul(&mask(&out.value(), positive)).expect(same_shape),
-            ))])
+            // Not `v <= 0`, as PyTorch: 1 at NaN.
+            let positive = step(|v: T| v > T::zero() || v.is_nan());
+            Ok([Some(times_constant(g, &out.value(), "relu", positive)?)])
         })
     }
 
-    /// `x` where `x > 0`, else `slope·x`; derivative 1 or `slope` (`slope` at 0, as PyTorch).
+    /// `x` where `x > 0`, else `slope·x`; derivative 1 or `slope` (`slope` at 0, as PyTorch),
+    /// multiplied into the gradient in place when nothing else holds it.
     pub fn leaky_relu(&self, slope: T) -> Var<T> {
         let out = self.value().map(|v| if v > T::zero() { v } else { v * slope });
         Var::from_op_owned(
@@ -101,20 +123,7 @@ impl<T: Float> Var<T> {
             [self.clone()],
             move |g, _, x| {
                 let slope_of = move |v: T| if v > T::zero() { T::one() } else { slope };
-                let x = x[0].value();
-                if g.value().shape() != x.shape() {
-                    // The error, or the broadcast, of `*`.
-                    return Ok([Some(g.try_mul(&Var::new(x.map(slope_of)))?)]);
-                }
-                // `g·slope_of(x)`, in place in the incoming gradient when nothing else holds it.
-                let same_shape = "the gradient has the input's shape (checked)";
-                Ok([Some(g.reuse(
-                    |t| {
-                        t.zip_assign(&x, "leaky_relu", |g, v| g * slope_of(v))
-                            .expect(same_shape)
-                    },
-                    |g| g.try_mul(&Var::new(x.map(slope_of))).expect(same_shape),
-                ))])
+                Ok([Some(times_constant(g, &x[0].value(), "leaky_relu", slope_of)?)])
             },
         )
     }
@@ -155,11 +164,9 @@ impl<T: Float> Var<T> {
     /// `torch.clamp` with number bounds in the reference PyTorch (2.15).
     pub fn clamp(&self, min: Option<T>, max: Option<T>) -> Var<T> {
         let out = self.value().clamp(min, max);
-        Var::from_op_saving("ClampBackward1", Saves::INPUTS, out, [self.clone()], move |g, _, x| {
-            let inside = mask(&x[0].value(), |v| {
-                min.is_none_or(|m| v > m) && max.is_none_or(|m| v < m)
-            });
-            Ok([Some(g.try_mul(&inside)?)])
+        Var::from_op_owned("ClampBackward1", Saves::INPUTS, out, [self.clone()], move |g, _, x| {
+            let inside = step(move |v: T| min.is_none_or(|m| v > m) && max.is_none_or(|m| v < m));
+            Ok([Some(times_constant(g, &x[0].value(), "clamp", inside)?)])
         })
     }
 
