@@ -6,6 +6,7 @@ use ndarray::{ArrayD, Axis, IxDyn, Slice};
 use crate::kernels::wide;
 use crate::parallel::zeroed_blocks;
 use crate::reduce::split_at_dim;
+use crate::shape_ops::row_major;
 use crate::tensor::checked_shape;
 use crate::{normalize_dim, normalize_dims, Error, Float, Result, Shape, Tensor};
 
@@ -89,28 +90,11 @@ impl<T: Float> Tensor<T> {
         if dims.is_empty() {
             return Ok(self.clone());
         }
-        let dims = normalize_dims("flip", dims, self.ndim())?;
-        if self.ndim() == 0 {
-            return Ok(self.clone());
-        }
         let mut view = self.data.view();
-        let last = self.ndim() - 1;
-        for &d in dims.iter().filter(|&&d| d != last) {
+        for d in normalize_dims("flip", dims, self.ndim())? {
             view.invert_axis(Axis(d));
         }
-        // The lanes of the last dimension in their new order, each a slice copied (reversed
-        // when the last dimension is flipped): ndarray's copy of a view with negative strides
-        // went one element at a time.
-        let mut out = Vec::with_capacity(self.numel());
-        for lane in view.lanes(Axis(last)) {
-            match (lane.as_slice(), dims.contains(&last)) {
-                (Some(values), false) => out.extend_from_slice(values),
-                (Some(values), true) => out.extend(values.iter().rev()),
-                (None, false) => out.extend(lane.iter()),
-                (None, true) => out.extend(lane.iter().rev()),
-            }
-        }
-        Tensor::from_vec(out, self.shape())
+        Ok(Tensor::from_standard(row_major(&view), self.shape()))
     }
 
     /// The running sum along `dim`: `out[i] = x[0] + ... + x[i]`, as `torch.cumsum`; each

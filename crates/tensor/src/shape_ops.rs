@@ -27,6 +27,12 @@ pub(crate) fn row_major<T: Float>(view: &ArrayViewD<'_, T>) -> Vec<T> {
             Some(s) => out.extend_from_slice(s),
             // A broadcast lane: one value repeated.
             None if lane.strides()[0] == 0 => out.resize(out.len() + lane.len(), lane[0]),
+            // A reversed lane (a flip): a slice read backwards.
+            None if lane.strides()[0] == -1 => {
+                let mut forward = lane;
+                forward.invert_axis(Axis(0));
+                out.extend(forward.as_slice().expect("stride 1").iter().rev());
+            }
             None => out.extend(lane.iter().copied()),
         }
     }

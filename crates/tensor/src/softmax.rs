@@ -192,7 +192,6 @@ impl<T: Float> Tensor<T> {
         let each = c * inner;
         let out = zeroed_blocks(x.len(), each, each, |o, out| {
             let x = &x[o * each..][..each];
-            let above = |m: T, v: T| if v > m { v } else { m };
             let mut maxes = vec![T::neg_infinity(); inner];
             let mut shifted = vec![T::zero(); each];
             wide(
@@ -333,7 +332,6 @@ fn plain_max_sum<T: Float>(lane: impl Iterator<Item = T> + Clone) -> (T, T) {
 fn row_max<T: Float>(row: &[T]) -> T {
     #[inline(always)]
     fn by_groups<T: Float, const SIDE: usize>(row: &[T]) -> Option<T> {
-        let above = |m: T, v: T| if v > m { v } else { m };
         let last = row.last_chunk::<SIDE>()?;
         let (mut maxes, rest) = side_by_side::<T, T, SIDE>(row, T::neg_infinity(), above);
         if !rest.is_empty() {
@@ -343,7 +341,17 @@ fn row_max<T: Float>(row: &[T]) -> T {
     }
     by_groups::<T, 16>(row)
         .or_else(|| by_groups::<T, 8>(row))
-        .unwrap_or_else(|| row.iter().fold(T::neg_infinity(), |m, &v| if v > m { v } else { m }))
+        .unwrap_or_else(|| row.iter().fold(T::neg_infinity(), |m, &v| above(m, v)))
+}
+
+/// `v` if it is above `m`, else `m`: a max that passes NaN over (NaN is above nothing).
+#[inline(always)]
+fn above<T: Float>(m: T, v: T) -> T {
+    if v > m {
+        v
+    } else {
+        m
+    }
 }
 
 /// `Σ values` in `f64`, in eight sums side by side (a loop the compiler vectorizes), the

@@ -272,6 +272,13 @@ fn activation_errors_match_pytorch() {
     // torch.pow(torch.ones(3), torch.ones(2)) -> RuntimeError: The size of tensor a (3) must match ...
     let e = xs().pow(&Tensor::ones(&[3])).unwrap_err().to_string();
     assert_eq!(e, "pow: shapes [8] and [3] cannot be broadcast together");
+    // The one-pass gradients refuse a gradient of another shape than the saved tensor's.
+    let g = Tensor::<f32>::ones(&[3]);
+    let e = g.elu_backward(&xs(), 1.0).unwrap_err().to_string();
+    assert!(
+        e.contains("elu_backward") && e.contains("[3]") && e.contains("[8]"),
+        "{e}"
+    );
 }
 
 extern "C" {

@@ -3,10 +3,9 @@
 //! transpose that separable pooling uses.
 
 use super::Window2d;
-use crate::kernels::transpose::{transpose, transpose_into};
+use crate::kernels::transpose::transpose;
 use crate::kernels::wide;
-use crate::parallel::{filled_vec, for_each_block_pair_mut};
-use crate::tuning::CHEAP_VALUES_PER_WORK;
+use crate::parallel::for_each_block_pair_mut;
 use crate::{Error, Float, IndexTensor, Result, Shape, Tensor};
 
 impl Window2d {
@@ -311,25 +310,14 @@ impl<T: Float> Tensor<T> {
     /// `[B, R, C]` → `[B, C, R]`: each matrix of a batch transposed, as `x.transpose(1, 2)`,
     /// by blocks of 16x16 transposed in registers, the matrices shared between threads.
     pub fn batch_transpose(&self) -> Result<Self> {
-        let [b, r, c] = match *self.shape() {
-            [b, r, c] => [b, r, c],
-            _ => {
-                return Err(Error::invalid(
-                    "batch_transpose",
-                    format!("expected a 3-D tensor, got {}", Shape(self.shape().to_vec())),
-                ))
-            }
-        };
-        let x = self.data.as_standard_layout();
-        let x = x.as_slice().expect("standard layout");
-        let each = (r * c).max(1);
-        // SAFETY: each block is one whole matrix, every value of which `transpose_into` writes.
-        let out = unsafe {
-            filled_vec(b * r * c, each, each / CHEAP_VALUES_PER_WORK, |m, dst| {
-                transpose_into(&x[m * each..], r, c, dst)
-            })
-        };
-        Tensor::from_vec(out, &[b, c, r])
+        if self.ndim() != 3 {
+            return Err(Error::invalid(
+                "batch_transpose",
+                format!("expected a 3-D tensor, got {}", Shape(self.shape().to_vec())),
+            ));
+        }
+        // `transpose`'s copy of the last two dimensions swapped is this loop.
+        self.transpose(1, 2)
     }
 }
 
