@@ -1,6 +1,7 @@
-//! The window ops of convolution and pooling against finite differences: `im2col` / `col2im`,
-//! `gather_rows` / `scatter_add_rows` and `batch_transpose`, each one's rule being the other,
-//! `max_pool2d`, and `channels_to_batch` (a convolution's output from its product).
+//! The window ops of convolution and pooling against finite differences: `convolution`,
+//! `im2col` / `col2im`, `gather_rows` / `scatter_add_rows` and `batch_transpose`, each one's
+//! rule being the other, `max_pool2d`, and `channels_to_batch` (a convolution's output from its
+//! product).
 
 use crate::common;
 
@@ -19,6 +20,29 @@ const WINDOW: Window2d = Window2d {
 fn check(f: impl Fn(&[Var<f64>]) -> Result<Var<f64>>, inputs: &[Tensor<f64>]) {
     let report = gradcheck(f, inputs, GradcheckOptions::default()).unwrap();
     assert!(report.passed, "{report}");
+}
+
+#[test]
+fn convolution() {
+    // Three samples (two chunks), with and without a bias, and differentiated twice (through
+    // the rule's differentiable ops).
+    let (x, w, b) = (
+        Tensor::randn(&[3, 4, 5, 4], 1),
+        Tensor::randn(&[2, 4 * 6], 2),
+        Tensor::randn(&[2], 3),
+    );
+    check(
+        |v| Ok(v[0].convolution(&v[1], Some(&v[2]), &WINDOW)?.tanh()),
+        &[x.clone(), w.clone(), b.clone()],
+    );
+    check(
+        |v| Ok(v[0].convolution(&v[1], None, &WINDOW)?.powf(2.0)),
+        &[x.clone(), w.clone()],
+    );
+    common::check_second(
+        |v| Ok(v[0].convolution(&v[1], Some(&v[2]), &WINDOW)?.powf(3.0).sum()),
+        &[x, w, b],
+    );
 }
 
 #[test]

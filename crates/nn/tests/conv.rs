@@ -153,28 +153,35 @@ fn gradients_match_finite_differences() -> Result<()> {
 
 #[test]
 fn second_derivatives_match_finite_differences() -> Result<()> {
-    // The gradient with respect to the input, itself differentiated with respect to input and
-    // weight: the rule of im2col is col2im and the other way round.
+    // The gradient with respect to the input, then the weight's, each itself differentiated
+    // with respect to input, weight and bias: the rule of im2col is col2im and the other way
+    // round. Three samples: the batch in two chunks.
     // The finite-difference evaluations run under no_grad: the gradient is then taken of
     // fresh parameters at the same values, with recording on.
     let opts = ConvOptions::default().stride(2).padding(1);
-    let report = gradcheck(
-        |v| {
-            let recorded = v.iter().all(Var::requires_grad);
-            let _mode = enable_grad();
-            let v: Vec<Var<f64>> = if recorded {
-                v.to_vec()
-            } else {
-                v.iter().map(|v| Var::parameter(v.to_tensor())).collect()
-            };
-            let y = conv2d(&v[0], &v[1], None, &opts)?;
-            let g = grad(&[y.tanh().sum()], &[v[0].clone()], None, recorded)?;
-            Ok(g[0].clone().expect("a gradient"))
-        },
-        &[Tensor::<f64>::randn(&[1, 2, 4, 4], 6), Tensor::randn(&[3, 2, 3, 3], 7)],
-        GradcheckOptions::default(),
-    )?;
-    assert!(report.passed, "{report}");
+    for wrt in [0, 1] {
+        let report = gradcheck(
+            |v| {
+                let recorded = v.iter().all(Var::requires_grad);
+                let _mode = enable_grad();
+                let v: Vec<Var<f64>> = if recorded {
+                    v.to_vec()
+                } else {
+                    v.iter().map(|v| Var::parameter(v.to_tensor())).collect()
+                };
+                let y = conv2d(&v[0], &v[1], Some(&v[2]), &opts)?;
+                let g = grad(&[y.tanh().sum()], &[v[wrt].clone()], None, recorded)?;
+                Ok(g[0].clone().expect("a gradient"))
+            },
+            &[
+                Tensor::<f64>::randn(&[3, 2, 4, 4], 6),
+                Tensor::randn(&[3, 2, 3, 3], 7),
+                Tensor::randn(&[3], 8),
+            ],
+            GradcheckOptions::default(),
+        )?;
+        assert!(report.passed, "with respect to input {wrt}: {report}");
+    }
     Ok(())
 }
 

@@ -57,7 +57,7 @@ mod tensor;
 pub mod tuning;
 
 pub use activation::GeluApproximate;
-pub use conv::Window2d;
+pub use conv::{ConvColumns, ConvGrads, Window2d};
 pub use element::{DType, Float};
 pub use error::{Error, Result, Shape};
 pub use index::IndexTensor;

@@ -168,6 +168,17 @@ pub const SHORT_SOFTMAX_WORK: usize = 8;
 /// 117 / 101; `[8, 3, 32, 32]` 35 / 31 → 47 / 46.
 pub const SHIFTED_MAX_PLANE: usize = 64;
 
+/// A convolution's batch is split into this many chunks of samples (or one per sample), each
+/// convolved on one thread from its own columns (`conv::chunks`); the chunks are shared
+/// between threads from [`JOIN_GEMM`] multiply-adds on, as a product's pieces are. Timed on 6
+/// December against the ops one after the other (im2col, one product, the output's copy, each
+/// shared between the threads on its own), three rounds of each build in turn (µs,
+/// `conv2d_16x16x8x8_k3` / `digits_cnn`): before 197-217 / 702-712; 2 chunks 121-132 /
+/// 630-678; 4 chunks 137-150 / 630-678; 8 chunks 158-159 / 685-693. Sharing from a quarter
+/// of `JOIN_GEMM` (the digits CNN's first convolution, 0.6 M) made its step no faster
+/// (658-711 against 630-652).
+pub const CONV_CHUNKS: usize = 2;
+
 /// Loops that do little per value and write memory another thread would then have to fetch
 /// (max pooling, `Tensor::map`'s closures, a gradient updated in place by `zip_assign`) count
 /// this many values as one element of work for [`PARALLEL_MIN_WORK`], so that they are shared

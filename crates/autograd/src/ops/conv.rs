@@ -1,5 +1,6 @@
-//! The window ops of convolution and pooling, each paired with its adjoint: `im2col` /
-//! `col2im` (each the other's gradient, so a convolution can be differentiated twice) and
+//! A convolution with one group as one op, and the window ops of convolution and pooling,
+//! each paired with its adjoint: `im2col` / `col2im` (each the other's gradient, so a
+//! convolution can be differentiated twice) and
 //! `gather_rows` / `scatter_add_rows` (how max pooling, whose op is here too, routes its
 //! gradient).
 
@@ -7,10 +8,64 @@ use std::rc::Rc;
 
 use ferrograd_tensor::{Float, IndexTensor, Result, Tensor, Window2d};
 
+use crate::grad_mode::is_grad_enabled;
 use crate::var::{Grads, Saves};
 use crate::Var;
 
 impl<T: Float> Var<T> {
+    /// A convolution with one group: this `[N, C, H, W]` `Var`'s windows times a flattened
+    /// weight `[O, C·KH·KW]`, plus a bias `[O]`, as `[N, O, OH·OW]` (see
+    /// [`Tensor::conv_forward`]), PyTorch's `ConvolutionBackward0`.
+    ///
+    /// Gradient: [`Tensor::conv_backward`], from the columns the forward made. When the
+    /// gradient is itself recorded (`create_graph`), the same gradients from differentiable
+    /// ops: with `G` the output gradient moved to `[O, N·L]`, `col2im(Wᵀ·G)` for the input,
+    /// `G·im2col(x)ᵀ` for the weight and `G` summed over its columns for the bias.
+    pub fn convolution(&self, weight: &Var<T>, bias: Option<&Var<T>>, window: &Window2d) -> Result<Var<T>> {
+        let (out, columns) = match bias {
+            Some(b) => self.value().conv_forward(&weight.value(), Some(&b.value()), window)?,
+            None => self.value().conv_forward(&weight.value(), None, window)?,
+        };
+        let window = *window;
+        let inputs = [Some(self.clone()), Some(weight.clone()), bias.cloned()];
+        Ok(Var::from_op_saving(
+            "ConvolutionBackward0",
+            Saves::FIRST_TWO,
+            out,
+            inputs.into_iter().flatten(),
+            move |g, _, x| {
+                let wants = [
+                    x[0].requires_grad(),
+                    x[1].requires_grad(),
+                    x.get(2).is_some_and(Var::requires_grad),
+                ];
+                let [gx, gw, gb] = if is_grad_enabled() {
+                    let [n, o, l] = g.shape()[..] else {
+                        unreachable!("the output is [N, O, L]")
+                    };
+                    let gy = g.transpose(0, 1)?.reshape(&[o, n * l])?;
+                    [
+                        wants[0]
+                            .then(|| x[1].mm(&gy, true, false)?.col2im(&window))
+                            .transpose()?,
+                        wants[1]
+                            .then(|| gy.mm(&x[0].im2col(&window)?, false, true))
+                            .transpose()?,
+                        wants[2].then(|| gy.sum_to_shape(&[o, 1])?.reshape(&[o])).transpose()?,
+                    ]
+                } else {
+                    let grads = g.value().conv_backward(&x[1].value(), &columns, wants)?;
+                    [grads.input, grads.weight, grads.bias].map(|t| t.map(Var::new))
+                };
+                let mut grads: Grads<T> = [gx, gw].into_iter().collect();
+                if x.len() == 3 {
+                    grads.push(gb);
+                }
+                Ok(grads)
+            },
+        ))
+    }
+
     /// Every window of a `[N, C, H, W]` `Var` as a column, `[C·KH·KW, N·OH·OW]` (see
     /// [`Tensor::im2col`]); gradient: [`col2im`](Var::col2im) of the output gradient.
     pub fn im2col(&self, window: &Window2d) -> Result<Var<T>> {

@@ -144,7 +144,7 @@ impl<T: Float> Var<T> {
     ///
     /// Gradient: `dop(A) = dC·op(B)ᵀ` and `dop(B) = op(A)ᵀ·dC`, each turned back into
     /// `dA`/`dB` by the same flags, so every gradient is again an `mm`.
-    fn mm(&self, other: &Var<T>, ta: bool, tb: bool) -> Result<Var<T>> {
+    pub(crate) fn mm(&self, other: &Var<T>, ta: bool, tb: bool) -> Result<Var<T>> {
         let out = self.value().mm(&other.value(), ta, tb)?;
         Ok(Var::from_op_saving(
             "MmBackward0",

@@ -1,7 +1,9 @@
 //! `conv1d` / `conv2d`, as `torch.nn.functional`: every window of the input laid out as a
-//! column ([`Var::im2col`]) and the flattened weight multiplied by them in one matrix product
-//! per group. The gradient is that of the product and of `im2col` (whose adjoint is `col2im`),
-//! so a convolution can be differentiated twice.
+//! column and the flattened weight multiplied by them. With one group that is one op,
+//! [`Var::convolution`], which takes the batch in chunks of samples; with several, the columns
+//! ([`Var::im2col`]) times each group's rows of the weight, one matrix product per group. The
+//! gradients are those of the products and of `im2col` (whose adjoint is `col2im`), so a
+//! convolution can be differentiated twice.
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::{Error, Float, Result, Shape, Window2d};
@@ -336,23 +338,22 @@ fn conv<T: Float>(
     let n = shape[0];
     let [h, w] = window.input;
     let x = input.reshape(&[n, shape[1], h, w])?;
-    let cols = x.im2col(&window)?; // [C_in·K, N·L]
     let row_len = group_channels * window.kernel_numel();
     let w2 = weight.reshape(&[out_channels, row_len])?;
-    let y = if groups == 1 {
-        w2.matmul(&cols)?
+    let y = if groups == 1 && n > 0 {
+        x.convolution(&w2, bias, &window)?
     } else {
-        // The rows of group g's input channels are one block of the columns.
+        let cols = x.im2col(&window)?; // [C_in·K, N·L]
+                                       // The rows of group g's input channels are one block of the columns.
         let og = out_channels / groups;
         let parts = (0..groups)
             .map(|g| w2.narrow(0, g * og, og)?.matmul(&cols.narrow(0, g * row_len, row_len)?))
             .collect::<Result<Vec<_>>>()?;
-        Var::concat(&parts, 0)?
-    }; // [C_out, N·L]
+        // [C_out, N·L] -> [N, C_out, L] with the bias added: one copy of runs of L values.
+        Var::concat(&parts, 0)?.channels_to_batch(n, bias)?
+    };
     let mut out_shape = vec![n, out_channels];
     out_shape.extend(&out_size);
-    // [C_out, N, L] -> [N, C_out, L] with the bias added: one copy of runs of L values.
-    let y = y.channels_to_batch(n, bias)?;
     if batched {
         y.reshape(&out_shape)
     } else {

@@ -1,13 +1,17 @@
 //! Sliding windows over the last two dimensions, the kernels of convolution and pooling:
 //! `im2col` (every window laid out as a column) and its adjoint `col2im` here; the argmax of
 //! each window for max pooling, and a row-wise gather / scatter-add pair that routes values by
-//! those indices, in [`pool`]; the layout of a convolution's output, in [`output`].
+//! those indices, in [`pool`]; the layout of a convolution's output, in [`output`]; a whole
+//! convolution in chunks of samples, forward and backward, in [`chunks`].
 //!
 //! A one-dimensional window is the same thing with a height of 1.
 
+mod chunks;
 mod output;
 mod pool;
 mod same;
+
+pub use chunks::{ConvColumns, ConvGrads};
 
 use same::Shifted;
 
@@ -71,6 +75,24 @@ impl Window2d {
             ys: self.inside(0),
             xs: self.inside(1),
             window: *self,
+        }
+    }
+
+    /// `[N, C, H, W]` of an input `shape` whose planes are this window's input, the window's
+    /// sizes checked too; else an error of `op` that names them.
+    fn input_of(&self, op: &'static str, shape: &[usize]) -> Result<[usize; 4]> {
+        self.check(op)?;
+        match *shape {
+            [n, c, h, w] if [h, w] == self.input => Ok([n, c, h, w]),
+            _ => Err(Error::invalid(
+                op,
+                format!(
+                    "expected an input [N, C, {}, {}], got {}",
+                    self.input[0],
+                    self.input[1],
+                    Shape(shape.to_vec())
+                ),
+            )),
         }
     }
 
@@ -181,56 +203,11 @@ impl<T: Float> Tensor<T> {
     /// Each row is written in order, in runs of one row of windows (contiguous in the plane
     /// as well when the stride is 1).
     pub fn im2col(&self, window: &Window2d) -> Result<Self> {
-        let op = "im2col";
-        window.check(op)?;
-        let [n, c, h, w] = match *self.shape() {
-            [n, c, h, w] if [h, w] == window.input => [n, c, h, w],
-            _ => {
-                return Err(Error::invalid(
-                    op,
-                    format!(
-                        "expected an input [N, C, {}, {}], got {}",
-                        window.input[0],
-                        window.input[1],
-                        Shape(self.shape().to_vec())
-                    ),
-                ))
-            }
-        };
-        let (k, l) = (window.kernel_numel(), window.output_numel());
-        let row_len = n * l;
+        let [n, c, h, w] = window.input_of("im2col", self.shape())?;
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("standard layout");
-        let runs = window.runs();
-        if let Some(same) = Shifted::new(window, &runs, n, c) {
-            return Tensor::from_vec(same.im2col(x, c), &[c * k, row_len]);
-        }
-        let blocks: Vec<Option<Block>> = (0..k).map(|kk| runs.block(kk)).collect();
-        let out = rows_of_columns(
-            c,
-            k,
-            row_len,
-            #[inline(always)]
-            |ci, kk, row| {
-                for (b, row) in row.chunks_exact_mut(l).enumerate() {
-                    let plane = &x[(b * c + ci) * h * w..][..h * w];
-                    if let Some(block) = &blocks[kk] {
-                        let len = block.keep.len();
-                        select(&mut row[block.t_lo..][..len], &plane[block.at_plane()..], &block.keep);
-                        continue;
-                    }
-                    runs.each_of(kk, |run| {
-                        // Plain indices: a run is a few values, less than a call of `memcpy`
-                        // (which `copy_from_slice` is) or `step_by`'s set-up.
-                        let (to, from) = (&mut row[run.window..][..run.len], &plane[run.at_plane..]);
-                        for (j, t) in to.iter_mut().enumerate() {
-                            *t = from[j * run.plane_step];
-                        }
-                    });
-                }
-            },
-        );
-        Tensor::from_vec(out, &[c * k, row_len])
+        let (k, l) = (window.kernel_numel(), window.output_numel());
+        Tensor::from_vec(im2col_values(x, [n, c, h, w], window), &[c * k, n * l])
     }
 
     /// The adjoint of [`im2col`](Tensor::im2col): adds each element of a `[C·KH·KW,
@@ -253,38 +230,81 @@ impl<T: Float> Tensor<T> {
         let [h, w] = window.input;
         let cols = self.data.as_standard_layout();
         let cols = cols.as_slice().expect("standard layout");
-        let runs = window.runs();
-        if let Some(same) = Shifted::new(window, &runs, n, c) {
-            return Tensor::from_vec(same.col2im(cols, c), &[n, c, h, w]);
-        }
-        // One block per sample (its planes), shared between threads.
-        let blocks: Vec<Option<Block>> = (0..k).map(|kk| runs.block(kk)).collect();
-        let out = zeroed_blocks(n * c * h * w, c * h * w, c * k * l, |b, sample| {
-            // The selects and sums at the vector width the CPU has.
-            wide(
-                #[inline(always)]
-                || {
-                    for (ci, plane) in sample.chunks_exact_mut(h * w).enumerate() {
-                        for (kk, block) in blocks.iter().enumerate() {
-                            let row = &cols[(ci * k + kk) * row_len + b * l..][..l];
-                            if let Some(block) = block {
-                                let len = block.keep.len();
-                                add_selected(&mut plane[block.at_plane()..][..len], &row[block.t_lo..], &block.keep);
-                                continue;
-                            }
-                            runs.each_of(kk, |run| {
-                                let (from, to) = (&row[run.window..][..run.len], &mut plane[run.at_plane..]);
-                                for (j, &v) in from.iter().enumerate() {
-                                    to[j * run.plane_step] += v;
-                                }
-                            });
-                        }
-                    }
-                },
-            )
-        });
-        Tensor::from_vec(out, &[n, c, h, w])
+        Tensor::from_vec(col2im_values(cols, n, c, window), &[n, c, h, w])
     }
+}
+
+/// [`Tensor::im2col`] of the values of a `[N, C, H, W]` input (`[H, W]` the window's input,
+/// checked by the caller): the columns `[C·K, N·L]`.
+pub(crate) fn im2col_values<T: Float>(x: &[T], [n, c, h, w]: [usize; 4], window: &Window2d) -> Vec<T> {
+    let (k, l) = (window.kernel_numel(), window.output_numel());
+    let row_len = n * l;
+    let runs = window.runs();
+    if let Some(same) = Shifted::new(window, &runs, n, c) {
+        return same.im2col(x, c);
+    }
+    let blocks: Vec<Option<Block>> = (0..k).map(|kk| runs.block(kk)).collect();
+    rows_of_columns(
+        c,
+        k,
+        row_len,
+        #[inline(always)]
+        |ci, kk, row| {
+            for (b, row) in row.chunks_exact_mut(l).enumerate() {
+                let plane = &x[(b * c + ci) * h * w..][..h * w];
+                if let Some(block) = &blocks[kk] {
+                    let len = block.keep.len();
+                    select(&mut row[block.t_lo..][..len], &plane[block.at_plane()..], &block.keep);
+                    continue;
+                }
+                runs.each_of(kk, |run| {
+                    // Plain indices: a run is a few values, less than a call of `memcpy`
+                    // (which `copy_from_slice` is) or `step_by`'s set-up.
+                    let (to, from) = (&mut row[run.window..][..run.len], &plane[run.at_plane..]);
+                    for (j, t) in to.iter_mut().enumerate() {
+                        *t = from[j * run.plane_step];
+                    }
+                });
+            }
+        },
+    )
+}
+
+/// [`Tensor::col2im`] of the values of columns `[C·K, N·L]`: the sums `[N, C, H, W]`.
+pub(crate) fn col2im_values<T: Float>(cols: &[T], n: usize, c: usize, window: &Window2d) -> Vec<T> {
+    let (k, l) = (window.kernel_numel(), window.output_numel());
+    let row_len = n * l;
+    let [h, w] = window.input;
+    let runs = window.runs();
+    if let Some(same) = Shifted::new(window, &runs, n, c) {
+        return same.col2im(cols, c);
+    }
+    // One block per sample (its planes), shared between threads.
+    let blocks: Vec<Option<Block>> = (0..k).map(|kk| runs.block(kk)).collect();
+    zeroed_blocks(n * c * h * w, c * h * w, c * k * l, |b, sample| {
+        // The selects and sums at the vector width the CPU has.
+        wide(
+            #[inline(always)]
+            || {
+                for (ci, plane) in sample.chunks_exact_mut(h * w).enumerate() {
+                    for (kk, block) in blocks.iter().enumerate() {
+                        let row = &cols[(ci * k + kk) * row_len + b * l..][..l];
+                        if let Some(block) = block {
+                            let len = block.keep.len();
+                            add_selected(&mut plane[block.at_plane()..][..len], &row[block.t_lo..], &block.keep);
+                            continue;
+                        }
+                        runs.each_of(kk, |run| {
+                            let (from, to) = (&row[run.window..][..run.len], &mut plane[run.at_plane..]);
+                            for (j, &v) in from.iter().enumerate() {
+                                to[j * run.plane_step] += v;
+                            }
+                        });
+                    }
+                }
+            },
+        )
+    })
 }
 
 /// `f(c, kk, row)` for each row of columns `[C·K, row_len]` (channel `c`, kernel element
