@@ -321,11 +321,13 @@ mod x86 {
         super::exps_and_log_sum_f32::<true, STORE>(row, out, (max, min))
     }
 
-    /// [`row_max_min_avx2`] with 16-wide registers.
+    /// [`row_max_min_avx2`] with 16-wide registers, the last values under a mask (lanes past
+    /// the row read as -inf for the max, +inf for the min), and the registers reduced in
+    /// them: a short row (27 values) costs no more than a few vector operations.
     #[target_feature(enable = "avx512f,avx2,fma")]
     unsafe fn row_max_min_512(row: &[f32]) -> (f32, f32) {
-        let mut hi = _mm512_set1_ps(f32::NEG_INFINITY);
-        let mut lo = _mm512_set1_ps(f32::INFINITY);
+        let (neg_inf, inf) = (_mm512_set1_ps(f32::NEG_INFINITY), _mm512_set1_ps(f32::INFINITY));
+        let (mut hi, mut lo) = (neg_inf, inf);
         let mut nan: __mmask16 = 0;
         let mut chunks = row.chunks_exact(16);
         for c in &mut chunks {
@@ -335,13 +337,25 @@ mod x86 {
             lo = _mm512_min_ps(x, lo);
             nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
         }
-        let lanes = |v: __m512| {
-            let mut a = [0.0f32; 16];
-            // SAFETY: `a` has room for one register.
-            unsafe { _mm512_storeu_ps(a.as_mut_ptr(), v) };
-            a
-        };
-        super::finish_max_min(&lanes(hi), &lanes(lo), nan != 0, chunks.remainder())
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let m = ((1u32 << rest.len()) - 1) as __mmask16;
+            // SAFETY: the mask covers the `rest.len() < 16` values of `rest`; masked-off lanes
+            // are not read.
+            let (x_hi, x_lo) = unsafe {
+                (
+                    _mm512_mask_loadu_ps(neg_inf, m, rest.as_ptr()),
+                    _mm512_mask_loadu_ps(inf, m, rest.as_ptr()),
+                )
+            };
+            hi = _mm512_max_ps(x_hi, hi);
+            lo = _mm512_min_ps(x_lo, lo);
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x_hi, x_hi);
+        }
+        if nan != 0 {
+            return (f32::NAN, f32::NAN);
+        }
+        (_mm512_reduce_max_ps(hi), _mm512_reduce_min_ps(lo))
     }
 
     /// # Safety
@@ -617,6 +631,21 @@ mod tests {
         // Huge spreads: exp underflows to 0 without harm.
         let (max, ls) = f32::max_log_sum_exp(&long(&[-1e30, 1e30], 0.0));
         assert_eq!((max, ls), (1e30, 0.0));
+        // The same in the last values of a row, past its whole blocks of 16: a NaN, a +inf,
+        // the max, and a min far enough below it that an exponential is subnormal.
+        for len in [17, 27, 100] {
+            let at = |i: usize, v: f32| {
+                let mut row = vec![0.0f32; len];
+                row[i] = v;
+                row
+            };
+            assert!(f32::max_log_sum_exp(&at(len - 1, f32::NAN)).0.is_nan(), "{len}");
+            assert!(f32::max_log_sum_exp(&at(len - 2, inf)).1.is_nan(), "{len}");
+            assert_eq!(f32::max_log_sum_exp(&at(len - 1, 3.0)).0, 3.0, "{len}");
+            let mut e = vec![0.0; len];
+            f32::exps_and_log_sum(&at(len - 1, -100.0), &mut e);
+            assert_eq!(e[len - 1], (-100f64).exp() as f32, "{len}");
+        }
         // The plain path agrees on short rows.
         assert!(f32::max_log_sum_exp(&[1.0, inf]).1.is_nan());
         assert_eq!(f32::max_log_sum_exp(&[]), (-inf, -inf));
