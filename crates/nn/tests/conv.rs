@@ -186,6 +186,24 @@ fn second_derivatives_match_finite_differences() -> Result<()> {
 }
 
 #[test]
+fn no_output_or_input_channels_give_empty_or_bias_outputs_and_gradients() -> Result<()> {
+    for (out_c, in_c) in [(0, 3), (2, 0), (0, 0)] {
+        let x = Var::parameter(Tensor::<f32>::randn(&[3, in_c, 4, 4], 1));
+        let w = Var::parameter(Tensor::<f32>::randn(&[out_c, in_c, 3, 3], 2));
+        let b = Var::parameter(Tensor::<f32>::from_vec(vec![0.5; out_c], &[out_c])?);
+        let y = conv2d(&x, &w, Some(&b), &ConvOptions::default().padding(1))?;
+        assert_eq!(y.shape(), [3, out_c, 4, 4]);
+        // Without input channels, each output is its bias.
+        assert!(y.to_tensor().to_vec().iter().all(|&v| v == 0.5));
+        y.sum().backward()?;
+        assert_eq!(x.grad().unwrap().to_vec(), vec![0.0; 3 * in_c * 16]);
+        assert_eq!(w.grad().unwrap().shape(), [out_c, in_c, 3, 3]);
+        assert_eq!(b.grad().unwrap().to_vec(), vec![48.0; out_c]);
+    }
+    Ok(())
+}
+
+#[test]
 fn init_is_uniform_within_one_over_root_fan_in() -> Result<()> {
     let conv = Conv2d::<f64>::with_options(6, 8, [3, 2], ConvOptions::default().groups(2), true, 1)?;
     let names: Vec<String> = conv.named_parameters().into_iter().map(|(n, _)| n).collect();

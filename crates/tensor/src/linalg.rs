@@ -235,6 +235,14 @@ pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: O
         bias.is_none_or(|b| b.len() == n),
         "gemm: the bias must have one value per column"
     );
+    if k == 0 {
+        // Empty sums: zeros (and the bias), which no kernel is needed for.
+        let mut c = Array2::zeros((m, n));
+        if let Some(bias) = bias.filter(|_| m > 0) {
+            c += &ArrayView1::from(bias);
+        }
+        return c;
+    }
     if let Some(c) = long_dots(a, b) {
         let mut c = Array2::from_shape_vec((m, n), c).expect("m·n elements");
         if let Some(bias) = bias {
@@ -627,6 +635,24 @@ mod tests {
             let x: Vec<f32> = (0..len).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
             let y: Vec<f32> = (0..len).map(|i| ((i * 53 % 19) as f32 - 9.0) / 3.0).collect();
             assert_eq!(dot(&x, &y).to_bits(), dot_plain(&x, &y).to_bits(), "length {len}");
+        }
+    }
+
+    #[test]
+    fn sums_of_no_terms_are_zeros_plus_the_bias() {
+        // Shapes every path would take with terms (the f32 kernel: 8 rows, 32 columns).
+        for (m, n) in [(8, 32), (3, 2), (64, 64)] {
+            let a = Tensor::<f32>::zeros(&[m, 0]);
+            let b = Tensor::<f32>::zeros(&[0, n]);
+            let c = a.mm(&b, false, false).unwrap();
+            assert_eq!((c.shape(), c.to_vec()), (&[m, n][..], vec![0.0; m * n]));
+            let bias: Vec<f32> = (0..n).map(|j| j as f32).collect();
+            let c = gemm(
+                a.data.view().into_dimensionality().unwrap(),
+                b.data.view().into_dimensionality().unwrap(),
+                Some(ArrayView1::from(&bias[..])),
+            );
+            assert_eq!(c.row(m - 1).to_vec(), bias);
         }
     }
 

@@ -94,7 +94,7 @@ impl<T: Float> Tensor<T> {
         let per = chunk_samples(n);
         let mut out = output_vec::<T>(n * o * l);
         let columns = each_chunk(&mut out, per * o * l, n, o * c * k * l, |j, y_block| {
-            let nj = y_block.len() / (o * l).max(1);
+            let nj = (n - j * per).min(per);
             let cols = im2col_values(&x[j * per * c * h * w..][..nj * c * h * w], [nj, c, h, w], window);
             let y = gemm(
                 wt,
@@ -103,8 +103,8 @@ impl<T: Float> Tensor<T> {
             );
             let y = y.as_standard_layout();
             let y = y.as_slice().expect("standard layout");
-            // [O, n_j·L] → [n_j, O, L], the bias added.
-            for (s, sample) in y_block.chunks_exact_mut(o * l).enumerate() {
+            // [O, n_j·L] → [n_j, O, L], the bias added (nothing to write without channels).
+            for (s, sample) in y_block.chunks_exact_mut((o * l).max(1)).enumerate() {
                 for (ch, run) in sample.chunks_exact_mut(l).enumerate() {
                     let src = &y[ch * nj * l + s * l..][..l];
                     let b = bias.as_ref().map_or(T::zero(), |b| b[ch]);
