@@ -1,8 +1,8 @@
 //! The same seed gives bit-identical weights after training: on every run, and whatever the
 //! number of threads the tensor kernels may use (rayon pools of 1 and 2 threads, and the
-//! global pool). Two models: the spiral model of `train_classifier` (2-64-64-3, Adam, batches
-//! of 32), and a wide one whose batches (4,096 x 16 logits) are big enough for the kernels
-//! that split work across threads.
+//! global pool). Three models: the spiral model of `train_classifier` (2-64-64-3, Adam, batches
+//! of 32), a wide one whose batches (4,096 x 16 logits) are big enough for the kernels that
+//! split work across threads, and a convolutional one whose convolution splits its batch.
 
 #[allow(dead_code)]
 #[path = "../examples/train_classifier/data.rs"]
@@ -12,7 +12,10 @@ mod data;
 mod model;
 
 use ferrograd::autograd::Var;
-use ferrograd::nn::{Adam, CrossEntropyLoss, DataLoader, Forward, Module, Optimizer, SGD};
+use ferrograd::nn::functional::ConvOptions;
+use ferrograd::nn::{
+    Adam, Conv2d, CrossEntropyLoss, DataLoader, Flatten, Forward, Linear, Module, Optimizer, ReLU, Sequential, SGD,
+};
 use ferrograd::tensor::{IndexTensor, Tensor};
 
 /// Every parameter's bits after training.
@@ -72,6 +75,27 @@ fn wide_run() -> Weights {
     weights(&model)
 }
 
+/// `Conv2d(16, 16, 3, padding=1)`, ReLU, a Linear to 10 classes.
+fn cnn() -> Sequential {
+    Sequential::new()
+        .add(Conv2d::with_options(16, 16, 3, ConvOptions::default().padding(1), true, 4).unwrap())
+        .add(ReLU)
+        .add(Flatten::new(1, -1))
+        .add(Linear::new(16 * 8 * 8, 10, 5))
+}
+
+/// The CNN after 4 steps of SGD on batches of 32 seeded random `[16, 8, 8]` inputs: each
+/// convolution 4.7 M multiply-adds, enough to share its two chunks of samples between threads.
+fn conv_run() -> Weights {
+    let x = Tensor::randn(&[64, 16, 8, 8], 6);
+    let y = IndexTensor::from_vec((0..64).map(|i| (i * 3 % 10) as i64).collect(), &[64]).unwrap();
+    let loader = DataLoader::new(x, y, 32, true, 7).unwrap();
+    let model = cnn();
+    let mut optimizer = SGD::new(model.parameters(), 0.05).momentum(0.9);
+    train(&model, &mut optimizer, &loader, 4);
+    weights(&model)
+}
+
 fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -82,21 +106,19 @@ fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
 
 #[test]
 fn the_same_seed_gives_bit_identical_weights_on_any_number_of_threads() {
-    for (name, run) in [("spiral", spiral_run as fn() -> Weights), ("wide", wide_run)] {
+    type Run = fn() -> Weights;
+    let runs: [(&str, Run, Run); 3] = [
+        ("spiral", spiral_run, || weights(&model::mlp(&[2, 64, 64, 3], 0))),
+        ("wide", wide_run, || weights(&model::mlp(&[8, 32, 16], 3))),
+        ("conv", conv_run, || weights(&cnn())),
+    ];
+    for (name, run, initial) in runs {
         let reference = run();
         assert_eq!(run(), reference, "{name}: a second run differs");
         assert_eq!(in_pool(1, run), reference, "{name}: one thread differs");
         assert_eq!(in_pool(2, run), reference, "{name}: two threads differ");
         assert_eq!(in_pool(2, run), reference, "{name}: two threads, again, differ");
         // And training did something: the weights are not the initial ones.
-        let model = model::mlp(
-            if name == "spiral" {
-                &[2, 64, 64, 3]
-            } else {
-                &[8, 32, 16]
-            },
-            if name == "spiral" { 0 } else { 3 },
-        );
-        assert_ne!(weights(&model), reference, "{name}: the weights moved");
+        assert_ne!(initial(), reference, "{name}: the weights moved");
     }
 }
