@@ -340,7 +340,7 @@ fn conv<T: Float>(
     let x = input.reshape(&[n, shape[1], h, w])?;
     let row_len = group_channels * window.kernel_numel();
     let w2 = weight.reshape(&[out_channels, row_len])?;
-    let y = if groups == 1 && n > 0 {
+    let y = if groups == 1 {
         x.convolution(&w2, bias, &window)?
     } else {
         let cols = x.im2col(&window)?; // [C_in·K, N·L]

@@ -23,6 +23,7 @@ use std::sync::Mutex;
 
 use ndarray::{Array2, ArrayView2, Ix2};
 
+use super::output::sample_from_channels;
 use super::{col2im_values, im2col_values, Window2d};
 use crate::linalg::gemm;
 use crate::parallel::{for_each_index, output_vec};
@@ -104,11 +105,9 @@ impl<T: Float> Tensor<T> {
             let y = y.as_standard_layout();
             let y = y.as_slice().expect("standard layout");
             // [O, n_j·L] → [n_j, O, L], the bias added (nothing to write without channels).
-            for (s, sample) in y_block.chunks_exact_mut((o * l).max(1)).enumerate() {
-                for (ch, run) in sample.chunks_exact_mut(l).enumerate() {
-                    let src = &y[ch * nj * l + s * l..][..l];
-                    let b = bias.as_ref().map_or(T::zero(), |b| b[ch]);
-                    run.iter_mut().zip(src).for_each(|(t, &v)| *t = v + b);
+            if o * l > 0 {
+                for (s, sample) in y_block.chunks_exact_mut(o * l).enumerate() {
+                    sample_from_channels(y, o, s, bias.as_deref(), sample);
                 }
             }
             cols

@@ -48,18 +48,26 @@ impl<T: Float> Tensor<T> {
         if l > 0 && c > 0 {
             // One block per sample: its C runs of L values, each from its channel's row.
             for_each_block_mut(&mut out, c * l, c * l / CHEAP_VALUES_PER_WORK, |s, block| {
-                for (ch, run) in block.chunks_exact_mut(l).enumerate() {
-                    let src = &y[ch * columns + s * l..][..l];
-                    match &bias {
-                        Some(b) => {
-                            let b = b[ch];
-                            run.iter_mut().zip(src).for_each(|(o, &v)| *o = v + b);
-                        }
-                        None => run.copy_from_slice(src),
-                    }
-                }
+                sample_from_channels(&y, c, s, bias.as_deref(), block);
             });
         }
         Tensor::from_vec(out, &[n, c, l])
+    }
+}
+
+/// Sample `s`'s output `[C, L]` into `block` (`C·L` values) from a product `y` `[C, N·L]`
+/// whose row `c` holds channel `c` of every sample, `L` values each: one run of `L` per
+/// channel, `bias[c]` added (without a bias, a copy, which keeps a -0.0 as it is).
+pub(super) fn sample_from_channels<T: Float>(y: &[T], channels: usize, s: usize, bias: Option<&[T]>, block: &mut [T]) {
+    let (l, columns) = (block.len() / channels, y.len() / channels);
+    for (ch, run) in block.chunks_exact_mut(l).enumerate() {
+        let src = &y[ch * columns + s * l..][..l];
+        match bias {
+            Some(b) => {
+                let b = b[ch];
+                run.iter_mut().zip(src).for_each(|(o, &v)| *o = v + b);
+            }
+            None => run.copy_from_slice(src),
+        }
     }
 }
