@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::fixtures::{layer_cases, Case, Matcher};
-use ferrograd_autograd::{enable_grad, grad, gradcheck, GradcheckOptions, Var};
+use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};
 use ferrograd_nn::functional::{conv1d, conv2d, ConvOptions, Dims, Padding};
 use ferrograd_nn::{Conv1d, Conv2d, Forward, Module};
 use ferrograd_tensor::{Float, Result, Tensor};
@@ -156,22 +156,12 @@ fn second_derivatives_match_finite_differences() -> Result<()> {
     // The gradient with respect to the input, then the weight's, each itself differentiated
     // with respect to input, weight and bias: the rule of im2col is col2im and the other way
     // round. Three samples: the batch in two chunks.
-    // The finite-difference evaluations run under no_grad: the gradient is then taken of
-    // fresh parameters at the same values, with recording on.
     let opts = ConvOptions::default().stride(2).padding(1);
     for wrt in [0, 1] {
         let report = gradcheck(
             |v| {
-                let recorded = v.iter().all(Var::requires_grad);
-                let _mode = enable_grad();
-                let v: Vec<Var<f64>> = if recorded {
-                    v.to_vec()
-                } else {
-                    v.iter().map(|v| Var::parameter(v.to_tensor())).collect()
-                };
-                let y = conv2d(&v[0], &v[1], Some(&v[2]), &opts)?;
-                let g = grad(&[y.tanh().sum()], &[v[wrt].clone()], None, recorded)?;
-                Ok(g[0].clone().expect("a gradient"))
+                let g = common::gradients_of(v, |v| Ok(conv2d(&v[0], &v[1], Some(&v[2]), &opts)?.tanh().sum()))?;
+                Ok(g[wrt].clone())
             },
             &[
                 Tensor::<f64>::randn(&[3, 2, 4, 4], 6),
@@ -186,19 +176,20 @@ fn second_derivatives_match_finite_differences() -> Result<()> {
 }
 
 #[test]
-fn no_output_or_input_channels_give_empty_or_bias_outputs_and_gradients() -> Result<()> {
-    for (out_c, in_c) in [(0, 3), (2, 0), (0, 0)] {
-        let x = Var::parameter(Tensor::<f32>::randn(&[3, in_c, 4, 4], 1));
+fn empty_batches_and_no_channels_give_empty_or_bias_outputs_and_gradients() -> Result<()> {
+    for (samples, out_c, in_c) in [(3, 0, 3), (3, 2, 0), (3, 0, 0), (0, 2, 3)] {
+        let x = Var::parameter(Tensor::<f32>::randn(&[samples, in_c, 4, 4], 1));
         let w = Var::parameter(Tensor::<f32>::randn(&[out_c, in_c, 3, 3], 2));
         let b = Var::parameter(Tensor::<f32>::from_vec(vec![0.5; out_c], &[out_c])?);
         let y = conv2d(&x, &w, Some(&b), &ConvOptions::default().padding(1))?;
-        assert_eq!(y.shape(), [3, out_c, 4, 4]);
+        assert_eq!(y.shape(), [samples, out_c, 4, 4]);
         // Without input channels, each output is its bias.
         assert!(y.to_tensor().to_vec().iter().all(|&v| v == 0.5));
         y.sum().backward()?;
-        assert_eq!(x.grad().unwrap().to_vec(), vec![0.0; 3 * in_c * 16]);
+        assert_eq!(x.grad().unwrap().to_vec(), vec![0.0; samples * in_c * 16]);
         assert_eq!(w.grad().unwrap().shape(), [out_c, in_c, 3, 3]);
-        assert_eq!(b.grad().unwrap().to_vec(), vec![48.0; out_c]);
+        // An empty batch: every gradient 0.
+        assert_eq!(b.grad().unwrap().to_vec(), vec![(samples * 16) as f32; out_c]);
     }
     Ok(())
 }
