@@ -44,6 +44,38 @@ fn per_lane<T: Float>(values: &[T], c: usize, f: impl Fn(&[T]) -> T + Sync + Sen
     })
 }
 
+/// Running sums of [`sum_values`]: four 512-bit registers of `f32`.
+const SUM_LANES: usize = 64;
+
+/// The sum of `values`: each block of [`KERNEL_BLOCK`] values (blocks shared between threads
+/// when there are many) summed in [`SUM_LANES`] running sums, which are then added pairwise,
+/// and the blocks' sums added in order. The same on any number of threads, and more accurate
+/// than one running sum: each running sum adds at most `KERNEL_BLOCK / SUM_LANES` values.
+fn sum_values<T: Float>(values: &[T]) -> T {
+    let blocks = values.len().div_ceil(KERNEL_BLOCK);
+    let sums = zeroed_blocks(blocks, 1, KERNEL_BLOCK / CHEAP_VALUES_PER_WORK, |i, out| {
+        let block = &values[i * KERNEL_BLOCK..values.len().min((i + 1) * KERNEL_BLOCK)];
+        out[0] = wide(
+            #[inline(always)]
+            || {
+                let mut acc = [T::zero(); SUM_LANES];
+                let (chunks, rest) = block.as_chunks::<SUM_LANES>();
+                for chunk in chunks {
+                    acc.iter_mut().zip(chunk).for_each(|(a, &v)| *a += v);
+                }
+                let mut n = SUM_LANES;
+                while n > 1 {
+                    n /= 2;
+                    let (low, high) = acc.split_at_mut(n);
+                    low.iter_mut().zip(&high[..n]).for_each(|(a, &b)| *a += b);
+                }
+                rest.iter().fold(acc[0], |s, &v| s + v)
+            },
+        );
+    });
+    sums.iter().fold(T::zero(), |s, &v| s + v)
+}
+
 /// `[outer, size, inner]`: the dimensions before `d` counted together, `d`'s size, and the
 /// dimensions after it counted together.
 pub(crate) fn split_at_dim(shape: &[usize], d: usize) -> [usize; 3] {
@@ -240,7 +272,15 @@ impl<T: Float> Tensor<T> {
 
     /// The sum of every element, as a 0-d tensor.
     pub fn sum(&self) -> Self {
-        Tensor::scalar(self.data.sum())
+        Tensor::scalar(self.sum_of_all())
+    }
+
+    /// [`sum_values`] of the values when they are contiguous, else ndarray's sum.
+    fn sum_of_all(&self) -> T {
+        match self.data.as_slice_memory_order() {
+            Some(values) => sum_values(values),
+            None => self.data.sum(),
+        }
     }
 
     /// The sum along `dim`; `keepdim` keeps it with size 1.
@@ -266,7 +306,7 @@ impl<T: Float> Tensor<T> {
 
     /// The mean of every element (NaN for an empty tensor, as PyTorch).
     pub fn mean(&self) -> Self {
-        Tensor::scalar(self.data.sum() / T::of(self.numel() as f64))
+        Tensor::scalar(self.sum_of_all() / T::of(self.numel() as f64))
     }
 
     /// The mean along `dim`.
@@ -467,6 +507,82 @@ mod tests {
                 .zip(want.iter())
                 .all(|(a, b)| a.to_bits() == (b / n).to_bits()));
         }
+    }
+
+    #[test]
+    fn sum_of_all_adds_running_sums_per_block_the_same_on_any_number_of_threads() {
+        // Three whole blocks and a short one, of values whose sum in another order has other bits.
+        let n = 3 * KERNEL_BLOCK + 1000 + 37;
+        let values: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) * 10f32.powi((i % 7) as i32 - 3))
+            .collect();
+        // The order written out: a block's values into SUM_LANES running sums, those added
+        // pairwise, then the block's last values; the blocks' sums in order.
+        let want = values
+            .chunks(KERNEL_BLOCK)
+            .map(|block| {
+                let whole = block.len() / SUM_LANES * SUM_LANES;
+                let mut acc = [0f32; SUM_LANES];
+                block[..whole]
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, &v)| acc[i % SUM_LANES] += v);
+                let mut lanes = SUM_LANES;
+                while lanes > 1 {
+                    lanes /= 2;
+                    (0..lanes).for_each(|i| acc[i] += acc[i + lanes]);
+                }
+                block[whole..].iter().fold(acc[0], |s, &v| s + v)
+            })
+            .fold(0f32, |s, v| s + v);
+        let x = Tensor::from_vec(values.clone(), &[n]).unwrap();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let (sum, mean) = pool.install(|| (x.sum().item().unwrap(), x.mean().item().unwrap()));
+            assert_eq!(sum.to_bits(), want.to_bits(), "{threads} threads");
+            assert_eq!(mean.to_bits(), (want / n as f32).to_bits(), "{threads} threads");
+        }
+        let exact: f64 = values.iter().map(|&v| v as f64).sum();
+        let scale: f64 = values.iter().map(|&v| (v as f64).abs()).sum();
+        assert!((want as f64 - exact).abs() < 1e-6 * scale, "{want} against {exact}");
+        // Values transposed in place are summed in the order they lie in memory; a strided
+        // view by ndarray; NaN, infinities and no values as PyTorch gives them.
+        let m = ndarray::Array2::from_shape_vec((20, 30), values[..600].to_vec()).unwrap();
+        let lying = Tensor::from_vec(values[..600].to_vec(), &[600])
+            .unwrap()
+            .sum()
+            .item()
+            .unwrap();
+        let t = Tensor::from_array(m.clone().reversed_axes());
+        assert!(!t.data.is_standard_layout());
+        assert_eq!(t.sum().item().unwrap().to_bits(), lying.to_bits());
+        let strided = Tensor {
+            data: Tensor::from_array(m).data.slice_move(ndarray::s![.., ..7]).into_dyn(),
+        };
+        assert!(strided.data.as_slice_memory_order().is_none());
+        assert_eq!(strided.sum().item().unwrap(), strided.data.sum());
+        let mut special = vec![1f32; 200];
+        special[150] = f32::INFINITY;
+        assert_eq!(
+            Tensor::from_vec(special.clone(), &[200]).unwrap().sum().item().unwrap(),
+            f32::INFINITY
+        );
+        special[199] = f32::NEG_INFINITY;
+        assert!(Tensor::from_vec(special.clone(), &[200])
+            .unwrap()
+            .sum()
+            .item()
+            .unwrap()
+            .is_nan());
+        special[199] = f32::NAN;
+        assert!(Tensor::from_vec(special, &[200])
+            .unwrap()
+            .sum()
+            .item()
+            .unwrap()
+            .is_nan());
+        assert_eq!(Tensor::<f64>::zeros(&[0, 3]).sum().item().unwrap(), 0.0);
+        assert!(Tensor::<f64>::zeros(&[0]).mean().item().unwrap().is_nan());
     }
 
     #[test]

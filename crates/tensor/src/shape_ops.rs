@@ -278,7 +278,7 @@ impl<T: Float> Tensor<T> {
         // row-major order (ndarray's `to_owned` of a broadcast view went element by element,
         // 4.4 ns each).
         let values = match self.data.as_slice() {
-            Some(&[v]) => vec![v; view.len()],
+            Some(&[v]) => crate::parallel::full_vec(view.len(), v),
             _ => row_major(&view),
         };
         Tensor::from_vec(values, shape)

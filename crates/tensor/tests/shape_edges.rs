@@ -44,6 +44,19 @@ fn reducing_away_an_empty_dimension_into_a_huge_result_is_an_error() {
 }
 
 #[test]
+fn broadcast_to_fills_a_big_shape_with_one_value() {
+    // More values than one block of work: the fill is shared between threads.
+    let t = Tensor::<f32>::scalar(-2.5).broadcast_to(&[3, 70_001]).unwrap();
+    assert_eq!(t.shape(), &[3, 70_001]);
+    assert!(t.to_vec().iter().all(|&v| v == -2.5));
+    let t = Tensor::<f64>::from_vec(vec![7.0], &[1, 1])
+        .unwrap()
+        .broadcast_to(&[2, 3])
+        .unwrap();
+    assert_eq!(t.to_vec(), vec![7.0; 6]);
+}
+
+#[test]
 fn broadcast_to_a_huge_shape_is_an_error() {
     let t = Tensor::<f32>::zeros(&[1]);
     assert_too_large(t.broadcast_to(&[1 << 62]), "broadcast_to");

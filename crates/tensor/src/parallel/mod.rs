@@ -27,7 +27,10 @@ pub mod memory;
 pub use join::join;
 pub use memory::{minor_page_faults, tune_allocator};
 
-use crate::tuning::{HUGE_PAGE_MIN_BYTES, JOIN_RUNS, PARALLEL_MIN_WORK, SPARE_MAX, SPARE_MAX_BYTES, SPARE_MIN_BYTES};
+use crate::tuning::{
+    CHEAP_VALUES_PER_WORK, HUGE_PAGE_MIN_BYTES, JOIN_RUNS, PARALLEL_MIN_WORK, SPARE_MAX, SPARE_MAX_BYTES,
+    SPARE_MIN_BYTES,
+};
 
 /// Calls `f(i)` for every `i < count`, on this thread and `join`'s helper: this thread takes
 /// indices from the front, the helper from the back, each the next one when done with the
@@ -228,6 +231,18 @@ pub(crate) unsafe fn filled_vec<T: Float>(
     // SAFETY: the blocks cover `0..len`, and the caller's `fill` wrote every element of each.
     unsafe { v.set_len(len) };
     v
+}
+
+/// `len` copies of `value`, written in blocks shared between threads when there are many
+/// (a sum's gradient broadcast to its input's shape), into memory not cleared first.
+pub(crate) fn full_vec<T: Float>(len: usize, value: T) -> Vec<T> {
+    let block = crate::kernels::KERNEL_BLOCK;
+    // SAFETY: `fill` writes every element of each block.
+    unsafe {
+        filled_vec(len, block, block / CHEAP_VALUES_PER_WORK, |_, out| {
+            out.fill(MaybeUninit::new(value))
+        })
+    }
 }
 
 /// `f` of every value of `x`, in a new vector built by blocks of `block_len` values as
