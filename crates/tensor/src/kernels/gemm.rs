@@ -358,8 +358,15 @@ unsafe fn kernel<const R: usize>(
     unsafe {
         for p in 0..k {
             let row = panel.wrapping_add(p * stride);
-            let b0 = _mm512_maskz_loadu_ps(m0, row);
-            let b1 = _mm512_maskz_loadu_ps(m1, row.wrapping_add(16));
+            // A whole panel's rows by plain loads: masked ones made the loop up to a tenth slower.
+            let (b0, b1) = if cols == NR {
+                (_mm512_loadu_ps(row), _mm512_loadu_ps(row.wrapping_add(16)))
+            } else {
+                (
+                    _mm512_maskz_loadu_ps(m0, row),
+                    _mm512_maskz_loadu_ps(m1, row.wrapping_add(16)),
+                )
+            };
             let ap = a.offset(p as isize * csa);
             for r in 0..R {
                 let x = _mm512_set1_ps(*ap.offset(r as isize * rsa));
