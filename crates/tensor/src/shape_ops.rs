@@ -1,5 +1,7 @@
 //! Ops that move or regroup elements: reshape, transpose, permute, squeeze, broadcast, narrow, concat.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArcArray, ArrayViewD, Axis, IxDyn, Slice};
 
 use crate::kernels::transpose::transpose_into;
@@ -113,6 +115,40 @@ fn permuted_row_major<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
         })
     };
     Some(out)
+}
+
+/// `outer` segments of `len` values, segment `o` written by `fill(o, segment)`, in blocks of
+/// whole segments shared between threads when there are many values, into memory not cleared
+/// first: the copies of `narrow` and of its gradient, one segment per index of the dimensions
+/// before the sliced one.
+///
+/// # Safety
+/// `fill` must write every value of the segment it is given.
+unsafe fn segments_vec<T: Float>(
+    outer: usize,
+    len: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
+    if outer * len == 0 {
+        return Vec::new();
+    }
+    let per_block = (KERNEL_BLOCK / len).max(1);
+    let block_len = per_block * len;
+    // SAFETY: a block is whole segments, each written in full by `fill` (the caller's word).
+    unsafe {
+        filled_vec(outer * len, block_len, block_len / CHEAP_VALUES_PER_WORK, |b, block| {
+            for (j, segment) in block.chunks_exact_mut(len).enumerate() {
+                fill(b * per_block + j, segment);
+            }
+        })
+    }
+}
+
+/// Writes `values` into `out`, of the same length.
+fn write_all<T: Copy>(out: &mut [MaybeUninit<T>], values: &[T]) {
+    for (o, &v) in out.iter_mut().zip(values) {
+        o.write(v);
+    }
 }
 
 /// That a slice of shape `slice` fits in `shape` at `start..` along `dim` (the same size
@@ -302,12 +338,16 @@ impl<T: Float> Tensor<T> {
         if let Some(src) = self.data.as_slice() {
             // Row-major: seen as [outer, size, inner], one run of `length·inner` per outer.
             let inner: usize = self.shape()[d + 1..].iter().product();
-            let mut out = Vec::with_capacity(out_shape.iter().product());
-            if inner > 0 && size > 0 {
-                for block in src.chunks_exact(size * inner) {
-                    out.extend_from_slice(&block[start * inner..(start + length) * inner]);
-                }
-            }
+            let (outer, run) = (
+                out_shape.iter().product::<usize>() / (length * inner).max(1),
+                length * inner,
+            );
+            // SAFETY: each segment is written whole, from the `run` values of its outer index.
+            let out = unsafe {
+                segments_vec(outer, run, |o, segment| {
+                    write_all(segment, &src[(o * size + start) * inner..][..run])
+                })
+            };
             return Ok(Tensor::from_standard(out, &out_shape));
         }
         let view = self.data.slice_axis(Axis(d), Slice::from(start..start + length));
@@ -324,15 +364,18 @@ impl<T: Float> Tensor<T> {
         let g = self.row_major_values();
         // Seen as [outer, size, inner]: per outer index, zeros, the run of `length·inner`
         // values, zeros; each element written once.
-        let mut out = Vec::with_capacity(numel);
         let outer = numel.checked_div(inner * size).unwrap_or(0);
-        let run = length * inner;
-        for o in 0..outer {
-            out.resize(out.len() + start * inner, T::zero());
-            out.extend_from_slice(&g[o * run..][..run]);
-            out.resize(out.len() + (size - start - length) * inner, T::zero());
-        }
-        out.resize(numel, T::zero());
+        let (before, run) = (start * inner, length * inner);
+        // SAFETY: each segment is written whole: zeros, the run, zeros.
+        let out = unsafe {
+            segments_vec(outer, size * inner, |o, segment| {
+                let (head, rest) = segment.split_at_mut(before);
+                let (middle, tail) = rest.split_at_mut(run);
+                head.fill(MaybeUninit::new(T::zero()));
+                write_all(middle, &g[o * run..][..run]);
+                tail.fill(MaybeUninit::new(T::zero()));
+            })
+        };
         Ok(Tensor::from_standard(out, shape))
     }
 

@@ -134,6 +134,41 @@ fn narrow_concat_stack() {
     assert!(n.slice_backward(&[2, 4], 1, 0).is_err());
     assert!(n.slice_backward(&[3, 4], 2, 0).is_err());
 
+    // Big enough to be shared between threads: many short runs, and runs longer than a
+    // block of work; each value where the index arithmetic puts it, and back.
+    for (shape, dim, start, len) in [
+        ([300, 1000], 1, 100, 800),
+        ([300, 1000], 0, 7, 250),
+        ([3, 40_000], 1, 5, 30_000),
+    ] {
+        let x = iota(&shape);
+        let n = x.narrow(dim, start, len).unwrap();
+        let mut want_shape = shape;
+        want_shape[dim as usize] = len;
+        let cols = want_shape[1];
+        let at = |i: usize, j: usize| {
+            if dim == 0 {
+                (i + start) * shape[1] + j
+            } else {
+                i * shape[1] + j + start
+            }
+        };
+        let want: Vec<f64> = (0..want_shape[0] * cols)
+            .map(|k| at(k / cols, k % cols) as f64)
+            .collect();
+        assert_eq!((n.shape(), n.to_vec()), (&want_shape[..], want), "{shape:?} {dim}");
+        let back = n.slice_backward(&shape, dim, start).unwrap().to_vec();
+        let inside = |k: usize| {
+            let (i, j) = (k / shape[1], k % shape[1]);
+            let index = if dim == 0 { i } else { j };
+            (start..start + len).contains(&index)
+        };
+        assert!(back
+            .iter()
+            .enumerate()
+            .all(|(k, &v)| v == if inside(k) { k as f64 } else { 0.0 }));
+    }
+
     // narrow_add_assign: the slice's values added where slice_backward would put them, for a
     // row-major tensor and a column-major one; the rest untouched.
     for mut acc in [x.clone(), cm.clone()] {
