@@ -1,10 +1,12 @@
 //! Ops that cut, pad, shift, mirror or accumulate along dimensions: `split`, `chunk`, `pad`,
 //! `roll`, `flip`, `cumsum`.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
 use crate::kernels::wide;
-use crate::parallel::zeroed_blocks;
+use crate::parallel::{segments_vec, write_all, zeroed_blocks};
 use crate::reduce::split_at_dim;
 use crate::shape_ops::row_major;
 use crate::tensor::checked_shape;
@@ -34,6 +36,9 @@ impl<T: Float> Tensor<T> {
         let plan = pad_plan(self.shape(), pad)?;
         let shape: Vec<usize> = plan.iter().map(|p| p.out).collect();
         checked_shape("pad", &shape)?;
+        if let Some(values) = self.data.as_slice().filter(|_| self.ndim() > 0) {
+            return Ok(Tensor::from_standard(pad_lanes(values, &plan, value), &shape));
+        }
         let mut out = ArrayD::from_elem(IxDyn(&shape), value);
         if plan.iter().all(|p| p.len > 0) {
             out.slice_each_axis_mut(|ax| {
@@ -175,13 +180,54 @@ pub fn chunk_size(op: &'static str, shape: &[usize], chunks: usize, dim: isize) 
     Ok(shape[d].div_ceil(chunks))
 }
 
-/// Where one dimension's elements go when padding: `len` elements from `src` in the input
-/// to `dst` in an output of `out` elements.
+/// Where one dimension's elements go when padding: `len` elements from `src` in an input of
+/// `input` elements to `dst` in an output of `out` elements.
 struct AxisPad {
+    input: usize,
     out: usize,
     src: usize,
     dst: usize,
     len: usize,
+}
+
+/// [`Tensor::pad`] of row-major `values`, one lane of the last dimension at a time (lanes in
+/// blocks shared between threads): `value`s, the input lane's kept part, `value`s; or all
+/// `value`s for a lane that a padded dimension before the last puts outside the input.
+fn pad_lanes<T: Float>(values: &[T], plan: &[AxisPad], value: T) -> Vec<T> {
+    let (outer, last) = plan.split_at(plan.len() - 1);
+    let last = &last[0];
+    let lanes: usize = outer.iter().map(|p| p.out).product();
+    // The input's row-major strides of the dimensions before the last, in values.
+    let mut strides = vec![0; outer.len()];
+    let mut stride = plan.last().map_or(0, |p| p.input);
+    for (d, p) in outer.iter().enumerate().rev() {
+        strides[d] = stride;
+        stride *= p.input;
+    }
+    // SAFETY: every value of each lane is written below.
+    unsafe {
+        segments_vec(lanes, last.out, |lane, out| {
+            // The input lane at this output lane's index, if the index is inside it.
+            let (mut rest, mut from) = (lane, Some(last.src));
+            for (d, p) in outer.iter().enumerate().rev() {
+                let i = rest % p.out;
+                rest /= p.out;
+                from = from
+                    .filter(|_| (p.dst..p.dst + p.len).contains(&i))
+                    .map(|f| f + (i - p.dst + p.src) * strides[d]);
+            }
+            let (head, rest) = out.split_at_mut(last.dst);
+            head.fill(MaybeUninit::new(value));
+            match from {
+                Some(from) => {
+                    let (kept, tail) = rest.split_at_mut(last.len);
+                    write_all(kept, &values[from..from + last.len]);
+                    tail.fill(MaybeUninit::new(value));
+                }
+                None => rest.fill(MaybeUninit::new(value)),
+            }
+        })
+    }
 }
 
 fn pad_plan(shape: &[usize], pad: &[(isize, isize)]) -> Result<Vec<AxisPad>> {
@@ -218,6 +264,7 @@ fn pad_plan(shape: &[usize], pad: &[(isize, isize)]) -> Result<Vec<AxisPad>> {
             let dst = before.max(0);
             let len = (n - src - (-after).max(0)).max(0).min(out);
             Ok(AxisPad {
+                input: n as usize,
                 out: out as usize,
                 src: src.min(n) as usize,
                 dst: dst.min(out) as usize,

@@ -6,7 +6,7 @@ use ndarray::{ArcArray, ArrayViewD, Axis, IxDyn, Slice};
 
 use crate::kernels::transpose::transpose_into;
 use crate::kernels::{wide, KERNEL_BLOCK};
-use crate::parallel::filled_vec;
+use crate::parallel::{filled_vec, segments_vec, write_all};
 use crate::tensor::{checked_alloc, checked_shape};
 use crate::tuning::{CHEAP_VALUES_PER_WORK, ROW_BLOCK_VALUES};
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
@@ -115,40 +115,6 @@ fn permuted_row_major<T: Float>(view: &ArrayViewD<'_, T>) -> Option<Vec<T>> {
         })
     };
     Some(out)
-}
-
-/// `outer` segments of `len` values, segment `o` written by `fill(o, segment)`, in blocks of
-/// whole segments shared between threads when there are many values, into memory not cleared
-/// first: the copies of `narrow` and of its gradient, one segment per index of the dimensions
-/// before the sliced one.
-///
-/// # Safety
-/// `fill` must write every value of the segment it is given.
-unsafe fn segments_vec<T: Float>(
-    outer: usize,
-    len: usize,
-    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
-) -> Vec<T> {
-    if outer * len == 0 {
-        return Vec::new();
-    }
-    let per_block = (KERNEL_BLOCK / len).max(1);
-    let block_len = per_block * len;
-    // SAFETY: a block is whole segments, each written in full by `fill` (the caller's word).
-    unsafe {
-        filled_vec(outer * len, block_len, block_len / CHEAP_VALUES_PER_WORK, |b, block| {
-            for (j, segment) in block.chunks_exact_mut(len).enumerate() {
-                fill(b * per_block + j, segment);
-            }
-        })
-    }
-}
-
-/// Writes `values` into `out`, of the same length.
-fn write_all<T: Copy>(out: &mut [MaybeUninit<T>], values: &[T]) {
-    for (o, &v) in out.iter_mut().zip(values) {
-        o.write(v);
-    }
 }
 
 /// That a slice of shape `slice` fits in `shape` at `start..` along `dim` (the same size

@@ -115,6 +115,33 @@ fn pad_constant_mode() {
 }
 
 #[test]
+fn pad_gives_the_same_values_whatever_the_layout() {
+    // A row-major tensor is padded lane by lane (lanes shared between threads when there are
+    // many); one in another layout through ndarray's slices. Both must agree, element by element,
+    // for padding and cropping on every side of up to three dimensions.
+    for shape in [[2, 3, 5], [4, 50, 600]] {
+        let n: usize = shape.iter().product();
+        let values: Vec<f64> = (0..n).map(|i| i as f64).collect();
+        let rows = Tensor::from_vec(values.clone(), &shape).unwrap();
+        let array = ndarray::Array::from_shape_vec(shape.to_vec(), values).unwrap();
+        let other = Tensor::from_array(array.t().as_standard_layout().into_owned().reversed_axes());
+        assert!(!other.array().is_standard_layout());
+        assert_eq!(other.to_vec(), rows.to_vec());
+        for pad in [
+            &[(1, 2)][..],
+            &[(-1, 2), (2, -1)],
+            &[(0, 0), (0, 0), (1, 1)],
+            &[(3, -4), (-1, -1), (-1, 2)],
+            &[(-5, 0), (1, 0)],
+            &[(0, 0), (-3, 0), (0, 0)],
+        ] {
+            let (a, b) = (rows.pad(pad, -7.0).unwrap(), other.pad(pad, -7.0).unwrap());
+            assert_eq!((a.shape(), a.to_vec()), (b.shape(), b.to_vec()), "{shape:?} {pad:?}");
+        }
+    }
+}
+
+#[test]
 fn roll_flip_cumsum() {
     // torch.roll(torch.arange(5.), 1)
     assert_values(

@@ -245,6 +245,40 @@ pub(crate) fn full_vec<T: Float>(len: usize, value: T) -> Vec<T> {
     }
 }
 
+/// `outer` segments of `len` values, segment `o` written by `fill(o, segment)`, in blocks of
+/// whole segments shared between threads when there are many values, into memory not cleared
+/// first: the copies of `narrow` and of its gradient (one segment per index of the dimensions
+/// before the sliced one), the lanes of `pad`.
+///
+/// # Safety
+/// `fill` must write every value of the segment it is given.
+pub(crate) unsafe fn segments_vec<T: Float>(
+    outer: usize,
+    len: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
+    if outer * len == 0 {
+        return Vec::new();
+    }
+    let per_block = (crate::kernels::KERNEL_BLOCK / len).max(1);
+    let block_len = per_block * len;
+    // SAFETY: a block is whole segments, each written in full by `fill` (the caller's word).
+    unsafe {
+        filled_vec(outer * len, block_len, block_len / CHEAP_VALUES_PER_WORK, |b, block| {
+            for (j, segment) in block.chunks_exact_mut(len).enumerate() {
+                fill(b * per_block + j, segment);
+            }
+        })
+    }
+}
+
+/// Writes `values` into `out`, of the same length.
+pub(crate) fn write_all<T: Copy>(out: &mut [MaybeUninit<T>], values: &[T]) {
+    for (o, &v) in out.iter_mut().zip(values) {
+        o.write(v);
+    }
+}
+
 /// `f` of every value of `x`, in a new vector built by blocks of `block_len` values as
 /// [`for_each_block_mut`] hands them out (`work_per_block` each), in memory not cleared first:
 /// the map of `Tensor::map`, compiled for the widest vectors the CPU has.
