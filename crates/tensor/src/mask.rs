@@ -1,10 +1,12 @@
 //! Boolean masks ([`BoolTensor`], PyTorch's `torch.bool`) and the ops that take them:
 //! `masked_fill`, `where_`, and the triangular `tril` / `triu`.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 
 use crate::kernels::{wide, zip_into};
-use crate::parallel::filled_vec;
+use crate::parallel::{filled_vec, segments_vec, write_all};
 use crate::tensor::checked_shape;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
@@ -202,44 +204,73 @@ impl<T: Float> Tensor<T> {
     /// Keeps the elements on and below the `k`-th diagonal of the last two dimensions (each
     /// matrix of a batch) and zeroes the others, as `torch.tril`.
     pub fn tril(&self, k: isize) -> Result<Self> {
-        triangle("tril", &self.data.view(), k, T::zero(), true).map(Tensor::from_array)
+        self.triangle("tril", k, true)
     }
 
     /// Keeps the elements on and above the `k`-th diagonal of the last two dimensions and
     /// zeroes the others, as `torch.triu`.
     pub fn triu(&self, k: isize) -> Result<Self> {
-        triangle("triu", &self.data.view(), k, T::zero(), false).map(Tensor::from_array)
+        self.triangle("triu", k, false)
+    }
+
+    /// [`tril`](Tensor::tril) or [`triu`](Tensor::triu): each row of each matrix written once
+    /// (zeros, the kept run, zeros), rows in blocks shared between threads when there are
+    /// many values, into memory not cleared first.
+    fn triangle(&self, op: &'static str, k: isize, lower: bool) -> Result<Self> {
+        let (rows, cols) = matrix_sizes(op, self.shape())?;
+        let values = self.row_major_values();
+        // SAFETY: every value of each row is written: zeros, the kept run, zeros.
+        let out = unsafe {
+            segments_vec(self.numel() / cols.max(1), cols, |r, row| {
+                let kept = kept_columns(r % rows, cols, k, lower);
+                let (before, rest) = row.split_at_mut(kept.start);
+                let (middle, after) = rest.split_at_mut(kept.len());
+                before.fill(MaybeUninit::new(T::zero()));
+                write_all(middle, &values[r * cols..][kept]);
+                after.fill(MaybeUninit::new(T::zero()));
+            })
+        };
+        Ok(Tensor::from_standard(out, self.shape()))
     }
 }
 
-/// `data` with the elements off the triangle set to `zero`: the triangle is `col - row <= k`
-/// for `lower`, `col - row >= k` otherwise.
-fn triangle<E: Copy>(op: &'static str, data: &ArrayViewD<'_, E>, k: isize, zero: E, lower: bool) -> Result<ArrayD<E>> {
-    let n = data.ndim();
-    if n < 2 {
-        return Err(Error::invalid(
+/// The sizes of the matrices of `tril`/`triu` (the last two dimensions), or an error naming
+/// `op` for fewer than two dimensions.
+fn matrix_sizes(op: &'static str, shape: &[usize]) -> Result<(usize, usize)> {
+    match shape {
+        [.., rows, cols] => Ok((*rows, *cols)),
+        _ => Err(Error::invalid(
             op,
             format!(
                 "input tensor must have at least 2 dimensions, but got shape {}",
-                Shape(data.shape().to_vec())
+                Shape(shape.to_vec())
             ),
-        ));
+        )),
     }
-    let (rows, cols) = (data.shape()[n - 2], data.shape()[n - 1]);
+}
+
+/// The columns that row `i` of a matrix of `cols` columns keeps: `j - i <= k` for `lower`,
+/// `j - i >= k` otherwise, one run.
+fn kept_columns(i: usize, cols: usize, k: isize, lower: bool) -> std::ops::Range<usize> {
+    let edge = (i as isize + k).clamp(-1, cols as isize);
+    match lower {
+        true => 0..(edge + 1).min(cols as isize) as usize,
+        false => edge.max(0) as usize..cols,
+    }
+}
+
+/// `data` with the elements off the triangle set to `zero` (see [`kept_columns`]).
+fn triangle<E: Copy>(op: &'static str, data: &ArrayViewD<'_, E>, k: isize, zero: E, lower: bool) -> Result<ArrayD<E>> {
+    let (rows, cols) = matrix_sizes(op, data.shape())?;
     let mut values: Vec<E> = match data.as_slice() {
         Some(values) => values.to_vec(),
         None => data.iter().copied().collect(),
     };
     if rows * cols > 0 {
-        for matrix in values.chunks_exact_mut(rows * cols) {
-            for (i, row) in matrix.chunks_exact_mut(cols).enumerate() {
-                // Row `i` keeps the columns `j` with `j - i <= k` (lower) or `>= k`: one run.
-                let edge = (i as isize + k).clamp(-1, cols as isize);
-                match lower {
-                    true => row[(edge + 1).min(cols as isize) as usize..].fill(zero),
-                    false => row[..edge.max(0) as usize].fill(zero),
-                }
-            }
+        for (r, row) in values.chunks_exact_mut(cols).enumerate() {
+            let kept = kept_columns(r % rows, cols, k, lower);
+            row[..kept.start].fill(zero);
+            row[kept.end..].fill(zero);
         }
     }
     Ok(ArrayD::from_shape_vec(data.raw_dim(), values).expect("same element count"))

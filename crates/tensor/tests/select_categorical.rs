@@ -77,6 +77,19 @@ fn triangles_on_the_last_two_dims() {
             assert_eq!(upper[at], if offset >= k { v } else { 0.0 }, "triu({k}) at {at}");
         }
     }
+    // Rows shared between threads (many matrices' worth), the same definition.
+    let (rows, cols) = (200, 300);
+    let big = Tensor::<f64>::arange(3 * rows * cols)
+        .reshape(&[3, rows, cols])
+        .unwrap();
+    for k in [-250, -3, 0, 5, 400isize] {
+        let (lower, upper) = (big.tril(k).unwrap().to_vec(), big.triu(k).unwrap().to_vec());
+        for (at, v) in big.to_vec().into_iter().enumerate() {
+            let offset = (at % cols) as isize - (at / cols % rows) as isize;
+            assert_eq!(lower[at], if offset <= k { v } else { 0.0 }, "tril({k}) at {at}");
+            assert_eq!(upper[at], if offset >= k { v } else { 0.0 }, "triu({k}) at {at}");
+        }
+    }
     // A causal mask: torch.ones(2, 3, dtype=torch.bool).tril()
     let causal = BoolTensor::full(&[2, 3], true).tril(0).unwrap();
     assert_eq!(causal.to_vec(), [true, false, false, true, true, false]);
