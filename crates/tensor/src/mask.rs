@@ -5,9 +5,10 @@ use std::mem::MaybeUninit;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 
-use crate::kernels::{wide, zip_into};
+use crate::kernels::{wide, zip_into, KERNEL_BLOCK};
 use crate::parallel::{filled_vec, segments_vec, write_all};
 use crate::tensor::checked_shape;
+use crate::tuning::CHEAP_VALUES_PER_WORK;
 use crate::{broadcast_shape, Error, Float, Result, Shape, Tensor};
 
 /// An n-dimensional tensor of `bool`, PyTorch's `torch.bool`: the masks of `masked_fill` and
@@ -156,14 +157,16 @@ impl<T: Float> Tensor<T> {
         let fill = |m: &bool, x: &T| if *m { value } else { *x };
         if let (true, Some(m), Some(x)) = (mask.shape() == self.shape(), mask.data.as_slice(), self.data.as_slice()) {
             // Both row-major: one loop over the two slices, compiled by `wide` (ndarray's `Zip`
-            // over dynamic dimensions went value by value), staged so that it vectorizes, on
-            // this thread (one block: shared between threads, small masks took twice as long).
-            // SAFETY: `zip_into` writes every value of its one block, the whole result.
+            // over dynamic dimensions went value by value), staged so that it vectorizes, in
+            // blocks shared between threads only when there are many values (a small mask
+            // shared took twice as long).
+            // SAFETY: `zip_into` writes every value of each block.
             let out = unsafe {
-                filled_vec(x.len(), x.len().max(1), 0, |_, out| {
+                filled_vec(x.len(), KERNEL_BLOCK, KERNEL_BLOCK / CHEAP_VALUES_PER_WORK, |i, out| {
+                    let at = i * KERNEL_BLOCK..i * KERNEL_BLOCK + out.len();
                     wide(
                         #[inline(always)]
-                        || zip_into(m, x, out, |m, x| if m { value } else { x }),
+                        || zip_into(&m[at.clone()], &x[at], out, |m, x| if m { value } else { x }),
                     )
                 })
             };
@@ -190,6 +193,31 @@ impl<T: Float> Tensor<T> {
             lhs: Shape(cond.shape().to_vec()),
             rhs: Shape(ab.clone()),
         })?;
+        if let (true, Some(c), Some(a), Some(b)) = (
+            cond.shape() == shape && a.shape() == shape,
+            cond.data.as_slice(),
+            a.data.as_slice(),
+            b.data.as_slice().filter(|b| b.len() == a.numel()),
+        ) {
+            // All three row-major in the one shape: a loop over the slices, in blocks shared
+            // between threads when there are many values.
+            // SAFETY: each block's every value is written.
+            let out = unsafe {
+                filled_vec(a.len(), KERNEL_BLOCK, KERNEL_BLOCK / CHEAP_VALUES_PER_WORK, |i, out| {
+                    let at = i * KERNEL_BLOCK..i * KERNEL_BLOCK + out.len();
+                    let (c, a, b) = (&c[at.clone()], &a[at.clone()], &b[at]);
+                    wide(
+                        #[inline(always)]
+                        || {
+                            for (((o, &c), &a), &b) in out.iter_mut().zip(c).zip(a).zip(b) {
+                                o.write(if c { a } else { b });
+                            }
+                        },
+                    )
+                })
+            };
+            return Ok(Tensor::from_standard(out, &shape));
+        }
         let c = cond.data.broadcast(shape.clone()).expect("shape checked");
         let av = a.data.broadcast(shape.clone()).expect("shape checked");
         let bv = b.data.broadcast(shape).expect("shape checked");

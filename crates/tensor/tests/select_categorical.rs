@@ -55,6 +55,31 @@ fn masked_fill_and_where_broadcast() {
 }
 
 #[test]
+fn masked_fill_and_where_of_many_values_take_each_from_the_right_place() {
+    // Values in blocks shared between threads, the last block short; against the definition.
+    let shape = [300, 1001];
+    let n = shape[0] * shape[1];
+    let cond: Vec<bool> = (0..n).map(|i| (i * 7919) % 13 < 6).collect();
+    let mask = BoolTensor::from_vec(cond.clone(), &shape).unwrap();
+    let a = Tensor::<f64>::arange(n).reshape(&shape).unwrap();
+    let b = a.neg();
+    let chosen = Tensor::where_(&mask, &a, &b).unwrap().to_vec();
+    let filled = a.masked_fill(&mask, -0.5).unwrap().to_vec();
+    for (i, &c) in cond.iter().enumerate() {
+        assert_eq!(chosen[i], if c { i as f64 } else { -(i as f64) }, "where at {i}");
+        assert_eq!(filled[i], if c { -0.5 } else { i as f64 }, "masked_fill at {i}");
+    }
+    // One operand broadcast along a leading dimension of 1: the same values in the same order.
+    let row = Tensor::<f64>::arange(7).reshape(&[1, 7]).unwrap();
+    let seven = BoolTensor::from_vec(vec![true, false, true, true, false, false, true], &[1, 7]).unwrap();
+    let got = Tensor::where_(&seven, &row, &row.reshape(&[7]).unwrap().neg()).unwrap();
+    assert_eq!(
+        (got.shape(), got.to_vec()),
+        (&[1usize, 7][..], vec![0.0, -1.0, 2.0, 3.0, -4.0, -5.0, 6.0])
+    );
+}
+
+#[test]
 fn triangles_on_the_last_two_dims() {
     // x.tril(1), x.triu(-1)
     let tril = [0.0, 1.0, 0.0, 0.0, 4.0, 5.0, 6.0, 0.0, 8.0, 9.0, 10.0, 11.0];
