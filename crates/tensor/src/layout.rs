@@ -67,6 +67,34 @@ impl<T: Float> Tensor<T> {
         if shifts.len() != dims.len() {
             return Err(roll_mismatch(shifts, dims));
         }
+        if let Some(values) = self.data.as_slice().filter(|_| self.ndim() > 0) {
+            // The shift of each dimension (a dimension named twice moves by both), then each
+            // lane of the last dimension from the input lane `shift` indices back, itself in
+            // two pieces if the last dimension moves.
+            let mut by = vec![0usize; self.ndim()];
+            for (&shift, &dim) in shifts.iter().zip(dims) {
+                let d = normalize_dim("roll", dim, self.ndim())?;
+                let n = self.shape()[d].max(1) as isize;
+                by[d] = (by[d] as isize + shift).rem_euclid(n) as usize;
+            }
+            let (outer, &[len]) = self.shape().split_at(self.ndim() - 1) else {
+                unreachable!("at least one dimension")
+            };
+            let s = by[self.ndim() - 1];
+            let out = remap_lanes(
+                values,
+                (outer, len),
+                (outer, len),
+                |d, i| Some((i + outer[d] - by[d]) % outer[d]),
+                |lane, out| {
+                    let lane = lane.expect("every index is inside");
+                    let (head, tail) = out.split_at_mut(s);
+                    write_all(head, &lane[len - s..]);
+                    write_all(tail, &lane[..len - s]);
+                },
+            );
+            return Ok(Tensor::from_standard(out, self.shape()));
+        }
         let mut data = self.data.clone();
         for (&shift, &dim) in shifts.iter().zip(dims) {
             let d = normalize_dim("roll", dim, self.ndim())?;
@@ -95,8 +123,31 @@ impl<T: Float> Tensor<T> {
         if dims.is_empty() {
             return Ok(self.clone());
         }
+        let flipped = normalize_dims("flip", dims, self.ndim())?;
+        if let Some(values) = self.data.as_slice().filter(|_| self.ndim() > 0) {
+            // Each lane of the last dimension from the input lane at the mirrored index,
+            // reversed if the last dimension is flipped too.
+            let (outer, &[len]) = self.shape().split_at(self.ndim() - 1) else {
+                unreachable!("at least one dimension")
+            };
+            let reversed = flipped.contains(&(self.ndim() - 1));
+            let out = remap_lanes(
+                values,
+                (outer, len),
+                (outer, len),
+                |d, i| Some(if flipped.contains(&d) { outer[d] - 1 - i } else { i }),
+                |lane, out| {
+                    let lane = lane.expect("every index is inside");
+                    match reversed {
+                        true => out.iter_mut().zip(lane.iter().rev()).for_each(|(o, &v)| _ = o.write(v)),
+                        false => write_all(out, lane),
+                    }
+                },
+            );
+            return Ok(Tensor::from_standard(out, self.shape()));
+        }
         let mut view = self.data.view();
-        for d in normalize_dims("flip", dims, self.ndim())? {
+        for d in flipped {
             view.invert_axis(Axis(d));
         }
         Ok(Tensor::from_standard(row_major(&view), self.shape()))
@@ -190,44 +241,71 @@ struct AxisPad {
     len: usize,
 }
 
-/// [`Tensor::pad`] of row-major `values`, one lane of the last dimension at a time (lanes in
-/// blocks shared between threads): `value`s, the input lane's kept part, `value`s; or all
-/// `value`s for a lane that a padded dimension before the last puts outside the input.
+/// The lanes of the last dimension of a row-major output whose dimensions before the last are
+/// `outer_out`, each `out_len` long, built from the row-major `values` of an input whose
+/// dimensions before the last are `outer_in`, with lanes `in_len` long: the output lane at
+/// index `i` along each dimension `d` reads the input lane at index `index(d, i)` (none if
+/// any is `None`), and `fill(input_lane, output_lane)` writes every value of the output lane.
+/// Lanes go in blocks shared between threads, into memory not cleared first: `pad`, `flip`
+/// and `roll` of a row-major tensor.
+fn remap_lanes<T: Float>(
+    values: &[T],
+    (outer_in, in_len): (&[usize], usize),
+    (outer_out, out_len): (&[usize], usize),
+    index: impl Fn(usize, usize) -> Option<usize> + Sync + Send,
+    fill: impl Fn(Option<&[T]>, &mut [MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
+    // The input's row-major strides of the dimensions before the last, in values.
+    let mut strides = vec![0; outer_in.len()];
+    let mut stride = in_len;
+    for (d, &n) in outer_in.iter().enumerate().rev() {
+        strides[d] = stride;
+        stride *= n;
+    }
+    let lanes = outer_out.iter().product();
+    // SAFETY: `fill` writes every value of each lane (the callers' word, below).
+    unsafe {
+        segments_vec(lanes, out_len, |lane, out| {
+            let (mut rest, mut from) = (lane, Some(0));
+            for (d, &n) in outer_out.iter().enumerate().rev() {
+                let i = rest % n;
+                rest /= n;
+                from = from.and_then(|f| index(d, i).map(|j| f + j * strides[d]));
+            }
+            fill(from.map(|f| &values[f..f + in_len]), out)
+        })
+    }
+}
+
+/// [`Tensor::pad`] of row-major `values`, one lane of the last dimension at a time: `value`s,
+/// the input lane's kept part, `value`s; or all `value`s for a lane that a padded dimension
+/// before the last puts outside the input.
 fn pad_lanes<T: Float>(values: &[T], plan: &[AxisPad], value: T) -> Vec<T> {
     let (outer, last) = plan.split_at(plan.len() - 1);
     let last = &last[0];
-    let lanes: usize = outer.iter().map(|p| p.out).product();
-    // The input's row-major strides of the dimensions before the last, in values.
-    let mut strides = vec![0; outer.len()];
-    let mut stride = plan.last().map_or(0, |p| p.input);
-    for (d, p) in outer.iter().enumerate().rev() {
-        strides[d] = stride;
-        stride *= p.input;
-    }
-    // SAFETY: every value of each lane is written below.
-    unsafe {
-        segments_vec(lanes, last.out, |lane, out| {
-            // The input lane at this output lane's index, if the index is inside it.
-            let (mut rest, mut from) = (lane, Some(last.src));
-            for (d, p) in outer.iter().enumerate().rev() {
-                let i = rest % p.out;
-                rest /= p.out;
-                from = from
-                    .filter(|_| (p.dst..p.dst + p.len).contains(&i))
-                    .map(|f| f + (i - p.dst + p.src) * strides[d]);
-            }
+    let sizes = |f: fn(&AxisPad) -> usize| outer.iter().map(f).collect::<Vec<_>>();
+    let (outer_in, outer_out) = (sizes(|p| p.input), sizes(|p| p.out));
+    remap_lanes(
+        values,
+        (&outer_in, last.input),
+        (&outer_out, last.out),
+        |d, i| {
+            let p = &outer[d];
+            (p.dst..p.dst + p.len).contains(&i).then(|| i - p.dst + p.src)
+        },
+        |lane, out| {
             let (head, rest) = out.split_at_mut(last.dst);
             head.fill(MaybeUninit::new(value));
-            match from {
-                Some(from) => {
+            match lane {
+                Some(lane) => {
                     let (kept, tail) = rest.split_at_mut(last.len);
-                    write_all(kept, &values[from..from + last.len]);
+                    write_all(kept, &lane[last.src..last.src + last.len]);
                     tail.fill(MaybeUninit::new(value));
                 }
                 None => rest.fill(MaybeUninit::new(value)),
             }
-        })
-    }
+        },
+    )
 }
 
 fn pad_plan(shape: &[usize], pad: &[(isize, isize)]) -> Result<Vec<AxisPad>> {

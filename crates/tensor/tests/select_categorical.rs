@@ -153,10 +153,11 @@ fn pad_constant_mode() {
 }
 
 #[test]
-fn pad_gives_the_same_values_whatever_the_layout() {
-    // A row-major tensor is padded lane by lane (lanes shared between threads when there are
-    // many); one in another layout through ndarray's slices. Both must agree, element by element,
-    // for padding and cropping on every side of up to three dimensions.
+fn pad_flip_and_roll_give_the_same_values_whatever_the_layout() {
+    // A row-major tensor is padded, flipped or rolled lane by lane (lanes shared between
+    // threads when there are many); one in another layout through ndarray's views. Both must
+    // agree, element by element: padding and cropping on every side of up to three
+    // dimensions, flips of any set of dimensions, shifts of either sign along any of them.
     for shape in [[2, 3, 5], [4, 50, 600]] {
         let n: usize = shape.iter().product();
         let values: Vec<f64> = (0..n).map(|i| i as f64).collect();
@@ -175,6 +176,20 @@ fn pad_gives_the_same_values_whatever_the_layout() {
         ] {
             let (a, b) = (rows.pad(pad, -7.0).unwrap(), other.pad(pad, -7.0).unwrap());
             assert_eq!((a.shape(), a.to_vec()), (b.shape(), b.to_vec()), "{shape:?} {pad:?}");
+        }
+        for dims in [&[2][..], &[0], &[1, 2], &[0, -1], &[0, 1, 2]] {
+            let (a, b) = (rows.flip(dims).unwrap(), other.flip(dims).unwrap());
+            assert_eq!(a.to_vec(), b.to_vec(), "{shape:?} flip {dims:?}");
+        }
+        for (shifts, dims) in [
+            (&[1][..], &[2][..]),
+            (&[-3], &[1]),
+            (&[2, 7], &[0, -1]),
+            (&[5, -1, 4], &[2, 1, 2]),
+            (&[-602], &[2]),
+        ] {
+            let (a, b) = (rows.roll(shifts, dims).unwrap(), other.roll(shifts, dims).unwrap());
+            assert_eq!(a.to_vec(), b.to_vec(), "{shape:?} roll {shifts:?} {dims:?}");
         }
     }
 }
