@@ -47,11 +47,17 @@ fn per_lane<T: Float>(values: &[T], c: usize, f: impl Fn(&[T]) -> T + Sync + Sen
 /// Running sums of [`sum_values`]: four 512-bit registers of `f32`.
 const SUM_LANES: usize = 64;
 
-/// The sum of `values`: each block of [`KERNEL_BLOCK`] values (blocks shared between threads
-/// when there are many) summed in [`SUM_LANES`] running sums, which are then added pairwise,
-/// and the blocks' sums added in order. The same on any number of threads, and more accurate
-/// than one running sum: each running sum adds at most `KERNEL_BLOCK / SUM_LANES` values.
+/// The sum of `values`: [`sum_of`] of the values themselves.
 fn sum_values<T: Float>(values: &[T]) -> T {
+    sum_of(values, |v| v)
+}
+
+/// The sum of `f(v)` over `values`: each block of [`KERNEL_BLOCK`] values (blocks shared
+/// between threads when there are many) summed in [`SUM_LANES`] running sums, which are then
+/// added pairwise, and the blocks' sums added in order. The same on any number of threads,
+/// and more accurate than one running sum: each running sum adds at most
+/// `KERNEL_BLOCK / SUM_LANES` values.
+pub(crate) fn sum_of<T: Float>(values: &[T], f: impl Fn(T) -> T + Sync + Send) -> T {
     let blocks = values.len().div_ceil(KERNEL_BLOCK);
     let sums = zeroed_blocks(blocks, 1, KERNEL_BLOCK / CHEAP_VALUES_PER_WORK, |i, out| {
         let block = &values[i * KERNEL_BLOCK..values.len().min((i + 1) * KERNEL_BLOCK)];
@@ -61,7 +67,7 @@ fn sum_values<T: Float>(values: &[T]) -> T {
                 let mut acc = [T::zero(); SUM_LANES];
                 let (chunks, rest) = block.as_chunks::<SUM_LANES>();
                 for chunk in chunks {
-                    acc.iter_mut().zip(chunk).for_each(|(a, &v)| *a += v);
+                    acc.iter_mut().zip(chunk).for_each(|(a, &v)| *a += f(v));
                 }
                 let mut n = SUM_LANES;
                 while n > 1 {
@@ -69,7 +75,7 @@ fn sum_values<T: Float>(values: &[T]) -> T {
                     let (low, high) = acc.split_at_mut(n);
                     low.iter_mut().zip(&high[..n]).for_each(|(a, &b)| *a += b);
                 }
-                rest.iter().fold(acc[0], |s, &v| s + v)
+                rest.iter().fold(acc[0], |s, &v| s + f(v))
             },
         );
     });

@@ -3,7 +3,7 @@
 
 use ndarray::IxDyn;
 
-use crate::reduce::Extreme;
+use crate::reduce::{sum_of, Extreme};
 use crate::{normalize_dim, Error, Float, IndexTensor, Result, Shape, Tensor};
 
 /// Normalises a list of PyTorch dimensions (negative from the end) for a reduction over a
@@ -65,8 +65,8 @@ impl<T: Float> Tensor<T> {
             .expect("every dimension is valid")
     }
 
-    /// Two passes per output element (the mean, then the squared deviations), over the
-    /// reduced dimensions moved last.
+    /// Two passes per output element (the mean, then the squared deviations, each summed
+    /// by `reduce::sum_of`), over the reduced dimensions moved last.
     fn moment(
         &self,
         op: &'static str,
@@ -87,8 +87,8 @@ impl<T: Float> Tensor<T> {
         let out: Vec<T> = (0..rows)
             .map(|r| {
                 let row = &values[r * n..(r + 1) * n];
-                let mean = row.iter().copied().sum::<T>() / T::of(n as f64);
-                let ss: T = row.iter().map(|&x| (x - mean) * (x - mean)).sum();
+                let mean = sum_of(row, |x| x) / T::of(n as f64);
+                let ss = sum_of(row, |x| (x - mean) * (x - mean));
                 finish(ss / divisor)
             })
             .collect();

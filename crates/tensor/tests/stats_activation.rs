@@ -88,6 +88,29 @@ fn var_and_std_match_pytorch() {
 }
 
 #[test]
+fn var_of_many_values_is_the_same_on_any_number_of_threads() {
+    // Sums in blocks shared between threads (three and a bit blocks of 16 K values): the same
+    // bits on one thread and on two, and within f32's rounding of the f64 definition.
+    let n = 3 * (1 << 14) + 37;
+    let values: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 100.0 - 3.0).collect();
+    let x = Tensor::from_vec(values.clone(), &[n]).unwrap();
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| (x.var(1).item().unwrap(), x.std(0).item().unwrap()))
+    };
+    let (one, two) = (on(1), on(2));
+    assert_eq!((one.0.to_bits(), one.1.to_bits()), (two.0.to_bits(), two.1.to_bits()));
+    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+    let ss: f64 = values.iter().map(|&v| (v as f64 - mean).powi(2)).sum();
+    assert!(
+        (one.0 as f64 - ss / (n - 1) as f64).abs() < 1e-5 * ss / n as f64,
+        "{}",
+        one.0
+    );
+    assert!((one.1 as f64 - (ss / n as f64).sqrt()).abs() < 1e-5, "{}", one.1);
+}
+
+#[test]
 fn var_errors_name_the_op_and_dims() {
     let x = x();
     // x.var(dim=2) -> IndexError: Dimension out of range (expected to be in range of [-2, 1], but got 2)
