@@ -248,7 +248,8 @@ pub(crate) fn full_vec<T: Float>(len: usize, value: T) -> Vec<T> {
 /// `outer` segments of `len` values, segment `o` written by `fill(o, segment)`, in blocks of
 /// whole segments shared between threads when there are many values, into memory not cleared
 /// first: the copies of `narrow` and of its gradient (one segment per index of the dimensions
-/// before the sliced one), the lanes of `pad`.
+/// before the sliced one), the rows of `tril` and `triu`, the lanes of `pad`, `flip` and
+/// `roll`.
 ///
 /// # Safety
 /// `fill` must write every value of the segment it is given.
