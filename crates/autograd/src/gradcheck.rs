@@ -2,7 +2,7 @@
 
 use ferrograd_tensor::{Result, Tensor};
 
-use crate::{grad, no_grad, Var};
+use crate::{enable_grad, grad, no_grad, Var};
 
 /// Tolerances and step of [`gradcheck`]; the defaults are PyTorch's.
 #[derive(Debug, Clone, Copy)]
@@ -140,4 +140,54 @@ pub fn gradcheck(
         }
     }
     Ok(report)
+}
+
+/// The gradient of the one-element `f(inputs)` with respect to each input (zeros for an input
+/// `f` does not use), itself differentiable: recorded (`create_graph`) when every input
+/// requires a gradient; otherwise, as in [`gradcheck`]'s finite-difference evaluations (which
+/// run under `no_grad`), computed at the same values from fresh parameters. The first
+/// derivatives that [`gradgradcheck`] differentiates again.
+pub fn differentiable_gradients(
+    f: impl Fn(&[Var<f64>]) -> Result<Var<f64>>,
+    inputs: &[Var<f64>],
+) -> Result<Vec<Var<f64>>> {
+    let recorded = inputs.iter().all(Var::requires_grad);
+    let _mode = enable_grad();
+    let vars: Vec<Var<f64>> = match recorded {
+        true => inputs.to_vec(),
+        false => inputs.iter().map(|v| Var::parameter(v.to_tensor())).collect(),
+    };
+    let grads = grad(&[f(&vars)?], &vars, None, recorded)?;
+    Ok(grads
+        .into_iter()
+        .zip(&vars)
+        .map(|(g, v)| g.unwrap_or_else(|| Var::new(Tensor::zeros(&v.shape()))))
+        .collect())
+}
+
+/// Checks the second derivatives of the one-element `f` at `inputs`, as
+/// `torch.autograd.gradgradcheck`: [`gradcheck`] of its first derivatives
+/// ([`differentiable_gradients`]), flattened and joined into one vector.
+///
+/// ```
+/// use ferrograd_autograd::{gradgradcheck, GradcheckOptions};
+/// use ferrograd_tensor::Tensor;
+/// let x = Tensor::<f64>::from_vec(vec![0.3, -1.2, 2.0], &[3])?;
+/// let report = gradgradcheck(|v| Ok(v[0].tanh().powf(3.0).sum()), &[x], GradcheckOptions::default())?;
+/// assert!(report.passed, "{report}");
+/// # Ok::<(), ferrograd_tensor::Error>(())
+/// ```
+pub fn gradgradcheck(
+    f: impl Fn(&[Var<f64>]) -> Result<Var<f64>>,
+    inputs: &[Tensor<f64>],
+    options: GradcheckOptions,
+) -> Result<GradcheckReport> {
+    let first = |v: &[Var<f64>]| {
+        let flat = differentiable_gradients(&f, v)?
+            .iter()
+            .map(|g| g.flatten(0, -1))
+            .collect::<Result<Vec<_>>>()?;
+        Var::concat(&flat, 0)
+    };
+    gradcheck(first, inputs, options)
 }

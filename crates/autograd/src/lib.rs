@@ -50,6 +50,6 @@ pub use anomaly::{detect_anomaly, is_anomaly_enabled, take_forward_anomaly, Anom
 pub use backward::grad;
 pub use dot::to_dot;
 pub use grad_mode::{enable_grad, is_grad_enabled, no_grad, GradModeGuard};
-pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport};
+pub use gradcheck::{differentiable_gradients, gradcheck, gradgradcheck, GradcheckOptions, GradcheckReport};
 pub use graph::Graph;
 pub use var::{live_nodes, BackwardFn, Grads, Hook, Inputs, IntoGrads, ValueMut, Var, WeakVar};

@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::{check_second, pos, randn, t};
-use ferrograd_autograd::{grad, gradcheck, GradcheckOptions, Var};
+use ferrograd_autograd::{grad, gradgradcheck, GradcheckOptions, Var};
 use ferrograd_tensor::{Result, Tensor};
 use serde_json::Value;
 
@@ -293,7 +293,25 @@ fn gradgradcheck_detects_a_rule_that_cannot_be_differentiated() {
     let x = [randn(&[3], 50)];
     common::check(|v| Ok(tanh_const(&v[0])), &x);
     let f = |v: &[Var<f64>]| Ok(tanh_const(&v[0]).sum());
-    let report = gradcheck(|v| common::gradient_of(&f, v), &x, GradcheckOptions::default()).unwrap();
+    let report = gradgradcheck(f, &x, GradcheckOptions::default()).unwrap();
     assert!(!report.passed, "{report}");
     check_second(|v| Ok(v[0].tanh().sum()), &x);
+}
+
+#[test]
+fn differentiable_gradients_are_zeros_for_an_unused_input_and_need_one_element() {
+    use ferrograd_autograd::differentiable_gradients;
+    let (x, unused) = (Var::parameter(randn(&[3], 61)), Var::parameter(randn(&[2, 2], 62)));
+    let g = differentiable_gradients(|v| Ok(v[0].powf(3.0).sum()), &[x.clone(), unused]).unwrap();
+    let close = |got: Vec<f64>, want: Vec<f64>| got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12);
+    let want: Vec<f64> = x.to_tensor().to_vec().iter().map(|v| 3.0 * v * v).collect();
+    assert!(close(g[0].to_tensor().to_vec(), want));
+    assert_eq!((g[1].shape(), g[1].to_tensor().to_vec()), (vec![2, 2], vec![0.0; 4]));
+    // Recorded: the gradient has a gradient of its own, 6x.
+    let second = grad(&[g[0].sum()], &[x.clone()], None, false).unwrap();
+    let six: Vec<f64> = x.to_tensor().to_vec().iter().map(|v| 6.0 * v).collect();
+    assert!(close(second[0].as_ref().unwrap().to_tensor().to_vec(), six));
+    // A function of more than one element has no implicit gradient: an error, as in PyTorch.
+    let err = differentiable_gradients(|v| Ok(v[0].mul_scalar(2.0)), &[x]).unwrap_err();
+    assert!(err.to_string().contains("scalar"), "{err}");
 }

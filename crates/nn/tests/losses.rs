@@ -6,7 +6,7 @@
 use crate::common;
 
 use common::{assert_close, fixture, tensor};
-use ferrograd_autograd::{gradcheck, GradcheckOptions, Var};
+use ferrograd_autograd::{differentiable_gradients, gradcheck, GradcheckOptions, Var};
 use ferrograd_nn::functional::{binary_cross_entropy_with_logits, mse_loss};
 use ferrograd_nn::{BCEWithLogitsLoss, MSELoss, Reduction};
 use ferrograd_tensor::{Error, Float, Result, Tensor};
@@ -124,9 +124,10 @@ fn bce_with_logits_gradient_can_be_differentiated_again() {
     // The gradient rule is written with Var ops: check d/d(x, t) of Σ ∂L/∂x and Σ ∂L/∂t.
     let pw = Tensor::from_vec(vec![3.0, 0.5, 1.0], &[3]).unwrap();
     let grad_sum = |v: &[Var<f64>]| -> Result<Var<f64>> {
-        let g = common::gradients_of(v, |v| {
-            binary_cross_entropy_with_logits(&v[0], &v[1], None, Some(&pw), Reduction::Mean)
-        })?;
+        let g = differentiable_gradients(
+            |v| binary_cross_entropy_with_logits(&v[0], &v[1], None, Some(&pw), Reduction::Mean),
+            v,
+        )?;
         g[0].sum().try_add(&g[1].mul_scalar(0.5).sum())
     };
     check(grad_sum, &[randn(&[2, 3], 7), probs(&[2, 3], 8)]);

@@ -5,27 +5,10 @@ pub mod fixtures;
 
 use std::path::PathBuf;
 
-use ferrograd_autograd::{enable_grad, grad, Var};
+use ferrograd_autograd::Var;
 use ferrograd_nn::{Adam, AdamW, Optimizer, StateDict, SGD};
-use ferrograd_tensor::{Float, IndexTensor, Result, Tensor};
+use ferrograd_tensor::{Float, IndexTensor, Tensor};
 use serde_json::Value;
-
-/// The gradient of the one-element `f(v)` with respect to each of `v`, for `gradcheck` of a
-/// second derivative: recorded (`create_graph`) when the inputs require a gradient; otherwise
-/// (`gradcheck`'s finite-difference evaluations, which run under `no_grad`) computed at the
-/// same values from fresh parameters, with recording on.
-pub fn gradients_of(v: &[Var<f64>], f: impl Fn(&[Var<f64>]) -> Result<Var<f64>>) -> Result<Vec<Var<f64>>> {
-    let recorded = v.iter().all(Var::requires_grad);
-    let _mode = enable_grad();
-    let v: Vec<Var<f64>> = if recorded {
-        v.to_vec()
-    } else {
-        v.iter().map(|v| Var::parameter(v.to_tensor())).collect()
-    };
-    let y = f(&v)?;
-    let grads = grad(&[y], &v, None, recorded)?;
-    Ok(grads.into_iter().map(|g| g.expect("a gradient")).collect())
-}
 
 /// `tests/fixtures/NAME` at the repository root, written by `generate_training.py`.
 pub fn fixture_path(name: &str) -> PathBuf {
