@@ -308,7 +308,7 @@ fn differentiable_gradients_are_zeros_for_an_unused_input_and_need_one_element()
     assert!(close(g[0].to_tensor().to_vec(), want));
     assert_eq!((g[1].shape(), g[1].to_tensor().to_vec()), (vec![2, 2], vec![0.0; 4]));
     // Recorded: the gradient has a gradient of its own, 6x.
-    let second = grad(&[g[0].sum()], &[x.clone()], None, false).unwrap();
+    let second = grad(&[g[0].sum()], std::slice::from_ref(&x), None, false).unwrap();
     let six: Vec<f64> = x.to_tensor().to_vec().iter().map(|v| 6.0 * v).collect();
     assert!(close(second[0].as_ref().unwrap().to_tensor().to_vec(), six));
     // A function of more than one element has no implicit gradient: an error, as in PyTorch.
