@@ -281,6 +281,7 @@ fn pad_roll_flip_cumsum() {
     check(|v| v[0].flip(&[0, 2]), &x);
     for dim in [0, 1, -1] {
         check(|v| v[0].cumsum(dim), &x);
+        check(|v| v[0].reversed_cumsum(dim), &x);
     }
     check_second(|v| weighted(v[0].cumsum(1)?.tanh().pad(&[(1, -1)], 0.0), 2), &x);
 }

@@ -6,7 +6,7 @@ use std::mem::MaybeUninit;
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 
 use crate::kernels::wide;
-use crate::parallel::{segments_vec, write_all, zeroed_blocks};
+use crate::parallel::{filled_vec, segments_vec, write_all};
 use crate::reduce::split_at_dim;
 use crate::shape_ops::row_major;
 use crate::tensor::checked_shape;
@@ -156,49 +156,102 @@ impl<T: Float> Tensor<T> {
     /// The running sum along `dim`: `out[i] = x[0] + ... + x[i]`, as `torch.cumsum`; each
     /// running sum kept in `f64` and written rounded, as PyTorch's CPU kernel does.
     ///
-    /// Along the last dimension, 8 rows at a time side by side (a running sum is a chain of
-    /// additions, one row alone waits on each); along an earlier one, the lanes side by side.
-    /// Blocks of rows are shared between threads.
+    /// Along the last dimension, rows go through a small tile in blocks of columns and
+    /// [`SCAN_ROWS`] running sums advance side by side (a running sum is a chain of additions,
+    /// one row alone waits on each); along an earlier one, the lanes side by side. Blocks of
+    /// rows are shared between threads.
     pub fn cumsum(&self, dim: isize) -> Result<Self> {
-        let d = normalize_dim("cumsum", dim, self.ndim().max(1))?;
+        self.scan("cumsum", dim, false)
+    }
+
+    /// The running sum along `dim` taken from the end: `out[i] = x[i] + ... + x[n - 1]`, the
+    /// same additions in the same order as `x.flip(dim).cumsum(dim).flip(dim)` (PyTorch's
+    /// `reversed_cumsum`, the gradient of `cumsum`) in one pass.
+    pub fn reversed_cumsum(&self, dim: isize) -> Result<Self> {
+        self.scan("reversed_cumsum", dim, true)
+    }
+
+    /// [`Tensor::cumsum`] from the start or, `reverse`, from the end.
+    fn scan(&self, op: &'static str, dim: isize, reverse: bool) -> Result<Self> {
+        let d = normalize_dim(op, dim, self.ndim().max(1))?;
         if self.ndim() == 0 || self.numel() == 0 {
             return Ok(self.clone());
         }
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("a standard-layout array is one slice");
         let [_, n, inner] = split_at_dim(self.shape(), d);
-        let block = n * inner * if inner == 1 { CUMSUM_ROWS } else { 1 };
-        let out = zeroed_blocks(x.len(), block, block, |b, out| {
-            let x = &x[b * block..][..out.len()];
-            if inner == 1 {
-                let mut sums = [0.0f64; CUMSUM_ROWS];
-                for i in 0..n {
-                    for (r, sum) in sums[..out.len() / n].iter_mut().enumerate() {
-                        *sum += x[r * n + i].f64();
-                        out[r * n + i] = T::of(*sum);
-                    }
+        let block = n * inner * if inner == 1 { SCAN_ROWS } else { 1 };
+        // SAFETY: both loops write every value of the block (whole rows, or whole lanes).
+        let out = unsafe {
+            filled_vec(x.len(), block, block, |b, out| {
+                let x = &x[b * block..][..out.len()];
+                if inner == 1 {
+                    wide(
+                        #[inline(always)]
+                        || scan_rows(x, out, n, reverse),
+                    );
+                    return;
                 }
-                return;
-            }
-            let mut sums = vec![0.0f64; inner];
-            wide(
-                #[inline(always)]
-                || {
-                    for (row, out) in x.chunks_exact(inner).zip(out.chunks_exact_mut(inner)) {
-                        for ((sum, &v), o) in sums.iter_mut().zip(row).zip(out) {
-                            *sum += v.f64();
-                            *o = T::of(*sum);
-                        }
+                let mut sums = vec![0.0f64; inner];
+                let mut step = |row: &[T], out: &mut [MaybeUninit<T>]| {
+                    for ((sum, &v), o) in sums.iter_mut().zip(row).zip(out) {
+                        *sum += v.f64();
+                        o.write(T::of(*sum));
                     }
-                },
-            )
-        });
+                };
+                let pairs = x.chunks_exact(inner).zip(out.chunks_exact_mut(inner));
+                wide(
+                    #[inline(always)]
+                    || match reverse {
+                        false => pairs.for_each(|(row, out)| step(row, out)),
+                        true => pairs.rev().for_each(|(row, out)| step(row, out)),
+                    },
+                )
+            })
+        };
         Ok(Tensor::from_standard(out, self.shape()))
     }
 }
 
-/// Rows of a cumulative sum along the last dimension summed side by side.
-const CUMSUM_ROWS: usize = 8;
+/// Rows of a running sum along the last dimension summed side by side.
+const SCAN_ROWS: usize = 16;
+/// Columns of those rows copied into the tile at a time.
+const SCAN_COLUMNS: usize = 64;
+
+/// Running sums of up to [`SCAN_ROWS`] rows of `n` values (`x` and `out` hold whole rows),
+/// from the start or, `reverse`, from the end. A block of columns of every row is copied in
+/// `f64` into a tile, read row by row; the sums advance there column by column, side by side,
+/// and the tile is written back row by row. Reading the rows column by column in place would
+/// put every row's loads and stores at the same offset in their pages when the row length is a
+/// multiple of 1024, which stalls the loads.
+#[inline(always)]
+fn scan_rows<T: Float>(x: &[T], out: &mut [MaybeUninit<T>], n: usize, reverse: bool) {
+    let rows = x.len() / n;
+    let mut sums = [0.0f64; SCAN_ROWS];
+    let mut tile = [[0.0f64; SCAN_COLUMNS]; SCAN_ROWS];
+    let tiles = n.div_ceil(SCAN_COLUMNS);
+    for t in 0..tiles {
+        let start = if reverse { tiles - 1 - t } else { t } * SCAN_COLUMNS;
+        let width = SCAN_COLUMNS.min(n - start);
+        for (r, lane) in tile[..rows].iter_mut().enumerate() {
+            for (l, &v) in lane.iter_mut().zip(&x[r * n + start..][..width]) {
+                *l = v.f64();
+            }
+        }
+        for j in 0..width {
+            let j = if reverse { width - 1 - j } else { j };
+            for (sum, lane) in sums.iter_mut().zip(&mut tile) {
+                *sum += lane[j];
+                lane[j] = *sum;
+            }
+        }
+        for (r, lane) in tile[..rows].iter().enumerate() {
+            for (o, &l) in out[r * n + start..][..width].iter_mut().zip(lane) {
+                o.write(T::of(l));
+            }
+        }
+    }
+}
 
 /// `(start, length)` of each piece of `torch.split(t, size, dim)`.
 pub fn split_ranges(op: &'static str, shape: &[usize], size: usize, dim: isize) -> Result<Vec<(usize, usize)>> {

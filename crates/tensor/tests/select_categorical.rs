@@ -241,6 +241,33 @@ fn roll_flip_cumsum() {
 }
 
 #[test]
+fn running_sums_follow_their_definition_on_every_block_of_rows_and_columns() {
+    // Along the last dimension rows go 16 at a time through tiles of 64 columns: 37 rows of
+    // 150 columns leave a short group of rows and a short tile; along earlier dimensions the
+    // lanes go side by side. Each running sum is checked against its f64 loop written out,
+    // and the one from the end against flip, cumsum, flip (PyTorch's reversed_cumsum).
+    for shape in [&[37usize, 150][..], &[5, 7, 9], &[1, 64], &[2, 1]] {
+        let x = Tensor::<f32>::randn(shape, 7);
+        let v = x.to_vec();
+        for dim in 0..shape.len() {
+            let (n, inner) = (shape[dim], shape[dim + 1..].iter().product::<usize>());
+            let mut want = vec![0.0f32; v.len()];
+            for start in (0..v.len()).filter(|i| i / inner % n == 0) {
+                let mut sum = 0.0f64;
+                for i in 0..n {
+                    sum += f64::from(v[start + i * inner]);
+                    want[start + i * inner] = sum as f32;
+                }
+            }
+            let d = dim as isize;
+            assert_eq!(x.cumsum(d).unwrap().to_vec(), want, "{shape:?} along {dim}");
+            let back = x.flip(&[d]).unwrap().cumsum(d).unwrap().flip(&[d]).unwrap();
+            assert_eq!(x.reversed_cumsum(d).unwrap().to_vec(), back.to_vec(), "{shape:?} along {dim}");
+        }
+    }
+}
+
+#[test]
 fn cumsum_keeps_its_running_sums_in_f64_as_pytorch() {
     // torch.tensor([1e8, 1, 1, 1, 1, 1, -1e8]).cumsum(0).tolist()
     //   [100000000.0, 100000000.0, 100000000.0, 100000000.0, 100000000.0, 100000008.0, 5.0]

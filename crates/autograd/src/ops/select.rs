@@ -113,15 +113,24 @@ impl<T: Float> Var<T> {
     }
 
     /// The running sum along `dim`, as `torch.cumsum`; gradient: the running sum of the
-    /// output gradient taken from the end (`flip`, `cumsum`, `flip`, as PyTorch).
+    /// output gradient taken from the end ([`Var::reversed_cumsum`], as PyTorch).
     pub fn cumsum(&self, dim: isize) -> Result<Var<T>> {
         let out = self.value().cumsum(dim)?;
-        Ok(Var::from_op("CumsumBackward0", out, [self.clone()], move |g, _, x| {
-            if x[0].ndim() == 0 {
-                return Ok([Some(g.clone())]);
-            }
-            Ok([Some(g.flip(&[dim])?.cumsum(dim)?.flip(&[dim])?)])
+        Ok(Var::from_op("CumsumBackward0", out, [self.clone()], move |g, _, _| {
+            Ok([Some(g.reversed_cumsum(dim)?)])
         }))
+    }
+
+    /// The running sum along `dim` taken from the end, `flip(dim).cumsum(dim).flip(dim)` in one
+    /// pass (PyTorch's `reversed_cumsum`); gradient: the running sum from the start.
+    pub fn reversed_cumsum(&self, dim: isize) -> Result<Var<T>> {
+        let out = self.value().reversed_cumsum(dim)?;
+        Ok(Var::from_op(
+            "ReversedCumsumBackward",
+            out,
+            [self.clone()],
+            move |g, _, _| Ok([Some(g.cumsum(dim)?)]),
+        ))
     }
 
     /// The `k` largest (or smallest) elements along `dim` and their indices, as `torch.topk`;
