@@ -262,7 +262,11 @@ fn running_sums_follow_their_definition_on_every_block_of_rows_and_columns() {
             let d = dim as isize;
             assert_eq!(x.cumsum(d).unwrap().to_vec(), want, "{shape:?} along {dim}");
             let back = x.flip(&[d]).unwrap().cumsum(d).unwrap().flip(&[d]).unwrap();
-            assert_eq!(x.reversed_cumsum(d).unwrap().to_vec(), back.to_vec(), "{shape:?} along {dim}");
+            assert_eq!(
+                x.reversed_cumsum(d).unwrap().to_vec(),
+                back.to_vec(),
+                "{shape:?} along {dim}"
+            );
         }
     }
 }
@@ -468,6 +472,27 @@ fn multinomial_follows_the_distribution() {
         chi2 < 31.26,
         "chi-square {chi2} with 11 degrees of freedom (p < 0.001 above 31.26)"
     );
+}
+
+#[test]
+fn topk_of_many_lanes_shared_between_threads_equals_each_lane_sorted() {
+    // 1300 lanes of 100 values (blocks of lanes go to both threads), and 100 lanes of 1300
+    // along the first dimension: every lane against its own full sort, largest first.
+    let x = Tensor::<f32>::randn(&[1300, 100], 11);
+    let all = x.to_vec();
+    for (dim, lanes, n) in [(1isize, 1300usize, 100usize), (0, 100, 1300)] {
+        let (v, i) = x.topk(3, dim, true, true).unwrap();
+        let (v, i) = (v.to_vec(), i.to_vec());
+        for lane in 0..lanes {
+            let value = |j: usize| all[if dim == 1 { lane * 100 + j } else { j * 100 + lane }];
+            let mut want: Vec<usize> = (0..n).collect();
+            want.sort_by(|&a, &b| value(b).total_cmp(&value(a)).then(a.cmp(&b)));
+            let at = |r: usize| if dim == 1 { lane * 3 + r } else { r * lanes + lane };
+            for (r, &w) in want[..3].iter().enumerate() {
+                assert_eq!((i[at(r)], v[at(r)]), (w as i64, value(w)), "lane {lane} along {dim}");
+            }
+        }
+    }
 }
 
 #[test]
