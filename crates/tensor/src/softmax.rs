@@ -5,8 +5,9 @@
 //! `exp(x - max)` with its sum in one vectorized pass, then the row finished from cache; rows
 //! are handed out in blocks, shared between threads when there are many. Short rows (an
 //! attention's scores, a few classes) go a block of rows at a time through elementwise passes
-//! instead. Other dimensions of row-major tensors go with their lanes side by side (each pass
-//! one loop along the rows), other layouts lane by lane. As with the cross-entropy, the
+//! instead. Along other dimensions of row-major tensors, the lanes' maxes and sums are found in
+//! blocks of lanes side by side, then the output is written row by row, both passes shared
+//! between threads; other layouts go lane by lane. As with the cross-entropy, the
 //! exponentials are those of the best instructions the CPU has (within 1 ulp, or 2 with
 //! AVX-512), so a softmax value can differ between CPUs by that much; on one CPU a row gives
 //! the same values alone, in a batch, and on any thread. The gradients of both along the last
@@ -15,7 +16,7 @@
 use ndarray::{ArrayView1, Axis};
 
 use crate::kernels::{fold_halves, map_in_place, map_into, side_by_side, wide, Unary};
-use crate::parallel::zeroed_blocks;
+use crate::parallel::{filled_vec, for_each_block_pair_mut, zeroed_blocks};
 use crate::reduce::{nan_max, split_at_dim};
 use crate::tuning::{ROW_BLOCK_VALUES, SHORT_SOFTMAX_ROW, SHORT_SOFTMAX_WORK};
 use crate::{normalize_dim, Float, Result, Tensor};
@@ -180,57 +181,139 @@ impl<T: Float> Tensor<T> {
 }
 
 impl<T: Float> Tensor<T> {
-    /// `form` along a dimension `d` before the last of a row-major tensor: for each index of the
-    /// dimensions before `d` (a block, shared between threads), its `c × inner` values as `c`
-    /// rows of `inner` lanes side by side, each pass (max, `x - max`, the exponentials, the
-    /// sums in `f64`, the division or logarithm) one vectorized loop along the rows, where a
-    /// lane at a time strides through memory. `None` for other dimensions, layouts and empty
-    /// tensors.
+    /// `form` along a dimension `d` before the last of a row-major tensor, seen as `[outer, c,
+    /// inner]`: `outer × inner` lanes of `c` values, `inner` apart. `None` for other
+    /// dimensions, layouts and empty tensors.
+    ///
+    /// Two passes, each shared between threads. The first takes the lanes in blocks of
+    /// [`LANE_BLOCK`] side by side and, going down the rows, finds each lane's max, then sums
+    /// its `exp(x - max)` in `f64` (a lane's terms in order) and keeps `1 / sum` or `ln(sum)`.
+    /// The second writes the output row by row: `exp(x - max) · (1 / sum)` or `(x - max) -
+    /// ln(sum)`, the same exponentials (the elementwise kernel gives a value the same result
+    /// wherever it sits) and the same values as one lane at a time would give.
     fn inner_lanes(&self, d: usize, form: Form) -> Option<Self> {
         let x = self.data.as_slice().filter(|x| d + 1 < self.ndim() && !x.is_empty())?;
-        let [_, c, inner] = split_at_dim(self.shape(), d);
-        let each = c * inner;
-        let out = zeroed_blocks(x.len(), each, each, |o, out| {
-            let x = &x[o * each..][..each];
-            let mut maxes = vec![T::neg_infinity(); inner];
-            let mut shifted = vec![T::zero(); each];
-            wide(
-                #[inline(always)]
-                || {
-                    for row in x.chunks_exact(inner) {
-                        maxes.iter_mut().zip(row).for_each(|(m, &v)| *m = above(*m, v));
-                    }
-                    for (s, row) in shifted.chunks_exact_mut(inner).zip(x.chunks_exact(inner)) {
-                        s.iter_mut().zip(row).zip(&maxes).for_each(|((s, &v), &m)| *s = v - m);
-                    }
-                },
-            );
-            T::unary(Unary::Exp, &shifted, out);
-            let mut sums = vec![0.0f64; inner];
-            wide(
-                #[inline(always)]
-                || {
-                    for row in out.chunks_exact(inner) {
-                        sums.iter_mut().zip(row).for_each(|(s, &e)| *s += e.f64());
-                    }
-                    match form {
-                        Form::Softmax => {
-                            let inverses: Vec<T> = sums.iter().map(|&s| T::of(1.0 / s)).collect();
-                            for row in out.chunks_exact_mut(inner) {
-                                row.iter_mut().zip(&inverses).for_each(|(e, &i)| *e *= i);
-                            }
+        let [outer, c, inner] = split_at_dim(self.shape(), d);
+        let (mut maxes, mut finals) = (vec![T::zero(); outer * inner], vec![T::zero(); outer * inner]);
+        let lane_block = LANE_BLOCK.min(inner);
+        for_each_block_pair_mut(
+            &mut maxes,
+            lane_block,
+            &mut finals,
+            lane_block,
+            lane_block * c,
+            |b, maxes, finals| {
+                let mut done = 0;
+                // The block's lanes, a run within one index of the dimensions before `d` at a time.
+                while done < maxes.len() {
+                    let (o, j) = ((b * lane_block + done) / inner, (b * lane_block + done) % inner);
+                    let len = (inner - j).min(maxes.len() - done);
+                    let run = done..done + len;
+                    let lane = |r: usize| &x[(o * c + r) * inner + j..][..len];
+                    lane_stats(lane, c, &mut maxes[run.clone()], &mut finals[run], form);
+                    done += len;
+                }
+            },
+        );
+        let rows_per_block = (ROW_BLOCK_VALUES / inner).max(1);
+        // SAFETY: every row of every block is written in full, a segment at a time.
+        let out = unsafe {
+            filled_vec(x.len(), rows_per_block * inner, rows_per_block * inner, |b, out| {
+                let mut shifted = [T::zero(); ROW_BLOCK_VALUES];
+                let mut exps = [T::zero(); ROW_BLOCK_VALUES];
+                for (k, out) in out.chunks_exact_mut(inner).enumerate() {
+                    let row = b * rows_per_block + k;
+                    let at = row / c * inner;
+                    let segments = out
+                        .chunks_mut(ROW_BLOCK_VALUES)
+                        .zip(x[row * inner..][..inner].chunks(ROW_BLOCK_VALUES))
+                        .zip(maxes[at..][..inner].chunks(ROW_BLOCK_VALUES))
+                        .zip(finals[at..][..inner].chunks(ROW_BLOCK_VALUES));
+                    for (((out, x), m), f) in segments {
+                        let shifted = &mut shifted[..x.len()];
+                        wide(
+                            #[inline(always)]
+                            || shifted.iter_mut().zip(x).zip(m).for_each(|((s, &v), &m)| *s = v - m),
+                        );
+                        let exps = &mut exps[..x.len()];
+                        if let Form::Softmax = form {
+                            T::unary(Unary::Exp, shifted, exps);
                         }
-                        Form::LogSoftmax => {
-                            let logs: Vec<T> = sums.iter().map(|&s| T::of(s.ln())).collect();
-                            for (row, s) in out.chunks_exact_mut(inner).zip(shifted.chunks_exact(inner)) {
-                                row.iter_mut().zip(s).zip(&logs).for_each(|((o, &s), &l)| *o = s - l);
-                            }
-                        }
+                        wide(
+                            #[inline(always)]
+                            || {
+                                let terms = out.iter_mut().zip(&*shifted).zip(&*exps).zip(f);
+                                match form {
+                                    Form::Softmax => terms.for_each(|(((o, _), &e), &i)| {
+                                        o.write(e * i);
+                                    }),
+                                    Form::LogSoftmax => terms.for_each(|(((o, &s), _), &l)| {
+                                        o.write(s - l);
+                                    }),
+                                }
+                            },
+                        );
                     }
-                },
-            );
-        });
+                }
+            })
+        };
         Some(Tensor::from_standard(out, self.shape()))
+    }
+}
+
+/// Lanes side by side in the first pass of [`Tensor::inner_lanes`].
+const LANE_BLOCK: usize = 256;
+
+/// The max of each of `len` lanes of `c` values (`lane(r)` the lanes' values in row `r`) into
+/// `maxes`, and from the sum `s` of each lane's `exp(x - max)`, in `f64` and in row order,
+/// `1 / s` or `ln(s)` into `finals`. The exponentials go [`ROW_BLOCK_VALUES`] at a time through
+/// the elementwise kernel.
+fn lane_stats<'a, T: Float>(lane: impl Fn(usize) -> &'a [T], c: usize, maxes: &mut [T], finals: &mut [T], form: Form) {
+    let len = maxes.len();
+    let mut shifted = [T::zero(); ROW_BLOCK_VALUES];
+    let mut exps = [T::zero(); ROW_BLOCK_VALUES];
+    let mut sums = [0.0f64; LANE_BLOCK];
+    let sums = &mut sums[..len];
+    let rows_at_once = (ROW_BLOCK_VALUES / len).max(1);
+    wide(
+        #[inline(always)]
+        || {
+            maxes.fill(T::neg_infinity());
+            for r in 0..c {
+                maxes.iter_mut().zip(lane(r)).for_each(|(m, &v)| *m = above(*m, v));
+            }
+        },
+    );
+    for first in (0..c).step_by(rows_at_once) {
+        let rows = first..c.min(first + rows_at_once);
+        let shifted = &mut shifted[..rows.len() * len];
+        let exps = &mut exps[..rows.len() * len];
+        wide(
+            #[inline(always)]
+            || {
+                for (s, r) in shifted.chunks_exact_mut(len).zip(rows.clone()) {
+                    s.iter_mut()
+                        .zip(lane(r))
+                        .zip(&*maxes)
+                        .for_each(|((s, &v), &m)| *s = v - m);
+                }
+            },
+        );
+        T::unary(Unary::Exp, shifted, exps);
+        wide(
+            #[inline(always)]
+            || {
+                for e in exps.chunks_exact(len) {
+                    sums.iter_mut().zip(e).for_each(|(s, &e)| *s += e.f64());
+                }
+            },
+        );
+    }
+    for (f, &s) in finals.iter_mut().zip(&*sums) {
+        *f = match form {
+            Form::Softmax => T::of(1.0 / s),
+            Form::LogSoftmax => T::of(s.ln()),
+        };
     }
 }
 
