@@ -166,7 +166,9 @@ impl<T: Float> Tensor<T> {
                     let at = i * KERNEL_BLOCK..i * KERNEL_BLOCK + out.len();
                     wide(
                         #[inline(always)]
-                        || zip_into(&m[at.clone()], &x[at], out, |m, x| if m { value } else { x }),
+                        // `move`: the value itself, not a reference read only where `m` holds
+                        // (a gather per vector).
+                        || zip_into(&m[at.clone()], &x[at], out, move |m, x| if m { value } else { x }),
                     )
                 })
             };

@@ -167,7 +167,9 @@ impl<T: Float> Var<T> {
     pub fn clamp(&self, min: Option<T>, max: Option<T>) -> Var<T> {
         let out = self.value().clamp(min, max);
         Var::from_op_owned("ClampBackward1", Saves::INPUTS, out, [self.clone()], move |g, _, x| {
-            let inside = step(move |v: T| min.is_none_or(|m| v > m) && max.is_none_or(|m| v < m));
+            // `&`, not `&&`: both bounds read for every value, so the loop has no load that
+            // depends on the first test (the compiler made it a gather per vector).
+            let inside = step(move |v: T| min.is_none_or(|m| v > m) & max.is_none_or(|m| v < m));
             Ok([Some(times_constant(g, &x[0].value(), "clamp", inside)?)])
         })
     }
