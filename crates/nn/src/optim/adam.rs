@@ -134,6 +134,7 @@ fn lerp<T: Float>(start: T, end: T, weight: T) -> T {
 }
 
 /// The scalars of one parameter's step, in `T`.
+#[derive(Clone, Copy)]
 struct Rule<T> {
     /// `1 - lr·wd`, AdamW's decay of the weights.
     decay: Option<T>,
@@ -233,10 +234,12 @@ impl<T: Float> Optimizer<T> for Adam<T> {
                 g.array().to_slice(),
             ) {
                 // Contiguous and without AMSGrad (the usual case): plain loops over the
-                // slices, compiled for the widest vectors (bit for bit the same values).
+                // slices, compiled for the widest vectors (bit for bit the same values). The
+                // rule is moved into the loop's closure: read through a reference, its
+                // optional scalars were loaded only where present, a gather per vector.
                 wide(
                     #[inline(always)]
-                    || {
+                    move || {
                         for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
                             rule.apply(p, m, v, None, g);
                         }
