@@ -300,8 +300,8 @@ struct AxisPad {
 /// index `i` along each dimension `d` reads the input lane at index `index(d, i)` (none if
 /// any is `None`), and `fill(input_lane, output_lane)` writes every value of the output lane.
 /// Lanes go in blocks shared between threads, into memory not cleared first: `pad`, `flip`
-/// and `roll` of a row-major tensor.
-fn remap_lanes<T: Float>(
+/// and `roll` of a row-major tensor, and `broadcast_to`.
+pub(crate) fn remap_lanes<T: Float>(
     values: &[T],
     (outer_in, in_len): (&[usize], usize),
     (outer_out, out_len): (&[usize], usize),

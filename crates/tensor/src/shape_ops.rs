@@ -11,6 +11,35 @@ use crate::tensor::{checked_alloc, checked_shape};
 use crate::tuning::{CHEAP_VALUES_PER_WORK, ROW_BLOCK_VALUES};
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
 
+/// Output lanes of at least this many values are written by [`broadcast_lanes`]; shorter ones
+/// value by value from the view, where finding each lane's source would cost more than it.
+const BROADCAST_LANE_MIN: usize = 16;
+
+/// Row-major `values` of `from` broadcast to `shape` (a broadcast that was checked), one
+/// lane of the last dimension at a time, the lanes in blocks shared between threads
+/// (`layout::remap_lanes`): each a copy of its source lane, or one value repeated where the
+/// last dimension is broadcast. The gradient of a `sum_dim` or `mean_dim`.
+fn broadcast_lanes<T: Float>(values: &[T], from: &[usize], shape: &[usize]) -> Vec<T> {
+    // `from` with leading 1s up to `shape`'s dimensions.
+    let padded: Vec<usize> = std::iter::repeat_n(1, shape.len() - from.len())
+        .chain(from.iter().copied())
+        .collect();
+    let (outer_in, in_len) = (&padded[..shape.len() - 1], padded[shape.len() - 1]);
+    crate::layout::remap_lanes(
+        values,
+        (outer_in, in_len),
+        (&shape[..shape.len() - 1], shape[shape.len() - 1]),
+        |d, i| Some(if outer_in[d] == 1 { 0 } else { i }),
+        |lane, out| {
+            let lane = lane.expect("every output lane has a source lane");
+            match lane {
+                &[v] => out.fill(MaybeUninit::new(v)),
+                lane => write_all(out, lane),
+            }
+        },
+    )
+}
+
 /// The elements of `view` in row-major order, copied a lane of its last dimension at a time
 /// (a whole slice when the view is contiguous).
 pub(crate) fn row_major<T: Float>(view: &ArrayViewD<'_, T>) -> Vec<T> {
@@ -281,6 +310,9 @@ impl<T: Float> Tensor<T> {
         // 4.4 ns each).
         let values = match self.data.as_slice() {
             Some(&[v]) => crate::parallel::full_vec(view.len(), v),
+            Some(values) if shape.last().is_some_and(|&n| n >= BROADCAST_LANE_MIN) => {
+                broadcast_lanes(values, self.shape(), shape)
+            }
             _ => row_major(&view),
         };
         Tensor::from_vec(values, shape)

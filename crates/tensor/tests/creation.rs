@@ -228,6 +228,44 @@ fn broadcast_errors_name_the_op_and_both_shapes() {
 }
 
 #[test]
+fn broadcast_to_gives_every_value_its_source() {
+    // Lanes of 16 values or more are written a lane at a time (copied, or one value
+    // repeated), shared between threads for [256, 1] to [256, 1024]; shorter ones value by
+    // value. Each value against the source value its index says, dimensions right-aligned.
+    let cases: [(&[usize], &[usize]); 7] = [
+        (&[3, 1, 20], &[2, 3, 4, 20]),
+        (&[3, 1], &[3, 40]),
+        (&[1, 40], &[5, 40]),
+        (&[256, 1], &[256, 1024]),
+        (&[1, 1024], &[256, 1024]),
+        (&[4, 1, 3], &[4, 5, 3]),
+        (&[2, 1, 1], &[2, 0, 16]),
+    ];
+    for (from, to) in cases {
+        let n: usize = from.iter().product();
+        let x = Tensor::<f32>::from_vec((0..n).map(|v| v as f32).collect(), from).unwrap();
+        let got = x.broadcast_to(to).unwrap();
+        assert_eq!(got.shape(), to);
+        let padded: Vec<usize> = std::iter::repeat_n(1, to.len() - from.len())
+            .chain(from.iter().copied())
+            .collect();
+        let want: Vec<f32> = (0..got.numel())
+            .map(|at| {
+                let (mut rest, mut source, mut stride) = (at, 0, 1);
+                for (&size, &src) in to.iter().zip(&padded).rev() {
+                    let i = rest % size;
+                    rest /= size;
+                    source += if src == 1 { 0 } else { i * stride };
+                    stride *= src;
+                }
+                source as f32
+            })
+            .collect();
+        assert_eq!(got.to_vec(), want, "{from:?} to {to:?}");
+    }
+}
+
+#[test]
 fn shapes_ndarray_cannot_hold_are_errors_not_panics() {
     // No element, but the product of the nonzero sizes overflows isize: ndarray refuses such a
     // shape, so every constructor checks it first (a checkpoint could declare it).
