@@ -3,7 +3,7 @@
 use ndarray::{ArrayD, Dimension, IxDyn};
 
 use crate::kernels::KERNEL_BLOCK;
-use crate::parallel::filled_vec;
+use crate::parallel::{filled_vec, zeroed_blocks};
 use crate::tensor::checked_shape;
 use crate::tuning::CHEAP_VALUES_PER_WORK;
 use crate::{normalize_dim, Error, Float, Result, Shape, Tensor};
@@ -144,6 +144,9 @@ impl<T: Float> Tensor<T> {
         }
         check_scatter_shapes("scatter_add", shape, index.shape(), d)?;
         checked_shape("scatter_add", shape)?;
+        if let Some(out) = scatter_add_rows(shape, d, index, src)? {
+            return Ok(out);
+        }
         let size = shape.get(d).copied().unwrap_or(1);
         let mut out = ArrayD::zeros(IxDyn(shape));
         let mut pos = vec![0usize; shape.len()];
@@ -260,6 +263,50 @@ impl<T: Float> Tensor<T> {
         }
         Tensor::from_vec(out, shape)
     }
+}
+
+/// [`Tensor::scatter_add`] along the last dimension when `index` and `src` are row-major and
+/// their rows are the output's (the same sizes before the last dimension: `gather`'s and
+/// `topk`'s gradients): each output row gets its own index row's values, added in the order
+/// of the index. Every index is checked before anything is written. Rows go in blocks
+/// shared between threads, each block cleared by the thread that writes it, so the
+/// scattered values land in that thread's cache. `None` for other layouts and dimensions.
+fn scatter_add_rows<T: Float>(
+    shape: &[usize],
+    d: usize,
+    index: &IndexTensor,
+    src: &Tensor<T>,
+) -> Result<Option<Tensor<T>>> {
+    let Some(last) = shape.len().checked_sub(1) else {
+        return Ok(None);
+    };
+    let (Some(idx), Some(values)) = (index.data.as_slice(), src.data.as_slice()) else {
+        return Ok(None);
+    };
+    let n = shape[last];
+    if d != last || n == 0 || index.shape()[..last] != shape[..last] {
+        return Ok(None);
+    }
+    for &i in idx {
+        check_index("scatter_add", i, d, n)?;
+    }
+    let k = index.shape()[last];
+    let rows_per_block = (KERNEL_BLOCK / n).max(1);
+    let len = shape.iter().product();
+    let out = zeroed_blocks(
+        len,
+        rows_per_block * n,
+        rows_per_block * n / CHEAP_VALUES_PER_WORK,
+        |b, out| {
+            for (r, row) in out.chunks_exact_mut(n).enumerate() {
+                let at = (b * rows_per_block + r) * k..(b * rows_per_block + r + 1) * k;
+                for (&i, &v) in idx[at.clone()].iter().zip(&values[at]) {
+                    row[i as usize] += v;
+                }
+            }
+        },
+    );
+    Ok(Some(Tensor::from_standard(out, shape)))
 }
 
 fn check_scatter_shapes(op: &'static str, shape: &[usize], index: &[usize], d: usize) -> Result<()> {

@@ -213,6 +213,33 @@ fn narrow_concat_stack() {
 }
 
 #[test]
+fn scatter_add_by_rows_adds_in_index_order_on_any_thread() {
+    // Along the last dimension with the index's rows those of the output, rows go in blocks
+    // shared between threads (2000 rows of 70). Each row gets its own index row's values,
+    // repeated positions added in the index's order: against the loop written out, bit for
+    // bit, and the same bad index is an error as on the other path.
+    let (rows, n, k) = (2000usize, 70usize, 5usize);
+    let positions: Vec<i64> = (0..rows * k)
+        .map(|a| ((a * 7919) % 13 * (a % 5)) as i64 % n as i64)
+        .collect();
+    let src = Tensor::<f32>::randn(&[rows, k], 3);
+    let got = Tensor::scatter_add(&[rows, n], -1, &idx(&positions, &[rows, k]), &src).unwrap();
+    let values = src.to_vec();
+    let mut want = vec![0.0f32; rows * n];
+    for (a, (&i, &v)) in positions.iter().zip(&values).enumerate() {
+        want[a / k * n + i as usize] += v;
+    }
+    assert_eq!(got.to_vec(), want);
+    let mut bad = positions.clone();
+    bad[rows * k - 1] = n as i64;
+    let err = Tensor::scatter_add(&[rows, n], 1, &idx(&bad, &[rows, k]), &src).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "scatter_add: index 70 is out of bounds for dimension 1 with size 70"
+    );
+}
+
+#[test]
 fn gather_and_scatter_add() {
     let x = iota(&[2, 3]);
     let g = x.gather(1, &idx(&[2, 0, 1, 1], &[2, 2])).unwrap();
