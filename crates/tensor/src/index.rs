@@ -116,6 +116,9 @@ impl<T: Float> Tensor<T> {
     pub fn gather(&self, dim: isize, index: &IndexTensor) -> Result<Self> {
         let d = normalize_dim("gather", dim, self.ndim().max(1))?;
         check_scatter_shapes("gather", self.shape(), index.shape(), d)?;
+        if let Some(out) = gather_rows(self, d, index)? {
+            return Ok(out);
+        }
         let size = self.shape().get(d).copied().unwrap_or(1);
         let mut out = ArrayD::zeros(index.data.raw_dim());
         let mut pos = vec![0usize; self.ndim()];
@@ -263,6 +266,45 @@ impl<T: Float> Tensor<T> {
         }
         Tensor::from_vec(out, shape)
     }
+}
+
+/// [`Tensor::gather`] along the last dimension when `x` and `index` are row-major and their
+/// rows correspond (the same sizes before the last dimension): each output row read from its
+/// own row of `x`, rows in blocks shared between threads when there are many values. Every
+/// index is checked first. `None` for other layouts and dimensions.
+fn gather_rows<T: Float>(x: &Tensor<T>, d: usize, index: &IndexTensor) -> Result<Option<Tensor<T>>> {
+    let Some(last) = x.ndim().checked_sub(1) else {
+        return Ok(None);
+    };
+    let (Some(idx), Some(values)) = (index.data.as_slice(), x.data.as_slice()) else {
+        return Ok(None);
+    };
+    let (n, k) = (x.shape()[last], index.shape()[last]);
+    if d != last || k == 0 || index.shape()[..last] != x.shape()[..last] {
+        return Ok(None);
+    }
+    for &i in idx {
+        check_index("gather", i, d, n)?;
+    }
+    let rows_per_block = (KERNEL_BLOCK / k).max(1);
+    // SAFETY: each row of the block is written in full (one value per index).
+    let out = unsafe {
+        filled_vec(
+            idx.len(),
+            rows_per_block * k,
+            rows_per_block * k / CHEAP_VALUES_PER_WORK,
+            |b, out| {
+                for (r, row) in out.chunks_exact_mut(k).enumerate() {
+                    let row_index = b * rows_per_block + r;
+                    let (at, from) = (&idx[row_index * k..][..k], &values[row_index * n..][..n]);
+                    for (o, &i) in row.iter_mut().zip(at) {
+                        o.write(from[i as usize]);
+                    }
+                }
+            },
+        )
+    };
+    Ok(Some(Tensor::from_standard(out, index.shape())))
 }
 
 /// [`Tensor::scatter_add`] along the last dimension when `index` and `src` are row-major and

@@ -240,6 +240,24 @@ fn scatter_add_by_rows_adds_in_index_order_on_any_thread() {
 }
 
 #[test]
+fn gather_by_rows_reads_each_row_on_any_thread() {
+    // Along the last dimension with the index's rows those of the input: 30000 rows of 5
+    // indices (blocks of rows shared between threads), each value against its row's value
+    // at its index; and a bad index is the same error as on the other path.
+    let (rows, n, k) = (30000usize, 8usize, 5usize);
+    let positions: Vec<i64> = (0..rows * k).map(|a| ((a * 7919) % n) as i64).collect();
+    let x = Tensor::<f32>::randn(&[rows, n], 4);
+    let got = x.gather(-1, &idx(&positions, &[rows, k])).unwrap().to_vec();
+    let values = x.to_vec();
+    let want: Vec<f32> = positions.iter().enumerate().map(|(a, &i)| values[a / k * n + i as usize]).collect();
+    assert_eq!(got, want);
+    let mut bad = positions;
+    bad[7] = -1;
+    let err = x.gather(1, &idx(&bad, &[rows, k])).unwrap_err();
+    assert_eq!(err.to_string(), "gather: index -1 is out of bounds for dimension 1 with size 8");
+}
+
+#[test]
 fn gather_and_scatter_add() {
     let x = iota(&[2, 3]);
     let g = x.gather(1, &idx(&[2, 0, 1, 1], &[2, 2])).unwrap();
