@@ -156,10 +156,10 @@ impl<T: Float> Tensor<T> {
     /// The running sum along `dim`: `out[i] = x[0] + ... + x[i]`, as `torch.cumsum`; each
     /// running sum kept in `f64` and written rounded, as PyTorch's CPU kernel does.
     ///
-    /// Along the last dimension, rows go through a small tile in blocks of columns and
-    /// [`SCAN_ROWS`] running sums advance side by side (a running sum is a chain of additions,
-    /// one row alone waits on each); along an earlier one, the lanes side by side. Blocks of
-    /// rows are shared between threads.
+    /// Along the last dimension, rows go through a small tile in blocks of columns and 16
+    /// running sums advance side by side (a running sum is a chain of additions, one row
+    /// alone waits on each); along an earlier one, the lanes side by side. Blocks of rows are
+    /// shared between threads.
     pub fn cumsum(&self, dim: isize) -> Result<Self> {
         self.scan("cumsum", dim, false)
     }

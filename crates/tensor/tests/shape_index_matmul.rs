@@ -249,12 +249,19 @@ fn gather_by_rows_reads_each_row_on_any_thread() {
     let x = Tensor::<f32>::randn(&[rows, n], 4);
     let got = x.gather(-1, &idx(&positions, &[rows, k])).unwrap().to_vec();
     let values = x.to_vec();
-    let want: Vec<f32> = positions.iter().enumerate().map(|(a, &i)| values[a / k * n + i as usize]).collect();
+    let want: Vec<f32> = positions
+        .iter()
+        .enumerate()
+        .map(|(a, &i)| values[a / k * n + i as usize])
+        .collect();
     assert_eq!(got, want);
     let mut bad = positions;
     bad[7] = -1;
     let err = x.gather(1, &idx(&bad, &[rows, k])).unwrap_err();
-    assert_eq!(err.to_string(), "gather: index -1 is out of bounds for dimension 1 with size 8");
+    assert_eq!(
+        err.to_string(),
+        "gather: index -1 is out of bounds for dimension 1 with size 8"
+    );
 }
 
 #[test]
