@@ -222,7 +222,10 @@ impl<T: Float> Tensor<T> {
     }
 
     /// `self^p`, as `torch.pow(self, p)`: in `f32` the exponents 2, 3, -1 and -2 by
-    /// multiplication and ±0.5 by square root, as PyTorch does, others by `powf`.
+    /// multiplication and ±0.5 by square root, as PyTorch does; others (rounded to `f32`, as
+    /// PyTorch rounds them) by a vectorized `pow` computed in `f64`, within 1 ulp of the exact
+    /// value and at nearly every input tested the exact value rounded (C's `pow` for an
+    /// infinite, NaN or huge exponent). The special values are C's `pow`'s.
     pub fn powf(&self, p: T) -> Self {
         self.map_kernel(Unary::Powf(p.f64()))
     }

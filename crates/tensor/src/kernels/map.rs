@@ -252,10 +252,15 @@ fn unary_loop<const FMA: bool>(op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>
             -0.5 => each(x, out, inlined!(|v| 1.0 / v.sqrt())),
             -1.0 => each(x, out, inlined!(|v| 1.0 / v)),
             -2.0 => each(x, out, inlined!(|v| 1.0 / (v * v))),
-            p => {
-                let p = p as f32;
-                each(x, out, inlined!(|v| v.powf(p)))
-            }
+            // Other exponents, as PyTorch rounded to `f32`: the vectorized `pow`, or libm's
+            // for an infinite, NaN or huge one.
+            p => match math::Exponent::new(p as f32) {
+                Some(e) => each(x, out, inlined!(|v| math::pow::<FMA>(v, e))),
+                None => {
+                    let p = p as f32;
+                    each(x, out, inlined!(|v| v.powf(p)))
+                }
+            },
         },
     }
 }

@@ -103,6 +103,36 @@ fn cases() -> Vec<Case> {
             },
             max_ulps: 3,
         },
+        Case {
+            op: Unary::Powf(1.5),
+            exact: |x| x.powf(1.5),
+            max_ulps: 1,
+        },
+        Case {
+            op: Unary::Powf(-1.7),
+            exact: |x| x.powf(-1.7f32 as f64),
+            max_ulps: 1,
+        },
+        Case {
+            op: Unary::Powf(0.1),
+            exact: |x| x.powf(0.1f32 as f64),
+            max_ulps: 1,
+        },
+        Case {
+            op: Unary::Powf(7.0),
+            exact: |x| x.powf(7.0),
+            max_ulps: 1,
+        },
+        Case {
+            op: Unary::Powf(-4.0),
+            exact: |x| x.powf(-4.0),
+            max_ulps: 1,
+        },
+        Case {
+            op: Unary::Powf(1e9),
+            exact: |x| x.powf(1e9),
+            max_ulps: 1,
+        },
     ]
 }
 
