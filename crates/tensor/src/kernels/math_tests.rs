@@ -37,6 +37,18 @@ struct Case {
     max_ulps: u32,
 }
 
+/// A [`Case`] of `x^p` for each exponent `p`, within 1 ulp of `f64::powf` with `p` rounded to
+/// `f32` as the kernel rounds it (`3e9` is past the vectorized `pow`: libm's `powf`).
+macro_rules! pow_cases {
+    ($($p:expr),*) => {
+        [$(Case {
+            op: Unary::Powf($p),
+            exact: |x| x.powf($p as f32 as f64),
+            max_ulps: 1,
+        }),*]
+    };
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -103,37 +115,10 @@ fn cases() -> Vec<Case> {
             },
             max_ulps: 3,
         },
-        Case {
-            op: Unary::Powf(1.5),
-            exact: |x| x.powf(1.5),
-            max_ulps: 1,
-        },
-        Case {
-            op: Unary::Powf(-1.7),
-            exact: |x| x.powf(-1.7f32 as f64),
-            max_ulps: 1,
-        },
-        Case {
-            op: Unary::Powf(0.1),
-            exact: |x| x.powf(0.1f32 as f64),
-            max_ulps: 1,
-        },
-        Case {
-            op: Unary::Powf(7.0),
-            exact: |x| x.powf(7.0),
-            max_ulps: 1,
-        },
-        Case {
-            op: Unary::Powf(-4.0),
-            exact: |x| x.powf(-4.0),
-            max_ulps: 1,
-        },
-        Case {
-            op: Unary::Powf(1e9),
-            exact: |x| x.powf(1e9),
-            max_ulps: 1,
-        },
     ]
+    .into_iter()
+    .chain(pow_cases!(1.5, -1.7, 0.1, 7.0, -4.0, 1e9, 3e9))
+    .collect()
 }
 
 /// Dense runs of bit patterns: around ±0 and through the subnormals, and the neighbourhood of
