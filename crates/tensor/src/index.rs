@@ -268,24 +268,39 @@ impl<T: Float> Tensor<T> {
     }
 }
 
-/// [`Tensor::gather`] along the last dimension when `x` and `index` are row-major and their
-/// rows correspond (the same sizes before the last dimension): each output row read from its
-/// own row of `x`, rows in blocks shared between threads when there are many values. Every
-/// index is checked first. `None` for other layouts and dimensions.
-fn gather_rows<T: Float>(x: &Tensor<T>, d: usize, index: &IndexTensor) -> Result<Option<Tensor<T>>> {
-    let Some(last) = x.ndim().checked_sub(1) else {
+/// The index's values, and the lengths `n` of the data's rows and `k` of the index's, when
+/// `dim` is the last dimension, the index is row-major and its rows are the data's (the same
+/// sizes before the last dimension: the gradients of `gather` and `topk`), every index
+/// checked against `n` (an error naming `op` otherwise); `None` for other layouts and
+/// dimensions. The paths of [`gather_rows`] and [`scatter_add_rows`].
+fn aligned_rows<'a>(
+    op: &'static str,
+    shape: &[usize],
+    d: usize,
+    index: &'a IndexTensor,
+) -> Result<Option<(&'a [i64], usize, usize)>> {
+    let (Some(last), Some(idx)) = (shape.len().checked_sub(1), index.data.as_slice()) else {
         return Ok(None);
     };
-    let (Some(idx), Some(values)) = (index.data.as_slice(), x.data.as_slice()) else {
-        return Ok(None);
-    };
-    let (n, k) = (x.shape()[last], index.shape()[last]);
-    if d != last || k == 0 || index.shape()[..last] != x.shape()[..last] {
+    let (n, k) = (shape[last], index.shape()[last]);
+    if d != last || n == 0 || k == 0 || index.shape()[..last] != shape[..last] {
         return Ok(None);
     }
     for &i in idx {
-        check_index("gather", i, d, n)?;
+        check_index(op, i, d, n)?;
     }
+    Ok(Some((idx, n, k)))
+}
+
+/// [`Tensor::gather`] of [`aligned_rows`] from row-major `x`: each output row read from its
+/// own row of `x`, rows in blocks shared between threads when there are many values.
+fn gather_rows<T: Float>(x: &Tensor<T>, d: usize, index: &IndexTensor) -> Result<Option<Tensor<T>>> {
+    let Some(values) = x.data.as_slice() else {
+        return Ok(None);
+    };
+    let Some((idx, n, k)) = aligned_rows("gather", x.shape(), d, index)? else {
+        return Ok(None);
+    };
     let rows_per_block = (KERNEL_BLOCK / k).max(1);
     // SAFETY: each row of the block is written in full (one value per index).
     let out = unsafe {
@@ -307,36 +322,25 @@ fn gather_rows<T: Float>(x: &Tensor<T>, d: usize, index: &IndexTensor) -> Result
     Ok(Some(Tensor::from_standard(out, index.shape())))
 }
 
-/// [`Tensor::scatter_add`] along the last dimension when `index` and `src` are row-major and
-/// their rows are the output's (the same sizes before the last dimension: `gather`'s and
-/// `topk`'s gradients): each output row gets its own index row's values, added in the order
-/// of the index. Every index is checked before anything is written. Rows go in blocks
-/// shared between threads, each block cleared by the thread that writes it, so the
-/// scattered values land in that thread's cache. `None` for other layouts and dimensions.
+/// [`Tensor::scatter_add`] of [`aligned_rows`] from row-major `src`: each output row gets its
+/// own index row's values, added in the order of the index. Rows go in blocks shared
+/// between threads, each block cleared by the thread that writes it, so the scattered
+/// values land in that thread's cache.
 fn scatter_add_rows<T: Float>(
     shape: &[usize],
     d: usize,
     index: &IndexTensor,
     src: &Tensor<T>,
 ) -> Result<Option<Tensor<T>>> {
-    let Some(last) = shape.len().checked_sub(1) else {
+    let Some(values) = src.data.as_slice() else {
         return Ok(None);
     };
-    let (Some(idx), Some(values)) = (index.data.as_slice(), src.data.as_slice()) else {
+    let Some((idx, n, k)) = aligned_rows("scatter_add", shape, d, index)? else {
         return Ok(None);
     };
-    let n = shape[last];
-    if d != last || n == 0 || index.shape()[..last] != shape[..last] {
-        return Ok(None);
-    }
-    for &i in idx {
-        check_index("scatter_add", i, d, n)?;
-    }
-    let k = index.shape()[last];
     let rows_per_block = (KERNEL_BLOCK / n).max(1);
-    let len = shape.iter().product();
     let out = zeroed_blocks(
-        len,
+        idx.len() / k * n,
         rows_per_block * n,
         rows_per_block * n / CHEAP_VALUES_PER_WORK,
         |b, out| {
