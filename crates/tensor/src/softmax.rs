@@ -13,6 +13,8 @@
 //! the same values alone, in a batch, and on any thread. The gradients of both along the last
 //! dimension are one pass over each row too (`softmax_backward`, `log_softmax_backward`).
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArrayView1, Axis};
 
 use crate::kernels::{fold_halves, map_in_place, map_into, side_by_side, wide, Unary};
@@ -219,45 +221,62 @@ impl<T: Float> Tensor<T> {
         // SAFETY: every row of every block is written in full, a segment at a time.
         let out = unsafe {
             filled_vec(x.len(), rows_per_block * inner, rows_per_block * inner, |b, out| {
-                let mut shifted = [T::zero(); ROW_BLOCK_VALUES];
-                let mut exps = [T::zero(); ROW_BLOCK_VALUES];
+                let mut scratch = ([T::zero(); ROW_BLOCK_VALUES], [T::zero(); ROW_BLOCK_VALUES]);
                 for (k, out) in out.chunks_exact_mut(inner).enumerate() {
                     let row = b * rows_per_block + k;
                     let at = row / c * inner;
-                    let segments = out
-                        .chunks_mut(ROW_BLOCK_VALUES)
-                        .zip(x[row * inner..][..inner].chunks(ROW_BLOCK_VALUES))
-                        .zip(maxes[at..][..inner].chunks(ROW_BLOCK_VALUES))
-                        .zip(finals[at..][..inner].chunks(ROW_BLOCK_VALUES));
-                    for (((out, x), m), f) in segments {
-                        let shifted = &mut shifted[..x.len()];
-                        wide(
-                            #[inline(always)]
-                            || shifted.iter_mut().zip(x).zip(m).for_each(|((s, &v), &m)| *s = v - m),
-                        );
-                        let exps = &mut exps[..x.len()];
-                        if let Form::Softmax = form {
-                            T::unary(Unary::Exp, shifted, exps);
-                        }
-                        wide(
-                            #[inline(always)]
-                            || {
-                                let terms = out.iter_mut().zip(&*shifted).zip(&*exps).zip(f);
-                                match form {
-                                    Form::Softmax => terms.for_each(|(((o, _), &e), &i)| {
-                                        o.write(e * i);
-                                    }),
-                                    Form::LogSoftmax => terms.for_each(|(((o, &s), _), &l)| {
-                                        o.write(s - l);
-                                    }),
-                                }
-                            },
-                        );
-                    }
+                    let stats = (&maxes[at..][..inner], &finals[at..][..inner]);
+                    finish_lanes_row(&x[row * inner..][..inner], stats, out, form, &mut scratch);
                 }
             })
         };
         Some(Tensor::from_standard(out, self.shape()))
+    }
+}
+
+/// One row of the second pass of [`Tensor::inner_lanes`] into `out`, from the lanes' `maxes`
+/// and `finals` (`1 / sum` or `ln(sum)`): `exp(x - max) · (1 / sum)` or `(x - max) - ln(sum)`,
+/// [`ROW_BLOCK_VALUES`] values at a time through `scratch` (`x - max`, and its exponentials).
+fn finish_lanes_row<T: Float>(
+    x: &[T],
+    (maxes, finals): (&[T], &[T]),
+    out: &mut [MaybeUninit<T>],
+    form: Form,
+    (shifted, exps): &mut ([T; ROW_BLOCK_VALUES], [T; ROW_BLOCK_VALUES]),
+) {
+    let segments = out
+        .chunks_mut(ROW_BLOCK_VALUES)
+        .zip(x.chunks(ROW_BLOCK_VALUES))
+        .zip(maxes.chunks(ROW_BLOCK_VALUES))
+        .zip(finals.chunks(ROW_BLOCK_VALUES));
+    for (((out, x), m), f) in segments {
+        let shifted = &mut shifted[..x.len()];
+        wide(
+            #[inline(always)]
+            || shifted.iter_mut().zip(x).zip(m).for_each(|((s, &v), &m)| *s = v - m),
+        );
+        match form {
+            Form::Softmax => {
+                let exps = &mut exps[..x.len()];
+                T::unary(Unary::Exp, shifted, exps);
+                wide(
+                    #[inline(always)]
+                    || {
+                        out.iter_mut().zip(&*exps).zip(f).for_each(|((o, &e), &i)| {
+                            o.write(e * i);
+                        })
+                    },
+                );
+            }
+            Form::LogSoftmax => wide(
+                #[inline(always)]
+                || {
+                    out.iter_mut().zip(&*shifted).zip(f).for_each(|((o, &s), &l)| {
+                        o.write(s - l);
+                    })
+                },
+            ),
+        }
     }
 }
 
