@@ -376,6 +376,7 @@ fn errors_name_the_op_and_values() {
     );
     assert!(msg(x.flip(&[1, -1])).contains("dim 1 appears multiple times"));
     assert!(msg(x.cumsum(-3)).starts_with("cumsum: dimension out of range"));
+    assert!(msg(x.reversed_cumsum(2)).starts_with("reversed_cumsum: dimension out of range"));
     assert!(msg(x.gelu("exact")).starts_with("gelu: approximate argument must be either none or tanh."));
 }
 
