@@ -12,6 +12,10 @@
 use ferrograd::prelude::*;
 use rand::{Rng, SeedableRng};
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// A field of `/proc/self/status` in bytes.

@@ -66,6 +66,10 @@ mod digits {
     pub mod model;
 }
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 const WORDS: &str = include_str!("../examples/data/names.txt");
 const DIGITS: &str = include_str!("../examples/data/digits.csv");
 /// Batches cycled through by the char models' steps.

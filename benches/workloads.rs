@@ -18,6 +18,10 @@ use ferrograd::prelude::*;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 const CHAIN: usize = 1000;
 
 /// `n` random class indices in `0..c`.
@@ -100,9 +104,10 @@ fn autograd_overhead(c: &mut Criterion) {
 }
 
 /// One copy of the 2048x32000 logits into a buffer that exists (`memcpy` on one thread,
-/// `memcpy_parallel` split across rayon's threads, as PyTorch's `copy_` is) and into a fresh
-/// allocation (`memcpy_alloc`, which also pays for the new pages): the yardstick for the big
-/// cross-entropy.
+/// `memcpy_parallel` split across rayon's threads, as PyTorch's `copy_` is) and into a new
+/// allocation (`memcpy_alloc`; mimalloc, this program's allocator, hands back the block the
+/// last call freed, where glibc's malloc maps and faults in fresh pages): the yardstick for
+/// the big cross-entropy.
 fn memcpy(c: &mut Criterion) {
     let src = Tensor::<f32>::randn(&[2048, 32000], 0)
         .into_array()

@@ -29,6 +29,10 @@ use rand::{Rng, SeedableRng};
 #[path = "char_lm/data.rs"]
 mod data;
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 const CONTEXT: usize = 3;
 const EMBED: usize = 10;
 const HIDDEN: usize = 100;

@@ -8,6 +8,10 @@
 
 use ferrograd_playground::{bench, Config, Server, ServerOptions};
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 const USAGE: &str = "\
 Serves the ferrograd playground on 127.0.0.1 (loopback only).
 

@@ -80,6 +80,27 @@
 //! The examples go further: `cargo run --release --example train_classifier` (a spiral or
 //! Iris, with plots), `--example inspect_gradients` (hooks, `gradcheck`, second derivatives,
 //! the graph), `--example cross_entropy` (one loss, three ways).
+//!
+//! ## Memory
+//!
+//! Every op makes a graph node and a result, and every backward new gradients: a chain of small
+//! ops allocates and frees a few small blocks per op, and a training step asks for buffers of
+//! the sizes the last step gave back. glibc's malloc serves the first from slow bins once its
+//! per-thread cache of seven blocks per size is full. [mimalloc](https://github.com/microsoft/mimalloc)
+//! serves both from per-thread free lists; in `docs/performance.md` ("The allocator") a chain
+//! of 2,000 ops on four values takes about a third less time with it, and the character-level
+//! transformer's step a tenth less. A library cannot choose a program's allocator, so
+//! ferrograd offers it as [`Allocator`] (the default feature `mimalloc`) and every example
+//! and benchmark declares it, in two lines at the top of `main.rs`:
+//!
+//! ```
+//! #[global_allocator]
+//! static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+//! # fn main() {}
+//! ```
+//!
+//! Only where memory comes from changes, never a value. Without it, glibc's malloc is set up
+//! for training loops as [`tensor::tune_allocator`] says.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -89,6 +110,10 @@ pub use ferrograd_nn as nn;
 pub use ferrograd_tensor as tensor;
 
 pub mod conformance;
+
+/// mimalloc's allocator, for a program to declare as its global allocator (see "Memory" above).
+#[cfg(feature = "mimalloc")]
+pub use mimalloc::MiMalloc as Allocator;
 
 /// The names most programs need.
 pub mod prelude {

@@ -37,6 +37,10 @@ use args::Config;
 use data::{CharDataset, Vocab};
 use model::{Model, ModelConfig};
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 /// Steps before the page faults of a step are counted: the first steps make the buffers
 /// that the later ones reuse.
 const WARM_UP: usize = 10;

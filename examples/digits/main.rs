@@ -27,6 +27,10 @@ use std::time::Instant;
 
 use ferrograd::nn::{Adam, DataLoader, Module};
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 /// The data set, compiled in so any working directory works.
 const DIGITS: &str = include_str!("../data/digits.csv");
 

@@ -28,6 +28,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use args::{Config, DatasetChoice};
 use data::{Dataset, Standardizer};
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 /// Iris (Fisher, 1936) as shipped in `examples/data`, compiled in so any working directory works.
 const IRIS: &str = include_str!("../data/iris.csv");
 
