@@ -17,6 +17,10 @@ mod numpy_f32;
 use ferrograd::conformance::{parse_cases, run_cases};
 use ferrograd::prelude::*;
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 /// The seed's logits: 3 samples (rows) x 4 categories (columns), and the true classes.
 const LOGITS: [[f64; 4]; 3] = [[1.0, 4.0, 1.0, 1.0], [5.0, 1.0, 2.0, 1.0], [1.0, 2.0, 5.0, 1.0]];
 const TARGETS: [usize; 3] = [1, 0, 2];

@@ -21,6 +21,10 @@ use ferrograd::nn::{CrossEntropyLoss, Forward, Linear, Module};
 use ferrograd::tensor::{IndexTensor, Result, Tensor};
 use ferrograd_inspect::graph_svg;
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 /// `fc2(tanh(fc1(x)))`, keeping the hidden activation for inspection. Its parameters are
 /// named by its fields: `fc1.weight`, `fc1.bias`, `fc2.weight`, `fc2.bias`.
 #[derive(Module)]

@@ -17,6 +17,10 @@ use std::time::Instant;
 use ferrograd_tensor::matmul_paths::{product, Path};
 use ferrograd_tensor::ndarray::{Array2, ArrayView2};
 
+// Memory from mimalloc's per-thread free lists: "Memory" in ferrograd's crate page.
+#[global_allocator]
+static ALLOCATOR: ferrograd::Allocator = ferrograd::Allocator;
+
 /// `(model, product, m, k, n, A transposed, B transposed)`.
 type Case = (&'static str, &'static str, usize, usize, usize, bool, bool);
 

@@ -91,8 +91,9 @@
 //! changed: the allocator") a chain of 2,000 ops on four values took a third less time with
 //! it (399 to 257 µs), and the character-level transformer's step a fifth less (6.42 to
 //! 5.21 ms). A library cannot choose a program's allocator, so
-//! ferrograd offers it as [`Allocator`] (the default feature `mimalloc`) and every example
-//! and benchmark declares it, in two lines at the top of `main.rs`:
+//! ferrograd offers it as [`Allocator`] (the default feature `mimalloc`), and every
+//! benchmark and example (but `fuzz_loaders`, which counts allocations with an allocator of
+//! its own) declares it, in two lines at the top of `main.rs`:
 //!
 //! ```
 //! #[global_allocator]
