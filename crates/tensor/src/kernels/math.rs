@@ -264,10 +264,11 @@ impl Exponent {
     /// `2^31` or more, where the `std` function is the one to ask).
     pub(crate) fn new(p: f32) -> Option<Self> {
         let p = f64::from(p);
-        (p.abs() < 2f64.powi(31)).then(|| Exponent {
+        let integer = p.fract() == 0.0;
+        (p.abs() < 2f64.powi(31)).then_some(Exponent {
             p,
-            integer: p.fract() == 0.0,
-            odd: p.fract() == 0.0 && (p as i64) % 2 != 0,
+            integer,
+            odd: integer && (p as i64) % 2 != 0,
         })
     }
 }
