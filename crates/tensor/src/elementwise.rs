@@ -91,8 +91,13 @@ impl<T: Float> Tensor<T> {
         Ok(Tensor::from_standard(backward_vec(op, g, s), self.shape()))
     }
 
-    /// Applies `f` to every element in place (no new buffer).
-    pub fn map_inplace(&mut self, f: impl Fn(T) -> T) {
+    /// Applies `f` to every element in place (no new buffer, unless another tensor shares this
+    /// one's: then one pass into a new one, rather than a copy and a pass over it).
+    pub fn map_inplace(&mut self, f: impl Fn(T) -> T + Sync + Send) {
+        if self.is_shared() && self.data.is_standard_layout() {
+            *self = self.map(f);
+            return;
+        }
         match row_major_mut(&mut self.data) {
             Some(values) => wide(
                 #[inline(always)]
@@ -165,12 +170,19 @@ impl<T: Float> Tensor<T> {
         self.zip_assign(other, "add_", |a, b| a + b)
     }
 
-    /// `self = f(self, other)` elementwise, in place (no new buffer); `other` must broadcast to
-    /// `self`'s shape, and `op` names the operation in errors.
+    /// `self = f(self, other)` elementwise, in place (no new buffer, unless another tensor
+    /// shares this one's); `other` must broadcast to `self`'s shape, and `op` names the
+    /// operation in errors.
     pub fn zip_assign(&mut self, other: &Self, op: &'static str, f: impl Fn(T, T) -> T + Sync + Send) -> Result<()> {
         // Same shape, both row-major: two slices, which LLVM vectorizes (ndarray's `Zip` over
         // dynamic dimensions does not, and costs more than the work for a few thousand values).
         if self.shape() == other.shape() {
+            if self.is_shared() && self.data.is_standard_layout() && other.data.is_standard_layout() {
+                // Writing in place would copy the shared buffer first, then pass over it again:
+                // one pass into a new buffer instead, the same values.
+                *self = self.zip_map(other, op, f)?;
+                return Ok(());
+            }
             if let (Some(b), Some(a)) = (other.data.as_slice(), row_major_mut(&mut self.data)) {
                 // In blocks shared between threads when the tensors are big.
                 let work = MAP_BLOCK / crate::tuning::CHEAP_VALUES_PER_WORK;
@@ -293,6 +305,24 @@ impl<T: Float> Tensor<T> {
 #[cfg(test)]
 mod tests {
     use crate::Tensor;
+
+    /// On a buffer another tensor shares, `zip_assign` and `map_inplace` write a new one (one
+    /// pass) and leave the other tensor as it was.
+    #[test]
+    fn in_place_ops_on_a_shared_buffer_leave_the_other_tensor_alone() {
+        let x = Tensor::<f32>::from_vec((0..40).map(|i| i as f32 - 20.0).collect(), &[4, 10]).unwrap();
+        let y = Tensor::<f32>::from_vec((0..40).map(|i| (i % 3) as f32).collect(), &[4, 10]).unwrap();
+        let before = x.to_vec();
+        let mut a = x.clone();
+        assert!(a.is_shared());
+        a.zip_assign(&y, "test", |a, b| a * b + 1.0).unwrap();
+        assert_eq!(a, x.zip_map(&y, "test", |a, b| a * b + 1.0).unwrap());
+        let mut m = x.clone();
+        m.map_inplace(|v| v.max(0.0));
+        assert_eq!(m, x.relu());
+        assert_eq!(x.to_vec(), before);
+        assert!(!a.is_shared() && !m.is_shared());
+    }
 
     /// `zip_assign` gives `zip_map`'s values whether it takes the slice path (same shape, both
     /// row-major) or ndarray's (a transposed operand, or a broadcast one).

@@ -13,8 +13,9 @@ use crate::Var;
 /// The gradient `g·d(s)` for each value `s` of the tensor `saved`, `d` piecewise constant (its
 /// own derivative 0, so the product needs no graph through `saved`): `g` times the constant
 /// `d(saved)`, in place in the incoming gradient when nothing else holds it (the same
-/// products), one pass instead of two. A shape that differs is the error, or the broadcast,
-/// of `*`.
+/// products), one pass instead of two; into a new tensor in one pass when the gradient is a
+/// plain value something else holds (a hook, or `backward_with`'s caller). A shape that
+/// differs is the error, or the broadcast, of `*`.
 fn times_constant<T: Float>(
     g: Var<T>,
     saved: &Tensor<T>,
@@ -27,7 +28,14 @@ fn times_constant<T: Float>(
     let same_shape = "the gradient has the saved tensor's shape (checked)";
     Ok(g.reuse(
         |t| t.zip_assign(saved, op, |g, v| g * d(v)).expect(same_shape),
-        |g| g.try_mul(&Var::new(saved.map(&d))).expect(same_shape),
+        |g| {
+            if g.requires_grad() && is_grad_enabled() {
+                // A recorded gradient (`create_graph`): the product with the constant, recorded.
+                g.try_mul(&Var::new(saved.map(&d))).expect(same_shape)
+            } else {
+                Var::new(g.value().zip_map(saved, op, |g, v| g * d(v)).expect(same_shape))
+            }
+        },
     ))
 }
 

@@ -239,7 +239,12 @@ fn unary_loop<const FMA: bool>(op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>
         Unary::GeluErf => each(x, out, inlined!(|v| math::gelu_erf::<FMA>(v))),
         Unary::Softplus { beta, threshold } => {
             let (b, t) = (beta as f32, threshold as f32);
-            each(x, out, inlined!(|v| math::softplus::<FMA>(v, b, t)))
+            if b == 1.0 {
+                // The default β: a loop whose division by β the compiler drops (`y / 1 = y`).
+                each(x, out, inlined!(|v| math::softplus::<FMA>(v, 1.0, t)))
+            } else {
+                each(x, out, inlined!(|v| math::softplus::<FMA>(v, b, t)))
+            }
         }
         // The exponents PyTorch's `pow` computes by multiplication or square root, and 0 and 1,
         // which it answers with ones and a copy.
