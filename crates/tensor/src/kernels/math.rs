@@ -208,9 +208,9 @@ const ATANH: [f64; 8] = [
 /// Written as `max(βx, 0) + ln(1 + u)` with `u = e^-|βx|` in `(0, 1]`, which is the same
 /// number and never overflows, and `ln(1 + u) = 2·atanh(s)` with `s = u/(2 + u)` in `[0, ⅓]`:
 /// the series `2s(1 + s²/3 + s⁴/5 + ... + s¹⁴/15)`, whose first omitted term is below
-/// `10^-9` of the sum. One division and a short polynomial, where a general `ln(1 + u)` takes
-/// two divisions and unpacks the exponent. Below `u = 2^-24`, `ln(1 + u)` is `u` to within
-/// half an ulp, and `u` itself is taken (`s` would lose bits as a subnormal).
+/// `10^-9` of the sum: one division and a short polynomial, where [`log1p`] takes a division
+/// too, unpacks the exponent and checks for special values. Below `u = 2^-24`, `ln(1 + u)` is
+/// `u` to within half an ulp, and `u` itself is taken (`s` would lose bits as a subnormal).
 #[inline(always)]
 pub(crate) fn softplus<const FMA: bool>(x: f32, beta: f32, threshold: f32) -> f32 {
     let bx = x * beta;
@@ -228,7 +228,7 @@ pub(crate) fn softplus<const FMA: bool>(x: f32, beta: f32, threshold: f32) -> f3
         p = mul_add::<FMA>(p, z, c as f32);
     }
     let two_s = s + s;
-    let ln_1p = if u < 5.960_464_5e-8 {
+    let ln_1p = if u < f32::EPSILON / 2.0 {
         u
     } else {
         mul_add::<FMA>(p * z, two_s, two_s)
