@@ -132,3 +132,61 @@ fn adamw_reads_and_sets_its_hyperparameters_as_adams() {
     opt.step().unwrap();
     assert_eq!(p.to_tensor().to_vec(), vec![1.0, -2.0]);
 }
+
+/// Three parameters of 16 K values, with gradients, after `steps` steps of `make`'s optimizer
+/// over them (or of one optimizer per parameter), in a pool of `threads`.
+fn three_parameters_after(
+    threads: usize,
+    one_optimizer: bool,
+    make: fn(Vec<Var<f32>>) -> Box<dyn Optimizer<f32>>,
+) -> Vec<Vec<f32>> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    pool.install(|| {
+        let params: Vec<_> = (0..3)
+            .map(|i| Var::parameter(Tensor::<f32>::randn(&[128, 128], i)))
+            .collect();
+        let mut opts = if one_optimizer {
+            vec![make(params.clone())]
+        } else {
+            params.iter().map(|p| make(vec![p.clone()])).collect()
+        };
+        for step in 0..3 {
+            for (i, p) in params.iter().enumerate() {
+                p.set_grad(Some(Tensor::randn(&[128, 128], 10 + 3 * step + i as u64)))
+                    .unwrap();
+            }
+            opts.iter_mut().for_each(|o| o.step().unwrap());
+        }
+        params.iter().map(|p| p.to_tensor().to_vec()).collect()
+    })
+}
+
+#[test]
+fn adam_over_many_parameters_is_each_parameters_step_on_one_thread_or_two() {
+    // 48 K values in all: the step's blocks are shared between two threads.
+    let adamw = |params| Box::new(AdamW::new(params, 0.01).betas(0.9, 0.99)) as Box<dyn Optimizer<f32>>;
+    let alone = three_parameters_after(1, false, adamw);
+    assert_eq!(three_parameters_after(1, true, adamw), alone);
+    assert_eq!(three_parameters_after(2, true, adamw), alone);
+    let adam = |params| Box::new(Adam::new(params, 0.01).weight_decay(0.1)) as Box<dyn Optimizer<f32>>;
+    assert_eq!(
+        three_parameters_after(2, true, adam),
+        three_parameters_after(1, false, adam)
+    );
+}
+
+#[test]
+fn a_parameter_listed_twice_is_updated_twice_in_turn() {
+    let (p, q) = (param(), param());
+    let g = Tensor::from_vec(vec![0.5, -1.0], &[2]).unwrap();
+    let mut twice = Adam::new(vec![p.clone(), p.clone()], 0.1);
+    let (mut first, mut second) = (Adam::new(vec![q.clone()], 0.1), Adam::new(vec![q.clone()], 0.1));
+    for _ in 0..2 {
+        p.set_grad(Some(g.clone())).unwrap();
+        q.set_grad(Some(g.clone())).unwrap();
+        twice.step().unwrap();
+        first.step().unwrap();
+        second.step().unwrap();
+    }
+    assert_eq!(p.to_tensor().to_vec(), q.to_tensor().to_vec());
+}

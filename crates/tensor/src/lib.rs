@@ -78,8 +78,8 @@ pub use mask::BoolTensor;
 /// `cross_entropy` kernel of `ferrograd-nn` builds on. All of it safe code; the `unsafe` of the
 /// matrix and row kernels and of the helper thread stays inside this crate.
 pub use parallel::{
-    for_each_block_mut, for_each_block_pair_mut, output_buffer, output_vec, recycle, release_spare_buffers,
-    zeroed_block_pairs, zeroed_blocks,
+    for_each_block_mut, for_each_block_pair_mut, for_each_item, output_buffer, output_vec, recycle,
+    release_spare_buffers, zeroed_block_pairs, zeroed_blocks,
 };
 /// Page faults and malloc's set-up: see `docs/performance.md`, "Page faults".
 pub use parallel::{minor_page_faults, tune_allocator};

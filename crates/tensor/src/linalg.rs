@@ -346,7 +346,7 @@ impl<T> RowsOut<T> {
 /// (`parallel::for_each_index`), so a helper slowed down by the host leaves more to this one.
 /// Pieces are panels of columns of C when A is the smaller operand (a batch of 64 through a
 /// 784 -> 128 layer: each thread reads and packs only its share of B), else blocks of rows,
-/// which all read B packed once by this thread.
+/// for which each thread packs all of B once (`gemm::with_packed_once`).
 pub(crate) fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: Option<&[T]>) -> Array2<T> {
     let ((m, k), n) = (a.dim(), b.ncols());
     let mut c = Vec::<T>::with_capacity(m * n);
@@ -367,10 +367,11 @@ pub(crate) fn kernel_product<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T
         let panels = n.div_ceil(NR);
         crate::parallel::for_each_index(panels, |i| cols(i * NR, (i * NR + NR).min(n)));
     } else {
-        // Up to four blocks of rows, taken in turn, reading B packed once.
+        // Up to four blocks of rows, taken in turn, reading B packed once by each thread.
         let per = m.div_ceil(4).next_multiple_of(8).max(16);
-        with_packed(b, per, |b| {
-            crate::parallel::for_each_index(m.div_ceil(per), |i| rows(b, i * per, (i * per + per).min(m)))
+        let id = crate::kernels::gemm::product_id();
+        crate::parallel::for_each_index(m.div_ceil(per), |i| {
+            crate::kernels::gemm::with_packed_once(id, b, per, |b| rows(b, i * per, (i * per + per).min(m)))
         });
     }
     // SAFETY: the kernel wrote all m·n elements (had it panicked, `c` would be dropped empty).
@@ -730,6 +731,11 @@ mod tests {
         }
     }
 
+    fn in_pool_one(a: &Array2<f32>, b: &Array2<f32>) -> Array2<f32> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        pool.install(|| gemm(a.view(), b.view(), None))
+    }
+
     fn split_product_is_the_one_thread_product(m: usize, k: usize, n: usize) {
         let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 / 3.0 - 1.5);
         let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 5 + j * 2) % 13) as f32 / 7.0 - 0.9);
@@ -744,6 +750,16 @@ mod tests {
         };
         let (one, two) = (in_pool(1), in_pool(2));
         assert_eq!(one, two, "{m}x{k}x{n}");
+        // Each thread keeps B packed for the pieces of one product only: the next product
+        // with a B of the same shape uses its own.
+        let b2 = b.mapv(|v| v * 0.5 - 0.25);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let (c, c2) = pool.install(|| (gemm(a.view(), b.view(), None), gemm(a.view(), b2.view(), None)));
+        assert_eq!(
+            (c, c2),
+            (one.0.clone(), in_pool_one(&a, &b2)),
+            "{m}x{k}x{n}, a second B"
+        );
         assert_eq!(
             one.2,
             &one.0 + &bias,

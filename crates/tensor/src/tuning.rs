@@ -23,6 +23,11 @@ pub const PARALLEL_MIN_WORK: usize = 1 << 15;
 /// LayerNorm 512x64 forward and backward: 24.5-25.4 µs on one thread, 17.0-17.3 µs in blocks.
 pub const ROW_BLOCK_VALUES: usize = 1 << 12;
 
+/// An optimizer's step updates its parameters in blocks of this many values, shared between
+/// threads from [`PARALLEL_MIN_WORK`] values in all (Adam's step is a square root and two
+/// divisions per value).
+pub const OPTIMIZER_BLOCK: usize = 1 << 12;
+
 /// With two threads, a loop's blocks are handed out in at most this many runs: enough for a
 /// thread slowed down by the host to leave most of the work to the other, few enough that
 /// taking a run (an atomic exchange and a lock) costs nothing next to the run.

@@ -4,7 +4,8 @@ use std::ops::{Deref, DerefMut};
 
 use ferrograd_autograd::Var;
 use ferrograd_tensor::ndarray::Zip;
-use ferrograd_tensor::{wide, Error, Float, Result, Tensor};
+use ferrograd_tensor::tuning::OPTIMIZER_BLOCK;
+use ferrograd_tensor::{for_each_item, wide, Error, Float, Result, Tensor};
 
 use super::{check_param, Optimizer};
 
@@ -123,6 +124,69 @@ impl<T: Float> Adam<T> {
     }
 }
 
+/// Updates one parameter, its moments (and their maximum with AMSGrad) from its gradient.
+fn update<T: Float>(value: &mut Tensor<T>, g: &Tensor<T>, s: &mut Moments<T>, amsgrad: bool, rule: Rule<T>) {
+    let (p, m, v) = (value.array_mut(), s.exp_avg.array_mut(), s.exp_avg_sq.array_mut());
+    let zip = Zip::from(p).and(m).and(v).and(g.array());
+    match s.max_exp_avg_sq.as_mut().filter(|_| amsgrad) {
+        Some(max) => zip
+            .and(max.array_mut())
+            .for_each(|p, m, v, &g, max| rule.apply(p, m, v, Some(max), g)),
+        None => zip.for_each(|p, m, v, &g| rule.apply(p, m, v, None, g)),
+    }
+}
+
+/// Updates the parameters of `pending` (each listed once, without AMSGrad): the contiguous
+/// ones in blocks of [`OPTIMIZER_BLOCK`] values shared between threads, each block a plain
+/// loop over its slices compiled for the widest vectors (bit for bit the values of one loop
+/// over all), any other by [`update`].
+fn update_together<T: Float>(
+    pending: &mut [(
+        impl DerefMut<Target = Tensor<T>>,
+        impl Deref<Target = Tensor<T>>,
+        &mut Moments<T>,
+        Rule<T>,
+    )],
+) {
+    let mut blocks = Vec::new();
+    let mut work = 0;
+    for (value, g, s, rule) in pending.iter_mut() {
+        let rule = *rule;
+        let row_major = |t: &Tensor<T>| t.array().is_standard_layout();
+        if ![&**value, &**g, &s.exp_avg, &s.exp_avg_sq].into_iter().all(row_major) {
+            update(value, g, s, false, rule);
+            continue;
+        }
+        let (p, m, v) = (
+            row_slice(value),
+            row_slice(&mut s.exp_avg),
+            row_slice(&mut s.exp_avg_sq),
+        );
+        let g = g.array().to_slice().expect("row-major");
+        work += p.len();
+        let chunks = p.chunks_mut(OPTIMIZER_BLOCK).zip(m.chunks_mut(OPTIMIZER_BLOCK));
+        let chunks = chunks.zip(v.chunks_mut(OPTIMIZER_BLOCK)).zip(g.chunks(OPTIMIZER_BLOCK));
+        blocks.extend(chunks.map(|(((p, m), v), g)| (p, m, v, g, rule)));
+    }
+    for_each_item(blocks, work, |(p, m, v, g, rule)| {
+        // The rule is moved into the loop's closure: read through a reference, its optional
+        // scalars were loaded only where present, a gather per vector.
+        wide(
+            #[inline(always)]
+            move || {
+                for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                    rule.apply(p, m, v, None, g);
+                }
+            },
+        )
+    });
+}
+
+/// The values of a row-major tensor.
+fn row_slice<T: Float>(t: &mut Tensor<T>) -> &mut [T] {
+    t.array_mut().into_slice().expect("row-major")
+}
+
 /// `torch.lerp` for floats: `start + w·(end - start)`, from the other end when `|w| ≥ 0.5`.
 #[inline(always)]
 fn lerp<T: Float>(start: T, end: T, weight: T) -> T {
@@ -199,6 +263,13 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             };
             check_param(op, i, p, &buffers)?;
         }
+        // Parameters listed once each (the usual case) are updated together at the end, in
+        // blocks shared between threads; a list with one twice is updated one by one, as
+        // torch does (the second update starting from the first's result).
+        let mut ids: Vec<_> = self.params.iter().map(Var::id).collect();
+        ids.sort_unstable();
+        let together = !self.amsgrad && ids.windows(2).all(|w| w[0] != w[1]);
+        let mut pending = Vec::new();
         for (p, state) in self.params.iter().zip(self.state.iter_mut()) {
             let Some(g) = p.grad_ref() else { continue };
             let mut value = p.value_mut();
@@ -224,38 +295,13 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             if self.amsgrad && s.max_exp_avg_sq.is_none() {
                 s.max_exp_avg_sq = Some(value.zeros_like());
             }
-            let (p, m, v) = (value.array_mut(), s.exp_avg.array_mut(), s.exp_avg_sq.array_mut());
-            let max = s.max_exp_avg_sq.as_mut().filter(|_| self.amsgrad);
-            if let (None, Some(p), Some(m), Some(v), Some(g)) = (
-                &max,
-                p.into_slice(),
-                m.into_slice(),
-                v.into_slice(),
-                g.array().to_slice(),
-            ) {
-                // Contiguous and without AMSGrad (the usual case): plain loops over the
-                // slices, compiled for the widest vectors (bit for bit the same values). The
-                // rule is moved into the loop's closure: read through a reference, its
-                // optional scalars were loaded only where present, a gather per vector.
-                wide(
-                    #[inline(always)]
-                    move || {
-                        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-                            rule.apply(p, m, v, None, g);
-                        }
-                    },
-                );
-                continue;
-            }
-            let (p, m, v) = (value.array_mut(), s.exp_avg.array_mut(), s.exp_avg_sq.array_mut());
-            let zip = Zip::from(p).and(m).and(v).and(g.array());
-            if let Some(max) = max {
-                zip.and(max.array_mut())
-                    .for_each(|p, m, v, &g, max| rule.apply(p, m, v, Some(max), g));
+            if together {
+                pending.push((value, g, s, rule));
             } else {
-                zip.for_each(|p, m, v, &g| rule.apply(p, m, v, None, g));
+                update(&mut value, &g, s, self.amsgrad, rule);
             }
         }
+        update_together(&mut pending);
         Ok(())
     }
 

@@ -16,6 +16,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
@@ -31,8 +32,17 @@ pub const NR: usize = 32;
 const LINE: usize = 16;
 
 thread_local! {
-    /// The panels of B, kept between calls: most products of a training step fit the last one.
-    static PANELS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// The panels of B, kept between calls (most products of a training step fit the last
+    /// one), and the product whose B they hold (0: none that [`with_packed_once`] may reuse).
+    static PANELS: RefCell<(u64, Vec<f32>)> = const { RefCell::new((0, Vec::new())) };
+}
+
+/// The last number given to a product by [`product_id`].
+static PRODUCTS: AtomicU64 = AtomicU64::new(0);
+
+/// A number no other product gets, for [`with_packed_once`].
+pub fn product_id() -> u64 {
+    PRODUCTS.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// Whether [`product`] can run here for `T`: `f32` on x86-64 with AVX-512F.
@@ -104,11 +114,32 @@ pub struct Packed<'p> {
 /// Calls `f` with B as panels for a product with `m` rows of A on this thread: read where it
 /// lies when its rows are contiguous and `m` is at most [`GEMM_B_IN_PLACE_MAX_ROWS`] (packing
 /// would copy B for one kernel call per panel); otherwise packed into this thread's panel
-/// buffer, kept between calls (a product split into blocks of rows packs B once for all).
+/// buffer, kept between calls (a product split into blocks of rows packs B once on each
+/// thread: [`with_packed_once`]).
 ///
 /// # Panics
 /// If [`available`] is false.
 pub fn with_packed<T: Float, R>(b: ArrayView2<'_, T>, m: usize, f: impl FnOnce(Packed<'_>) -> R) -> R {
+    with_panels(0, b, m, f)
+}
+
+/// [`with_packed`] for one of the pieces of product `id` (from [`product_id`]) that run on
+/// this thread: the first packs B into this thread's panel buffer, the others read it there.
+///
+/// Each thread packs its own copy, rather than all reading one packed by the caller: a
+/// caller writing panels that the other thread read in the product before has to wait for
+/// that thread's copies of them to be invalidated. Timed on 7 December (µs, two threads,
+/// medians of 400, panels packed by the caller → by each thread): 512x64x256 63.4 → 49.5,
+/// 512x256x64 59.3 → 45.5, 512x64x192 46.9 → 37.2; on one thread 91.2, 84.5 and 66.6.
+///
+/// # Panics
+/// If [`available`] is false.
+pub fn with_packed_once<T: Float, R>(id: u64, b: ArrayView2<'_, T>, m: usize, f: impl FnOnce(Packed<'_>) -> R) -> R {
+    with_panels(id, b, m, f)
+}
+
+/// [`with_packed`], reusing the panels when `id` is not 0 and they hold product `id`'s B.
+fn with_panels<T: Float, R>(id: u64, b: ArrayView2<'_, T>, m: usize, f: impl FnOnce(Packed<'_>) -> R) -> R {
     assert!(available::<T>(), "kernels::gemm::product needs f32 and AVX-512F");
     let (k, n) = b.dim();
     let (rsb, csb) = (b.strides()[0], b.strides()[1]);
@@ -126,9 +157,15 @@ pub fn with_packed<T: Float, R>(b: ArrayView2<'_, T>, m: usize, f: impl FnOnce(P
             n,
         });
     }
-    PANELS.with_borrow_mut(|buf| {
+    PANELS.with_borrow_mut(|(holds, buf)| {
+        let values = if id != 0 && *holds == id {
+            &buf[panels_range(buf, k, n)]
+        } else {
+            *holds = id;
+            pack(b, buf)
+        };
         f(Packed {
-            values: pack(b, buf),
+            values,
             step: k * NR,
             stride: NR,
             k,
@@ -202,8 +239,8 @@ fn pack<'p, T: Float>(b: ArrayView2<'_, T>, packed: &'p mut Vec<f32>) -> &'p [f3
     if packed.len() < len + LINE {
         packed.resize(len + LINE, 0.0);
     }
-    let start = packed.as_ptr().align_offset(LINE * size_of::<f32>()).min(LINE);
-    let packed = &mut packed[start..start + len];
+    let range = panels_range(packed, k, n);
+    let packed = &mut packed[range];
     let b = b.as_ptr().cast::<f32>(); // T is f32 (checked by the caller)
     for (jp, panel) in packed.chunks_exact_mut(k * NR).enumerate() {
         let (j0, width) = (jp * NR, (n - jp * NR).min(NR));
@@ -250,6 +287,13 @@ fn pack<'p, T: Float>(b: ArrayView2<'_, T>, packed: &'p mut Vec<f32>) -> &'p [f3
         }
     }
     packed
+}
+
+/// Where in `buf` (at least `LINE` values longer than they) the panels of a `k x n` B lie:
+/// from the first cache line.
+fn panels_range(buf: &[f32], k: usize, n: usize) -> std::ops::Range<usize> {
+    let start = buf.as_ptr().align_offset(LINE * size_of::<f32>()).min(LINE);
+    start..start + n.div_ceil(NR) * k * NR
 }
 
 /// Writes rows `0..rows` of a panel (`rows` = `k` rounded down to 16) at columns

@@ -67,6 +67,25 @@ pub fn for_each_index(count: usize, f: impl Fn(usize) + Sync) {
     join(|| work(true), || work(false));
 }
 
+/// Calls `f(item)` for each of `items` (pieces of work the caller cut, such as blocks of
+/// several tensors), on several threads when they come to at least `PARALLEL_MIN_WORK`
+/// elements of `work` in all. With two threads, this thread takes items from the front and
+/// `join`'s helper from the back, as in [`for_each_index`].
+pub fn for_each_item<I: Send>(items: Vec<I>, work: usize, f: impl Fn(I) + Sync + Send) {
+    let threads = rayon::current_num_threads();
+    if work < PARALLEL_MIN_WORK || threads < 2 || items.len() < 2 {
+        items.into_iter().for_each(f);
+    } else if threads == 2 {
+        let slots: Vec<_> = items.into_iter().map(|item| Mutex::new(Some(item))).collect();
+        for_each_index(slots.len(), |i| {
+            let item = slots[i].lock().expect("an item is taken once").take();
+            f(item.expect("an item is taken once"));
+        });
+    } else {
+        items.into_par_iter().for_each(f);
+    }
+}
+
 /// Calls `f(i, block)` for each block of `block_len` consecutive elements of `out` (the last
 /// may be shorter), on several threads when there is at least `PARALLEL_MIN_WORK` work in
 /// all, counting `work_per_block` for each block.
