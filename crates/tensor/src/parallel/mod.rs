@@ -70,7 +70,7 @@ pub fn for_each_index(count: usize, f: impl Fn(usize) + Sync) {
 /// Calls `f(item)` for each of `items` (pieces of work the caller cut, such as blocks of
 /// several tensors), on several threads when they come to at least `PARALLEL_MIN_WORK`
 /// elements of `work` in all. With two threads, this thread takes items from the front and
-/// `join`'s helper from the back, as in [`for_each_index`].
+/// `join`'s helper from the back (`for_each_index`).
 pub fn for_each_item<I: Send>(items: Vec<I>, work: usize, f: impl Fn(I) + Sync + Send) {
     let threads = rayon::current_num_threads();
     if work < PARALLEL_MIN_WORK || threads < 2 || items.len() < 2 {
