@@ -731,9 +731,13 @@ mod tests {
         }
     }
 
-    fn in_pool_one(a: &Array2<f32>, b: &Array2<f32>) -> Array2<f32> {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        pool.install(|| gemm(a.view(), b.view(), None))
+    /// `f` run in a pool of `threads` threads.
+    fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(f)
     }
 
     fn split_product_is_the_one_thread_product(m: usize, k: usize, n: usize) {
@@ -741,25 +745,18 @@ mod tests {
         let b = Array2::from_shape_fn((k, n), |(p, j)| ((p * 5 + j * 2) % 13) as f32 / 7.0 - 0.9);
         let bias: Vec<f32> = (0..n).map(|j| j as f32 / 5.0).collect();
         let bias = ndarray::ArrayView1::from(&bias[..]);
-        let in_pool = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| {
-                let (c, ct) = (gemm(a.view(), b.view(), None), gemm(b.t(), a.t(), None));
-                (c, ct, gemm(a.view(), b.view(), Some(bias)))
-            })
+        let products = || {
+            let (c, ct) = (gemm(a.view(), b.view(), None), gemm(b.t(), a.t(), None));
+            (c, ct, gemm(a.view(), b.view(), Some(bias)))
         };
-        let (one, two) = (in_pool(1), in_pool(2));
+        let (one, two) = (in_pool(1, products), in_pool(2, products));
         assert_eq!(one, two, "{m}x{k}x{n}");
         // Each thread keeps B packed for the pieces of one product only: the next product
         // with a B of the same shape uses its own.
         let b2 = b.mapv(|v| v * 0.5 - 0.25);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        let (c, c2) = pool.install(|| (gemm(a.view(), b.view(), None), gemm(a.view(), b2.view(), None)));
-        assert_eq!(
-            (c, c2),
-            (one.0.clone(), in_pool_one(&a, &b2)),
-            "{m}x{k}x{n}, a second B"
-        );
+        let second = || gemm(a.view(), b2.view(), None);
+        let (c, c2) = in_pool(2, || (gemm(a.view(), b.view(), None), second()));
+        assert_eq!((c, c2), (one.0.clone(), in_pool(1, second)), "{m}x{k}x{n}, a second B");
         assert_eq!(
             one.2,
             &one.0 + &bias,

@@ -120,26 +120,23 @@ pub struct Packed<'p> {
 /// # Panics
 /// If [`available`] is false.
 pub fn with_packed<T: Float, R>(b: ArrayView2<'_, T>, m: usize, f: impl FnOnce(Packed<'_>) -> R) -> R {
-    with_panels(0, b, m, f)
+    with_packed_once(0, b, m, f)
 }
 
-/// [`with_packed`] for one of the pieces of product `id` (from [`product_id`]) that run on
-/// this thread: the first packs B into this thread's panel buffer, the others read it there.
+/// [`with_packed`] for one of the pieces of product `id` (from [`product_id`]; 0 for a
+/// product in one piece) that run on this thread: the first packs B into this thread's panel
+/// buffer, the others read it there.
 ///
 /// Each thread packs its own copy, rather than all reading one packed by the caller: a
 /// caller writing panels that the other thread read in the product before has to wait for
 /// that thread's copies of them to be invalidated. Timed on 7 December (µs, two threads,
-/// medians of 400, panels packed by the caller → by each thread): 512x64x256 63.4 → 49.5,
-/// 512x256x64 59.3 → 45.5, 512x64x192 46.9 → 37.2; on one thread 91.2, 84.5 and 66.6.
+/// medians of 400, three runs; panels packed by the caller → by each thread): 512x64x256 63.4
+/// → 46.5-54.6, 512x256x64 59.3 → 44.5-51.8, 512x64x192 46.9 → 35.4-39.8; on one thread
+/// 91.2, 84.5 and 66.6.
 ///
 /// # Panics
 /// If [`available`] is false.
 pub fn with_packed_once<T: Float, R>(id: u64, b: ArrayView2<'_, T>, m: usize, f: impl FnOnce(Packed<'_>) -> R) -> R {
-    with_panels(id, b, m, f)
-}
-
-/// [`with_packed`], reusing the panels when `id` is not 0 and they hold product `id`'s B.
-fn with_panels<T: Float, R>(id: u64, b: ArrayView2<'_, T>, m: usize, f: impl FnOnce(Packed<'_>) -> R) -> R {
     assert!(available::<T>(), "kernels::gemm::product needs f32 and AVX-512F");
     let (k, n) = b.dim();
     let (rsb, csb) = (b.strides()[0], b.strides()[1]);

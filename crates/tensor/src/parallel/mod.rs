@@ -128,19 +128,13 @@ pub fn for_each_block_pair_mut<U: Send, V: Send>(
         // Two threads: runs of blocks shared with `join`'s helper by `for_each_index` (this
         // thread from the front, the helper from the back), so a helper slowed down by the
         // host leaves more runs to this thread instead of keeping it waiting.
-        let runs = blocks.min(JOIN_RUNS);
-        let per_run = blocks.div_ceil(runs);
-        let slots: Vec<_> = a
+        let per_run = blocks.div_ceil(blocks.min(JOIN_RUNS));
+        let runs: Vec<_> = a
             .chunks_mut(per_run * a_len)
             .zip(blocks_of(b, per_run * b_len))
-            .map(|run| Mutex::new(Some(run)))
+            .enumerate()
             .collect();
-        for_each_index(slots.len(), |r| {
-            let (a, b) = slots[r]
-                .lock()
-                .expect("a run is taken once")
-                .take()
-                .expect("a run is taken once");
+        for_each_item(runs, work, |(r, (a, b))| {
             for (i, (x, y)) in a.chunks_mut(a_len).zip(blocks_of(b, b_len)).enumerate() {
                 f(r * per_run + i, x, y);
             }
