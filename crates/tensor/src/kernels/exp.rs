@@ -68,6 +68,17 @@ pub(super) fn exp_f64_impl<const FMA: bool>(x: f64) -> f64 {
     }
 }
 
+/// `a·b + c`, one fused operation when `FMA`.
+///
+/// The polynomials of these kernels (and of `math.rs`) are evaluated in Estrin's form (pairs
+/// of terms, then powers of `x²`) rather than Horner's: the same number of multiply-adds and
+/// one or two more products, but chains of dependent operations about half as long. A loop of
+/// these kernels is one long chain per vector of values, and the CPU overlaps only as many
+/// vectors as its reorder buffer holds, so the length of the chain, not the count of
+/// operations, sets the pace. Measured on the AMD EPYC of 7 December in docs/performance.md
+/// (a scratch program, one thread, a million values, three runs of 100 passes): `erf` 310-327
+/// → 268-286 µs, `tanh` 244-246 → 219-221 µs, `1 / (1 + e^-x)` 158-160 → 138-142 µs. The
+/// results stay within the bounds the tests state (`math_tests.rs`).
 #[inline(always)]
 pub(super) fn mul_add<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA {
@@ -87,13 +98,14 @@ pub(super) fn exp_reduced<const FMA: bool>(x: f32) -> (f32, i32) {
     let k = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
     let kf = t - ROUND;
     let r = mul_add::<FMA>(kf, -LN2_LO, mul_add::<FMA>(kf, -LN2_HI, x));
-    let mut p = 1.987_569_1e-4;
-    p = mul_add::<FMA>(p, r, 1.398_199_9e-3);
-    p = mul_add::<FMA>(p, r, 8.333_452e-3);
-    p = mul_add::<FMA>(p, r, 4.166_579_6e-2);
-    p = mul_add::<FMA>(p, r, 1.666_666_5e-1);
-    p = mul_add::<FMA>(p, r, 0.5);
-    (mul_add::<FMA>(p * r, r, r) + 1.0, k)
+    // Cephes' polynomial in Estrin's form: pairs of terms first, then powers of r², so that
+    // the longest chain of dependent operations is four, not seven (see `mul_add`).
+    let r2 = r * r;
+    let high = mul_add::<FMA>(1.987_569_1e-4, r, 1.398_199_9e-3);
+    let mid = mul_add::<FMA>(8.333_452e-3, r, 4.166_579_6e-2);
+    let low = mul_add::<FMA>(1.666_666_5e-1, r, 0.5);
+    let p = mul_add::<FMA>(mul_add::<FMA>(high, r2, mid), r2, low);
+    (mul_add::<FMA>(p, r2, r) + 1.0, k)
 }
 
 /// `e^x` for `-87 ≤ x ≤ 88`, where the result is a normal number: `2^k` goes straight into the

@@ -16,11 +16,12 @@ use super::exp::{exp_any, exp_beside_one, exp_f64_impl, exp_in_range, mul_add, I
 pub(crate) fn tanh<const FMA: bool>(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
-    let mut p = -5.704_988_7e-3;
-    p = mul_add::<FMA>(p, z, 2.063_909e-2);
-    p = mul_add::<FMA>(p, z, -5.373_971_6e-2);
-    p = mul_add::<FMA>(p, z, 1.333_144_2e-1);
-    p = mul_add::<FMA>(p, z, -3.333_328e-1);
+    let p = mul_add::<FMA>(
+        mul_add::<FMA>(-5.704_988_7e-3, z, 2.063_909e-2),
+        z * z,
+        mul_add::<FMA>(-5.373_971_6e-2, z, 1.333_144_2e-1),
+    );
+    let p = mul_add::<FMA>(p, z, -3.333_328e-1);
     let small = mul_add::<FMA>(p * z, a, a);
     let e = exp_in_range::<FMA>(2.0 * a.min(22.0));
     let large = 1.0 - 2.0 / (e + 1.0);
@@ -53,19 +54,20 @@ pub(crate) fn log<const FMA: bool>(x: f32) -> f32 {
     let (f, e) = if low { (m + m - 1.0, e - 1) } else { (m - 1.0, e) };
     let e = e as f32;
     let z = f * f;
-    let mut p = 7.037_683_6e-2;
-    for c in [
-        -1.151_461e-1,
-        1.167_699_9e-1,
-        -1.242_014_1e-1,
-        1.424_932_3e-1,
-        -1.666_805_8e-1,
-        2.000_071_4e-1,
-        -2.499_999_4e-1,
-        3.333_333e-1,
-    ] {
-        p = mul_add::<FMA>(p, f, c);
-    }
+    // Cephes' degree-8 polynomial of f, in Estrin's form (see `mul_add`).
+    let z4 = z * z;
+    let pair = |high: f32, low: f32| mul_add::<FMA>(high, f, low);
+    let low = mul_add::<FMA>(
+        pair(-1.666_805_8e-1, 2.000_071_4e-1),
+        z,
+        pair(-2.499_999_4e-1, 3.333_333e-1),
+    );
+    let high = mul_add::<FMA>(
+        pair(-1.151_461e-1, 1.167_699_9e-1),
+        z,
+        pair(-1.242_014_1e-1, 1.424_932_3e-1),
+    );
+    let p = mul_add::<FMA>(mul_add::<FMA>(7.037_683_6e-2, z4, high), z4, low);
     let mut y = p * f * z;
     y = mul_add::<FMA>(e, LN2_LO, y);
     y = mul_add::<FMA>(-0.5, z, y);
@@ -119,17 +121,20 @@ pub(crate) fn erf<const FMA: bool>(x: f32) -> f32 {
         1.729_489_3e-5,
     ];
     let a = x.abs();
+    // Both polynomials in Estrin's form (see `mul_add`).
     let x2 = x * x;
-    let mut r = A[5];
-    for &c in A[..5].iter().rev() {
-        r = mul_add::<FMA>(r, x2, c);
-    }
+    let x4 = x2 * x2;
+    let pair = |i: usize| mul_add::<FMA>(A[i + 1], x2, A[i]);
+    let r = mul_add::<FMA>(mul_add::<FMA>(pair(4), x4, pair(2)), x4, pair(0));
     let small = mul_add::<FMA>(r, x, x);
     let b = a.min(4.0);
-    let mut q = B[6];
-    for &c in B[..6].iter().rev() {
-        q = mul_add::<FMA>(q, b, c);
-    }
+    let b2 = b * b;
+    let pair = |i: usize| mul_add::<FMA>(B[i + 1], b, B[i]);
+    let q = mul_add::<FMA>(
+        mul_add::<FMA>(mul_add::<FMA>(B[6], b2, pair(4)), b2, pair(2)),
+        b2,
+        pair(0),
+    );
     let q = mul_add::<FMA>(q, b, b);
     // With `b` at most 4, `q` is at most 17.8: `e^-q` is a normal number, which
     // `exp_in_range` gives as `exp_any` does, with fewer operations.
@@ -222,11 +227,16 @@ pub(crate) fn softplus<const FMA: bool>(x: f32, beta: f32, threshold: f32) -> f3
     let q = u / d;
     let s = mul_add::<FMA>(q * lost, 0.5 * q - 0.5, q);
     let z = s * s;
-    // The series but its leading 1: 1/15 down to 1/3, rounded to `f32`.
-    let mut p = ATANH[0] as f32;
-    for &c in &ATANH[1..7] {
-        p = mul_add::<FMA>(p, z, c as f32);
-    }
+    // The series but its leading 1: 1/15 down to 1/3, rounded to `f32`, in Estrin's form
+    // (see `mul_add`).
+    let c = |i: usize| ATANH[i] as f32;
+    let pair = |i: usize| mul_add::<FMA>(c(i), z, c(i + 1));
+    let z2 = z * z;
+    let p = mul_add::<FMA>(
+        mul_add::<FMA>(mul_add::<FMA>(c(0), z2, pair(1)), z2, pair(3)),
+        z2,
+        pair(5),
+    );
     let two_s = s + s;
     let ln_1p = if u < f32::EPSILON / 2.0 {
         u
