@@ -444,9 +444,7 @@ fn small_gemm_loops<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Arr
         let bt = bt.as_standard_layout();
         let (a, bt) = (a.as_slice().expect("standard"), bt.as_slice().expect("standard"));
         let mut c = vec![T::zero(); m * n];
-        for (c_row, a_row) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
-            dots(a_row, bt, c_row);
-        }
+        dots(a, bt, k, &mut c);
         return Array2::from_shape_vec((m, n), c).expect("m·n elements");
     }
     // Along m: Cᵀ[j, :] += B[p, j]·Aᵀ[p, :], Aᵀ's rows being A's columns.
@@ -494,40 +492,46 @@ fn gather_rows<T: Float>(a: ArrayView2<'_, T>, b: &[T]) -> Vec<T> {
     c
 }
 
-/// `out[j] = Σ x[i]·y[i]` with `y` row `j` of `ys` (rows of `x.len()` values one after
-/// another): a row of C along `k`. Each sum is [`dot_plain`]'s, in 16 running sums (one
-/// vector register of f32 each for 8 lanes, two per 16) added up in a fixed order at the end:
-/// vectorizable, and the same on every call. For f32 with AVX2 the rows go four at a time,
-/// sharing the loads of `x`, each summed exactly as alone. Timed on the AMD EPYC of 7 December in
-/// docs/performance.md (means of a million `Tensor` products on one thread, one dot at a
-/// time → four rows at a time): the small MLP's last layer, `[128, 64] · [3, 64]ᵀ`, 2.03 →
-/// 1.59 µs; its first layer's weight gradient, `[128, 64]ᵀ · [128, 2]`, 1.68 → 1.50 µs.
+/// `out[i·n + j] = Σ x[p]·y[p]` with `x` row `i` of `xs` and `y` row `j` of `ys` (rows of
+/// `k` values one after another, `n` rows in `ys`): C along `k`. Each sum is
+/// [`dot_plain`]'s, in 16 running sums (one vector register of f32 each for 8 lanes, two per
+/// 16) added up in a fixed order at the end: vectorizable, and the same on every call. For
+/// f32 with AVX2 the rows of `ys` go four at a time, sharing the loads of `x`, each summed
+/// exactly as alone, and the CPU's level is checked once per product, not per element.
+/// Timed on the AMD EPYC of 7 December in docs/performance.md (means of a million `Tensor`
+/// products on one thread, three runs of each build in turn, one dot at a time → four rows
+/// at a time): the small MLP's last layer, `[128, 64] · [3, 64]ᵀ`, 1.77-1.87 → 1.35-1.39 µs;
+/// its first layer's weight gradient, `[128, 64]ᵀ · [128, 2]`, 1.55-1.61 → 1.32-1.37 µs.
 #[inline(always)]
-fn dots<T: Float>(x: &[T], ys: &[T], out: &mut [T]) {
-    if x.is_empty() {
+fn dots<T: Float>(xs: &[T], ys: &[T], k: usize, out: &mut [T]) {
+    if k == 0 {
         out.fill(T::zero()); // sums of no terms
         return;
     }
+    let n = ys.len() / k;
     #[cfg(target_arch = "x86_64")]
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && crate::cpu::isa() >= crate::cpu::Isa::Avx2 {
         // SAFETY: T is f32 (same layout); the CPU has AVX2, hence AVX (cpu::isa).
-        let (x, ys, out) = unsafe { (as_f32(x), as_f32(ys), as_f32_mut(out)) };
-        let k = x.len();
-        for (o, ys) in out.chunks_mut(4).zip(ys.chunks(4 * k)) {
-            // SAFETY: as above.
-            unsafe {
-                match o.len() {
-                    1 => dots_f32_avx::<1>(x, ys, o),
-                    2 => dots_f32_avx::<2>(x, ys, o),
-                    3 => dots_f32_avx::<3>(x, ys, o),
-                    _ => dots_f32_avx::<4>(x, ys, o),
+        let (xs, ys, out) = unsafe { (as_f32(xs), as_f32(ys), as_f32_mut(out)) };
+        for (x, out) in xs.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
+            for (o, ys) in out.chunks_mut(4).zip(ys.chunks(4 * k)) {
+                // SAFETY: as above.
+                unsafe {
+                    match o.len() {
+                        1 => dots_f32_avx::<1>(x, ys, o),
+                        2 => dots_f32_avx::<2>(x, ys, o),
+                        3 => dots_f32_avx::<3>(x, ys, o),
+                        _ => dots_f32_avx::<4>(x, ys, o),
+                    }
                 }
             }
         }
         return;
     }
-    for (o, y) in out.iter_mut().zip(ys.chunks_exact(x.len())) {
-        *o = dot_plain(x, y);
+    for (x, out) in xs.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
+        for (o, y) in out.iter_mut().zip(ys.chunks_exact(k)) {
+            *o = dot_plain(x, y);
+        }
     }
 }
 
@@ -577,8 +581,8 @@ fn dot_plain<T: Float>(x: &[T], y: &[T]) -> T {
 }
 
 /// [`dot_plain`] of `x` with each of the first `G` rows of `ys` (rows of `x.len()` values)
-/// into `out[..G]`, for f32 in two 8-lane registers per row (sums 0-7 and 8-15), the same operations in the
-/// same order: LLVM vectorizes the plain loop two lanes at a time.
+/// into `out[..G]`, for f32 in two 8-lane registers per row (sums 0-7 and 8-15), the same
+/// operations in the same order: LLVM vectorizes the plain loop two lanes at a time.
 ///
 /// # Safety
 /// The CPU must support AVX.
@@ -674,16 +678,23 @@ mod tests {
             let x: Vec<f32> = (0..len).map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0).collect();
             let y: Vec<f32> = (0..len).map(|i| ((i * 53 % 19) as f32 - 9.0) / 3.0).collect();
             let mut one = [f32::NAN];
-            dots(&x, &y, &mut one);
+            dots(&x, &y, len, &mut one);
             assert_eq!(one[0].to_bits(), dot_plain(&x, &y).to_bits(), "length {len}");
             // Up to nine rows at once (groups of four and what is left): each its own dot.
             for rows in 1..=9 {
                 let ys: Vec<f32> = (0..rows * len).map(|i| ((i * 29 % 31) as f32 - 15.0) / 5.0).collect();
-                let mut out = vec![f32::NAN; rows];
-                dots(&x, &ys, &mut out);
+                // Two rows of A, x and y: C is 2 x rows.
+                let mut out = vec![f32::NAN; 2 * rows];
+                dots(&[&x[..], &y[..]].concat(), &ys, len, &mut out);
                 for (j, o) in out.iter().enumerate() {
-                    let want = dot_plain(&x, &ys[j * len..(j + 1) * len]);
-                    assert_eq!(o.to_bits(), want.to_bits(), "length {len}, row {j} of {rows}");
+                    let (a, b) = (if j < rows { &x } else { &y }, j % rows);
+                    let want = dot_plain(a, &ys[b * len..(b + 1) * len]);
+                    assert_eq!(
+                        o.to_bits(),
+                        want.to_bits(),
+                        "length {len}, C[{}, {b}] of {rows}",
+                        j / rows
+                    );
                 }
             }
         }
