@@ -4,7 +4,7 @@
 //! Each computes in the tensor's own type, with the formula PyTorch's CPU kernels use, so
 //! that `f32` results agree with PyTorch's to an ulp or two.
 
-use crate::kernels::{Backward, Unary};
+use crate::kernels::{with_derivative_vecs, Backward, Unary, WithDerivative};
 use crate::{Error, Float, Result, Tensor};
 
 /// `√(2/π)`, the scale inside GELU's tanh form (PyTorch's `kBeta`).
@@ -65,6 +65,25 @@ impl<T: Float> Tensor<T> {
             GeluApproximate::None => self.map_kernel(Unary::GeluErf),
             GeluApproximate::Tanh => self.map_kernel(Unary::GeluTanh),
         })
+    }
+
+    /// GELU and its derivative `gelu'(self)`, in one pass that computes each value's `tanh` or
+    /// `erf` once: the values of [`gelu`](Tensor::gelu), and the tensor that
+    /// [`gelu_backward`](Tensor::gelu_backward) multiplies the incoming gradient by (`g` times
+    /// it is that gradient, bit for bit). What a forward that will be differentiated computes,
+    /// so that its backward is one multiplication.
+    pub fn gelu_with_derivative(&self, approximate: GeluApproximate) -> (Self, Self) {
+        let op = match approximate {
+            GeluApproximate::None => WithDerivative::GeluErf,
+            GeluApproximate::Tanh => WithDerivative::GeluTanh,
+        };
+        let x = self.data.as_standard_layout();
+        let x = x.as_slice().expect("a standard-layout array is one slice");
+        let (out, derivative) = with_derivative_vecs(op, x);
+        (
+            Tensor::from_standard(out, self.shape()),
+            Tensor::from_standard(derivative, self.shape()),
+        )
     }
 
     /// GELU's gradient from the incoming gradient `self` and GELU's input, in one pass, as

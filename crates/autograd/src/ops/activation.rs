@@ -4,12 +4,14 @@
 //! Derivatives are written with `Var` ops (piecewise parts with constant masks), so that
 //! they can be differentiated again.
 
-use std::f64::consts::{FRAC_1_SQRT_2, PI};
+use std::f64::consts::PI;
 
 use ferrograd_tensor::{Float, GeluApproximate, Result};
 
 use crate::grad_mode::is_grad_enabled;
 use crate::ops::arith::unbroadcast;
+use crate::ops::unary::times_constant;
+use crate::var::Saves;
 use crate::Var;
 
 impl<T: Float> Var<T> {
@@ -69,18 +71,30 @@ impl<T: Float> Var<T> {
     /// GELU, `approximate` `"none"` or `"tanh"` (anything else is an error), as
     /// `torch.nn.functional.gelu`.
     ///
-    /// Gradient: `g · gelu'(x)`, one pass over `g` and `x` (`Tensor::gelu_backward`, as
-    /// PyTorch's `gelu_backward`); when the gradient is itself recorded, `g` times
+    /// Gradient: `g · gelu'(x)`. When the op is recorded, the forward computes `gelu'(x)`
+    /// beside the values, from the same `tanh` or `erf` (`Tensor::gelu_with_derivative`), and
+    /// keeps it: the backward is then one multiplication, in the incoming gradient's buffer
+    /// when nothing else holds it, with the values of PyTorch's `gelu_backward` (which takes
+    /// `tanh` or `erf` again). When the gradient is itself recorded, `g` times
     /// `gelu_derivative`, an op with its own gradient.
     pub fn gelu(&self, approximate: &str) -> Result<Var<T>> {
         let form = GeluApproximate::parse(approximate)?;
-        let out = self.value().gelu(approximate)?;
-        Ok(Var::from_op("GeluBackward0", out, [self.clone()], move |g, _, x| {
-            if is_grad_enabled() || g.shape() != x[0].shape() {
-                return Ok([Some(g.try_mul(&x[0].gelu_derivative(form))?)]);
-            }
-            Ok([Some(Var::new(g.value().gelu_backward(&x[0].value(), form)?))])
-        }))
+        if !(is_grad_enabled() && self.requires_grad()) {
+            return Ok(Var::new(self.value().gelu(approximate)?));
+        }
+        let (out, derivative) = self.value().gelu_with_derivative(form);
+        Ok(Var::from_op_owned(
+            "GeluBackward0",
+            Saves::INPUTS,
+            out,
+            [self.clone()],
+            move |g, _, x| {
+                if is_grad_enabled() || g.shape() != x[0].shape() {
+                    return Ok([Some(g.try_mul(&x[0].gelu_derivative(form))?)]);
+                }
+                Ok([Some(times_constant(g, &derivative, "gelu_backward", |d| d)?)])
+            },
+        ))
     }
 
     /// GELU's derivative, one op (a single pass over `x`) whose own gradient is written with
@@ -91,20 +105,8 @@ impl<T: Float> Var<T> {
     /// `gelu'(x) = ½(1 + t) + ½x(1 - t²)u'`, `gelu''(x) = (1 - t²)(u' - x·t·u'² + 3βκx²)`.
     fn gelu_derivative(&self, form: GeluApproximate) -> Var<T> {
         let (half, beta, kappa) = (T::of(0.5), T::of(GeluApproximate::BETA), T::of(GeluApproximate::KAPPA));
-        let (sqrt1_2, inv_sqrt_2pi) = (T::of(FRAC_1_SQRT_2), T::of(1.0 / (2.0 * PI).sqrt()));
-        let three = T::of(3.0);
-        let d = self.value().map(|x| match form {
-            GeluApproximate::None => {
-                let cdf = half * (T::one() + (x * sqrt1_2).erf());
-                cdf + x * inv_sqrt_2pi * (-half * x * x).exp()
-            }
-            GeluApproximate::Tanh => {
-                let x_sq = x * x;
-                let t = (beta * (x + kappa * x_sq * x)).tanh();
-                let slope = beta * (T::one() + three * kappa * x_sq);
-                half * (T::one() + t) + half * x * (T::one() - t * t) * slope
-            }
-        });
+        let (inv_sqrt_2pi, three) = (T::of(1.0 / (2.0 * PI).sqrt()), T::of(3.0));
+        let d = self.value().gelu_with_derivative(form).1;
         Var::from_op("GeluBackwardBackward0", d, [self.clone()], move |g, _, x| {
             let x = &x[0];
             let x_sq = x.try_mul(x)?;

@@ -16,7 +16,7 @@ use crate::Var;
 /// products), one pass instead of two; into a new tensor in one pass when the gradient is a
 /// plain value something else holds (a hook, or `backward_with`'s caller). A shape that
 /// differs is the error, or the broadcast, of `*`.
-fn times_constant<T: Float>(
+pub(super) fn times_constant<T: Float>(
     g: Var<T>,
     saved: &Tensor<T>,
     op: &'static str,

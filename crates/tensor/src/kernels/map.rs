@@ -14,7 +14,7 @@ use std::mem::MaybeUninit;
 use super::math;
 use super::wide;
 use crate::cpu::Isa;
-use crate::parallel::filled_vec;
+use crate::parallel::{filled_vec, for_each_block_pair_mut, output_buffer};
 use crate::Float;
 
 /// A function of one tensor, computed by [`MapKernels::unary`].
@@ -82,6 +82,17 @@ pub enum Backward {
     },
 }
 
+/// A function and its derivative in one pass, computed by
+/// [`MapKernels::with_derivative_into`]: for an op whose backward would otherwise compute the
+/// function's costly part (`tanh`, `erf`) again from the input, as GELU's does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WithDerivative {
+    /// GELU's tanh form and `gelu'`.
+    GeluTanh,
+    /// Exact GELU and `gelu'`.
+    GeluErf,
+}
+
 /// `√(2/π)` and `0.044715`, GELU's tanh-form constants (PyTorch's `kBeta` and `kKappa`).
 const GELU_BETA: f64 = 0.797_884_560_802_865_4;
 const GELU_KAPPA: f64 = 0.044_715;
@@ -97,6 +108,17 @@ pub trait MapKernels: Sized + Copy {
     /// `out[k] = op(g[k], saved[k])` (the slices are as long as each other), every element
     /// written.
     fn backward_into(op: Backward, g: &[Self], saved: &[Self], out: &mut [MaybeUninit<Self>]);
+
+    /// `out[k]` and `derivative[k]` the function `op` and its derivative at `x[k]` (the three
+    /// slices as long as each other), every element of both written: the same values as
+    /// [`unary_into`](MapKernels::unary_into), and the derivative that the gradient kernel
+    /// multiplies the incoming gradient by.
+    fn with_derivative_into(
+        op: WithDerivative,
+        x: &[Self],
+        out: &mut [MaybeUninit<Self>],
+        derivative: &mut [MaybeUninit<Self>],
+    );
 
     /// [`unary_into`](MapKernels::unary_into) over values that exist.
     fn unary(op: Unary, x: &[Self], out: &mut [Self]) {
@@ -137,6 +159,27 @@ pub(crate) fn backward_vec<T: Float>(op: Backward, g: &[T], saved: &[T]) -> Vec<
     }
 }
 
+/// `op` and its derivative at every value of `x`, in two new buffers not cleared first, as
+/// [`unary_vec`].
+pub(crate) fn with_derivative_vecs<T: Float>(op: WithDerivative, x: &[T]) -> (Vec<T>, Vec<T>) {
+    let (mut out, mut derivative) = (output_buffer::<T>(x.len()), output_buffer::<T>(x.len()));
+    for_each_block_pair_mut(
+        &mut out.spare_capacity_mut()[..x.len()],
+        KERNEL_BLOCK,
+        &mut derivative.spare_capacity_mut()[..x.len()],
+        KERNEL_BLOCK,
+        KERNEL_BLOCK,
+        |i, out, derivative| T::with_derivative_into(op, &x[i * KERNEL_BLOCK..][..out.len()], out, derivative),
+    );
+    // SAFETY: the blocks cover `0..len` of both, and `with_derivative_into` wrote every element
+    // of each block.
+    unsafe {
+        out.set_len(x.len());
+        derivative.set_len(x.len());
+    }
+    (out, derivative)
+}
+
 /// Initialized values seen as possibly uninitialized, for the kernels of this file, which only
 /// ever write initialized values through it.
 pub(crate) fn as_uninit<T: Copy>(values: &mut [T]) -> &mut [MaybeUninit<T>] {
@@ -153,6 +196,15 @@ impl MapKernels for f32 {
 
     fn backward_into(op: Backward, g: &[f32], saved: &[f32], out: &mut [MaybeUninit<f32>]) {
         backward_f32(crate::cpu::isa(), op, g, saved, out)
+    }
+
+    fn with_derivative_into(
+        op: WithDerivative,
+        x: &[f32],
+        out: &mut [MaybeUninit<f32>],
+        derivative: &mut [MaybeUninit<f32>],
+    ) {
+        with_derivative_f32(crate::cpu::isa(), op, x, out, derivative)
     }
 }
 
@@ -189,6 +241,30 @@ pub(crate) fn backward_f32(isa: Isa, op: Backward, g: &[f32], saved: &[f32], out
     backward_loop::<false>(op, g, saved, out)
 }
 
+/// [`MapKernels::with_derivative_into`] in `f32` at a given instruction set (one the CPU has).
+pub(crate) fn with_derivative_f32(
+    isa: Isa,
+    op: WithDerivative,
+    x: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    derivative: &mut [MaybeUninit<f32>],
+) {
+    assert!(
+        out.len() == x.len() && derivative.len() == x.len(),
+        "with_derivative: input, output and derivative lengths differ"
+    );
+    #[cfg(target_arch = "x86_64")]
+    match isa.min(crate::cpu::detected()) {
+        // SAFETY: the CPU has the instruction set (it is at most the detected one).
+        Isa::Avx512 => return unsafe { x86::with_derivative_512(op, x, out, derivative) },
+        // SAFETY: as above.
+        Isa::Avx2 => return unsafe { x86::with_derivative_avx2(op, x, out, derivative) },
+        Isa::Scalar => {}
+    }
+    let _ = isa;
+    with_derivative_loop::<false>(op, x, out, derivative)
+}
+
 /// `out[k] = f(x[k])`: one loop per function, so that each is vectorized on its own.
 #[inline(always)]
 fn each<T: Copy>(x: &[T], out: &mut [MaybeUninit<T>], f: impl Fn(T) -> T) {
@@ -202,6 +278,16 @@ fn each<T: Copy>(x: &[T], out: &mut [MaybeUninit<T>], f: impl Fn(T) -> T) {
 fn each2<T: Copy>(g: &[T], s: &[T], out: &mut [MaybeUninit<T>], f: impl Fn(T, T) -> T) {
     for ((o, &g), &s) in out.iter_mut().zip(g).zip(s) {
         o.write(f(g, s));
+    }
+}
+
+/// `(out[k], derivative[k]) = f(x[k])`.
+#[inline(always)]
+fn each_pair<T: Copy>(x: &[T], out: &mut [MaybeUninit<T>], derivative: &mut [MaybeUninit<T>], f: impl Fn(T) -> (T, T)) {
+    for ((o, d), &v) in out.iter_mut().zip(derivative.iter_mut()).zip(x) {
+        let (value, slope) = f(v);
+        o.write(value);
+        d.write(slope);
     }
 }
 
@@ -235,8 +321,8 @@ fn unary_loop<const FMA: bool>(op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>
             )
         }
         Unary::Silu => each(x, out, inlined!(|v| math::silu::<FMA>(v))),
-        Unary::GeluTanh => each(x, out, inlined!(|v| math::gelu_tanh::<FMA>(v, beta, kappa))),
-        Unary::GeluErf => each(x, out, inlined!(|v| math::gelu_erf::<FMA>(v))),
+        Unary::GeluTanh => each(x, out, inlined!(|v| math::gelu_tanh::<FMA>(v, beta, kappa).0)),
+        Unary::GeluErf => each(x, out, inlined!(|v| math::gelu_erf::<FMA>(v).0)),
         Unary::Softplus { beta, threshold } => {
             let (b, t) = (beta as f32, threshold as f32);
             if b == 1.0 {
@@ -277,13 +363,8 @@ fn backward_loop<const FMA: bool>(op: Backward, g: &[f32], s: &[f32], out: &mut 
         Backward::Tanh => each2(g, s, out, inlined!(|g, y| g * (1.0 - y * y))),
         Backward::Sigmoid => each2(g, s, out, inlined!(|g, y| g * (1.0 - y) * y)),
         Backward::Silu => each2(g, s, out, inlined!(|g, x| math::silu_backward::<FMA>(g, x))),
-        Backward::GeluTanh => each2(
-            g,
-            s,
-            out,
-            inlined!(|g, x| math::gelu_tanh_backward::<FMA>(g, x, beta, kappa)),
-        ),
-        Backward::GeluErf => each2(g, s, out, inlined!(|g, x| math::gelu_erf_backward::<FMA>(g, x))),
+        Backward::GeluTanh => each2(g, s, out, inlined!(|g, x| g * math::gelu_tanh::<FMA>(x, beta, kappa).1)),
+        Backward::GeluErf => each2(g, s, out, inlined!(|g, x| g * math::gelu_erf::<FMA>(x).1)),
         Backward::Elu { alpha } => {
             let a = alpha as f32;
             each2(
@@ -304,13 +385,27 @@ fn backward_loop<const FMA: bool>(op: Backward, g: &[f32], s: &[f32], out: &mut 
     }
 }
 
+#[inline(always)]
+fn with_derivative_loop<const FMA: bool>(
+    op: WithDerivative,
+    x: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    derivative: &mut [MaybeUninit<f32>],
+) {
+    let (beta, kappa) = (GELU_BETA as f32, GELU_KAPPA as f32);
+    match op {
+        WithDerivative::GeluTanh => each_pair(x, out, derivative, inlined!(|v| math::gelu_tanh::<FMA>(v, beta, kappa))),
+        WithDerivative::GeluErf => each_pair(x, out, derivative, inlined!(|v| math::gelu_erf::<FMA>(v))),
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     //! The loops compiled for AVX2 with FMA and for AVX-512.
 
     use std::mem::MaybeUninit;
 
-    use super::{Backward, Unary};
+    use super::{Backward, Unary, WithDerivative};
 
     /// # Safety
     /// The CPU must support AVX2 and FMA.
@@ -339,6 +434,30 @@ mod x86 {
     pub unsafe fn backward_512(op: Backward, g: &[f32], s: &[f32], out: &mut [MaybeUninit<f32>]) {
         super::backward_loop::<true>(op, g, s, out)
     }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn with_derivative_avx2(
+        op: WithDerivative,
+        x: &[f32],
+        out: &mut [MaybeUninit<f32>],
+        derivative: &mut [MaybeUninit<f32>],
+    ) {
+        super::with_derivative_loop::<true>(op, x, out, derivative)
+    }
+
+    /// # Safety
+    /// The CPU must support AVX-512F (with AVX2 and FMA).
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn with_derivative_512(
+        op: WithDerivative,
+        x: &[f32],
+        out: &mut [MaybeUninit<f32>],
+        derivative: &mut [MaybeUninit<f32>],
+    ) {
+        super::with_derivative_loop::<true>(op, x, out, derivative)
+    }
 }
 
 /// `σ(x)` in `f64`, without overflow for large negative `x`.
@@ -351,10 +470,25 @@ fn sigmoid_f64(x: f64) -> f64 {
     }
 }
 
+/// GELU's tanh form and its derivative in `f64`, as [`math::gelu_tanh`] in `f32`.
+fn gelu_tanh_f64(x: f64) -> (f64, f64) {
+    let (beta, kappa) = (GELU_BETA, GELU_KAPPA);
+    let x_sq = x * x;
+    let t = (beta * (x + kappa * (x_sq * x))).tanh();
+    let slope = beta * (1.0 + 3.0 * kappa * x_sq);
+    (0.5 * x * (1.0 + t), 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * slope)
+}
+
+/// Exact GELU and its derivative in `f64`, as [`math::gelu_erf`] in `f32`.
+fn gelu_erf_f64(x: f64) -> (f64, f64) {
+    let one_plus_erf = 1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2);
+    let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    (x * 0.5 * one_plus_erf, 0.5 * one_plus_erf + x * pdf)
+}
+
 impl MapKernels for f64 {
     fn unary_into(op: Unary, x: &[f64], out: &mut [MaybeUninit<f64>]) {
         assert_eq!(x.len(), out.len(), "unary: input and output lengths differ");
-        let (beta, kappa) = (GELU_BETA, GELU_KAPPA);
         match op {
             Unary::Exp => each(x, out, f64::exp),
             Unary::Log => each(x, out, f64::ln),
@@ -364,10 +498,8 @@ impl MapKernels for f64 {
             Unary::LogSigmoid => each(x, out, |v| v.min(0.0) - (-v.abs()).exp().ln_1p()),
             Unary::Elu { alpha } => each(x, out, |v| if v > 0.0 { v } else { alpha * v.exp_m1() }),
             Unary::Silu => each(x, out, |v| v / (1.0 + (-v).exp())),
-            Unary::GeluTanh => each(x, out, |v| 0.5 * v * (1.0 + (beta * (v + kappa * v * v * v)).tanh())),
-            Unary::GeluErf => each(x, out, |v| {
-                v * 0.5 * (1.0 + libm::erf(v * std::f64::consts::FRAC_1_SQRT_2))
-            }),
+            Unary::GeluTanh => each(x, out, |v| gelu_tanh_f64(v).0),
+            Unary::GeluErf => each(x, out, |v| gelu_erf_f64(v).0),
             Unary::Softplus { beta, threshold } => each(x, out, |v| {
                 if v * beta > threshold {
                     v
@@ -379,12 +511,27 @@ impl MapKernels for f64 {
         }
     }
 
+    fn with_derivative_into(
+        op: WithDerivative,
+        x: &[f64],
+        out: &mut [MaybeUninit<f64>],
+        derivative: &mut [MaybeUninit<f64>],
+    ) {
+        assert!(
+            out.len() == x.len() && derivative.len() == x.len(),
+            "with_derivative: input, output and derivative lengths differ"
+        );
+        match op {
+            WithDerivative::GeluTanh => each_pair(x, out, derivative, gelu_tanh_f64),
+            WithDerivative::GeluErf => each_pair(x, out, derivative, gelu_erf_f64),
+        }
+    }
+
     fn backward_into(op: Backward, g: &[f64], s: &[f64], out: &mut [MaybeUninit<f64>]) {
         assert!(
             g.len() == out.len() && s.len() == out.len(),
             "backward: gradient, saved and output lengths differ"
         );
-        let (beta, kappa) = (GELU_BETA, GELU_KAPPA);
         match op {
             Backward::Tanh => wide(
                 #[inline(always)]
@@ -398,17 +545,8 @@ impl MapKernels for f64 {
                 let s = sigmoid_f64(x);
                 g * s * (1.0 + x * (1.0 - s))
             }),
-            Backward::GeluTanh => each2(g, s, out, |g, x| {
-                let x_sq = x * x;
-                let t = (beta * (x + kappa * x_sq * x)).tanh();
-                let slope = beta * (1.0 + 3.0 * kappa * x_sq);
-                g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * slope)
-            }),
-            Backward::GeluErf => each2(g, s, out, |g, x| {
-                let cdf = 0.5 * (1.0 + libm::erf(x * std::f64::consts::FRAC_1_SQRT_2));
-                let pdf = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
-                g * (cdf + x * pdf)
-            }),
+            Backward::GeluTanh => each2(g, s, out, |g, x| g * gelu_tanh_f64(x).1),
+            Backward::GeluErf => each2(g, s, out, |g, x| g * gelu_erf_f64(x).1),
             Backward::Elu { alpha } => each2(g, s, out, |g, x| {
                 if x > 0.0 || x.is_nan() {
                     g

@@ -161,37 +161,28 @@ pub(crate) fn silu_backward<const FMA: bool>(g: f32, x: f32) -> f32 {
     g * s * (1.0 + x * (1.0 - s))
 }
 
-/// GELU's tanh form, `½x(1 + tanh(β(x + κx³)))`, in PyTorch's order of operations (for
-/// negative `x` it cancels, `1 + tanh → 0`, so its error is bounded in ulp of `x`, as
-/// PyTorch's).
+/// GELU's tanh form, `½x(1 + tanh(u))` with `u = β(x + κx³)`, and its derivative
+/// `½(1 + t) + ½x(1 - t²)·β(1 + 3κx²)` with `t = tanh u`, from one `tanh`: the forward and
+/// backward of PyTorch's kernels (`gelu` and `gelu_backward`, whose gradient is `g` times the
+/// derivative), in their order of operations. For negative `x` the value cancels,
+/// `1 + tanh → 0`, so its error is bounded in ulp of `x`, as PyTorch's.
 #[inline(always)]
-pub(crate) fn gelu_tanh<const FMA: bool>(x: f32, beta: f32, kappa: f32) -> f32 {
-    0.5 * x * (1.0 + tanh::<FMA>(beta * (x + kappa * x * x * x)))
-}
-
-/// `g·gelu'(x)` of the tanh form, PyTorch's `gelu_backward`: with `t = tanh(β(x + κx³))`,
-/// `½(1 + t) + ½x(1 - t²)·β(1 + 3κx²)`.
-#[inline(always)]
-pub(crate) fn gelu_tanh_backward<const FMA: bool>(g: f32, x: f32, beta: f32, kappa: f32) -> f32 {
+pub(crate) fn gelu_tanh<const FMA: bool>(x: f32, beta: f32, kappa: f32) -> (f32, f32) {
     let x_sq = x * x;
-    let t = tanh::<FMA>(beta * (x + kappa * x_sq * x));
+    let t = tanh::<FMA>(beta * (x + kappa * (x_sq * x)));
+    let half_x = 0.5 * x;
     let slope = beta * (1.0 + 3.0 * kappa * x_sq);
-    g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * slope)
+    (half_x * (1.0 + t), 0.5 * (1.0 + t) + half_x * (1.0 - t * t) * slope)
 }
 
-/// Exact GELU, `x·½(1 + erf(x/√2))`, in PyTorch's order of operations.
+/// Exact GELU, `x·½(1 + erf(x/√2))`, and its derivative `Φ(x) + x·φ(x)`, from one `erf`: the
+/// forward and backward of PyTorch's kernels, in their order of operations.
 #[inline(always)]
-pub(crate) fn gelu_erf<const FMA: bool>(x: f32) -> f32 {
-    x * 0.5 * (1.0 + erf::<FMA>(x * std::f32::consts::FRAC_1_SQRT_2))
-}
-
-/// `g·gelu'(x)` of exact GELU: `Φ(x) + x·φ(x)`.
-#[inline(always)]
-pub(crate) fn gelu_erf_backward<const FMA: bool>(g: f32, x: f32) -> f32 {
+pub(crate) fn gelu_erf<const FMA: bool>(x: f32) -> (f32, f32) {
     const INV_SQRT_2PI: f32 = 0.398_942_3;
-    let cdf = 0.5 * (1.0 + erf::<FMA>(x * std::f32::consts::FRAC_1_SQRT_2));
+    let one_plus_erf = 1.0 + erf::<FMA>(x * std::f32::consts::FRAC_1_SQRT_2);
     let pdf = INV_SQRT_2PI * exp_any::<FMA>(-0.5 * x * x);
-    g * (cdf + x * pdf)
+    (x * 0.5 * one_plus_erf, 0.5 * one_plus_erf + x * pdf)
 }
 
 /// 1/15, 1/13, ..., 1/3, 1: the series of `atanh(s)/s` in `s²`, from the far end (Softplus's

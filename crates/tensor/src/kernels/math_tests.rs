@@ -3,7 +3,7 @@
 //! around zero, the subnormals and each function's edges (every bit pattern with `--ignored`).
 
 use super::exp::tests::ulps;
-use super::map::{as_uninit, Backward, Unary};
+use super::map::{as_uninit, Backward, Unary, WithDerivative};
 use crate::cpu::{detected, Isa};
 
 fn unary_f32(isa: Isa, op: Unary, x: &[f32], out: &mut [f32]) {
@@ -223,15 +223,22 @@ fn kernels_are_within_their_stated_ulps_everywhere() {
     }
 }
 
-/// Every level gives results within 2 ulp of every other's, for the composite functions too
-/// (GELU's two forms), and the gradient kernels.
-#[test]
-fn instruction_sets_agree() {
+/// Inputs for comparing levels (a sample of the range and dense runs near its edges), and an
+/// incoming gradient for each that is not all ones.
+fn inputs_and_gradients() -> (Vec<f32>, Vec<f32>) {
     let xs: Vec<f32> = sampled_inputs(40_009)
         .into_iter()
         .chain(dense_inputs().into_iter().step_by(7))
         .collect();
     let g: Vec<f32> = (0..xs.len()).map(|i| 1.0 - (i % 7) as f32 * 0.25).collect();
+    (xs, g)
+}
+
+/// Every level gives results within 2 ulp of every other's, for the composite functions too
+/// (GELU's two forms), and the gradient kernels.
+#[test]
+fn instruction_sets_agree() {
+    let (xs, g) = inputs_and_gradients();
     let ops = [
         Unary::GeluTanh,
         Unary::GeluErf,
@@ -277,6 +284,43 @@ fn instruction_sets_agree() {
                     ulps(a, b) <= 2 || (a - b).abs() <= 1e-6,
                     "{op:?} at {}: {a:e} vs {b:e} at {x:e}",
                     isa.name()
+                );
+            }
+        }
+    }
+}
+
+/// The forward that also computes the derivative gives, at every level, `gelu`'s values and
+/// the derivative whose product with any incoming gradient is `gelu_backward`'s, bit for bit
+/// (NaN where they give NaN): the backward that multiplies by it returns the same gradients.
+#[test]
+fn gelu_with_its_derivative_is_gelu_and_gelu_backward_bit_for_bit() {
+    let (xs, g) = inputs_and_gradients();
+    let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+    let (mut value, mut derivative) = (vec![0.0f32; xs.len()], vec![0.0f32; xs.len()]);
+    let (mut forward, mut backward) = (vec![0.0f32; xs.len()], vec![0.0f32; xs.len()]);
+    let pairs = [
+        (WithDerivative::GeluTanh, Unary::GeluTanh, Backward::GeluTanh),
+        (WithDerivative::GeluErf, Unary::GeluErf, Backward::GeluErf),
+    ];
+    for isa in levels() {
+        for (fused, unary, grad) in pairs {
+            super::map::with_derivative_f32(isa, fused, &xs, as_uninit(&mut value), as_uninit(&mut derivative));
+            unary_f32(isa, unary, &xs, &mut forward);
+            backward_f32(isa, grad, &g, &xs, &mut backward);
+            for (k, &x) in xs.iter().enumerate() {
+                let name = isa.name();
+                assert!(
+                    same(value[k], forward[k]),
+                    "{fused:?} at {name}, x = {x:e}: {:e} vs {:e}",
+                    value[k],
+                    forward[k]
+                );
+                let product = g[k] * derivative[k];
+                assert!(
+                    same(product, backward[k]),
+                    "{fused:?}' at {name}, x = {x:e}: {product:e} vs {:e}",
+                    backward[k]
                 );
             }
         }

@@ -33,8 +33,8 @@ pub(crate) mod transpose;
 mod wide;
 
 use exp::{exp_any, exp_f64_impl, exp_in_range};
-pub(crate) use map::{backward_vec, unary_vec, KERNEL_BLOCK};
-pub use map::{Backward, MapKernels, Unary};
+pub(crate) use map::{backward_vec, unary_vec, with_derivative_vecs, KERNEL_BLOCK};
+pub use map::{Backward, MapKernels, Unary, WithDerivative};
 pub use wide::{fold_halves, map_in_place, map_into, side_by_side, wide, zip_into};
 
 use crate::reduce::nan_max;
