@@ -12,6 +12,8 @@ words instead, so that the test losses are taken on the same words.
 
     python benches/char_lm_pytorch.py --type transformer --max-steps 3000
     python benches/char_lm_pytorch.py --type all --max-steps 20      # a smoke run
+    python benches/char_lm_pytorch.py --max-steps 1 --write-test-words pt_test_words.txt
+        # this script's own split, for `char_lm --test-words pt_test_words.txt`
 
 Prints, per model type: steps/s over the training steps (evaluation excluded), then
 `<type> test loss at step N: X` (the loss over every test word).
@@ -248,6 +250,9 @@ def run(kind, a, words):
                 train_words.append(words[i])
         if any(remaining.values()):
             raise SystemExit(f"{a.test_words}: words that are not in {a.input_file}")
+    if a.write_test_words:
+        with open(a.write_test_words, "w", encoding="utf-8") as f:
+            f.write("".join(w + "\n" for w in test_words))
     xtr, ytr = encode(train_words, stoi, block_size)
     xte, yte = encode(test_words, stoi, block_size)
 
@@ -297,6 +302,8 @@ def main():
     p.add_argument("--test-words", default=None,
                    help="hold out these words (one per line; e.g. ferrograd's test_words.txt) "
                         "instead of a split drawn here")
+    p.add_argument("--write-test-words", default=None,
+                   help="write the held-out words here (one per line), for char_lm --test-words")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     with open(a.input_file, encoding="utf-8") as f:

@@ -33,7 +33,7 @@ mod transformer;
 
 use std::path::PathBuf;
 
-use data::{parse_words, split, CharDataset, Vocab};
+use data::{parse_words, split, split_given, CharDataset, Vocab};
 use ferrograd::autograd::no_grad;
 use ferrograd::nn::Module;
 use ferrograd::tensor::IndexTensor;
@@ -87,6 +87,27 @@ fn the_test_split_is_seeded_and_holds_min_1000_or_a_tenth() {
     assert_eq!((&train, &test), (&train2, &test2), "same seed, same split");
     let (_, test3) = split(&words[..250], &mut StdRng::seed_from_u64(1)).unwrap();
     assert_eq!(test3.len(), 25);
+}
+
+#[test]
+fn given_test_words_are_held_out_once_each_and_unknown_ones_are_errors() {
+    let words: Vec<String> = ["ava", "bo", "ava", "cy", "dee"].map(str::to_string).to_vec();
+    let (train, test) = split_given(&words, vec!["ava".into(), "cy".into()], &mut StdRng::seed_from_u64(1)).unwrap();
+    assert_eq!(test, ["ava", "cy"]);
+    let mut sorted = train.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["ava", "bo", "dee"], "one of the two avas is held out");
+    // A seeded split's test words given back give the same split.
+    let names: Vec<String> = NAMES.lines().map(str::to_string).collect();
+    let (train, test) = split(&names, &mut StdRng::seed_from_u64(3407)).unwrap();
+    let (train2, test2) = split_given(&names, test.clone(), &mut StdRng::seed_from_u64(3407)).unwrap();
+    assert_eq!((train.len(), &test), (train2.len(), &test2));
+    let err = split_given(&words, vec!["zed".into()], &mut StdRng::seed_from_u64(1)).unwrap_err();
+    assert!(err.contains("\"zed\"") && err.contains("1 more time"), "{err}");
+    let err = split_given(&words, vec!["cy".into(), "cy".into()], &mut StdRng::seed_from_u64(1)).unwrap_err();
+    assert!(err.contains("\"cy\""), "{err}");
+    let err = split_given(&words[..2], words[..2].to_vec(), &mut StdRng::seed_from_u64(1)).unwrap_err();
+    assert!(err.contains("none is left to train on"), "{err}");
 }
 
 #[test]
@@ -262,6 +283,9 @@ fn the_command_line_has_the_reference_defaults_and_refuses_mistakes() {
         .unwrap()
         .unwrap();
     assert_eq!((c.kind, c.top_k, c.max_steps), (ModelType::Gru, 5, 10));
+    assert_eq!(c.test_words, None);
+    let c = parse(&["--test-words", "held_out.txt"]).unwrap().unwrap();
+    assert_eq!(c.test_words.as_deref(), Some("held_out.txt"));
     assert!(parse(&["--type", "lstm"]).unwrap_err().contains("expected bigram"));
     assert!(parse(&["--batch-size", "0"]).unwrap_err().contains("at least 1"));
     assert!(parse(&["--learning-rate", "-1"]).unwrap_err().contains("non-negative"));

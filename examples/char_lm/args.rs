@@ -17,6 +17,9 @@ Options:
   --work-dir DIR         where the best model (model.safetensors), loss.png and the held-out
                          words (test_words.txt) go
                          [default: target/char_lm/TYPE]
+  --test-words PATH      hold out these words (one per line, each in the input; e.g. the
+                         test_words.txt of another run or of benches/char_lm_pytorch.py)
+                         instead of the seeded split's
   --sample-only          load DIR/model.safetensors and print samples, no training
   --max-steps N          training steps [default: 3000]
   --seed N               seeds the split, the weights, the batches and the samples [default: 3407]
@@ -39,6 +42,7 @@ pub struct Config {
     pub kind: ModelType,
     pub input_file: String,
     pub work_dir: String,
+    pub test_words: Option<String>,
     pub sample_only: bool,
     pub max_steps: usize,
     pub seed: u64,
@@ -66,6 +70,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Con
         kind: ModelType::Transformer,
         input_file: DEFAULT_INPUT.to_string(),
         work_dir: String::new(),
+        test_words: None,
         sample_only: false,
         max_steps: 3000,
         seed: 3407,
@@ -90,6 +95,7 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Option<Con
             }
             Long("input-file") => c.input_file = text(&mut parser, "--input-file")?,
             Long("work-dir") => c.work_dir = text(&mut parser, "--work-dir")?,
+            Long("test-words") => c.test_words = Some(text(&mut parser, "--test-words")?),
             Long("sample-only") => c.sample_only = true,
             Long("max-steps") => c.max_steps = number(&mut parser, "--max-steps")?,
             Long("seed") => c.seed = number(&mut parser, "--seed")?,

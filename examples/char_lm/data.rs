@@ -4,7 +4,7 @@
 //! `w1..wn` becomes `x = [0, w1..wn, 0...]` and `y = [w1..wn, 0, -1...]`, both `block_size`
 //! long (the longest word + 1); the `-1` positions are left out of the loss.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ferrograd::tensor::IndexTensor;
 use rand::seq::SliceRandom;
@@ -98,6 +98,45 @@ pub fn split<R: Rng + ?Sized>(words: &[String], rng: &mut R) -> Result<(Vec<Stri
     let pick = |ix: &[usize]| ix.iter().map(|&i| words[i].clone()).collect::<Vec<_>>();
     let cut = words.len() - n_test;
     Ok((pick(&order[..cut]), pick(&order[cut..])))
+}
+
+/// Splits the words by the same seeded permutation as [`split`], holding out `test` instead
+/// of the permutation's last words: one occurrence of each listed word (in the permutation's
+/// order), the rest train, as `benches/char_lm_pytorch.py --test-words` does. A listed word
+/// the input does not hold (once more than listed) is an error naming it.
+pub fn split_given<R: Rng + ?Sized>(
+    words: &[String],
+    test: Vec<String>,
+    rng: &mut R,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    if test.is_empty() {
+        return Err("no test words: the list is empty".into());
+    }
+    let mut order: Vec<usize> = (0..words.len()).collect();
+    order.shuffle(rng);
+    let mut remaining: HashMap<&str, usize> = HashMap::new();
+    for w in &test {
+        *remaining.entry(w.as_str()).or_default() += 1;
+    }
+    let mut train = Vec::with_capacity(words.len().saturating_sub(test.len()));
+    for &i in &order {
+        match remaining.get_mut(words[i].as_str()) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => train.push(words[i].clone()),
+        }
+    }
+    if let Some((w, n)) = remaining.iter().find(|(_, &n)| n > 0) {
+        return Err(format!(
+            "test word {w:?} is listed {n} more time(s) than the input holds it"
+        ));
+    }
+    if train.is_empty() {
+        return Err(format!(
+            "all {} words are test words: none is left to train on",
+            words.len()
+        ));
+    }
+    Ok((train, test))
 }
 
 /// The encoded words of one split, all padded to `block_size`.

@@ -68,7 +68,13 @@ fn corpus(config: &Config, rng: &mut StdRng) -> Result<Corpus, String> {
     let vocab = Vocab::of(&words);
     let longest = words.iter().map(|w| w.chars().count()).max().unwrap_or(0);
     let block_size = longest + 1;
-    let (train_words, test_words) = data::split(&words, rng).map_err(|e| format!("{}: {e}", config.input_file))?;
+    let (train_words, test_words) = match &config.test_words {
+        Some(path) => {
+            let test = data::read_words(path)?;
+            data::split_given(&words, test, rng).map_err(|e| format!("{path}: {e}"))?
+        }
+        None => data::split(&words, rng).map_err(|e| format!("{}: {e}", config.input_file))?,
+    };
     println!(
         "data: {} words from {}; {} characters + the start/stop token; block size {block_size}; {} for training, {} for testing",
         words.len(),
