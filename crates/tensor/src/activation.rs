@@ -73,10 +73,21 @@ impl<T: Float> Tensor<T> {
     /// it is that gradient, bit for bit). What a forward that will be differentiated computes,
     /// so that its backward is one multiplication.
     pub fn gelu_with_derivative(&self, approximate: GeluApproximate) -> (Self, Self) {
-        let op = match approximate {
+        self.with_derivative(match approximate {
             GeluApproximate::None => WithDerivative::GeluErf,
             GeluApproximate::Tanh => WithDerivative::GeluTanh,
-        };
+        })
+    }
+
+    /// SiLU and its derivative `σ(x)(1 + x(1 - σ(x)))` in one pass (one exponential per value),
+    /// as [`gelu_with_derivative`](Tensor::gelu_with_derivative): the values of
+    /// [`silu`](Tensor::silu), and the tensor `silu_backward` multiplies the incoming gradient by.
+    pub fn silu_with_derivative(&self) -> (Self, Self) {
+        self.with_derivative(WithDerivative::Silu)
+    }
+
+    /// A function and its derivative at every value, in one pass.
+    fn with_derivative(&self, op: WithDerivative) -> (Self, Self) {
         let x = self.data.as_standard_layout();
         let x = x.as_slice().expect("a standard-layout array is one slice");
         let (out, derivative) = with_derivative_vecs(op, x);

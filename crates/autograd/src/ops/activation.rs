@@ -131,20 +131,21 @@ impl<T: Float> Var<T> {
 
     /// `x·σ(x)`, as `torch.nn.functional.silu`.
     ///
-    /// Gradient: `g · silu'(x)` with `silu'(x) = σ(x)(1 + x(1 - σ(x)))`, one pass over `g`
-    /// and `x` (`Tensor::silu_backward`); when the gradient is itself recorded, `g` times
-    /// `silu'(x)` as an op whose own derivative, `σ(1 - σ)(2 + x(1 - 2σ))`, is written with
-    /// `Var` ops.
+    /// Gradient: `g · silu'(x)` with `silu'(x) = σ(x)(1 + x(1 - σ(x)))`, computed by the forward
+    /// beside the values from the same exponential and kept, when the op is recorded
+    /// (`Tensor::silu_with_derivative`), so that the backward is one multiplication, as GELU's;
+    /// when the gradient is itself recorded, `g` times `silu'(x)` as an op whose own
+    /// derivative, `σ(1 - σ)(2 + x(1 - 2σ))`, is written with `Var` ops.
     pub fn silu(&self) -> Var<T> {
-        let out = self.value().silu();
-        Var::from_op("SiluBackward0", out, [self.clone()], |g, _, x| {
+        if !(is_grad_enabled() && self.requires_grad()) {
+            return Var::new(self.value().silu());
+        }
+        let (out, derivative) = self.value().silu_with_derivative();
+        Var::from_op_owned("SiluBackward0", Saves::INPUTS, out, [self.clone()], move |g, _, x| {
             if !is_grad_enabled() && g.shape() == x[0].shape() {
-                return Ok([Some(Var::new(g.value().silu_backward(&x[0].value())?))]);
+                return Ok([Some(times_constant(g, &derivative, "silu_backward", |d| d)?)]);
             }
-            let d = x[0].value().map(|x| {
-                let s = T::one() / (T::one() + (-x).exp());
-                s * (T::one() + x * (T::one() - s))
-            });
+            let d = x[0].value().silu_with_derivative().1;
             let d = Var::from_op("SiluBackwardBackward0", d, [x[0].clone()], |g, _, x| {
                 let x = &x[0];
                 let s = x.sigmoid();

@@ -84,13 +84,16 @@ pub enum Backward {
 
 /// A function and its derivative in one pass, computed by
 /// [`MapKernels::with_derivative_into`]: for an op whose backward would otherwise compute the
-/// function's costly part (`tanh`, `erf`) again from the input, as GELU's does.
+/// function's costly part (`tanh`, `erf`, `exp`) again from the input, as those of GELU and
+/// SiLU do.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum WithDerivative {
     /// GELU's tanh form and `gelu'`.
     GeluTanh,
     /// Exact GELU and `gelu'`.
     GeluErf,
+    /// SiLU and `σ(x)(1 + x(1 - σ(x)))`.
+    Silu,
 }
 
 /// `√(2/π)` and `0.044715`, GELU's tanh-form constants (PyTorch's `kBeta` and `kKappa`).
@@ -320,7 +323,7 @@ fn unary_loop<const FMA: bool>(op: Unary, x: &[f32], out: &mut [MaybeUninit<f32>
                 inlined!(|v| if v > 0.0 { v } else { a * math::expm1::<FMA>(v) }),
             )
         }
-        Unary::Silu => each(x, out, inlined!(|v| math::silu::<FMA>(v))),
+        Unary::Silu => each(x, out, inlined!(|v| math::silu::<FMA>(v).0)),
         Unary::GeluTanh => each(x, out, inlined!(|v| math::gelu_tanh::<FMA>(v, beta, kappa).0)),
         Unary::GeluErf => each(x, out, inlined!(|v| math::gelu_erf::<FMA>(v).0)),
         Unary::Softplus { beta, threshold } => {
@@ -362,7 +365,7 @@ fn backward_loop<const FMA: bool>(op: Backward, g: &[f32], s: &[f32], out: &mut 
     match op {
         Backward::Tanh => each2(g, s, out, inlined!(|g, y| g * (1.0 - y * y))),
         Backward::Sigmoid => each2(g, s, out, inlined!(|g, y| g * (1.0 - y) * y)),
-        Backward::Silu => each2(g, s, out, inlined!(|g, x| math::silu_backward::<FMA>(g, x))),
+        Backward::Silu => each2(g, s, out, inlined!(|g, x| g * math::silu::<FMA>(x).1)),
         Backward::GeluTanh => each2(g, s, out, inlined!(|g, x| g * math::gelu_tanh::<FMA>(x, beta, kappa).1)),
         Backward::GeluErf => each2(g, s, out, inlined!(|g, x| g * math::gelu_erf::<FMA>(x).1)),
         Backward::Elu { alpha } => {
@@ -396,6 +399,7 @@ fn with_derivative_loop<const FMA: bool>(
     match op {
         WithDerivative::GeluTanh => each_pair(x, out, derivative, inlined!(|v| math::gelu_tanh::<FMA>(v, beta, kappa))),
         WithDerivative::GeluErf => each_pair(x, out, derivative, inlined!(|v| math::gelu_erf::<FMA>(v))),
+        WithDerivative::Silu => each_pair(x, out, derivative, inlined!(|v| math::silu::<FMA>(v))),
     }
 }
 
@@ -486,6 +490,12 @@ fn gelu_erf_f64(x: f64) -> (f64, f64) {
     (x * 0.5 * one_plus_erf, 0.5 * one_plus_erf + x * pdf)
 }
 
+/// SiLU and its derivative in `f64`, as [`math::silu`] in `f32` (`σ` without overflow).
+fn silu_f64(x: f64) -> (f64, f64) {
+    let s = sigmoid_f64(x);
+    (x / (1.0 + (-x).exp()), s * (1.0 + x * (1.0 - s)))
+}
+
 impl MapKernels for f64 {
     fn unary_into(op: Unary, x: &[f64], out: &mut [MaybeUninit<f64>]) {
         assert_eq!(x.len(), out.len(), "unary: input and output lengths differ");
@@ -497,7 +507,7 @@ impl MapKernels for f64 {
             Unary::Erf => each(x, out, libm::erf),
             Unary::LogSigmoid => each(x, out, |v| v.min(0.0) - (-v.abs()).exp().ln_1p()),
             Unary::Elu { alpha } => each(x, out, |v| if v > 0.0 { v } else { alpha * v.exp_m1() }),
-            Unary::Silu => each(x, out, |v| v / (1.0 + (-v).exp())),
+            Unary::Silu => each(x, out, |v| silu_f64(v).0),
             Unary::GeluTanh => each(x, out, |v| gelu_tanh_f64(v).0),
             Unary::GeluErf => each(x, out, |v| gelu_erf_f64(v).0),
             Unary::Softplus { beta, threshold } => each(x, out, |v| {
@@ -524,6 +534,7 @@ impl MapKernels for f64 {
         match op {
             WithDerivative::GeluTanh => each_pair(x, out, derivative, gelu_tanh_f64),
             WithDerivative::GeluErf => each_pair(x, out, derivative, gelu_erf_f64),
+            WithDerivative::Silu => each_pair(x, out, derivative, silu_f64),
         }
     }
 
@@ -541,10 +552,7 @@ impl MapKernels for f64 {
                 #[inline(always)]
                 || each2(g, s, out, |g, y| g * (1.0 - y) * y),
             ),
-            Backward::Silu => each2(g, s, out, |g, x| {
-                let s = sigmoid_f64(x);
-                g * s * (1.0 + x * (1.0 - s))
-            }),
+            Backward::Silu => each2(g, s, out, |g, x| g * silu_f64(x).1),
             Backward::GeluTanh => each2(g, s, out, |g, x| g * gelu_tanh_f64(x).1),
             Backward::GeluErf => each2(g, s, out, |g, x| g * gelu_erf_f64(x).1),
             Backward::Elu { alpha } => each2(g, s, out, |g, x| {

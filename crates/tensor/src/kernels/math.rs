@@ -147,18 +147,15 @@ pub(crate) fn erf<const FMA: bool>(x: f32) -> f32 {
     }
 }
 
-/// `x·σ(x) = x / (1 + e^-x)`, SiLU, PyTorch's vectorized formula, within 3 ulp (the worst
-/// seen is 2), and -0 where `e^-x` overflows, as PyTorch gives.
+/// SiLU, `x·σ(x) = x / (1 + e^-x)` (PyTorch's vectorized formula, within 3 ulp, the worst
+/// seen 2; -0 where `e^-x` overflows, as PyTorch gives), and its derivative
+/// `σ(x)(1 + x(1 - σ(x)))` with `σ(x) = 1 / (1 + e^-x)` (PyTorch's `silu_backward` gives `g`
+/// times it), from one exponential.
 #[inline(always)]
-pub(crate) fn silu<const FMA: bool>(x: f32) -> f32 {
-    x / (1.0 + exp_beside_one::<FMA>(-x))
-}
-
-/// `silu'(x)·g = g·σ(x)(1 + x(1 - σ(x)))`, PyTorch's `silu_backward`.
-#[inline(always)]
-pub(crate) fn silu_backward<const FMA: bool>(g: f32, x: f32) -> f32 {
-    let s = sigmoid::<FMA>(x);
-    g * s * (1.0 + x * (1.0 - s))
+pub(crate) fn silu<const FMA: bool>(x: f32) -> (f32, f32) {
+    let one_plus = 1.0 + exp_beside_one::<FMA>(-x);
+    let s = 1.0 / one_plus;
+    (x / one_plus, s * (1.0 + x * (1.0 - s)))
 }
 
 /// GELU's tanh form, `½x(1 + tanh(u))` with `u = β(x + κx³)`, and its derivative

@@ -290,11 +290,12 @@ fn instruction_sets_agree() {
     }
 }
 
-/// The forward that also computes the derivative gives, at every level, `gelu`'s values and
-/// the derivative whose product with any incoming gradient is `gelu_backward`'s, bit for bit
-/// (NaN where they give NaN): the backward that multiplies by it returns the same gradients.
+/// The forwards that also compute the derivative (GELU's two forms, SiLU) give, at
+/// every level, the forward's values and the derivative whose product with any incoming
+/// gradient is the gradient kernel's, bit for bit (NaN where they give NaN): the backward that
+/// multiplies by it returns the same gradients.
 #[test]
-fn gelu_with_its_derivative_is_gelu_and_gelu_backward_bit_for_bit() {
+fn forwards_with_their_derivative_are_the_forward_and_gradient_kernels_bit_for_bit() {
     let (xs, g) = inputs_and_gradients();
     let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
     let (mut value, mut derivative) = (vec![0.0f32; xs.len()], vec![0.0f32; xs.len()]);
@@ -302,6 +303,7 @@ fn gelu_with_its_derivative_is_gelu_and_gelu_backward_bit_for_bit() {
     let pairs = [
         (WithDerivative::GeluTanh, Unary::GeluTanh, Backward::GeluTanh),
         (WithDerivative::GeluErf, Unary::GeluErf, Backward::GeluErf),
+        (WithDerivative::Silu, Unary::Silu, Backward::Silu),
     ];
     for isa in levels() {
         for (fused, unary, grad) in pairs {
