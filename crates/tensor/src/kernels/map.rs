@@ -1,6 +1,8 @@
 //! Elementwise kernels over slices: a function of one slice ([`Unary`]: `tanh`, `sigmoid`,
-//! `exp`, `log`, `erf`, GELU, SiLU, softplus, `pow` with a number), and a gradient from the
-//! incoming gradient and one saved slice ([`Backward`]), each one pass.
+//! `exp`, `log`, `erf`, GELU, SiLU, softplus, `pow` with a number), a gradient from the
+//! incoming gradient and one saved slice ([`Backward`]), and a function with its derivative
+//! ([`WithDerivative`]: GELU, SiLU), each one pass. The three read the same function of
+//! `math.rs`, so a gradient is the same whether its derivative came from the forward or not.
 //!
 //! In `f32` the loops run the branch-free functions of `math.rs`, compiled three times on
 //! x86-64 (baseline SSE2, AVX2 with FMA, AVX-512) and picked by [`crate::cpu::isa`]: LLVM
