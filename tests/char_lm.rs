@@ -106,6 +106,8 @@ fn given_test_words_are_held_out_once_each_and_unknown_ones_are_errors() {
     assert!(err.contains("\"zed\"") && err.contains("1 more time"), "{err}");
     let err = split_given(&words, vec!["cy".into(), "cy".into()], &mut StdRng::seed_from_u64(1)).unwrap_err();
     assert!(err.contains("\"cy\""), "{err}");
+    let err = split_given(&words, Vec::new(), &mut StdRng::seed_from_u64(1)).unwrap_err();
+    assert!(err.contains("no test words"), "{err}");
     let err = split_given(&words[..2], words[..2].to_vec(), &mut StdRng::seed_from_u64(1)).unwrap_err();
     assert!(err.contains("none is left to train on"), "{err}");
 }

@@ -6,7 +6,7 @@
 
 use std::f64::consts::PI;
 
-use ferrograd_tensor::{Float, GeluApproximate, Result};
+use ferrograd_tensor::{Float, GeluApproximate, Result, Tensor};
 
 use crate::grad_mode::is_grad_enabled;
 use crate::ops::arith::unbroadcast;
@@ -90,23 +90,23 @@ impl<T: Float> Var<T> {
             [self.clone()],
             move |g, _, x| {
                 if is_grad_enabled() || g.shape() != x[0].shape() {
-                    return Ok([Some(g.try_mul(&x[0].gelu_derivative(form))?)]);
+                    return Ok([Some(g.try_mul(&x[0].gelu_derivative(derivative.clone(), form))?)]);
                 }
                 Ok([Some(times_constant(g, &derivative, "gelu_backward", |d| d)?)])
             },
         ))
     }
 
-    /// GELU's derivative, one op (a single pass over `x`) whose own gradient is written with
-    /// `Var` ops, as PyTorch's `gelu_backward` and its double backward.
+    /// GELU's derivative `d` at this `Var` (the one its forward computed and kept), as an op
+    /// whose own gradient is written with `Var` ops, as PyTorch's `gelu_backward` and its
+    /// double backward.
     ///
     /// `"none"`: `gelu'(x) = Φ(x) + x·φ(x)`, `gelu''(x) = φ(x)(2 - x²)`.
     /// `"tanh"`, with `u = β(x + κx³)`, `t = tanh u`, `u' = β(1 + 3κx²)`:
     /// `gelu'(x) = ½(1 + t) + ½x(1 - t²)u'`, `gelu''(x) = (1 - t²)(u' - x·t·u'² + 3βκx²)`.
-    fn gelu_derivative(&self, form: GeluApproximate) -> Var<T> {
+    fn gelu_derivative(&self, d: Tensor<T>, form: GeluApproximate) -> Var<T> {
         let (half, beta, kappa) = (T::of(0.5), T::of(GeluApproximate::BETA), T::of(GeluApproximate::KAPPA));
         let (inv_sqrt_2pi, three) = (T::of(1.0 / (2.0 * PI).sqrt()), T::of(3.0));
-        let d = self.value().gelu_with_derivative(form).1;
         Var::from_op("GeluBackwardBackward0", d, [self.clone()], move |g, _, x| {
             let x = &x[0];
             let x_sq = x.try_mul(x)?;
@@ -145,14 +145,18 @@ impl<T: Float> Var<T> {
             if !is_grad_enabled() && g.shape() == x[0].shape() {
                 return Ok([Some(times_constant(g, &derivative, "silu_backward", |d| d)?)]);
             }
-            let d = x[0].value().silu_with_derivative().1;
-            let d = Var::from_op("SiluBackwardBackward0", d, [x[0].clone()], |g, _, x| {
-                let x = &x[0];
-                let s = x.sigmoid();
-                let one_minus = s.neg().add_scalar(T::one());
-                let tail = x.try_mul(&one_minus.try_sub(&s)?)?.add_scalar(T::of(2.0));
-                Ok([Some(g.try_mul(&s.try_mul(&one_minus)?.try_mul(&tail)?)?)])
-            });
+            let d = Var::from_op(
+                "SiluBackwardBackward0",
+                derivative.clone(),
+                [x[0].clone()],
+                |g, _, x| {
+                    let x = &x[0];
+                    let s = x.sigmoid();
+                    let one_minus = s.neg().add_scalar(T::one());
+                    let tail = x.try_mul(&one_minus.try_sub(&s)?)?.add_scalar(T::of(2.0));
+                    Ok([Some(g.try_mul(&s.try_mul(&one_minus)?.try_mul(&tail)?)?)])
+                },
+            );
             Ok([Some(g.try_mul(&d)?)])
         })
     }
