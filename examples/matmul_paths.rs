@@ -6,8 +6,9 @@
 //! ```
 //!
 //! Paths: ferrograd's choice (`Tensor::mm`) on one and two threads, the hand-written f32
-//! AVX-512 kernel on one and two threads, the plain loops of small products, matrixmultiply
-//! (ndarray's `dot`), and the gemm crate on one thread and on rayon's two. Each cell is the
+//! AVX-512 kernel on one and two threads, its dot products (`kernels/long_dots.rs`, for A's
+//! rows and B's columns contiguous) on two, the plain loops of small products,
+//! matrixmultiply (ndarray's `dot`), and the gemm crate on one thread and on rayon's two. Each cell is the
 //! median over 15 rounds of the mean time of one product, in µs (two decimals below 10); `-` where a path cannot take
 //! the operands. The operands are f32, laid out as the model's products lay them (`ᵀ`: a
 //! transposed view, column-major).
@@ -164,8 +165,8 @@ fn main() {
         "instruction set: {} (FERROGRAD_ISA lowers it)\n",
         ferrograd_tensor::cpu::isa().name()
     );
-    println!("| model | product | m x k x n | chosen 1t | chosen 2t | kernel 1t | kernel 2t | small_gemm | matrixmultiply | gemm 1t | gemm 2t |");
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| model | product | m x k x n | chosen 1t | chosen 2t | kernel 1t | kernel 2t | long dots 2t | small_gemm | matrixmultiply | gemm 1t | gemm 2t |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (model, name, m, k, n, ta, tb) in cases() {
         let (a, b) = (operand(m, k, ta, 1), operand(k, n, tb, 2));
         let (a, b) = (view(&a, ta), view(&b, tb));
@@ -184,6 +185,7 @@ fn main() {
             by(Path::Chosen, &pools[1]),
             by(Path::Kernel, &pools[0]),
             by(Path::Kernel, &pools[1]),
+            by(Path::LongDots, &pools[1]),
             by(Path::SmallGemm, &pools[0]),
             by(Path::MatrixMultiply, &pools[0]),
             crate_in(1, &pools[0]),

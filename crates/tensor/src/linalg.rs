@@ -215,7 +215,7 @@ fn view_2d<T: Float>(t: &Tensor<T>, transpose: bool) -> ArrayView2<'_, T> {
 use crate::kernels::gemm::{with_packed, Packed};
 use crate::tuning::{
     JOIN_GEMM, KERNEL_MAX_GEMM, LONG_DOTS_MAX_OUTPUTS, LONG_DOTS_MIN_TERMS, ROW_BLOCK_VALUES, SHORT_KERNEL_MIN_COLUMNS,
-    SKINNY, SMALL_GEMM, SMALL_SKINNY_GEMM,
+    SKINNY, SKINNY_DOTS_MIN_TERMS, SMALL_GEMM, SMALL_SKINNY_GEMM,
 };
 
 /// `A·B`, plus `bias` added to each row after the product (as a separate addition would).
@@ -268,17 +268,22 @@ pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: O
     c
 }
 
-/// `A·B` by `kernels::long_dots` when C is small and its sums long (see
-/// `LONG_DOTS_MAX_OUTPUTS`), A's rows and B's columns contiguous (B the transpose of a
-/// row-major X: a weight gradient `g · columnsᵀ`) and `T` is `f32` on a CPU with AVX-512F.
+/// `A·B` by `kernels::long_dots` when C is small and its sums long, or B too narrow for the
+/// f32 kernel and the sums not short (see `LONG_DOTS_MAX_OUTPUTS`), A's rows and B's columns
+/// contiguous (B the transpose of a row-major X: `x·Wᵀ`, a weight gradient `g · columnsᵀ`)
+/// and `T` is `f32` on a CPU with AVX-512F.
 fn long_dots<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Option<Vec<T>> {
     let ((m, k), n) = (a.dim(), b.ncols());
-    let fits = T::DTYPE == crate::DType::F32
-        && crate::kernels::long_dots::available()
-        && m >= 2
-        && m * n <= LONG_DOTS_MAX_OUTPUTS
-        && k >= LONG_DOTS_MIN_TERMS;
-    if !fits {
+    let small_c = m * n <= LONG_DOTS_MAX_OUTPUTS && k >= LONG_DOTS_MIN_TERMS;
+    let min_terms = if m * n * k < JOIN_GEMM { 1 } else { 2 } * SKINNY_DOTS_MIN_TERMS;
+    let narrow_b = n < SKINNY && k >= min_terms;
+    (m >= 2 && (small_c || narrow_b)).then(|| dot_products(a, b)).flatten()
+}
+
+/// `A·B` by `kernels::long_dots` at any size, where the operands' layout and `T` allow it.
+pub(crate) fn dot_products<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Option<Vec<T>> {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    if T::DTYPE != crate::DType::F32 || !crate::kernels::long_dots::available() {
         return None;
     }
     let (a, x) = (a.to_slice()?, b.reversed_axes().to_slice()?);
@@ -761,11 +766,21 @@ mod tests {
     }
 
     #[test]
-    fn small_c_with_long_sums_gives_the_product_with_a_bias() {
+    fn small_c_with_long_sums_or_a_narrow_b_gives_the_product_with_a_bias() {
         // C of at most LONG_DOTS_MAX_OUTPUTS elements, sums of LONG_DOTS_MIN_TERMS terms or more
-        // (a weight gradient `g · columnsᵀ`): the long-dots path when B is a transposed
-        // row-major matrix, the others when it is not. Small integers: exact sums.
-        for (m, k, n) in [(6, 4099, 25), (16, 256, 9), (2, 1000, 3), (40, 300, 50)] {
+        // (a weight gradient `g · columnsᵀ`), or B with fewer than SKINNY columns and sums of
+        // SKINNY_DOTS_MIN_TERMS or more (a classifier's logits `x·Wᵀ`, the last two from
+        // JOIN_GEMM multiply-adds): the long-dots path when B is a transposed row-major
+        // matrix, the others when it is not. Small integers: exact sums.
+        let shapes = [
+            (6, 4099, 25),
+            (16, 256, 9),
+            (2, 1000, 3),
+            (40, 300, 50),
+            (64, 64, 10),
+            (513, 100, 15),
+        ];
+        for (m, k, n) in shapes.into_iter().chain([(4096, 128, 10), (8192, 64, 10)]) {
             let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 - 5.0);
             let x = Array2::from_shape_fn((n, k), |(j, p)| ((p * 5 + j * 2) % 13) as f32 - 6.0);
             let want = reference(a.mapv(f64::from).view(), x.t().mapv(f64::from).view()).mapv(|v| v as f32);

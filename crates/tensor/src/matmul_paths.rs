@@ -17,12 +17,16 @@ pub enum Path {
     Kernel,
     /// The plain loops for small and skinny products.
     SmallGemm,
+    /// The f32 AVX-512 dot products of `kernels/long_dots.rs`, for a small C and long sums
+    /// (A's rows and B's columns contiguous).
+    LongDots,
     /// ndarray's `dot` (matrixmultiply), on one thread.
     MatrixMultiply,
 }
 
 /// `A·B` by `path`, or `None` where that path cannot take these operands (the kernel needs
-/// f32, AVX-512, at least 8 rows and 16 columns).
+/// f32, AVX-512, at least 8 rows and 16 columns; the dot products f32, AVX-512, A's rows and
+/// B's columns contiguous).
 pub fn product<T: Float>(path: Path, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Option<Array2<T>> {
     crate::parallel::tune_allocator();
     Some(match path {
@@ -37,6 +41,10 @@ pub fn product<T: Float>(path: Path, a: ArrayView2<'_, T>, b: ArrayView2<'_, T>)
             crate::linalg::kernel_product(a, b, None)
         }
         Path::SmallGemm => crate::linalg::small_gemm(a, b),
+        Path::LongDots => {
+            let c = crate::linalg::dot_products(a, b)?;
+            Array2::from_shape_vec((a.nrows(), b.ncols()), c).expect("m·n elements")
+        }
         Path::MatrixMultiply => a.dot(&b),
     })
 }

@@ -112,18 +112,30 @@ pub const SHORT_KERNEL_MIN_COLUMNS: usize = 128;
 /// close rows in place took the transformer step from 5.98-6.28 to 6.37-6.59 ms (old and new
 /// builds in turn, 3 rounds).
 pub const GEMM_B_IN_PLACE_MAX_ROWS: usize = 8;
-/// Products with 2 rows of C or more, at most this many elements of C and at least
-/// [`LONG_DOTS_MIN_TERMS`] terms per sum, A's rows and B's columns contiguous, go to
-/// `kernels::long_dots` (each element a dot product, its rows read once in tiles of 3x4).
-/// Timed on 5 December (µs, the path taken before → long dots): a convolution's weight
-/// gradient `g · columnsᵀ` with few channels, LeNet's first `[6, 36864] · [36864, 25]` 588 →
-/// 133, the digits CNN's first 16x4096x9 43 → 19; 32x4096x16 127 → 31; 3x2048x100 86 → 10;
-/// 20x1024x20 19 → 7.5; 128x512x16 31 → 19; 8x256x256 20 → 15; 64x512x32 18 → 17; 16x256x9
-/// 2.7 → 2.2. Past the bounds: 4096 elements 51 → 69 (32x1024x128) or 67 → 59 (64x1024x64),
-/// 16x1024x144 37 → 35; 16x128x16 1.3 → 2.6; one row, 1x4096x10, 2.1 → 3.4.
+/// Products with 2 rows of C or more, A's rows and B's columns contiguous (`x·Wᵀ`, `g ·
+/// columnsᵀ`), go to `kernels::long_dots` (each element a dot product, its rows read in tiles
+/// of 3x4) when C has at most this many elements and the sums at least
+/// [`LONG_DOTS_MIN_TERMS`] terms, or when B has fewer than [`SKINNY`] columns (which the f32
+/// kernel cannot take) and the sums at least [`SKINNY_DOTS_MIN_TERMS`] (twice that from
+/// [`JOIN_GEMM`] multiply-adds). Timed on 7 December on the AMD EPYC (µs, medians of 9, two
+/// threads, the path taken otherwise → long dots), after the tile's sums stopped going
+/// through memory (see `kernels/long_dots.rs`):
+/// - small C, long sums: LeNet's first weight gradient `[6, 36864] · [36864, 25]` 261 → 62
+///   (133 before that change), 16x4096x9 20.5 → 6.1, 32x4096x16 28 → 13, 3x2048x100 20 → 4.1,
+///   20x1024x20 9.2 → 2.8, 128x512x16 17 → 5.6, 8x256x256 8.8 → 5.3, 64x512x32 8.8 → 5.7;
+/// - B with fewer than 16 columns (a classifier's logits): 64x128x10 2.2 → 1.6, 64x256x10
+///   3.7 → 2.6, 64x784x10 10 → 4.2, 512x64x10 11 → 7.8, 1024x128x10 35 → 20, 512x1024x10 112
+///   → 51, 4096x128x10 113 → 97, 16384x256x10 881 → 649, 32x64x3 0.29 → 0.25, 64x64x4 0.64
+///   → 0.50; 64x48x10 1.32 → 1.26 and 64x32x10 1.08 → 1.14 (below the bound); from
+///   `JOIN_GEMM` with 64 terms, matrixmultiply on two threads is faster: 8192x64x10 113 →
+///   142, 4096x64x15 59 → 75;
+/// - past the bound of outputs, mixed: 32x512x128 10.9 → 13.0, 64x128x27 2.6 → 3.2, 512x64x27
+///   8.0 → 14.6, but 256x256x16 16 → 6.6, 64x256x64 8.7 → 7.9, 32x1024x128 21 → 21.
 pub const LONG_DOTS_MAX_OUTPUTS: usize = 2048;
 /// See [`LONG_DOTS_MAX_OUTPUTS`].
 pub const LONG_DOTS_MIN_TERMS: usize = 256;
+/// See [`LONG_DOTS_MAX_OUTPUTS`].
+pub const SKINNY_DOTS_MIN_TERMS: usize = 64;
 /// Products with at least this many multiply-adds leave the f32 AVX-512 kernel (which does
 /// not block for caches) for matrixmultiply (which does). The kernel was the faster at every
 /// size measured, from 16x16x16 (0.2 against 0.3 µs) to 1024x1024x1024 (39 against 56 ms)

@@ -63,8 +63,11 @@ pub fn product<T: Float>(a: &[T], x: &[T], m: usize, n: usize, k: usize) -> Vec<
             // SAFETY: AVX-512F is available (asserted above); every row holds k f32 values.
             let sums = unsafe { tile(a_rows, x_rows, k) };
             for (c, sums) in sums.iter().enumerate().take(columns) {
-                let to = &mut ct[c * m + i0..][..rows];
-                to.iter_mut().zip(sums).for_each(|(t, &s)| *t = T::of(f64::from(s)));
+                // Value by value: as a loop over `rows` values, the compiler made each column's
+                // few values a call to `memcpy`, a fifth of the time of 64x256x10 (2.6 µs).
+                for (r, &sum) in sums.iter().enumerate().take(rows) {
+                    ct[c * m + i0 + r] = T::of(f64::from(sum));
+                }
             }
         }
     });
@@ -110,7 +113,17 @@ unsafe fn tile(
             }
         }
     }
-    acc.map(|column| column.map(|v| _mm512_reduce_add_ps(v)))
+    // Plain loops here too: `acc.map(|column| column.map(_mm512_reduce_add_ps))` left the
+    // closures out of line, and each sum went through memory (a store of 64 bytes read back in
+    // halves): 64x256x10 took 10.2 µs on one thread that way, against 3.7 for the plain loops
+    // of small products.
+    let mut out = [[0.0; TILE_ROWS]; TILE_COLUMNS];
+    for (out, acc) in out.iter_mut().zip(&acc) {
+        for (sum, &v) in out.iter_mut().zip(acc) {
+            *sum = _mm512_reduce_add_ps(v);
+        }
+    }
+    out
 }
 
 #[cfg(not(target_arch = "x86_64"))]
