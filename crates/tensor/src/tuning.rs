@@ -118,13 +118,14 @@ pub const GEMM_B_IN_PLACE_MAX_ROWS: usize = 8;
 /// [`LONG_DOTS_MIN_TERMS`] terms, or when B has fewer than [`SKINNY`] columns (which the f32
 /// kernel cannot take) and the sums at least [`SKINNY_DOTS_MIN_TERMS`] (twice that from
 /// [`JOIN_GEMM`] multiply-adds). Timed on 7 December on the AMD EPYC (µs, medians of 9, two
-/// threads, the path taken otherwise → long dots), after the tile's sums stopped going
-/// through memory (see `kernels/long_dots.rs`):
+/// threads, the fastest other path → long dots; the others: the f32 kernel, the plain loops,
+/// matrixmultiply, and the path `gemm` chose), after the tile's sums stopped going through
+/// memory (see `kernels/long_dots.rs`):
 /// - small C, long sums: LeNet's first weight gradient `[6, 36864] · [36864, 25]` 261 → 62
 ///   (133 before that change), 16x4096x9 20.5 → 6.1, 32x4096x16 28 → 13, 3x2048x100 20 → 4.1,
 ///   20x1024x20 9.2 → 2.8, 128x512x16 17 → 5.6, 8x256x256 8.8 → 5.3, 64x512x32 8.8 → 5.7;
 /// - B with fewer than 16 columns (a classifier's logits): 64x128x10 2.2 → 1.6, 64x256x10
-///   3.7 → 2.6, 64x784x10 10 → 4.2, 512x64x10 11 → 7.8, 1024x128x10 35 → 20, 512x1024x10 112
+///   3.7 → 2.6, 64x784x10 10 → 4.2 (these two small C as well), 512x64x10 11 → 7.8, 1024x128x10 35 → 20, 512x1024x10 112
 ///   → 51, 4096x128x10 113 → 97, 16384x256x10 881 → 649, 32x64x3 0.29 → 0.25, 64x64x4 0.64
 ///   → 0.50; 64x48x10 1.32 → 1.26 and 64x32x10 1.08 → 1.14 (below the bound); from
 ///   `JOIN_GEMM` with 64 terms, matrixmultiply on two threads is faster: 8192x64x10 113 →
