@@ -130,6 +130,11 @@ pub const GEMM_B_IN_PLACE_MAX_ROWS: usize = 8;
 ///   → 0.50; 64x48x10 1.32 → 1.26 and 64x32x10 1.08 → 1.14 (below the bound); from
 ///   `JOIN_GEMM` with 64 terms, matrixmultiply on two threads is faster: 8192x64x10 113 →
 ///   142, 4096x64x15 59 → 75;
+/// - then, with rows of C in blocks when A is the larger operand (each block of A read once
+///   instead of once per 4 columns; builds in turn, two rounds): 32768x256x10 4.9-6.1 ms →
+///   0.78-1.64 (the plain loops: 2.0; A is 32 MiB, past the L3 cache), 16384x256x10 667-705 →
+///   353, 4096x784x10 333-342 → 204-217, 512x1024x10 50-52 → 32-36, 16x256x9 0.78-1.75 →
+///   0.62-0.65, 16x4096x9 6.1-8.0 → 4.9-6.2, but 32x4096x16 13.1-14.6 → 14.4-15.4;
 /// - past the bound of outputs, mixed: 32x512x128 10.9 → 13.0, 64x128x27 2.6 → 3.2, 512x64x27
 ///   8.0 → 14.6, but 256x256x16 16 → 6.6, 64x256x64 8.7 → 7.9, 32x1024x128 21 → 21.
 pub const LONG_DOTS_MAX_OUTPUTS: usize = 2048;

@@ -28,8 +28,18 @@ pub fn available() -> bool {
     false
 }
 
+/// Multiply-adds in a block of rows of C when A is the larger operand (see [`product`]).
+const ROW_BLOCK_WORK: usize = 1 << 18;
+
 /// `C[i][j] = Σ_p a[i·k + p]·x[j·k + p]` for row-major `a` `[m, k]` and `x` `[n, k]`, into a
-/// new row-major `[m, n]`; the columns of C in blocks shared between threads.
+/// new row-major `[m, n]`, in blocks shared between threads.
+///
+/// The blocks are of the larger operand, each read once against all of the smaller, which
+/// stays in cache: blocks of columns of C (rows of X) when X is the larger, as for a weight
+/// gradient with few channels; blocks of rows of C (rows of A, about [`ROW_BLOCK_WORK`]
+/// multiply-adds each) when A is, as for a classifier's logits `x·Wᵀ` over a big batch.
+/// Reading A once per column block instead, 32768x256x10 took 5.1 ms against 2.0 for the plain
+/// loops on one thread, with A (32 MiB) past the L3 cache; 16384x256x10, 0.65 ms.
 ///
 /// # Panics
 /// If [`available`] is false, `T` is not `f32`, or `a` or `x` holds fewer than `m·k` or `n·k`
@@ -45,36 +55,59 @@ pub fn product<T: Float>(a: &[T], x: &[T], m: usize, n: usize, k: usize) -> Vec<
         a.len(),
         x.len()
     );
-    // T is f32 (asserted above): the rows are read as f32.
-    let row = |v: &[T], i: usize| -> *const f32 { v[i * k..][..k].as_ptr().cast() };
-    // Cᵀ by blocks of TILE_COLUMNS of its rows, so that each block is a contiguous piece.
-    let mut ct = vec![T::zero(); n * m];
     if m == 0 || n == 0 {
-        return ct;
+        return vec![T::zero(); m * n];
     }
+    if m > n {
+        // Blocks of rows of C: each a contiguous piece of C itself.
+        let rows = (ROW_BLOCK_WORK / (n * k).max(1))
+            .max(1)
+            .next_multiple_of(TILE_ROWS)
+            .min(m);
+        let mut c = vec![T::zero(); m * n];
+        for_each_block_mut(&mut c, rows * n, rows * n * k, |block, c| {
+            let a = &a[block * rows * k..][..c.len() / n * k];
+            tiles(a, x, c.len() / n, n, k, |i, j, sum| c[i * n + j] = sum);
+        });
+        return c;
+    }
+    // Blocks of rows of Cᵀ (columns of C), each a contiguous piece of Cᵀ.
+    let mut ct = vec![T::zero(); n * m];
     for_each_block_mut(&mut ct, TILE_COLUMNS * m, TILE_COLUMNS * m * k, |block, ct| {
-        let j0 = block * TILE_COLUMNS;
-        let columns = ct.len() / m;
-        for i0 in (0..m).step_by(TILE_ROWS) {
-            let rows = TILE_ROWS.min(m - i0);
-            // A tile past the last row or column reads that row again; its sums are dropped.
-            let a_rows = std::array::from_fn(|r| row(a, i0 + r.min(rows - 1)));
-            let x_rows = std::array::from_fn(|c| row(x, j0 + c.min(columns - 1)));
-            // SAFETY: AVX-512F is available (asserted above); every row holds k f32 values.
-            let sums = unsafe { tile(a_rows, x_rows, k) };
-            for (c, sums) in sums.iter().enumerate().take(columns) {
-                // Value by value: as a loop over `rows` values, the compiler made each column's
-                // few values a call to `memcpy`, a fifth of the time of 64x256x10 (2.6 µs).
-                for (r, &sum) in sums.iter().enumerate().take(rows) {
-                    ct[c * m + i0 + r] = T::of(f64::from(sum));
-                }
-            }
-        }
+        let x = &x[block * TILE_COLUMNS * k..][..ct.len() / m * k];
+        tiles(a, x, m, ct.len() / m, k, |i, j, sum| ct[j * m + i] = sum);
     });
     // Cᵀ back to C: a few values.
     let mut c = vec![T::zero(); m * n];
     crate::kernels::transpose::transpose(&ct, n, m, &mut c);
     c
+}
+
+/// Every sum of `a` `[m, k]` against `x` `[n, k]`, a tile at a time, rows of A outer: `put(i,
+/// j, sum)` for each element of the `m x n` result.
+#[inline(always)]
+fn tiles<T: Float>(a: &[T], x: &[T], m: usize, n: usize, k: usize, mut put: impl FnMut(usize, usize, T)) {
+    // T is f32 (asserted by `product`): the rows are read as f32.
+    let row = |v: &[T], i: usize| -> *const f32 { v[i * k..][..k].as_ptr().cast() };
+    for i0 in (0..m).step_by(TILE_ROWS) {
+        let rows = TILE_ROWS.min(m - i0);
+        for j0 in (0..n).step_by(TILE_COLUMNS) {
+            let columns = TILE_COLUMNS.min(n - j0);
+            // A tile past the last row or column reads that row again; its sums are dropped.
+            let a_rows = std::array::from_fn(|r| row(a, i0 + r.min(rows - 1)));
+            let x_rows = std::array::from_fn(|c| row(x, j0 + c.min(columns - 1)));
+            // SAFETY: AVX-512F is available (asserted by `product`); every row holds k f32
+            // values.
+            let sums = unsafe { tile(a_rows, x_rows, k) };
+            // Value by value: as a loop over the rows' few values, the compiler made each
+            // column a call to `memcpy`, a fifth of the time of 64x256x10 (2.6 µs).
+            for (c, sums) in sums.iter().enumerate().take(columns) {
+                for (r, &sum) in sums.iter().enumerate().take(rows) {
+                    put(i0 + r, j0 + c, T::of(f64::from(sum)));
+                }
+            }
+        }
+    }
 }
 
 /// The sums of one tile: `out[c][r] = Σ_p a[r][p]·x[c][p]`.
@@ -145,7 +178,16 @@ mod tests {
             return;
         }
         // Partial tiles of rows and columns, k with and without a tail of fewer than 16.
-        for (m, n, k) in [(1, 1, 1), (3, 4, 16), (6, 25, 100), (16, 9, 4096), (5, 7, 33)] {
+        for (m, n, k) in [
+            (1, 1, 1),
+            (3, 4, 16),
+            (6, 25, 100),
+            (16, 9, 4096),
+            (5, 7, 33),
+            (700, 10, 40),
+            (97, 3, 17),
+            (2, 1, 300),
+        ] {
             // Small integers: every order of the sums gives the exact result.
             let a: Vec<f32> = (0..m * k).map(|v| ((v * 7) % 11) as f32 - 5.0).collect();
             let x: Vec<f32> = (0..n * k).map(|v| ((v * 5) % 13) as f32 - 6.0).collect();
