@@ -275,7 +275,12 @@ pub(crate) fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>, bias: O
 fn long_dots<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Option<Vec<T>> {
     let ((m, k), n) = (a.dim(), b.ncols());
     let small_c = m * n <= LONG_DOTS_MAX_OUTPUTS && k >= LONG_DOTS_MIN_TERMS;
-    let min_terms = if m * n * k < JOIN_GEMM { 1 } else { 2 } * SKINNY_DOTS_MIN_TERMS;
+    // Twice the terms from JOIN_GEMM, where matrixmultiply shares the product between threads.
+    let min_terms = if m * n * k < JOIN_GEMM {
+        SKINNY_DOTS_MIN_TERMS
+    } else {
+        2 * SKINNY_DOTS_MIN_TERMS
+    };
     let narrow_b = n < SKINNY && k >= min_terms;
     (m >= 2 && (small_c || narrow_b)).then(|| dot_products(a, b)).flatten()
 }

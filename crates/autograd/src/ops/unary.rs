@@ -11,7 +11,8 @@ use crate::var::Saves;
 use crate::Var;
 
 /// The gradient `g·d(s)` for each value `s` of the tensor `saved`, `d` piecewise constant (its
-/// own derivative 0, so the product needs no graph through `saved`): `g` times the constant
+/// own derivative 0, so the product needs no graph through `saved`), or `saved` a derivative
+/// the forward kept and the backward not recorded (GELU's and SiLU's): `g` times the constant
 /// `d(saved)`, in place in the incoming gradient when nothing else holds it (the same
 /// products), one pass instead of two; into a new tensor in one pass when the gradient is a
 /// plain value something else holds (a hook, or `backward_with`'s caller). A shape that
