@@ -777,15 +777,16 @@ mod tests {
         // SKINNY_DOTS_MIN_TERMS or more (a classifier's logits `x·Wᵀ`, the last two from
         // JOIN_GEMM multiply-adds): the long-dots path when B is a transposed row-major
         // matrix, the others when it is not. Small integers: exact sums.
-        let shapes = [
+        for (m, k, n) in [
             (6, 4099, 25),
             (16, 256, 9),
             (2, 1000, 3),
             (40, 300, 50),
             (64, 64, 10),
             (513, 100, 15),
-        ];
-        for (m, k, n) in shapes.into_iter().chain([(4096, 128, 10), (8192, 64, 10)]) {
+            (4096, 128, 10),
+            (8192, 64, 10),
+        ] {
             let a = Array2::from_shape_fn((m, k), |(i, p)| ((i * 7 + p * 3) % 11) as f32 - 5.0);
             let x = Array2::from_shape_fn((n, k), |(j, p)| ((p * 5 + j * 2) % 13) as f32 - 6.0);
             let want = reference(a.mapv(f64::from).view(), x.t().mapv(f64::from).view()).mapv(|v| v as f32);

@@ -17,8 +17,8 @@ pub enum Path {
     Kernel,
     /// The plain loops for small and skinny products.
     SmallGemm,
-    /// The f32 AVX-512 dot products of `kernels/long_dots.rs`, for a small C and long sums
-    /// (A's rows and B's columns contiguous).
+    /// The f32 AVX-512 dot products of `kernels/long_dots.rs`, for a small C with long sums
+    /// or a B narrower than the kernel takes (A's rows and B's columns contiguous).
     LongDots,
     /// ndarray's `dot` (matrixmultiply), on one thread.
     MatrixMultiply,
